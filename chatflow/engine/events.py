@@ -1,0 +1,249 @@
+"""The engine's one event vocabulary. `api/sse.py` turns these into Dify's wire events.
+
+Run-level events come from the runner; container nodes (iteration, loop) re-emit their
+children's events with `ContainerScope` filled in so the wire layer can label them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from chatflow.providers.base import Usage
+
+NodeStatus = Literal["succeeded", "failed", "exception", "stopped", "paused"]
+RunStatus = Literal["succeeded", "failed", "partial-succeeded", "stopped", "paused"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerScope:
+    """Where a node runs when it is inside an iteration or loop."""
+
+    iteration_id: str | None = None
+    iteration_index: int | None = None
+    loop_id: str | None = None
+    loop_index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    run_id: str
+    inputs: Mapping[str, Any]
+    started_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStarted:
+    execution_id: str
+    node_id: str
+    node_type: str
+    title: str
+    index: int
+    predecessor_node_id: str | None
+    inputs: Mapping[str, Any]
+    started_at: float
+    scope: ContainerScope = ContainerScope()
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRetry:
+    execution_id: str
+    node_id: str
+    node_type: str
+    title: str
+    index: int
+    retry_index: int
+    error: str
+    started_at: float
+    scope: ContainerScope = ContainerScope()
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFinished:
+    execution_id: str
+    node_id: str
+    node_type: str
+    title: str
+    index: int
+    predecessor_node_id: str | None
+    status: NodeStatus
+    inputs: Mapping[str, Any]
+    process_data: Mapping[str, Any]
+    outputs: Mapping[str, Any]
+    error: str | None
+    error_type: str | None
+    started_at: float
+    finished_at: float
+    usage: Usage | None = None
+    # The branch handle the node chose (if-else case id, classifier class id, "fail-branch").
+    handle: str | None = None
+    scope: ContainerScope = ContainerScope()
+
+    @property
+    def elapsed(self) -> float:
+        return self.finished_at - self.started_at
+
+
+@dataclass(frozen=True, slots=True)
+class TextChunk:
+    """Answer text in final stream order (advanced-chat `message`, workflow `text_chunk`)."""
+
+    text: str
+    from_node_id: str
+    from_variable_selector: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TextReplace:
+    """Replace all text streamed so far (Dify's `message_replace` / `text_replace`)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class IterationStarted:
+    execution_id: str
+    node_id: str
+    title: str
+    inputs: Mapping[str, Any]
+    started_at: float
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IterationNext:
+    execution_id: str
+    node_id: str
+    title: str
+    index: int
+    started_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class IterationCompleted:
+    execution_id: str
+    node_id: str
+    title: str
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any]
+    status: NodeStatus
+    error: str | None
+    steps: int
+    started_at: float
+    finished_at: float
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoopStarted:
+    execution_id: str
+    node_id: str
+    title: str
+    inputs: Mapping[str, Any]
+    started_at: float
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LoopNext:
+    execution_id: str
+    node_id: str
+    title: str
+    index: int
+    started_at: float
+    pre_loop_output: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LoopCompleted:
+    execution_id: str
+    node_id: str
+    title: str
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any]
+    status: NodeStatus
+    error: str | None
+    steps: int
+    started_at: float
+    finished_at: float
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLog:
+    node_id: str
+    execution_id: str
+    id: str
+    label: str
+    status: str
+    data: Mapping[str, Any]
+    parent_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HumanInputRequired:
+    """The run paused at a human-input node until a form is submitted."""
+
+    execution_id: str
+    node_id: str
+    title: str
+    form_id: str
+    form_content: str
+    inputs: Sequence[Mapping[str, Any]]
+    actions: Sequence[Mapping[str, Any]]
+    timeout_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunPaused:
+    reasons: Sequence[Mapping[str, Any]]
+    outputs: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationVariableUpdated:
+    """An assigner node wrote a conversation variable; the service persists it."""
+
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    run_id: str
+    status: RunStatus
+    outputs: Mapping[str, Any]
+    error: str | None
+    started_at: float
+    finished_at: float
+    total_tokens: int
+    total_steps: int
+    exceptions_count: int = 0
+    usage: Usage | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return self.finished_at - self.started_at
+
+
+Event = (
+    RunStarted
+    | NodeStarted
+    | NodeRetry
+    | NodeFinished
+    | TextChunk
+    | TextReplace
+    | IterationStarted
+    | IterationNext
+    | IterationCompleted
+    | LoopStarted
+    | LoopNext
+    | LoopCompleted
+    | AgentLog
+    | HumanInputRequired
+    | RunPaused
+    | ConversationVariableUpdated
+    | RunFinished
+)

@@ -1,0 +1,49 @@
+"""Node registry: maps a DSL node type string to its module's Config and run coroutine.
+
+Each node module defines `TYPE` (a string or tuple of strings), `Config` and `run`.
+Adding a node type means adding a module and listing it in `_MODULES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent
+
+_MODULES: tuple[str, ...] = (
+    "start",
+    "answer",
+    "end",
+    "llm",
+    "if_else",
+    "template_transform",
+    "variable_aggregator",
+    "assigner",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpec:
+    type: str
+    config: type[NodeConfig]
+    run: Callable[[NodeContext, Any], AsyncIterator[NodeEvent]]
+
+
+def _load() -> dict[str, NodeSpec]:
+    registry: dict[str, NodeSpec] = {}
+    for name in _MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        types = module.TYPE if isinstance(module.TYPE, tuple) else (module.TYPE,)
+        for node_type in types:
+            registry[node_type] = NodeSpec(node_type, module.Config, module.run)
+    return registry
+
+
+REGISTRY: dict[str, NodeSpec] = _load()
+
+
+def spec_for(node_type: str) -> NodeSpec | None:
+    return REGISTRY.get(node_type)

