@@ -1,0 +1,44 @@
+# Two commands matter: `make serve` (fresh clone -> running server) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5001
+
+.PHONY: serve test install install-test lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the project metadata changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml sdk/pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]' -e sdk
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+serve: install
+	$(BIN)/chatflow serve --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(BIN)/python -m pytest -q tests sdk/tests
+
+lint: install-test
+	$(BIN)/ruff check chatflow tests sdk
+	$(BIN)/ruff format --check chatflow tests sdk
+
+typecheck: install-test
+	$(BIN)/mypy chatflow
+	cd sdk && ../$(BIN)/mypy --strict chatflow_client
+
+bench: install-test
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
