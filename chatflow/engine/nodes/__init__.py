@@ -7,6 +7,7 @@ Adding a node type means adding a module and listing it in `_MODULES`.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,10 @@ class NodeSpec:
 def _load() -> dict[str, NodeSpec]:
     registry: dict[str, NodeSpec] = {}
     for name in _MODULES:
+        # Modules listed before they are written are skipped, so the DSL loader can name
+        # the missing node type instead of failing on import.
+        if importlib.util.find_spec(f"{__name__}.{name}") is None:
+            continue
         module = importlib.import_module(f"{__name__}.{name}")
         types = module.TYPE if isinstance(module.TYPE, tuple) else (module.TYPE,)
         for node_type in types:

@@ -145,3 +145,6 @@ class NodeContext:
     # Set by the runner for container nodes (iteration, loop) to run their subgraph.
     run_subgraph: SubgraphRunner | None = None
     app_mode: str = "advanced-chat"
+    # The runner's id for this node execution; container nodes stamp it on their
+    # Iteration*/Loop* events so the wire layer can tie them to the node's events.
+    execution_id: str = ""

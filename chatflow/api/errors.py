@@ -1,0 +1,99 @@
+"""The one place where exceptions become Dify's error envelope.
+
+Every non-2xx response is `{"code", "message", "status"}` with `application/json`, as
+real Dify clients require (several SDKs read `code` unconditionally). Routers and
+services raise `ChatflowError`s; framework errors (unknown route, wrong method, a body
+that fails validation) and unexpected exceptions are mapped here too, so no response
+ever carries a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from chatflow.api._json import JSONResponse
+from chatflow.errors import ChatflowError
+
+log = logging.getLogger("chatflow.api")
+
+# Werkzeug's wording, which is what Dify (a Flask app) sends for these statuses.
+_HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The browser (or proxy) sent a request that this server could not understand."),
+    401: ("unauthorized", "Access token is invalid"),
+    403: ("forbidden", "Forbidden."),
+    404: (
+        "not_found",
+        "The requested URL was not found on the server. If you entered the URL manually "
+        "please check your spelling and try again.",
+    ),
+    405: ("method_not_allowed", "The method is not allowed for the requested URL."),
+    413: ("file_too_large", "File size exceeded."),
+    415: ("unsupported_media_type", "Unsupported media type."),
+    429: ("too_many_requests", "Too many requests."),
+}
+
+
+def envelope(
+    code: str, message: str, status: int, headers: Mapping[str, str] | None = None
+) -> Response:
+    """Dify's error body."""
+    return JSONResponse(
+        {"code": code, "message": message, "status": status},
+        status_code=status,
+        headers=dict(headers or {}),
+    )
+
+
+def validation_message(errors: Sequence[Any]) -> str:
+    """A readable one-line summary of pydantic errors, e.g. `user: Field required`."""
+    parts: list[str] = []
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
+        message = str(error.get("msg", "invalid value"))
+        if error.get("type") == "json_invalid":
+            message = "Invalid JSON body"
+        parts.append(f"{'.'.join(loc)}: {message}" if loc else message)
+    return "; ".join(parts) or "Invalid request"
+
+
+async def _chatflow_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ChatflowError)
+    if exc.status >= 500:
+        log.error("request failed: %s %s: %s", request.method, request.url.path, exc)
+    return envelope(exc.code, exc.message, exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code, default = _HTTP_ERRORS.get(exc.status_code, ("http_error", "HTTP error"))
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    # Starlette's own details ("Not Found", "Method Not Allowed") are less helpful than
+    # Werkzeug's sentences that Dify clients show; keep only details we wrote ourselves.
+    if detail in ("Not Found", "Method Not Allowed", "Bad Request", None, ""):
+        detail = default
+    return envelope(code, detail, exc.status_code, exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return envelope("invalid_param", validation_message(exc.errors()), 400)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    return envelope("internal_server_error", "Internal Server Error.", 500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error class to its envelope handler."""
+    app.add_exception_handler(ChatflowError, _chatflow_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

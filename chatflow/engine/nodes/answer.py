@@ -1,0 +1,33 @@
+"""The `answer` node: renders its template as the chat reply.
+
+The text the client sees streams through the answer coordinator (`engine/answer_stream`)
+while upstream nodes run; this node's own output is the rendered template (`answer`,
+Markdown style, as Dify renders arrays and objects) and the files it references.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from chatflow.engine.files import File
+from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
+from chatflow.engine.template import render, selectors
+
+TYPE = "answer"
+
+
+class Config(NodeConfig):
+    answer: str = ""
+
+
+async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
+    text = render(config.answer, ctx.pool, "markdown")
+    files: list[File] = []
+    for selector in selectors(config.answer):
+        value: Any = ctx.pool.get(selector, None)
+        if isinstance(value, File):
+            files.append(value)
+        elif isinstance(value, list):
+            files.extend(item for item in value if isinstance(item, File))
+    yield NodeResult(outputs={"answer": text, "files": files})

@@ -1,0 +1,450 @@
+"""The async graph runner: one asyncio TaskGroup per run, no threads.
+
+Dify's traversal rules: a node runs once all its incoming edges are resolved and at
+least one was taken; a selective node (if-else, classifier, a node whose error took the
+fail branch) takes only the edges whose `sourceHandle` matches its result's handle and
+skips the rest, and a node whose incoming edges are all skipped is skipped in turn.
+Independent branches run as concurrent tasks; a chain continues in the task that ran its
+predecessor, which keeps per-node overhead to a few function calls.
+
+The runner, not the nodes, applies `retry_config` and `error_strategy`, enforces the
+step and time limits, feeds streamed text to the answer coordinator and runs container
+subgraphs (`NodeContext.run_subgraph`). Stopping a run is cancelling the task that
+iterates `run_graph`: the run's tasks, and any model stream they hold, are cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import aclosing
+from typing import Any
+from uuid import uuid4
+
+from chatflow.engine.answer_stream import AnswerStream
+from chatflow.engine.events import (
+    ContainerScope,
+    Event,
+    NodeFinished,
+    NodeRetry,
+    NodeStarted,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+)
+from chatflow.engine.graph import (
+    DEFAULT_HANDLE,
+    FAIL_BRANCH_HANDLE,
+    RESPONSE_TYPES,
+    Graph,
+    GraphNode,
+    Scope,
+)
+from chatflow.engine.nodes.base import (
+    DefaultValue,
+    EngineServices,
+    NodeContext,
+    NodeResult,
+    StreamChunk,
+    Turn,
+)
+from chatflow.engine.variables import SYSTEM, VariablePool
+from chatflow.errors import NodeError
+from chatflow.providers.base import Usage
+
+_TOP = ContainerScope()
+
+
+class _Abort(Exception):
+    """Ends a run: a node failed with no error strategy, or a limit was hit."""
+
+    def __init__(self, message: str, node_id: str | None = None, error_type: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.node_id = node_id
+        self.error_type = error_type
+
+
+class _Channel:
+    """Events from the run's tasks to the one consumer, handed over in batches."""
+
+    __slots__ = ("_closed", "_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Event] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed = False
+
+    def emit(self, event: Event) -> None:
+        self._items.append(event)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def close(self) -> None:
+        self._closed = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def next_batch(self) -> list[Event] | None:
+        """The events emitted since the last call, or None once closed and drained."""
+        while not self._items:
+            if self._closed:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+            self._waiter = None
+        batch, self._items = self._items, []
+        return batch
+
+
+class _Run:
+    """State of one pass through one scope: the top-level graph or a container's body."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        scope: Scope,
+        *,
+        pool: VariablePool,
+        services: EngineServices,
+        history: Sequence[Turn],
+        emit: Callable[[Event], None],
+        container: ContainerScope,
+    ) -> None:
+        self.graph = graph
+        self.scope = scope
+        self.pool = pool
+        self.services = services
+        self.history = history
+        self.emit = emit
+        self.container = container
+        self.pending = dict(scope.in_count)
+        self.taken: dict[str, int] = {}
+        self.stream = AnswerStream(graph, scope, pool, emit)
+        self.steps = 0
+        self.exceptions = 0
+        self.usage: Usage | None = None
+        self.outputs: dict[str, Any] = {}
+        self.error: _Abort | None = None
+        self._group: asyncio.TaskGroup | None = None
+
+    async def drive(self) -> None:
+        """Run the scope to completion; failures end up in `self.error`, never raised."""
+        self.stream.start()
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                group.create_task(self._chain(self.scope.root_id, None))
+        except* _Abort as failure:
+            self.error = failure.exceptions[0]  # type: ignore[assignment]
+        except* Exception as failure:  # a runner bug: still end the run as failed
+            first = failure.exceptions[0]
+            self.error = _Abort(f"internal error: {_message(first)}", None, type(first).__name__)
+        if self.error is None:
+            self.stream.finish()
+
+    # -- scheduling ---------------------------------------------------------------------
+
+    async def _chain(self, node_id: str, predecessor: str | None) -> None:
+        """Run a node, then continue with one ready successor in this task."""
+        current: str | None = node_id
+        while current is not None:
+            ready = await self._execute(self.graph.nodes[current], predecessor)
+            predecessor, current = current, None
+            for index, successor in enumerate(ready):
+                if index == 0:
+                    current = successor
+                else:
+                    assert self._group is not None
+                    self._group.create_task(self._chain(successor, predecessor))
+
+    def _resolve(self, node: GraphNode, handle: str | None) -> list[str]:
+        """Mark the node's outgoing edges taken or skipped; return the nodes now ready."""
+        ready: list[str] = []
+        # Plain nodes take every edge; selective ones only those matching their handle.
+        selective = handle is not None or node.selective
+        handle = handle or DEFAULT_HANDLE
+        pending, taken = self.pending, self.taken
+        skipped_edges = []
+        for edge in node.outgoing:
+            target = edge.target
+            if selective and edge.handle != handle:
+                skipped_edges.append(target)
+                continue
+            taken[target] = taken.get(target, 0) + 1
+            pending[target] -= 1
+            if pending[target] == 0:
+                ready.append(target)
+        for target in skipped_edges:
+            self._skip_edge(target, ready)
+        return ready
+
+    def _skip_edge(self, target: str, ready: list[str]) -> None:
+        stack = [target]
+        pending, taken, nodes = self.pending, self.taken, self.graph.nodes
+        while stack:
+            node_id = stack.pop()
+            pending[node_id] -= 1
+            if pending[node_id]:
+                continue
+            if taken.get(node_id):
+                ready.append(node_id)
+                continue
+            self.stream.on_skipped(node_id)
+            stack.extend(edge.target for edge in nodes[node_id].outgoing)
+
+    # -- one node -----------------------------------------------------------------------
+
+    async def _execute(self, node: GraphNode, predecessor: str | None) -> list[str]:
+        self.steps += 1
+        limit = self.services.limits.max_steps
+        if self.steps > limit:
+            raise _Abort(f"Maximum execution steps exceeded: {self.steps} > {limit}")
+        index = self.steps
+        execution_id = str(uuid4())
+        started = time.time()
+        self.emit(
+            NodeStarted(
+                execution_id, node.id, node.type, node.title, index, predecessor, {},
+                started, self.container,
+            )
+        )
+        ctx = NodeContext(
+            node.id, self.pool, self.services, self.history, self.container,
+            self._run_subgraph, self.graph.mode,
+        )
+        retry = node.config.retry_config
+        retries_left = retry.max_retries if retry.retry_enabled else 0
+        attempt = 0
+        while True:
+            try:
+                result = await self._attempt(node, ctx)
+                break
+            except (asyncio.CancelledError, _Abort):
+                raise
+            except Exception as exc:
+                if attempt < retries_left:
+                    attempt += 1
+                    self.emit(
+                        NodeRetry(
+                            execution_id, node.id, node.type, node.title, index, attempt,
+                            _message(exc), started, self.container,
+                        )
+                    )
+                    await asyncio.sleep(retry.retry_interval / 1000)
+                    continue
+                return self._failed(node, exc, execution_id, index, predecessor, started)
+
+        self.pool.set_outputs(node.id, result.outputs)
+        if result.usage is not None:
+            self.usage = result.usage if self.usage is None else self.usage.plus(result.usage)
+        if node.type in RESPONSE_TYPES:
+            self._merge_response(result.outputs)
+        self.stream.on_finished(node.id, result.handle)
+        self.emit(
+            NodeFinished(
+                execution_id, node.id, node.type, node.title, index, predecessor,
+                result.status, result.inputs, result.process_data, result.outputs, None, None,
+                started, time.time(), result.usage, result.handle, self.container,
+            )
+        )
+        return self._resolve(node, result.handle)
+
+    async def _attempt(self, node: GraphNode, ctx: NodeContext) -> NodeResult:
+        result: NodeResult | None = None
+        on_chunk = self.stream.on_chunk
+        async for item in node.run(ctx, node.config):
+            kind = type(item)
+            if kind is StreamChunk:
+                on_chunk(item.selector, item.text)
+            elif kind is NodeResult:
+                result = item
+            else:
+                self.emit(item)  # a container's child events, agent logs, ...
+        if result is None:
+            raise NodeError(f"node {node.id} ({node.type}) ended without a result")
+        if result.status == "failed":
+            error = result.outputs.get("error") or f"node {node.id} ({node.type}) failed"
+            raise NodeError(str(error))
+        return result
+
+    def _failed(
+        self,
+        node: GraphNode,
+        exc: Exception,
+        execution_id: str,
+        index: int,
+        predecessor: str | None,
+        started: float,
+    ) -> list[str]:
+        """Apply the node's error strategy, or end the run (Dify's error handler)."""
+        message = _message(exc)
+        error_type = exc.error_type if isinstance(exc, NodeError) else type(exc).__name__
+        strategy = node.config.error_strategy
+        outputs: dict[str, Any] = {}
+        handle: str | None = None
+        if strategy == "default-value":
+            outputs = {value.key: _default(value) for value in node.config.default_value}
+        elif strategy == "fail-branch":
+            handle = FAIL_BRANCH_HANDLE
+        if strategy is not None:
+            outputs["error_message"] = message
+            outputs["error_type"] = error_type
+            self.pool.set_outputs(node.id, outputs)
+            self.exceptions += 1
+            self.stream.on_finished(node.id, handle)
+        self.emit(
+            NodeFinished(
+                execution_id, node.id, node.type, node.title, index, predecessor,
+                "failed" if strategy is None else "exception", {}, {}, outputs, message,
+                error_type, started, time.time(), None, handle, self.container,
+            )
+        )
+        if strategy is None:
+            raise _Abort(message, node.id, error_type)
+        return self._resolve(node, handle)
+
+    def _merge_response(self, outputs: Mapping[str, Any]) -> None:
+        """Dify's run outputs: answers concatenate, other keys (end outputs) overwrite."""
+        for key, value in outputs.items():
+            if key == "answer" and self.outputs.get("answer"):
+                self.outputs["answer"] = f"{self.outputs['answer']}{value}"
+            else:
+                self.outputs[key] = value
+
+    # -- containers ---------------------------------------------------------------------
+
+    def _run_subgraph(
+        self, start_node_id: str, pool: VariablePool, scope: ContainerScope
+    ) -> AsyncIterator[Event]:
+        return run_subgraph(
+            self.graph, start_node_id, pool=pool, services=self.services,
+            history=self.history, scope=scope,
+        )
+
+
+async def run_subgraph(
+    graph: Graph,
+    start_node_id: str,
+    *,
+    pool: VariablePool,
+    services: EngineServices,
+    history: Sequence[Turn] = (),
+    scope: ContainerScope,
+) -> AsyncIterator[Event]:
+    """One pass through a container's body: its child events (stamped with `scope`);
+    raises `NodeError` after them if a child failed with no error strategy."""
+    channel = _Channel()
+    run = _Run(
+        graph, graph.scope(start_node_id), pool=pool, services=services, history=history,
+        emit=channel.emit, container=scope,
+    )
+    async with aclosing(_drain(run, channel)) as batches:
+        async for batch in batches:
+            for event in batch:
+                yield event
+    if run.error is not None:
+        raise NodeError(
+            run.error.message,
+            node_id=run.error.node_id,
+            error_type=run.error.error_type or "NodeError",
+        )
+
+
+async def run_graph(
+    graph: Graph,
+    *,
+    pool: VariablePool,
+    services: EngineServices,
+    history: Sequence[Turn] = (),
+    run_id: str | None = None,
+    inputs: Mapping[str, Any] | None = None,
+) -> AsyncIterator[Event]:
+    """Run a graph: RunStarted, node and text events, then RunFinished.
+
+    `inputs` are the start node's input variables (they may instead be put in the pool
+    under the start node's id beforehand). Consume with `contextlib.aclosing` or from a
+    task you cancel: leaving the loop early stops the run.
+    """
+    if inputs is not None:
+        pool.set_outputs(graph.root_id, inputs)
+    run_id = run_id or str(uuid4())
+    started = time.time()
+    user_inputs = dict(pool.node_outputs(graph.root_id))
+    system = pool.node_outputs(SYSTEM)
+    yield RunStarted(run_id, {**user_inputs, **{f"sys.{k}": v for k, v in system.items()}}, started)
+
+    channel = _Channel()
+    run = _Run(
+        graph, graph.root, pool=pool, services=services, history=history,
+        emit=channel.emit, container=_TOP,
+    )
+    async with aclosing(_drain(run, channel, timeout=services.limits.max_run_seconds)) as batches:
+        async for batch in batches:
+            for event in batch:
+                yield event
+
+    status: RunStatus = "succeeded"
+    error = None
+    if run.error is not None:
+        status, error = "failed", run.error.message
+    elif run.exceptions:
+        status = "partial-succeeded"
+    usage = run.usage
+    yield RunFinished(
+        run_id, status, run.outputs if error is None else {}, error, started, time.time(),
+        usage.total_tokens if usage else 0, run.steps, run.exceptions, usage,
+    )
+
+
+async def _drain(
+    run: _Run, channel: _Channel, *, timeout: float | None = None
+) -> AsyncIterator[list[Event]]:
+    """Drive `run` in its own task and hand its events over; cancel it if abandoned."""
+
+    async def drive() -> None:
+        began = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout):
+                await run.drive()
+        except TimeoutError:
+            elapsed = time.monotonic() - began
+            run.error = _Abort(f"Maximum execution time exceeded: {elapsed:.2f}s > {timeout}s")
+        finally:
+            channel.close()
+
+    task = asyncio.create_task(drive())
+    try:
+        while (batch := await channel.next_batch()) is not None:
+            yield batch
+        await task
+    finally:
+        if not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _default(value: DefaultValue) -> Any:
+    """Dify stores default values as typed JSON; strings may hold numbers or JSON."""
+    raw = value.value
+    if not isinstance(raw, str):
+        return raw
+    try:
+        if value.type == "number":
+            return float(raw) if any(c in raw for c in ".eE") else int(raw)
+        if value.type.startswith(("object", "array")):
+            return json.loads(raw)
+    except ValueError:
+        return raw
+    return raw

@@ -1,0 +1,66 @@
+"""The runtime protocols: a registry of running turns and a per-turn event stream.
+
+Both are keyed by Dify's `task_id`. The in-process implementations live in `local.py`;
+multi-worker ones (Redis) implement the same methods, so services never know which runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class TaskRegistry(Protocol):
+    """Knows every running turn, who owns it, and how to stop it."""
+
+    def register(self, task_id: str, owner: str, task: asyncio.Task[Any]) -> None:
+        """Track `task` as the run of `task_id`; it is forgotten when it finishes.
+
+        `owner` identifies who may stop it (app id + end user), as Dify scopes stop by user.
+        """
+        ...
+
+    def owner(self, task_id: str) -> str | None:
+        """The owner of a running task, or None when it is unknown or finished."""
+        ...
+
+    async def stop(self, task_id: str, owner: str) -> bool:
+        """Cancel the run of `task_id` if `owner` owns it; True when a run was stopped.
+
+        Unknown, finished and foreign tasks return False (the API still answers success).
+        """
+        ...
+
+    async def close(self) -> None:
+        """Cancel every run still going and wait for them (server shutdown)."""
+        ...
+
+
+class EventStream(Protocol[T]):
+    """An append-only, replayable sequence of events per task.
+
+    Events are numbered from 1. A subscriber gets every event after `after`, then waits
+    for more until the stream is closed, so a client that reconnects misses nothing.
+    """
+
+    async def open(self, task_id: str) -> None:
+        """Create the stream before its run starts, so an early subscriber finds it."""
+        ...
+
+    async def publish(self, task_id: str, event: T) -> int:
+        """Append `event`; returns its number."""
+        ...
+
+    async def close(self, task_id: str) -> None:
+        """Mark the stream finished; subscribers drain what is left and stop."""
+        ...
+
+    def subscribe(self, task_id: str, after: int = 0) -> AsyncIterator[tuple[int, T]]:
+        """Yield `(number, event)` for every event after `after` until the stream closes.
+
+        An unknown task yields nothing.
+        """
+        ...

@@ -1,0 +1,129 @@
+"""In-process runtime: runs are asyncio Tasks, stopping is cancellation, streams are lists.
+
+Good for one worker (the default). Everything here lives in this process's memory, so a
+second worker can neither stop these runs nor replay their streams; that is what the
+Redis implementation is for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+# How long `stop` waits for a cancelled run to save its partial answer before answering.
+_STOP_GRACE_SECONDS = 5.0
+
+
+class LocalTaskRegistry:
+    """Tracks this process's running turns by task id."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, tuple[str, asyncio.Task[Any]]] = {}
+
+    def register(self, task_id: str, owner: str, task: asyncio.Task[Any]) -> None:
+        self._tasks[task_id] = (owner, task)
+        task.add_done_callback(lambda _: self._forget(task_id, task))
+
+    def owner(self, task_id: str) -> str | None:
+        entry = self._tasks.get(task_id)
+        return entry[0] if entry else None
+
+    async def stop(self, task_id: str, owner: str) -> bool:
+        entry = self._tasks.get(task_id)
+        if entry is None or entry[0] != owner:
+            return False
+        task = entry[1]
+        task.cancel()
+        # The run catches the cancellation, saves the partial answer and closes its
+        # stream; waiting here means "stop answered" implies "message saved".
+        await asyncio.wait([task], timeout=_STOP_GRACE_SECONDS)
+        return True
+
+    async def close(self) -> None:
+        tasks = [task for _, task in self._tasks.values()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=_STOP_GRACE_SECONDS)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def _forget(self, task_id: str, task: asyncio.Task[Any]) -> None:
+        entry = self._tasks.get(task_id)
+        if entry is not None and entry[1] is task:
+            del self._tasks[task_id]
+
+
+class _Channel(Generic[T]):
+    __slots__ = ("changed", "closed", "events")
+
+    def __init__(self) -> None:
+        self.events: list[T] = []
+        self.closed = False
+        self.changed = asyncio.Event()
+
+    def notify(self) -> None:
+        # Wake current waiters, then give later waiters a fresh event to wait on.
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
+class LocalEventStream(Generic[T]):
+    """Per-task event lists kept in memory for `retention` seconds after they close."""
+
+    def __init__(self, *, retention: float = 600.0) -> None:
+        self._retention = retention
+        self._channels: dict[str, _Channel[T]] = {}
+        self._expiry: dict[str, asyncio.TimerHandle] = {}
+
+    async def open(self, task_id: str) -> None:
+        """Create the stream before the run starts, so an early subscriber finds it."""
+        self._channels.setdefault(task_id, _Channel())
+
+    async def publish(self, task_id: str, event: T) -> int:
+        channel = self._channels.setdefault(task_id, _Channel())
+        if channel.closed:
+            raise RuntimeError(f"event stream {task_id} is closed")
+        channel.events.append(event)
+        channel.notify()
+        return len(channel.events)
+
+    async def close(self, task_id: str) -> None:
+        channel = self._channels.get(task_id)
+        if channel is None or channel.closed:
+            return
+        channel.closed = True
+        channel.notify()
+        loop = asyncio.get_running_loop()
+        self._expiry[task_id] = loop.call_later(self._retention, self._drop, task_id)
+
+    async def subscribe(self, task_id: str, after: int = 0) -> AsyncIterator[tuple[int, T]]:
+        channel = self._channels.get(task_id)
+        if channel is None:
+            return
+        index = max(after, 0)
+        while True:
+            waiter = channel.changed
+            while index < len(channel.events):
+                index += 1
+                yield index, channel.events[index - 1]
+            if channel.closed:
+                return
+            await waiter.wait()
+
+    def shutdown(self) -> None:
+        """Forget every stream (server shutdown)."""
+        for handle in self._expiry.values():
+            handle.cancel()
+        self._expiry.clear()
+        self._channels.clear()
+
+    def _drop(self, task_id: str) -> None:
+        self._expiry.pop(task_id, None)
+        with contextlib.suppress(KeyError):
+            del self._channels[task_id]

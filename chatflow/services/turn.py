@@ -1,0 +1,77 @@
+"""Values that describe one chat turn, shared by the chat service, the API and the CLI.
+
+A turn's event stream carries the engine's events as they happen and ends with one
+`TurnEnded`, published only after the turn has been saved: a client that sees the end of
+the stream can read the message back at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chatflow.engine.events import Event, RunFinished
+from chatflow.providers.base import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class TurnInfo:
+    """The ids every wire frame of a turn carries."""
+
+    task_id: str
+    message_id: str
+    conversation_id: str
+    workflow_run_id: str
+    workflow_id: str
+    created_at: int
+    mode: str  # "advanced-chat" or "chat"
+    end_user_id: str
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnError:
+    """How a failed turn is reported: Dify's error code, HTTP status and message."""
+
+    code: str
+    status: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnded:
+    """The last item of a turn's stream: the run's end and the saved message's metadata."""
+
+    run: RunFinished
+    answer: str
+    usage: Usage
+    retriever_resources: Sequence[Mapping[str, Any]] = ()
+    error: TurnError | None = None
+
+    @property
+    def status(self) -> str:
+        return self.run.status
+
+    def metadata(self) -> dict[str, Any]:
+        """`metadata` of `message_end` and of the blocking response."""
+        return {
+            "usage": self.usage.to_dict(),
+            "retriever_resources": [dict(r) for r in self.retriever_resources],
+        }
+
+
+StreamItem = Event | TurnEnded
+
+
+@dataclass(frozen=True, slots=True)
+class TurnHandle:
+    """A started turn: its ids and the task that runs it (its result is the `TurnEnded`)."""
+
+    info: TurnInfo
+    task: asyncio.Task[TurnEnded]
+
+    async def wait(self) -> TurnEnded:
+        """The turn's end. Shielded: a caller that goes away does not stop the run."""
+        return await asyncio.shield(self.task)

@@ -1,0 +1,47 @@
+"""Column types shared by every model: UTC timestamps, portable JSON and string UUID ids.
+
+SQLite has no time zones and Postgres `timestamp` drops them, so timestamps are stored
+as naive UTC and handed back as aware UTC datetimes; callers never see a naive one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime (the only clock the store uses)."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A fresh random UUID as a 36-character string (Dify's id format)."""
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC; naive inputs are taken to be UTC already."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+# JSONB on Postgres (indexable, compact), JSON text elsewhere.
+JSONType: Any = JSON().with_variant(JSONB(), "postgresql")

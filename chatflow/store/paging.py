@@ -1,0 +1,33 @@
+"""Page shapes returned by list queries: Dify uses cursor pages and numbered pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CursorPage(Generic[T]):
+    """A `last_id`/`first_id` page: `has_more` says whether another page follows."""
+
+    items: Sequence[T]
+    limit: int
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NumberedPage(Generic[T]):
+    """A `page`/`limit` page (1-based) with the total count of matching rows."""
+
+    items: Sequence[T]
+    page: int
+    limit: int
+    total: int
+
+    @property
+    def has_more(self) -> bool:
+        """Dify's rule: more rows exist beyond this page."""
+        return self.page * self.limit < self.total

@@ -1,0 +1,1 @@
+"""Grouped API resources; each module holds the sync and async class of one group."""

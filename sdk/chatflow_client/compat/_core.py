@@ -1,0 +1,191 @@
+"""The `dify-oapi2`-style plumbing: `Client.builder()`, `RequestOption`, requests, responses.
+
+Requests are plain descriptions (method, `:name` path template, query, body) like the
+published SDK's; `execute`/`aexecute` turn them into core `Operation`s and send them with the
+core clients, so retries, timeouts and error mapping are the core's. Like `dify-oapi2`,
+an API error comes back as a response whose `success` is False (with `code` and `msg`)
+rather than as an exception, and streaming yields the raw SSE bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Generic, Literal, Self, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from .._async import AsyncClient
+from .._base import Operation
+from .._errors import APIError
+from .._sync import Client as CoreClient
+
+HttpMethod = Literal["GET", "POST", "PUT", "DELETE"]
+
+
+class RequestOption:
+    """Per-call options; the API key travels here, as in `dify-oapi2`."""
+
+    def __init__(self) -> None:
+        self.api_key: str | None = None
+        self.headers: dict[str, str] = {}
+
+    @staticmethod
+    def builder() -> RequestOptionBuilder:
+        return RequestOptionBuilder()
+
+
+class RequestOptionBuilder:
+    def __init__(self) -> None:
+        self._option = RequestOption()
+
+    def api_key(self, api_key: str) -> Self:
+        self._option.api_key = api_key
+        return self
+
+    def headers(self, headers: dict[str, str]) -> Self:
+        self._option.headers = headers
+        return self
+
+    def build(self) -> RequestOption:
+        return self._option
+
+
+class BaseRequest:
+    def __init__(self, http_method: HttpMethod, uri: str) -> None:
+        self.http_method = http_method
+        self.uri = uri
+        self.paths: dict[str, str] = {}
+        self.queries: dict[str, str | int | float | bool] = {}
+        self.body: BaseModel | None = None
+
+    def path(self) -> str:
+        uri = self.uri
+        for name, value in self.paths.items():
+            uri = uri.replace(f":{name}", value)
+        return uri.removeprefix("/v1")
+
+
+R = TypeVar("R", bound=BaseRequest)
+
+
+class RequestBuilder(Generic[R]):
+    def __init__(self, request: R) -> None:
+        self._request = request
+
+    def build(self) -> R:
+        return self._request
+
+    def _path(self, name: str, value: str) -> Self:
+        self._request.paths[name] = str(value)
+        return self
+
+    def _query(self, name: str, value: str | int | float | bool) -> Self:
+        self._request.queries[name] = value
+        return self
+
+    def _body(self, body: BaseModel) -> Self:
+        self._request.body = body
+        return self
+
+
+class BaseResponse(BaseModel):
+    """Success holds the API's fields (all kept); failure holds `code`, `msg`, `status`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str | None = None
+    msg: str | None = None
+    status: int | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.code is None
+
+
+P = TypeVar("P", bound=BaseResponse)
+
+
+class Config:
+    def __init__(self) -> None:
+        self.domain: str = "https://api.dify.ai"
+        self.timeout: float | None = None
+        self.max_retry_count: int = 3
+
+
+def _operation(request: BaseRequest, option: RequestOption, stream: bool | None) -> Operation[Any]:
+    body = request.body.model_dump(exclude_none=True) if request.body is not None else None
+    if (
+        body is not None
+        and stream is not None
+        and "response_mode" in type(request.body).model_fields
+    ):
+        # As in dify-oapi2, the `stream` argument decides the response mode.
+        body["response_mode"] = "streaming" if stream else "blocking"
+    return Operation(
+        request.http_method,
+        request.path(),
+        lambda response: response.json() if response.content else {},
+        params=dict(request.queries),
+        json=body,
+        headers=option.headers,
+    )
+
+
+def _error(cls: type[P], exc: APIError) -> P:
+    return cls.model_construct(code=exc.code, msg=exc.message, status=exc.status)
+
+
+def _core_kwargs(config: Config, option: RequestOption) -> dict[str, Any]:
+    if not option.api_key:
+        raise ValueError("RequestOption.api_key is required")
+    return {
+        "base_url": config.domain.rstrip("/") + "/v1",
+        "api_key": option.api_key,
+        "timeout": config.timeout,
+        "max_retries": config.max_retry_count,
+    }
+
+
+def execute(config: Config, request: BaseRequest, option: RequestOption, cls: type[P]) -> P:
+    with CoreClient(**_core_kwargs(config, option)) as client:
+        try:
+            return cls.model_validate(client.request(_operation(request, option, False)))
+        except APIError as exc:
+            return _error(cls, exc)
+
+
+def execute_stream(config: Config, request: BaseRequest, option: RequestOption) -> Iterator[bytes]:
+    with CoreClient(**_core_kwargs(config, option)) as client:
+        try:
+            response = client.open_stream(_operation(request, option, True))
+        except APIError as exc:
+            yield httpx.Response(exc.status, json=exc.body).content
+            return
+        with response:
+            yield from response.iter_bytes()
+
+
+async def aexecute(config: Config, request: BaseRequest, option: RequestOption, cls: type[P]) -> P:
+    async with AsyncClient(**_core_kwargs(config, option)) as client:
+        try:
+            data = await client.request(_operation(request, option, False))
+            return cls.model_validate(data)
+        except APIError as exc:
+            return _error(cls, exc)
+
+
+async def aexecute_stream(
+    config: Config, request: BaseRequest, option: RequestOption
+) -> AsyncIterator[bytes]:
+    async with AsyncClient(**_core_kwargs(config, option)) as client:
+        try:
+            response = await client.open_stream(_operation(request, option, True))
+        except APIError as exc:
+            yield httpx.Response(exc.status, json=exc.body).content
+            return
+        try:
+            async for chunk in response.aiter_bytes():
+                yield chunk
+        finally:
+            await response.aclose()

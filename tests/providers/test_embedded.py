@@ -1,0 +1,120 @@
+"""EmbeddedLLM / EmbeddedEmbedder on the real SmolLM2 GGUF (llama.cpp via xllamacpp).
+
+Few and short on purpose: small max_tokens, temperature 0, one shared model per options.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+
+import pytest
+
+from chatflow.providers.base import ChatMessage, LLMChunk, LLMRequest, ToolSpec
+from chatflow.providers.embedded import EmbeddedEmbedder, EmbeddedLLM
+
+pytestmark = pytest.mark.embedded
+
+LONG = "Write a very long story about a dragon who learns to count to one thousand."
+
+
+def ask(text: str, max_tokens: int = 16, **params: object) -> LLMRequest:
+    return LLMRequest(
+        messages=[ChatMessage(role="user", content=text)],
+        params={"max_tokens": max_tokens, "temperature": 0, **params},
+    )
+
+
+async def collect(llm: EmbeddedLLM, request: LLMRequest) -> list[LLMChunk]:
+    return [chunk async for chunk in llm.stream(request)]
+
+
+async def first_chunk_latency(llm: EmbeddedLLM) -> float:
+    """Seconds until a fresh request's first delta arrives."""
+    started = time.perf_counter()
+    stream = llm.stream(ask("Say hello.", max_tokens=4))
+    await anext(stream)
+    latency = time.perf_counter() - started
+    await stream.aclose()
+    return latency
+
+
+@pytest.fixture(scope="module")
+def llm() -> EmbeddedLLM:
+    model = EmbeddedLLM(context_size=1024, parallel=2, threads=2)
+    model.load()
+    return model
+
+
+@pytest.fixture(scope="module")
+def single_slot() -> EmbeddedLLM:
+    # One slot: a second request can only start once the first has freed it.
+    model = EmbeddedLLM(context_size=1024, parallel=1, threads=2)
+    model.load()
+    return model
+
+
+async def test_streams_a_short_answer_with_real_usage(llm: EmbeddedLLM) -> None:
+    chunks = await collect(llm, ask("What is the capital of France?"))
+    deltas, last = chunks[:-1], chunks[-1]
+    assert len(deltas) > 1 and all(c.text for c in deltas)
+    assert "".join(c.text for c in deltas).strip()
+    assert last.usage is not None and last.finish_reason in {"stop", "length"}
+    assert 0 < last.usage.completion_tokens <= 16
+    assert last.usage.prompt_tokens > 7  # the chat template adds a system prompt
+    assert last.usage.latency > 0
+
+
+async def test_two_concurrent_requests_share_the_model(llm: EmbeddedLLM) -> None:
+    a, b = await asyncio.gather(
+        collect(llm, ask("Name a fruit.")), collect(llm, ask("Name a colour."))
+    )
+    for chunks in (a, b):
+        assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+        assert "".join(c.text for c in chunks).strip()
+
+
+async def test_tool_call_is_schema_constrained(llm: EmbeddedLLM) -> None:
+    params = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    request = LLMRequest(
+        messages=[ChatMessage(role="user", content="I live in Paris. Extract the city.")],
+        params={"max_tokens": 48, "temperature": 0},
+        tools=[ToolSpec("extract_parameters", "Extract the parameters", params)],
+    )
+    chunks = await collect(llm, request)
+    (call,) = chunks[0].tool_calls
+    assert call.name == "extract_parameters"
+    assert isinstance(json.loads(call.arguments)["city"], str)
+    assert chunks[-1].finish_reason == "tool_calls"
+
+
+async def test_aclose_stops_generation_and_frees_the_slot(single_slot: EmbeddedLLM) -> None:
+    stream = single_slot.stream(ask(LONG, max_tokens=1500, ignore_eos=True))
+    for _ in range(3):
+        await anext(stream)
+    await stream.aclose()
+    # Had generation continued, the only slot would stay busy for ~1500 tokens (seconds).
+    assert await first_chunk_latency(single_slot) < 1.0
+
+
+async def test_cancelled_task_stops_generation(single_slot: EmbeddedLLM) -> None:
+    started = asyncio.Event()
+
+    async def consume() -> None:
+        async for _ in single_slot.stream(ask(LONG, max_tokens=1500, ignore_eos=True)):
+            started.set()
+
+    task = asyncio.create_task(consume())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await first_chunk_latency(single_slot) < 1.0
+
+
+async def test_embedder_returns_normalisable_vectors() -> None:
+    vectors = await EmbeddedEmbedder(threads=2).embed(["the cat sat", "a dog ran", ""])
+    assert len(vectors) == 3 and len({len(v) for v in vectors}) == 1
+    assert all(math.isfinite(x) for x in vectors[0]) and any(vectors[0])
