@@ -87,6 +87,19 @@ class Settings(BaseSettings):
         default=80_000, description="Max length of a string in code output."
     )
     code_max_depth: int = Field(default=5, description="Max nesting depth of code output.")
+    code_workers: int = Field(
+        default=4, description="Code sandbox: how many code jobs may run at the same time."
+    )
+    code_memory_mb: int = Field(
+        default=256, description="Code sandbox: memory limit of one code job in MiB."
+    )
+    code_max_output_bytes: int = Field(
+        default=5 * 1024 * 1024, description="Code sandbox: max size of a job's JSON result."
+    )
+    code_network_namespace: bool = Field(
+        default=True,
+        description="Code sandbox: run jobs in an empty network namespace when permitted.",
+    )
 
     # HTTP
     ping_interval: float = Field(default=10.0, description="Seconds between SSE keep-alive pings.")

@@ -25,7 +25,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from pathlib import Path
@@ -143,13 +143,13 @@ class EmbeddedLLM:
         self,
         model_path: str | None = None,
         *,
-        model: str = "smollm2-135m-instruct",
+        model: str | None = None,
         context_size: int = 4096,
         parallel: int = 2,
         threads: int | None = None,
     ) -> None:
         self.model_path = model_path or default_model_path()
-        self._model = model
+        self._model = model or Path(self.model_path).stem
         self._options = (context_size, parallel, threads)
 
     @property
@@ -181,7 +181,7 @@ class EmbeddedLLM:
             body["response_format"] = {"type": "json_object"}
         return body
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+    async def stream(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         started = time.perf_counter()
         body = self._body(request)
         loop = asyncio.get_running_loop()

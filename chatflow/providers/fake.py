@@ -25,7 +25,7 @@ import json
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from chatflow.providers.base import LLMChunk, LLMRequest, ToolCall, ToolSpec, Usage
@@ -91,7 +91,7 @@ class FakeLLM:
             arguments = schema_placeholder(tools[0].parameters) or {}
         return ToolCall(id=f"call_fake_{self.calls}", name=name, arguments=json.dumps(arguments))
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+    async def stream(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         self.calls += 1
         started = time.perf_counter()
         prompt_tokens = sum(count_words(m.content) for m in request.messages)

@@ -17,7 +17,7 @@ import asyncio
 import json
 import time
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -161,7 +161,7 @@ class OpenAICompatLLM:
             body["response_format"] = response_format
         return body
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+    async def stream(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         started = time.perf_counter()
         base_url = self._clients.base_url
         finish_reason: str | None = None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from chatflow.errors import ChatflowError
+from chatflow.settings import Settings
 
 _HEADER = struct.Struct(">I")
 _LANGUAGES = {"python3": "python", "python": "python", "javascript": "javascript"}
@@ -133,6 +134,15 @@ class SandboxExecutor:
         origin = spec.origin if spec is not None else None
         self._javascript_path = str(Path(origin).parents[1]) if origin else None
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SandboxExecutor:
+        return cls(
+            workers=settings.code_workers,
+            memory_mb=settings.code_memory_mb,
+            max_output_bytes=settings.code_max_output_bytes,
+            network_namespace=settings.code_network_namespace,
+        )
+
     async def start(self) -> None:
         await self._ensure()
 
@@ -148,6 +158,11 @@ class SandboxExecutor:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    @property
+    def pid(self) -> int | None:
+        """The sandbox process's pid, while it runs."""
+        return self._process.proc.pid if self._process is not None else None
 
     @property
     def info(self) -> SandboxInfo:

@@ -23,7 +23,7 @@ from chatflow.settings import Settings
 
 
 def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ rather than as an exception, and streaming yields the raw SSE bytes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -90,13 +90,12 @@ class RequestBuilder(Generic[R]):
 
 
 class BaseResponse(BaseModel):
-    """Success holds the API's fields (all kept); failure holds `code`, `msg`, `status`."""
+    """Success holds the API's fields (all kept); failure holds Dify's `code` and `msg`."""
 
     model_config = ConfigDict(extra="allow")
 
     code: str | None = None
     msg: str | None = None
-    status: int | None = None
 
     @property
     def success(self) -> bool:
@@ -114,14 +113,12 @@ class Config:
 
 
 def _operation(request: BaseRequest, option: RequestOption, stream: bool | None) -> Operation[Any]:
-    body = request.body.model_dump(exclude_none=True) if request.body is not None else None
-    if (
-        body is not None
-        and stream is not None
-        and "response_mode" in type(request.body).model_fields
-    ):
-        # As in dify-oapi2, the `stream` argument decides the response mode.
-        body["response_mode"] = "streaming" if stream else "blocking"
+    model, body = request.body, None
+    if model is not None:
+        body = model.model_dump(exclude_none=True)
+        if stream is not None and hasattr(model, "response_mode"):
+            # As in dify-oapi2, the `stream` argument decides the response mode.
+            body["response_mode"] = "streaming" if stream else "blocking"
     return Operation(
         request.http_method,
         request.path(),
@@ -133,7 +130,7 @@ def _operation(request: BaseRequest, option: RequestOption, stream: bool | None)
 
 
 def _error(cls: type[P], exc: APIError) -> P:
-    return cls.model_construct(code=exc.code, msg=exc.message, status=exc.status)
+    return cast(P, cls.model_construct(code=exc.code, msg=exc.message))
 
 
 def _core_kwargs(config: Config, option: RequestOption) -> dict[str, Any]:
@@ -162,8 +159,10 @@ def execute_stream(config: Config, request: BaseRequest, option: RequestOption) 
         except APIError as exc:
             yield httpx.Response(exc.status, json=exc.body).content
             return
-        with response:
+        try:
             yield from response.iter_bytes()
+        finally:
+            response.close()
 
 
 async def aexecute(config: Config, request: BaseRequest, option: RequestOption, cls: type[P]) -> P:

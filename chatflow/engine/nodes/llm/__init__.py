@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 from chatflow.engine.nodes.base import NodeContext, NodeEvent, NodeResult, StreamChunk
 from chatflow.engine.nodes.llm import prompts, structured
@@ -26,6 +26,20 @@ __all__ = ["TYPE", "Config", "run"]
 
 TYPE = "llm"
 _CHAT_APP_MODES = frozenset({"advanced-chat", "chat", "agent-chat"})
+
+
+_T = TypeVar("_T")
+
+
+@contextlib.asynccontextmanager
+async def _closing(stream: AsyncIterator[_T]) -> AsyncIterator[AsyncIterator[_T]]:
+    """`contextlib.aclosing` for the `AsyncIterator` the LLM protocol promises."""
+    try:
+        yield stream
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _error(ctx: NodeContext, message: str, error_type: str) -> NodeError:
@@ -76,9 +90,9 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
     usage: Usage | None = None
     finish_reason: str | None = None
     started = time.perf_counter()
-    # aclosing: when this node is cancelled or closed mid-stream, the model stream is
-    # closed right away instead of being left to the garbage collector.
-    async with contextlib.aclosing(llm.stream(request)) as stream:
+    # When this node is cancelled or closed mid-stream, the model stream is closed right
+    # away instead of being left to the garbage collector.
+    async with _closing(llm.stream(request)) as stream:
         async for chunk in stream:
             if chunk.text:
                 parts.append(chunk.text)

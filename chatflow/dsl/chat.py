@@ -1,0 +1,160 @@
+"""Turn a `chat` / `agent-chat` app's `model_config` into an equivalent graph.
+
+The result is what Dify's "convert to workflow" produces: start (the input form) ->
+llm (system prompt = `pre_prompt`, memory on, the query as the user turn) -> answer
+`{{#llm.text#}}`. An agent-chat app with tools gets an `agent` node instead of the llm.
+Nodes are built as Dify DSL dicts and validated by the node modules like any other DSL.
+`{{var}}` placeholders become references to the start node's variables.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chatflow.dsl.models import ModelConfig
+from chatflow.errors import DSLError
+
+START, LLM, AGENT, ANSWER = "start", "llm", "agent", "answer"
+
+_PLACEHOLDER = re.compile(r"\{\{([a-zA-Z_][a-zA-Z0-9_]{0,29})\}\}")
+_SPECIAL = {"#query#": "{{#sys.query#}}", "#context#": "", "#histories#": ""}
+
+Dicts = list[dict[str, Any]]
+
+
+def chat_graph(config: ModelConfig, *, agent: bool = False) -> tuple[Dicts, Dicts]:
+    """Nodes and edges, in `workflow.graph` shape, for a model_config app."""
+    if (config.dataset_configs.get("datasets") or {}).get("datasets"):
+        raise DSLError(
+            "model_config.dataset_configs: knowledge datasets in chat apps are not supported; "
+            "use an advanced-chat app with a knowledge-retrieval node"
+        )
+    variables = [
+        {**inner, "type": kind}
+        for item in config.user_input_form
+        for kind, inner in item.items()
+        if isinstance(inner, dict) and kind != "external_data_tool"
+    ]
+    names = {str(v.get("variable")) for v in variables}
+    tools = [t for t in config.agent_mode.get("tools") or [] if t.get("enabled", True)]
+    use_agent = agent and bool(config.agent_mode.get("enabled")) and bool(tools)
+    worker = _agent_node(config, names, tools) if use_agent else _llm_node(config, names)
+    worker_id = worker["id"]
+    nodes = [
+        {"id": START, "data": {"type": "start", "title": "Start", "variables": variables}},
+        worker,
+        {
+            "id": ANSWER,
+            "data": {"type": "answer", "title": "Answer", "answer": f"{{{{#{worker_id}.text#}}}}"},
+        },
+    ]
+    edges = [
+        {"id": f"{START}-{worker_id}", "source": START, "target": worker_id},
+        {"id": f"{worker_id}-{ANSWER}", "source": worker_id, "target": ANSWER},
+    ]
+    return nodes, edges
+
+
+def convert_placeholders(text: str, names: set[str]) -> str:
+    """`{{name}}` -> `{{#start.name#}}`; `{{#query#}}` -> `{{#sys.query#}}`."""
+    for special, replacement in _SPECIAL.items():
+        text = text.replace("{{" + special + "}}", replacement)
+
+    def swap(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f"{{{{#{START}.{name}#}}}}" if name in names else match.group(0)
+
+    return _PLACEHOLDER.sub(swap, text)
+
+
+def _llm_node(config: ModelConfig, names: set[str]) -> dict[str, Any]:
+    query_template = "{{#sys.query#}}"
+    if config.prompt_type == "advanced":
+        messages = (config.chat_prompt_config or {}).get("prompt") or []
+        prompt = [
+            {"role": m.get("role", "user"), "text": convert_placeholders(m.get("text", ""), names)}
+            for m in messages
+        ]
+        if any("{{#query#}}" in m.get("text", "") for m in messages):
+            query_template = ""  # the prompt places the query itself
+    else:
+        pre_prompt = convert_placeholders(config.pre_prompt, names)
+        prompt = [{"role": "system", "text": pre_prompt}] if pre_prompt.strip() else []
+    image = (config.model_extra or {}).get("file_upload", {}).get("image", {}) or {}
+    return {
+        "id": LLM,
+        "data": {
+            "type": "llm",
+            "title": "LLM",
+            "model": config.model.model_dump(include={"provider", "name", "mode", "completion_params"}),
+            "prompt_template": prompt,
+            # Dify's converter keeps the whole history (no window), trimmed by tokens.
+            "memory": {
+                "role_prefix": {"user": "", "assistant": ""},
+                "window": {"enabled": False, "size": 50},
+                "query_prompt_template": query_template,
+            },
+            "context": {"enabled": False, "variable_selector": []},
+            "vision": {
+                "enabled": bool(image.get("enabled")),
+                "configs": {
+                    "detail": image.get("detail", "high"),
+                    "variable_selector": ["sys", "files"],
+                },
+            },
+        },
+    }
+
+
+def _agent_node(config: ModelConfig, names: set[str], tools: Dicts) -> dict[str, Any]:
+    """Dify's agent node with the function-calling (or ReAct) strategy."""
+    react = config.agent_mode.get("strategy") == "react"
+    model = config.model
+    return {
+        "id": AGENT,
+        "data": {
+            "type": "agent",
+            "title": "Agent",
+            "agent_strategy_provider_name": "langgenius/agent/agent",
+            "agent_strategy_name": "ReAct" if react else "function_calling",
+            "agent_strategy_label": "ReAct" if react else "FunctionCalling",
+            "agent_parameters": {
+                "model": {
+                    "type": "constant",
+                    "value": {
+                        "provider": model.provider,
+                        "model": model.name,
+                        "mode": model.mode,
+                        "model_type": "llm",
+                        "completion_params": model.completion_params,
+                        "type": "model-selector",
+                    },
+                },
+                "instruction": {
+                    "type": "constant",
+                    "value": convert_placeholders(config.pre_prompt, names),
+                },
+                "query": {"type": "constant", "value": "{{#sys.query#}}"},
+                "maximum_iterations": {
+                    "type": "constant",
+                    "value": int(config.agent_mode.get("max_iteration") or 5),
+                },
+                "tools": {
+                    "type": "constant",
+                    "value": [
+                        {
+                            "enabled": True,
+                            "provider_name": t.get("provider_id") or t.get("provider_name", ""),
+                            "tool_name": t.get("tool_name", ""),
+                            "type": t.get("provider_type", "builtin"),
+                            "parameters": t.get("tool_parameters") or {},
+                            "extra": {"description": t.get("tool_label", "")},
+                        }
+                        for t in tools
+                    ],
+                },
+            },
+            "memory": {"window": {"enabled": False, "size": 50}},
+        },
+    }

@@ -1,0 +1,275 @@
+"""The runner: Dify's traversal, concurrency, error strategies, retries, limits, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from chatflow.engine.events import (
+    NodeFinished,
+    NodeRetry,
+    NodeStarted,
+    RunFinished,
+    RunStarted,
+    TextChunk,
+)
+from chatflow.engine.runner import run_graph
+from chatflow.engine.variables import VariablePool
+from tests.engine.conftest import Probe, build, chain, collect, edge, node, services
+
+
+def finished(events: list[object]) -> dict[str, NodeFinished]:
+    return {e.node_id: e for e in events if isinstance(e, NodeFinished)}
+
+
+def run_end(events: list[object]) -> RunFinished:
+    last = events[-1]
+    assert isinstance(last, RunFinished)
+    return last
+
+
+async def test_linear_run_emits_dify_event_sequence() -> None:
+    probe = Probe()
+    graph = build(
+        nodes=[node("start", "start"), node("p", "probe", value=7),
+               node("answer", "answer", answer="got {{#p.value#}}")],
+        edges=chain("start", "p", "answer"),
+        probe=probe,
+    )
+    events = await collect(graph)
+    assert isinstance(events[0], RunStarted)
+    assert events[0].inputs["sys.query"] == "hello?"
+    started = [e for e in events if isinstance(e, NodeStarted)]
+    assert [(e.node_id, e.index, e.predecessor_node_id) for e in started] == [
+        ("start", 1, None), ("p", 2, "start"), ("answer", 3, "p"),
+    ]
+    done = finished(events)
+    assert done["p"].outputs["value"] == 7 and done["p"].status == "succeeded"
+    assert done["start"].outputs["sys.query"] == "hello?"
+    end = run_end(events)
+    assert end.status == "succeeded" and end.total_steps == 3 and end.error is None
+    assert end.outputs["answer"] == "got 7"
+    assert "".join(e.text for e in events if isinstance(e, TextChunk)) == "got 7"
+
+
+async def test_branch_skips_the_arm_not_taken_and_joins() -> None:
+    probe = Probe()
+    graph = build(
+        nodes=[
+            node("start", "start"),
+            node("pick", "probe", handle="yes"),
+            node("a", "probe", value="A"), node("a2", "probe"),
+            node("b", "probe", value="B"), node("b2", "probe"),
+            node("join", "probe"),
+            node("answer", "answer", answer="{{#a.value#}}{{#b.value#}}"),
+        ],
+        edges=[
+            edge("start", "pick"), edge("pick", "a", "yes"), edge("pick", "b", "no"),
+            *chain("a", "a2", "join"), *chain("b", "b2", "join"), edge("join", "answer"),
+        ],
+        probe=probe,
+    )
+    # A branching probe: mark it selective the way if-else is, through its handle.
+    events = await collect(graph)
+    assert probe.order("end") == ["pick", "a", "a2", "join"]
+    assert "b" not in finished(events) and "b2" not in finished(events)
+    assert run_end(events).outputs["answer"] == "A"
+    assert "".join(e.text for e in events if isinstance(e, TextChunk)) == "A"
+
+
+async def test_node_after_only_skipped_edges_is_skipped() -> None:
+    probe = Probe()
+    graph = build(
+        nodes=[node("start", "start"), node("pick", "probe", handle="left"),
+               node("right", "probe"), node("after", "probe")],
+        edges=[edge("start", "pick"), edge("pick", "right", "right"), edge("right", "after")],
+        probe=probe,
+    )
+    events = await collect(graph)
+    assert probe.order("start") == ["pick"]
+    assert run_end(events).status == "succeeded"
+
+
+async def test_parallel_branches_run_concurrently() -> None:
+    probe = Probe()
+    graph = build(
+        nodes=[node("start", "start"), node("x", "probe", delay=0.05),
+               node("y", "probe", delay=0.05), node("join", "probe")],
+        edges=[edge("start", "x"), edge("start", "y"), edge("x", "join"), edge("y", "join")],
+        probe=probe,
+    )
+    await collect(graph)
+    # Both branches started before either finished, and the join waited for both.
+    assert probe.log[:2] == [("start", "x"), ("start", "y")]
+    assert probe.log[-2:] == [("start", "join"), ("end", "join")]
+
+
+async def test_failure_without_strategy_fails_the_run() -> None:
+    probe = Probe()
+    graph = build(
+        nodes=[node("start", "start"), node("bad", "probe", fail_times=-1),
+               node("slow", "probe", delay=5), node("after", "probe")],
+        edges=[edge("start", "bad"), edge("start", "slow"), edge("bad", "after")],
+        probe=probe,
+    )
+    began = time.monotonic()
+    events = await collect(graph)
+    assert time.monotonic() - began < 1  # the slow sibling was cancelled
+    bad = finished(events)["bad"]
+    assert bad.status == "failed" and bad.error == "bad failed on attempt 1"
+    assert bad.error_type == "ProbeError"
+    end = run_end(events)
+    assert end.status == "failed" and end.error == "bad failed on attempt 1"
+    assert "after" not in probe.order("start")
+
+
+async def test_fail_branch_strategy_follows_the_fail_handle() -> None:
+    probe = Probe()
+    graph = build(
+        nodes=[
+            node("start", "start"),
+            node("bad", "probe", fail_times=-1, error_strategy="fail-branch"),
+            node("ok", "probe"), node("recover", "probe"),
+            node("answer", "answer", answer="{{#bad.error_message#}}"),
+        ],
+        edges=[edge("start", "bad"), edge("bad", "ok"), edge("bad", "recover", "fail-branch"),
+               edge("recover", "answer")],
+        probe=probe,
+    )
+    events = await collect(graph)
+    bad = finished(events)["bad"]
+    assert bad.status == "exception" and bad.handle == "fail-branch"
+    assert bad.outputs == {"error_message": "bad failed on attempt 1", "error_type": "ProbeError"}
+    assert "ok" not in probe.order("start") and "recover" in probe.order("end")
+    end = run_end(events)
+    assert end.status == "partial-succeeded" and end.exceptions_count == 1
+    assert end.outputs["answer"] == "bad failed on attempt 1"
+
+
+async def test_default_value_strategy_continues_with_defaults() -> None:
+    probe = Probe()
+    graph = build(
+        nodes=[
+            node("start", "start"),
+            node("bad", "probe", fail_times=-1, error_strategy="default-value",
+                 default_value=[{"key": "value", "type": "number", "value": "42"}]),
+            node("answer", "answer", answer="{{#bad.value#}}"),
+        ],
+        edges=chain("start", "bad", "answer"),
+        probe=probe,
+    )
+    events = await collect(graph)
+    bad = finished(events)["bad"]
+    assert bad.status == "exception"
+    assert bad.outputs["value"] == 42 and bad.outputs["error_type"] == "ProbeError"
+    end = run_end(events)
+    assert end.status == "partial-succeeded" and end.outputs["answer"] == "42"
+
+
+async def test_retries_then_succeeds() -> None:
+    probe = Probe()
+    graph = build(
+        nodes=[node("start", "start"),
+               node("flaky", "probe", fail_times=2, value="ok",
+                    retry_config={"retry_enabled": True, "max_retries": 3,
+                                  "retry_interval": 1})],
+        edges=chain("start", "flaky"),
+        probe=probe,
+    )
+    events = await collect(graph)
+    retries = [e for e in events if isinstance(e, NodeRetry)]
+    assert [r.retry_index for r in retries] == [1, 2]
+    assert retries[0].error == "flaky failed on attempt 1"
+    assert finished(events)["flaky"].status == "succeeded"
+    assert probe.attempts["flaky"] == 3
+    assert run_end(events).status == "succeeded"
+
+
+async def test_retries_exhausted_fail_the_node() -> None:
+    probe = Probe()
+    graph = build(
+        nodes=[node("start", "start"),
+               node("flaky", "probe", fail_times=-1,
+                    retry_config={"retry_enabled": True, "max_retries": 2,
+                                  "retry_interval": 0})],
+        edges=chain("start", "flaky"),
+        probe=probe,
+    )
+    events = await collect(graph)
+    assert probe.attempts["flaky"] == 3
+    assert run_end(events).error == "flaky failed on attempt 3"
+
+
+async def test_step_limit_fails_the_run() -> None:
+    probe = Probe()
+    ids = [f"n{i}" for i in range(10)]
+    graph = build(
+        nodes=[node("start", "start"), *(node(i, "probe") for i in ids)],
+        edges=chain("start", *ids),
+        probe=probe,
+    )
+    events = await collect(graph, engine=services(max_steps=5))
+    end = run_end(events)
+    assert end.status == "failed"
+    assert end.error == "Maximum execution steps exceeded: 6 > 5"
+    assert len(probe.order("end")) == 4
+
+
+async def test_time_limit_fails_the_run() -> None:
+    probe = Probe()
+    graph = build(
+        nodes=[node("start", "start"), node("slow", "probe", delay=5)],
+        edges=chain("start", "slow"),
+        probe=probe,
+    )
+    events = await collect(graph, engine=services(max_run_seconds=0.05))
+    end = run_end(events)
+    assert end.status == "failed" and end.error is not None
+    assert end.error.startswith("Maximum execution time exceeded")
+
+
+async def test_cancelling_the_consumer_stops_the_run_promptly() -> None:
+    probe = Probe()
+    graph = build(
+        nodes=[node("start", "start"), node("a", "probe", delay=10),
+               node("b", "probe", delay=10)],
+        edges=[edge("start", "a"), edge("start", "b")],
+        probe=probe,
+    )
+    seen: list[object] = []
+
+    async def consume() -> None:
+        pool = VariablePool(system={"query": "q"})
+        async for event in run_graph(graph, pool=pool, services=services()):
+            seen.append(event)
+
+    task = asyncio.create_task(consume())
+    while probe.order("start") != ["a", "b"]:
+        await asyncio.sleep(0.001)
+    began = time.monotonic()
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    assert time.monotonic() - began < 0.1
+    assert probe.order("end") == []
+    assert not any(isinstance(e, RunFinished) for e in seen)
+
+
+async def test_start_node_types_inputs() -> None:
+    graph = build(
+        nodes=[
+            node("start", "start", variables=[
+                {"variable": "n", "type": "number", "label": "N", "required": True},
+                {"variable": "name", "type": "text-input", "label": "Name", "default": "x"},
+            ]),
+            node("answer", "answer", answer="{{#start.n#}}/{{#start.name#}}"),
+        ],
+        edges=chain("start", "answer"),
+    )
+    events = await collect(graph, inputs={"n": "3"})
+    assert finished(events)["start"].outputs["n"] == 3
+    assert run_end(events).outputs["answer"] == "3/x"
+    failed = await collect(graph, inputs={})
+    assert run_end(failed).error == "n is required in input form"
