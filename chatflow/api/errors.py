@@ -25,7 +25,10 @@ log = logging.getLogger("chatflow.api")
 
 # Werkzeug's wording, which is what Dify (a Flask app) sends for these statuses.
 _HTTP_ERRORS: dict[int, tuple[str, str]] = {
-    400: ("bad_request", "The browser (or proxy) sent a request that this server could not understand."),
+    400: (
+        "bad_request",
+        "The browser (or proxy) sent a request that this server could not understand.",
+    ),
     401: ("unauthorized", "Access token is invalid"),
     403: ("forbidden", "Forbidden."),
     404: (

@@ -200,9 +200,7 @@ class ChatStreamEncoder:
             frames.append(self._workflow("workflow_finished", self._run_finished(end)))
         if end.error is not None:
             error = self._base("error")
-            error.update(
-                status=end.error.status, code=end.error.code, message=end.error.message
-            )
+            error.update(status=end.error.status, code=end.error.code, message=end.error.message)
             frames.append(error)
         return frames
 
@@ -303,7 +301,10 @@ class ChatStreamEncoder:
 
 
 async def encode_stream(
-    items: AsyncIterator[StreamItem], encoder: ChatStreamEncoder, *, ping_interval: float
+    items: AsyncIterator[tuple[int, StreamItem]],
+    encoder: ChatStreamEncoder,
+    *,
+    ping_interval: float,
 ) -> AsyncIterator[bytes]:
     """SSE bytes for a turn: a ping first, the frames, a ping whenever idle.
 
@@ -312,7 +313,7 @@ async def encode_stream(
     """
     yield PING
     iterator = aiter(items)
-    pending: asyncio.Future[StreamItem] | None = None
+    pending: asyncio.Future[tuple[int, StreamItem]] | None = None
     try:
         while True:
             if pending is None:
@@ -322,7 +323,7 @@ async def encode_stream(
                 yield PING
                 continue
             try:
-                item = pending.result()
+                _, item = pending.result()
             except StopAsyncIteration:
                 return
             finally:

@@ -87,7 +87,9 @@ def _llm_node(config: ModelConfig, names: set[str]) -> dict[str, Any]:
         "data": {
             "type": "llm",
             "title": "LLM",
-            "model": config.model.model_dump(include={"provider", "name", "mode", "completion_params"}),
+            "model": config.model.model_dump(
+                include={"provider", "name", "mode", "completion_params"}
+            ),
             "prompt_template": prompt,
             # Dify's converter keeps the whole history (no window), trimmed by tokens.
             "memory": {

@@ -17,6 +17,7 @@ from chatflow.dsl.chat import chat_graph
 from chatflow.dsl.models import AppDSL
 from chatflow.engine.graph import CONTAINER_TYPES, DEFAULT_HANDLE, Edge, Graph, GraphNode
 from chatflow.engine.nodes import REGISTRY, NodeSpec
+from chatflow.engine.nodes.base import NodeConfig
 from chatflow.errors import DSLError
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -26,7 +27,7 @@ _GRAPH_MODES = ("advanced-chat", "workflow")
 def load_app(text: str) -> AppDSL:
     """Parse and validate a DSL document; raises `DSLError` with a precise message."""
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=_Loader)  # a C-accelerated *safe* loader
     except yaml.YAMLError as exc:
         raise DSLError(f"invalid YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -102,7 +103,8 @@ def _node(
     if spec is None:
         raise DSLError(f"node {node_id} ({node_type}): unsupported node type {node_type!r}")
     try:
-        config = spec.config.model_validate(data)
+        config_type: type[NodeConfig] = spec.config
+        config = config_type.model_validate(data)
     except ValidationError as exc:
         raise DSLError(_describe(exc, prefix=f"node {node_id} ({node_type}): ")) from None
     container = raw.get("parentId")

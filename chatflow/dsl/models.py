@@ -182,4 +182,6 @@ class AppDSL(_Model):
         """Dify's `/parameters` `user_input_form`: `[{type: variable}, ...]`."""
         if self.workflow is None and self.model_config_ is not None:
             return list(self.model_config_.user_input_form)
-        return [{variable.get("type", "text-input"): variable} for variable in self.start_variables()]
+        return [
+            {variable.get("type", "text-input"): variable} for variable in self.start_variables()
+        ]

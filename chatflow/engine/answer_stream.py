@@ -28,7 +28,7 @@ from chatflow.engine.graph import (
     GraphNode,
     Scope,
 )
-from chatflow.engine.template import Reference, Segment, parse, to_text
+from chatflow.engine.template import Reference, Segment, parse, render, to_text
 from chatflow.engine.variables import MISSING, VariablePool
 
 
@@ -81,11 +81,13 @@ class AnswerStream:
         self._scope = scope
         self._pool = pool
         self._emit = emit
-        self._pending: dict[str, _Session] = {}
-        for node_id in scope.responses:
-            node = graph.nodes[node_id]
-            segments = response_segments(node)
-            self._pending[node_id] = _Session(node_id, segments, self._blockers(segments))
+        templates = graph.memo.get(("answer-templates", scope.root_id))
+        if templates is None:
+            templates = graph.memo[("answer-templates", scope.root_id)] = self._templates()
+        self._pending = {
+            node_id: _Session(node_id, segments, blockers)
+            for node_id, (segments, blockers) in templates.items()
+        }
         # Only these nodes' completion can open a session.
         self._relevant: frozenset[str] = frozenset().union(
             *(session.blockers for session in self._pending.values())
@@ -99,6 +101,13 @@ class AnswerStream:
         self._finished: set[str] = set()
         self._skipped: set[str] = set()
         self._decided: dict[str, str] = {}
+
+    def _templates(self) -> dict[str, tuple[tuple[Segment, ...], frozenset[str]]]:
+        templates = {}
+        for node_id in self._scope.responses:
+            segments = response_segments(self._graph.nodes[node_id])
+            templates[node_id] = (segments, self._blockers(segments))
+        return templates
 
     def _blockers(self, segments: Sequence[Segment]) -> frozenset[str]:
         shown = {seg.selector[:2] for seg in segments if isinstance(seg, Reference)}
@@ -250,7 +259,10 @@ class AnswerStream:
 
     def _emit_value(self, segment: Reference, from_node_id: str) -> None:
         value = self._pool.get(segment.selector)
-        # Same text `template.render` gives the answer node's own output.
-        text = segment.raw if value is MISSING else to_text(value, "markdown")
+        # An unresolvable reference gets the text `template.render` gives it.
+        if value is MISSING:
+            text = render(segment.raw, self._pool, "markdown")
+        else:
+            text = to_text(value, "markdown")
         if text:
             self._emit(TextChunk(text, from_node_id, segment.selector))

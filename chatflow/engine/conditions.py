@@ -219,21 +219,22 @@ def _is(value: Any, expected: Any, *, negate: bool = False) -> bool:
 
 def _equality_operand(value: Any, expected: Any) -> Any:
     """Dify casts the expected value to the actual value's type for = and ≠."""
+    cast: type[bool] | type[int] | type[float]
+    accepted: tuple[type, ...]
+    if isinstance(value, bool):
+        cast, accepted = bool, (bool, int, str)
+    elif isinstance(value, int):
+        cast, accepted = int, (int, float, str)
+    elif isinstance(value, float):
+        cast, accepted = float, (int, float, str)
+    else:
+        raise ConditionError("Invalid actual value type: number or boolean")
+    if not isinstance(expected, accepted):
+        raise ConditionError(f"Cannot convert {type(expected)} to {cast.__name__}")
     try:
-        if isinstance(value, bool):
-            if isinstance(expected, bool | int | str):
-                return bool(expected)
-        elif isinstance(value, int):
-            if isinstance(expected, int | float | str):
-                return int(expected)
-        elif isinstance(value, float):
-            if isinstance(expected, int | float | str):
-                return float(expected)
-        else:
-            raise ConditionError("Invalid actual value type: number or boolean")
+        return cast(expected)
     except ValueError as exc:
         raise ConditionError(f"Cannot convert '{expected}' to number") from exc
-    raise ConditionError(f"Cannot convert {type(expected)} to {type(value).__name__}")
 
 
 def _numeric_operands(value: Any, expected: Any) -> tuple[float | int, float | int]:

@@ -57,10 +57,9 @@ class GraphNode:
     def title(self) -> str:
         return self.config.title or self.id
 
-    @property
-    def selective(self) -> bool:
-        """True when only the edges matching the result's handle are taken."""
-        return self.type in BRANCH_TYPES or self.config.error_strategy == "fail-branch"
+    # Only the edges matching the result's handle are taken (branch types, fail-branch
+    # error strategy, or any outgoing edge with a handle other than "source").
+    selective: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +80,8 @@ class Graph:
     nodes: Mapping[str, GraphNode]
     root_id: str
     scopes: Mapping[str, Scope]  # keyed by entry node id
+    # Per-graph analysis results other engine modules derive once and reuse across runs.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def root(self) -> Scope:
@@ -114,6 +115,12 @@ class Graph:
             source.outgoing.append(edge)
             target.incoming.append(edge)
 
+        for node in by_id.values():
+            node.selective = (
+                node.type in BRANCH_TYPES
+                or node.config.error_strategy == "fail-branch"
+                or any(edge.handle != DEFAULT_HANDLE for edge in node.outgoing)
+            )
         starts = [n.id for n in by_id.values() if n.type == "start" and n.container is None]
         if len(starts) != 1:
             raise DSLError(f"the graph needs exactly one start node, found {len(starts)}")

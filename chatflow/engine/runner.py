@@ -20,9 +20,11 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
+from chatflow.engine._channel import Channel, drain
 from chatflow.engine.answer_stream import AnswerStream
 from chatflow.engine.events import (
     ContainerScope,
@@ -30,6 +32,7 @@ from chatflow.engine.events import (
     NodeFinished,
     NodeRetry,
     NodeStarted,
+    NodeStatus,
     RunFinished,
     RunStarted,
     RunStatus,
@@ -67,38 +70,37 @@ class _Abort(Exception):
         self.error_type = error_type
 
 
-class _Channel:
-    """Events from the run's tasks to the one consumer, handed over in batches."""
+@dataclass(slots=True)
+class _Step:
+    """One execution of one node, for its started/retry/finished events."""
 
-    __slots__ = ("_closed", "_items", "_waiter")
+    node: GraphNode
+    execution_id: str
+    index: int
+    predecessor: str | None
+    started: float
+    scope: ContainerScope
 
-    def __init__(self) -> None:
-        self._items: list[Event] = []
-        self._waiter: asyncio.Future[None] | None = None
-        self._closed = False
-
-    def emit(self, event: Event) -> None:
-        self._items.append(event)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def close(self) -> None:
-        self._closed = True
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def next_batch(self) -> list[Event] | None:
-        """The events emitted since the last call, or None once closed and drained."""
-        while not self._items:
-            if self._closed:
-                return None
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
-            self._waiter = None
-        batch, self._items = self._items, []
-        return batch
+    def finished(
+        self,
+        status: NodeStatus,
+        *,
+        outputs: Mapping[str, Any],
+        inputs: Mapping[str, Any] | None = None,
+        process_data: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        error_type: str | None = None,
+        usage: Usage | None = None,
+        handle: str | None = None,
+    ) -> NodeFinished:
+        node = self.node
+        return NodeFinished(
+            execution_id=self.execution_id, node_id=node.id, node_type=node.type,
+            title=node.title, index=self.index, predecessor_node_id=self.predecessor,
+            status=status, inputs=inputs or {}, process_data=process_data or {},
+            outputs=outputs, error=error, error_type=error_type, started_at=self.started,
+            finished_at=time.time(), usage=usage, handle=handle, scope=self.scope,
+        )  # fmt: skip
 
 
 class _Run:
@@ -122,8 +124,8 @@ class _Run:
         self.history = history
         self.emit = emit
         self.container = container
-        self.pending = dict(scope.in_count)
-        self.taken: dict[str, int] = {}
+        self.pending = dict(scope.in_count)  # unresolved incoming edges per node
+        self.taken: dict[str, int] = {}  # taken incoming edges per node
         self.stream = AnswerStream(graph, scope, pool, emit)
         self.steps = 0
         self.exceptions = 0
@@ -132,15 +134,19 @@ class _Run:
         self.error: _Abort | None = None
         self._group: asyncio.TaskGroup | None = None
 
-    async def drive(self) -> None:
+    async def drive(self, time_limit: float | None = None) -> None:
         """Run the scope to completion; failures end up in `self.error`, never raised."""
+        began = time.monotonic()
         self.stream.start()
         try:
-            async with asyncio.TaskGroup() as group:
+            async with asyncio.timeout(time_limit), asyncio.TaskGroup() as group:
                 self._group = group
                 group.create_task(self._chain(self.scope.root_id, None))
         except* _Abort as failure:
             self.error = failure.exceptions[0]  # type: ignore[assignment]
+        except* TimeoutError:
+            elapsed = time.monotonic() - began
+            self.error = _Abort(f"Maximum execution time exceeded: {elapsed:.2f}s > {time_limit}s")
         except* Exception as failure:  # a runner bug: still end the run as failed
             first = failure.exceptions[0]
             self.error = _Abort(f"internal error: {_message(first)}", None, type(first).__name__)
@@ -169,17 +175,17 @@ class _Run:
         selective = handle is not None or node.selective
         handle = handle or DEFAULT_HANDLE
         pending, taken = self.pending, self.taken
-        skipped_edges = []
+        skipped = []
         for edge in node.outgoing:
             target = edge.target
             if selective and edge.handle != handle:
-                skipped_edges.append(target)
+                skipped.append(target)
                 continue
             taken[target] = taken.get(target, 0) + 1
             pending[target] -= 1
             if pending[target] == 0:
                 ready.append(target)
-        for target in skipped_edges:
+        for target in skipped:
             self._skip_edge(target, ready)
         return ready
 
@@ -204,21 +210,20 @@ class _Run:
         limit = self.services.limits.max_steps
         if self.steps > limit:
             raise _Abort(f"Maximum execution steps exceeded: {self.steps} > {limit}")
-        index = self.steps
-        execution_id = str(uuid4())
-        started = time.time()
+        step = _Step(node, str(uuid4()), self.steps, predecessor, time.time(), self.container)
         self.emit(
             NodeStarted(
-                execution_id, node.id, node.type, node.title, index, predecessor, {},
-                started, self.container,
+                execution_id=step.execution_id, node_id=node.id, node_type=node.type,
+                title=node.title, index=step.index, predecessor_node_id=predecessor,
+                inputs={}, started_at=step.started, scope=self.container,
             )
-        )
+        )  # fmt: skip
         ctx = NodeContext(
             node.id, self.pool, self.services, self.history, self.container,
-            self._run_subgraph, self.graph.mode,
-        )
+            self._run_subgraph, self.graph.mode, step.execution_id,
+        )  # fmt: skip
         retry = node.config.retry_config
-        retries_left = retry.max_retries if retry.retry_enabled else 0
+        retries = retry.max_retries if retry.retry_enabled else 0
         attempt = 0
         while True:
             try:
@@ -227,17 +232,17 @@ class _Run:
             except (asyncio.CancelledError, _Abort):
                 raise
             except Exception as exc:
-                if attempt < retries_left:
-                    attempt += 1
-                    self.emit(
-                        NodeRetry(
-                            execution_id, node.id, node.type, node.title, index, attempt,
-                            _message(exc), started, self.container,
-                        )
+                if attempt >= retries:
+                    return self._failed(step, exc)
+                attempt += 1
+                self.emit(
+                    NodeRetry(
+                        execution_id=step.execution_id, node_id=node.id, node_type=node.type,
+                        title=node.title, index=step.index, retry_index=attempt,
+                        error=_message(exc), started_at=step.started, scope=self.container,
                     )
-                    await asyncio.sleep(retry.retry_interval / 1000)
-                    continue
-                return self._failed(node, exc, execution_id, index, predecessor, started)
+                )  # fmt: skip
+                await asyncio.sleep(retry.retry_interval / 1000)
 
         self.pool.set_outputs(node.id, result.outputs)
         if result.usage is not None:
@@ -246,12 +251,11 @@ class _Run:
             self._merge_response(result.outputs)
         self.stream.on_finished(node.id, result.handle)
         self.emit(
-            NodeFinished(
-                execution_id, node.id, node.type, node.title, index, predecessor,
-                result.status, result.inputs, result.process_data, result.outputs, None, None,
-                started, time.time(), result.usage, result.handle, self.container,
+            step.finished(
+                result.status, outputs=result.outputs, inputs=result.inputs,
+                process_data=result.process_data, usage=result.usage, handle=result.handle,
             )
-        )
+        )  # fmt: skip
         return self._resolve(node, result.handle)
 
     async def _attempt(self, node: GraphNode, ctx: NodeContext) -> NodeResult:
@@ -272,40 +276,32 @@ class _Run:
             raise NodeError(str(error))
         return result
 
-    def _failed(
-        self,
-        node: GraphNode,
-        exc: Exception,
-        execution_id: str,
-        index: int,
-        predecessor: str | None,
-        started: float,
-    ) -> list[str]:
+    def _failed(self, step: _Step, exc: Exception) -> list[str]:
         """Apply the node's error strategy, or end the run (Dify's error handler)."""
+        node = step.node
         message = _message(exc)
         error_type = exc.error_type if isinstance(exc, NodeError) else type(exc).__name__
         strategy = node.config.error_strategy
+        if strategy is None:
+            self.emit(step.finished("failed", outputs={}, error=message, error_type=error_type))
+            raise _Abort(message, node.id, error_type)
         outputs: dict[str, Any] = {}
         handle: str | None = None
         if strategy == "default-value":
             outputs = {value.key: _default(value) for value in node.config.default_value}
-        elif strategy == "fail-branch":
+        else:
             handle = FAIL_BRANCH_HANDLE
-        if strategy is not None:
-            outputs["error_message"] = message
-            outputs["error_type"] = error_type
-            self.pool.set_outputs(node.id, outputs)
-            self.exceptions += 1
-            self.stream.on_finished(node.id, handle)
+        outputs["error_message"] = message
+        outputs["error_type"] = error_type
+        self.pool.set_outputs(node.id, outputs)
+        self.exceptions += 1
+        self.stream.on_finished(node.id, handle)
         self.emit(
-            NodeFinished(
-                execution_id, node.id, node.type, node.title, index, predecessor,
-                "failed" if strategy is None else "exception", {}, {}, outputs, message,
-                error_type, started, time.time(), None, handle, self.container,
+            step.finished(
+                "exception", outputs=outputs, error=message, error_type=error_type,
+                handle=handle,
             )
-        )
-        if strategy is None:
-            raise _Abort(message, node.id, error_type)
+        )  # fmt: skip
         return self._resolve(node, handle)
 
     def _merge_response(self, outputs: Mapping[str, Any]) -> None:
@@ -316,15 +312,13 @@ class _Run:
             else:
                 self.outputs[key] = value
 
-    # -- containers ---------------------------------------------------------------------
-
     def _run_subgraph(
         self, start_node_id: str, pool: VariablePool, scope: ContainerScope
     ) -> AsyncIterator[Event]:
         return run_subgraph(
             self.graph, start_node_id, pool=pool, services=self.services,
             history=self.history, scope=scope,
-        )
+        )  # fmt: skip
 
 
 async def run_subgraph(
@@ -338,20 +332,19 @@ async def run_subgraph(
 ) -> AsyncIterator[Event]:
     """One pass through a container's body: its child events (stamped with `scope`);
     raises `NodeError` after them if a child failed with no error strategy."""
-    channel = _Channel()
+    channel = Channel()
     run = _Run(
         graph, graph.scope(start_node_id), pool=pool, services=services, history=history,
         emit=channel.emit, container=scope,
-    )
-    async with aclosing(_drain(run, channel)) as batches:
+    )  # fmt: skip
+    async with aclosing(drain(run.drive(), channel)) as batches:
         async for batch in batches:
             for event in batch:
                 yield event
     if run.error is not None:
+        error = run.error
         raise NodeError(
-            run.error.message,
-            node_id=run.error.node_id,
-            error_type=run.error.error_type or "NodeError",
+            error.message, node_id=error.node_id, error_type=error.error_type or "NodeError"
         )
 
 
@@ -374,61 +367,32 @@ async def run_graph(
         pool.set_outputs(graph.root_id, inputs)
     run_id = run_id or str(uuid4())
     started = time.time()
-    user_inputs = dict(pool.node_outputs(graph.root_id))
-    system = pool.node_outputs(SYSTEM)
-    yield RunStarted(run_id, {**user_inputs, **{f"sys.{k}": v for k, v in system.items()}}, started)
+    system = {f"sys.{key}": value for key, value in pool.node_outputs(SYSTEM).items()}
+    yield RunStarted(run_id, {**pool.node_outputs(graph.root_id), **system}, started)
 
-    channel = _Channel()
+    channel = Channel()
     run = _Run(
         graph, graph.root, pool=pool, services=services, history=history,
         emit=channel.emit, container=_TOP,
-    )
-    async with aclosing(_drain(run, channel, timeout=services.limits.max_run_seconds)) as batches:
+    )  # fmt: skip
+    async with aclosing(drain(run.drive(services.limits.max_run_seconds), channel)) as batches:
         async for batch in batches:
             for event in batch:
                 yield event
 
     status: RunStatus = "succeeded"
-    error = None
-    if run.error is not None:
-        status, error = "failed", run.error.message
+    error = run.error.message if run.error else None
+    if error is not None:
+        status = "failed"
     elif run.exceptions:
         status = "partial-succeeded"
     usage = run.usage
     yield RunFinished(
-        run_id, status, run.outputs if error is None else {}, error, started, time.time(),
-        usage.total_tokens if usage else 0, run.steps, run.exceptions, usage,
-    )
-
-
-async def _drain(
-    run: _Run, channel: _Channel, *, timeout: float | None = None
-) -> AsyncIterator[list[Event]]:
-    """Drive `run` in its own task and hand its events over; cancel it if abandoned."""
-
-    async def drive() -> None:
-        began = time.monotonic()
-        try:
-            async with asyncio.timeout(timeout):
-                await run.drive()
-        except TimeoutError:
-            elapsed = time.monotonic() - began
-            run.error = _Abort(f"Maximum execution time exceeded: {elapsed:.2f}s > {timeout}s")
-        finally:
-            channel.close()
-
-    task = asyncio.create_task(drive())
-    try:
-        while (batch := await channel.next_batch()) is not None:
-            yield batch
-        await task
-    finally:
-        if not task.done():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        run_id=run_id, status=status, outputs=run.outputs if error is None else {},
+        error=error, started_at=started, finished_at=time.time(),
+        total_tokens=usage.total_tokens if usage else 0, total_steps=run.steps,
+        exceptions_count=run.exceptions, usage=usage,
+    )  # fmt: skip
 
 
 def _message(exc: BaseException) -> str:

@@ -1,8 +1,8 @@
 """Dify variable templates: `{{#node_id.var#}}` references inside prompt/answer text.
 
 `parse` splits a template into literal text and selectors (the answer coordinator streams
-them in order); `render` fills them from a pool. Unresolvable references render as the
-bare reference text, as Dify does.
+them in order); `render` fills them from a pool. An unresolvable reference renders as its bare
+path (`node.var`), as Dify's `convert_template` does.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def render(template: str, pool: VariablePool, style: TextStyle = "text") -> str:
             parts.append(segment)
             continue
         value = pool.get(segment.selector)
-        parts.append(segment.raw if value is MISSING else to_text(value, style))
+        parts.append(".".join(segment.selector) if value is MISSING else to_text(value, style))
     return "".join(parts)
 
 

@@ -80,7 +80,7 @@ def set_rlimits(limits: Limits) -> None:
     if limits.javascript:
         # V8 reserves a huge virtual address space up front and aborts under RLIMIT_AS;
         # its heap is capped by mini-racer's max_memory and the data segment here.
-        data = limits.memory_bytes + 512 * 1024 * 1024
+        data = limits.memory_bytes + 1024 * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_DATA, (data, data))
     else:
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
@@ -156,7 +156,9 @@ _PATH_WRITE_EVENTS = frozenset(
         "shutil.rmtree",
     }
 )
-_PATH_READ_EVENTS = frozenset({"os.listdir", "os.scandir", "os.getxattr", "os.listxattr", "glob.glob"})
+_PATH_READ_EVENTS = frozenset(
+    {"os.listdir", "os.scandir", "os.getxattr", "os.listxattr", "glob.glob"}
+)
 _INTROSPECTION_EVENTS = frozenset(
     {"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames"}
 )
@@ -164,7 +166,15 @@ _INTROSPECTION_EVENTS = frozenset(
 
 def install_audit_hook(read: tuple[str, ...], workdir: str) -> None:
     """Refuse escapes with a clear `SandboxViolation`; data lives in default arguments
-    (immutable, and changing a function's attributes is itself refused)."""
+    (immutable, and changing a function's attributes is itself refused).
+
+    Blocked modules the sandbox itself loaded (ctypes, for Landlock) are forgotten so
+    that importing them raises the `import` event again; any use of ctypes raises
+    `ctypes.*` events, which are refused too.
+    """
+    for name in list(sys.modules):
+        if name.split(".")[0] in _BLOCKED_IMPORTS:
+            del sys.modules[name]
     sys.addaudithook(_make_hook(read, os.path.realpath(workdir)))
 
 
@@ -197,7 +207,9 @@ def _make_hook(
         elif event.startswith("socket."):
             raise SandboxViolation(f"sandbox: network access is not allowed ({event})")
         elif event in _PROCESS_EVENTS:
-            raise SandboxViolation(f"sandbox: creating or signalling processes is not allowed ({event})")
+            raise SandboxViolation(
+                f"sandbox: creating or signalling processes is not allowed ({event})"
+            )
         elif event == "import" and args[0] in _BLOCKED_IMPORTS:
             raise SandboxViolation(f"sandbox: importing {args[0]} is not allowed")
         elif event.startswith("ctypes.") or event in _INTROSPECTION_EVENTS:

@@ -231,7 +231,9 @@ def _child(
             _confine.drop_identity(workdir)
         _confine.set_rlimits(
             _confine.Limits(
-                cpu_seconds=int(float(job["timeout"])) + 1, memory_bytes=memory, javascript=javascript
+                cpu_seconds=int(float(job["timeout"])) + 1,
+                memory_bytes=memory,
+                javascript=javascript,
             )
         )
         runtime = _prepare_javascript(job) if javascript else None

@@ -55,6 +55,10 @@ class SandboxError(ChatflowError):
         self.kind = kind
 
 
+class _ProcessExited(Exception):
+    """The sandbox process ended while a job was in flight."""
+
+
 @dataclass(frozen=True, slots=True)
 class SandboxInfo:
     """Which isolation layers the running sandbox got from this kernel."""
@@ -96,7 +100,7 @@ class _Process:
             future = self.pending.get(int(frame.pop("id", -1)))
             if future is not None and not future.done():
                 future.set_result(frame)
-        error = SandboxError("the sandbox process exited unexpectedly", kind="crash")
+        error = _ProcessExited()
         for future in self.pending.values():
             if not future.done():
                 future.set_exception(error)
@@ -169,7 +173,12 @@ class SandboxExecutor:
         return self._process.info if self._process is not None else SandboxInfo(False, 0)
 
     async def run(
-        self, language: str, code: str, inputs: Mapping[str, Any], *, timeout: float
+        self,
+        language: str,
+        code: str,
+        inputs: Mapping[str, Any],
+        *,
+        timeout: float,  # noqa: ASYNC109 - the `CodeExecutor` protocol's name; the sandbox enforces it
     ) -> dict[str, Any]:
         """Run `main(**inputs)`; return its dict or raise `SandboxError`."""
         kind = _LANGUAGES.get(language)
@@ -177,37 +186,27 @@ class SandboxExecutor:
             raise SandboxError(f"unsupported code language: {language}")
         if kind == "javascript" and self._javascript_path is None:
             raise SandboxError("javascript needs the mini-racer package, which is not installed")
+        job = {
+            "language": kind,
+            "code": code,
+            "inputs": dict(inputs),
+            "timeout": timeout,
+            "memory": self.memory_bytes,
+            "max_output": self.max_output_bytes,
+            "javascript_path": self._javascript_path,
+        }
         async with self._slots:
-            process = await self._ensure()
-            job_id = next(self._ids)
-            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-            process.pending[job_id] = future
-            process.send(
-                {
-                    "id": job_id,
-                    "language": kind,
-                    "code": code,
-                    "inputs": dict(inputs),
-                    "timeout": timeout,
-                    "memory": self.memory_bytes,
-                    "max_output": self.max_output_bytes,
-                    "javascript_path": self._javascript_path,
-                }
-            )
             try:
-                # The sandbox enforces `timeout` itself; the grace covers a stuck sandbox.
-                outcome = await asyncio.wait_for(future, timeout + 5.0)
-            except TimeoutError:
-                await self._discard(process)
-                raise SandboxError(
-                    f"code execution timed out after {timeout:g}s", kind="timeout"
-                ) from None
-            except asyncio.CancelledError:
-                if process.alive:
-                    process.send({"cancel": job_id})
-                raise
-            finally:
-                process.pending.pop(job_id, None)
+                outcome = await self._submit(job, timeout)
+            except _ProcessExited:
+                # The sandbox process died under us (killed from outside: a job cannot
+                # signal it); the job never ran to an outcome, so run it once more.
+                try:
+                    outcome = await self._submit(job, timeout)
+                except _ProcessExited:
+                    raise SandboxError(
+                        "the sandbox process exited unexpectedly", kind="crash"
+                    ) from None
         if outcome.get("ok"):
             result: dict[str, Any] = outcome["result"]
             return result
@@ -216,6 +215,29 @@ class SandboxExecutor:
         if error_kind == "timeout":
             message = f"code execution timed out after {timeout:g}s"
         raise SandboxError(message, kind=error_kind)
+
+    async def _submit(self, job: dict[str, Any], wall: float) -> dict[str, Any]:
+        process = await self._ensure()
+        job_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        process.pending[job_id] = future
+        try:
+            process.send({"id": job_id, **job})
+            # The sandbox enforces `timeout` itself; the grace covers a stuck sandbox.
+            return await asyncio.wait_for(future, wall + 5.0)
+        except TimeoutError:
+            await self._discard(process)
+            raise SandboxError(
+                f"code execution timed out after {wall:g}s", kind="timeout"
+            ) from None
+        except (BrokenPipeError, ConnectionResetError):
+            raise _ProcessExited from None
+        except asyncio.CancelledError:
+            if process.alive:
+                process.send({"cancel": job_id})
+            raise
+        finally:
+            process.pending.pop(job_id, None)
 
     async def _ensure(self) -> _Process:
         async with self._lock:

@@ -7,11 +7,9 @@ import chatflow_client.compat
 
 
 def test_all_is_pinned() -> None:
-    assert sorted(chatflow_client.__all__) == sorted(
-        name
-        for name in vars(chatflow_client)
-        if not name.startswith("_") and name not in {"compat"}
-    ) + ["__version__"]
+    public = {n for n in vars(chatflow_client) if not n.startswith("_") and n != "compat"}
+    assert set(chatflow_client.__all__) == public | {"__version__"}
+    assert len(chatflow_client.__all__) == len(set(chatflow_client.__all__))
 
 
 def test_exported_members_resolve_and_come_from_private_modules() -> None:

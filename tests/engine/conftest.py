@@ -9,8 +9,11 @@ streamed chunks, failures, branch handle.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
+
+from pydantic import Field
 
 from chatflow.dsl import graph_from_dicts
 from chatflow.engine.events import Event
@@ -33,7 +36,7 @@ from chatflow.providers.fake import FakeLLM, FakeRegistry
 
 class ProbeConfig(NodeConfig):
     delay: float = 0.0  # seconds before the result (split between chunks when streaming)
-    chunks: list[str] = []  # streamed as (node_id, "text")
+    chunks: list[str] = Field(default_factory=list)  # streamed as (node_id, "text")
     fail_times: int = 0  # fail this many attempts first; -1 fails every attempt
     handle: str | None = None
     value: Any = None  # output `value`
@@ -74,12 +77,16 @@ def node(node_id: str, node_type: str, **data: Any) -> dict[str, Any]:
 
 
 def edge(source: str, target: str, handle: str = "source") -> dict[str, Any]:
-    return {"id": f"{source}-{handle}-{target}", "source": source, "target": target,
-            "sourceHandle": handle}
+    return {
+        "id": f"{source}-{handle}-{target}",
+        "source": source,
+        "target": target,
+        "sourceHandle": handle,
+    }
 
 
 def chain(*node_ids: str) -> list[dict[str, Any]]:
-    return [edge(a, b) for a, b in zip(node_ids, node_ids[1:], strict=False)]
+    return [edge(a, b) for a, b in itertools.pairwise(node_ids)]
 
 
 def build(

@@ -85,7 +85,9 @@ def test_cpu_rlimit_kills_a_busy_process() -> None:
 
 def test_memory_rlimit_raises_memory_error() -> None:
     def action() -> str:
-        _confine.set_rlimits(_confine.Limits(cpu_seconds=5, memory_bytes=128 << 20, javascript=False))
+        _confine.set_rlimits(
+            _confine.Limits(cpu_seconds=5, memory_bytes=128 << 20, javascript=False)
+        )
         _ = bytearray(512 << 20)
         return "allocated"
 

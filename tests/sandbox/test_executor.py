@@ -92,7 +92,9 @@ async def test_javascript_errors(executor: SandboxExecutor) -> None:
     with pytest.raises(SandboxError, match="main must return a dict, got list"):
         await executor.run("javascript", "function main() { return [1]; }", {}, timeout=5)
     with pytest.raises(SandboxError, match="boom"):
-        await executor.run("javascript", "function main() { throw new Error('boom'); }", {}, timeout=5)
+        await executor.run(
+            "javascript", "function main() { throw new Error('boom'); }", {}, timeout=5
+        )
 
 
 async def test_unknown_language(executor: SandboxExecutor) -> None:
@@ -128,4 +130,3 @@ async def test_from_settings() -> None:
     settings = Settings(code_workers=3, code_memory_mb=64, code_max_output_bytes=10)
     sandbox = SandboxExecutor.from_settings(settings)
     assert (sandbox.workers, sandbox.memory_bytes, sandbox.max_output_bytes) == (3, 64 << 20, 10)
-

@@ -24,22 +24,22 @@ async def executor(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SandboxExec
     await sandbox.close()
 
 
-async def fails(executor: SandboxExecutor, code: str, *, timeout: float = 3.0) -> SandboxError:
+async def fails(executor: SandboxExecutor, code: str, *, limit: float = 3.0) -> SandboxError:
     with pytest.raises(SandboxError) as caught:
-        await executor.run("python3", code, {}, timeout=timeout)
+        await executor.run("python3", code, {}, timeout=limit)
     # The pool is healthy afterwards: a normal job runs and returns its result.
     assert await executor.run("python3", NORMAL, {"a": 21}, timeout=5) == {"double": 42}
     return caught.value
 
 
 async def test_infinite_loop_hits_wall_time(executor: SandboxExecutor) -> None:
-    error = await fails(executor, "def main():\n    while True:\n        pass\n", timeout=1)
+    error = await fails(executor, "def main():\n    while True:\n        pass\n", limit=1)
     assert error.kind == "timeout"
     assert str(error) == "code execution timed out after 1s"
 
 
 async def test_sleeping_job_hits_wall_time(executor: SandboxExecutor) -> None:
-    error = await fails(executor, "import time\ndef main():\n    time.sleep(60)\n", timeout=1)
+    error = await fails(executor, "import time\ndef main():\n    time.sleep(60)\n", limit=1)
     assert error.kind == "timeout"
 
 
@@ -134,7 +134,9 @@ async def test_crashing_job_is_replaced(executor: SandboxExecutor) -> None:
 async def test_oversized_output() -> None:
     async with SandboxExecutor(workers=1, max_output_bytes=1000) as sandbox:
         with pytest.raises(SandboxError) as caught:
-            await sandbox.run("python3", "def main():\n    return {'x': 'a' * 5000}\n", {}, timeout=5)
+            await sandbox.run(
+                "python3", "def main():\n    return {'x': 'a' * 5000}\n", {}, timeout=5
+            )
         assert caught.value.kind == "output"
         assert await sandbox.run("python3", NORMAL, {"a": 1}, timeout=5) == {"double": 2}
 

@@ -6,6 +6,7 @@ Adding a node type means adding a module and listing it in `_MODULES`.
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import importlib.util
 from collections.abc import AsyncIterator, Callable
@@ -23,13 +24,25 @@ _MODULES: tuple[str, ...] = (
     "template_transform",
     "variable_aggregator",
     "assigner",
+    "question_classifier",
+    "parameter_extractor",
+    "iteration",
+    "iteration_start",
+    "loop",
+    "loop_start",
+    "loop_end",
+    "list_operator",
+    "document_extractor",
+    "tool",
+    "agent",
+    "knowledge_retrieval",
 )
 
 
 @dataclass(frozen=True, slots=True)
 class NodeSpec:
     type: str
-    config: type[NodeConfig]
+    config: builtins.type[NodeConfig]  # `type` alone would name the field above
     run: Callable[[NodeContext, Any], AsyncIterator[NodeEvent]]
 
 

@@ -1,4 +1,6 @@
-"""Dify's parameter-extractor prompts, verbatim (graphon `parameter_extractor/prompts.py`)."""
+"""Dify's parameter-extractor prompts, verbatim from langgenius/graphon (Apache-2.0),
+`src/graphon/nodes/parameter_extractor/prompts.py`: the wording is part of the behaviour.
+"""
 
 from typing import Any
 
@@ -68,9 +70,7 @@ FUNCTION_CALLING_EXTRACTOR_EXAMPLE: list[dict[str, Any]] = [
                     "properties": {
                         "location": {
                             "type": "string",
-                            "description": (
-                                "The location to get the weather information"
-                            ),
+                            "description": ("The location to get the weather information"),
                             "required": True,
                         },
                     },

@@ -32,7 +32,7 @@ MAX_POWER_BITS = 100_000  # largest integer `**` may build
 TIME_LIMIT_SECONDS = 5.0
 
 
-class TemplateRenderError(Exception):
+class TemplateRenderError(ValueError):
     """A template failed to compile or render; the message is meant for the user."""
 
 

@@ -5,7 +5,6 @@ images and the collected reply. The LLM node's own streaming path lives in `node
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import re
@@ -102,20 +101,27 @@ async def complete(
     tools: Sequence[ToolSpec] = (),
 ) -> Completion:
     params, stop = resolve_params(model.completion_params, ctx.pool)
-    request = LLMRequest(messages=messages, params=params, stop=stop, tools=tools)
+    # Copies: callers keep appending to their lists (the agent loop).
+    request = LLMRequest(messages=tuple(messages), params=params, stop=stop, tools=tuple(tools))
     llm = ctx.services.models.llm(model.provider, model.name)
     parts: list[str] = []
     calls: list[ToolCall] = []
     usage: Usage | None = None
     finish_reason: str | None = None
     started = time.perf_counter()
-    async with contextlib.aclosing(llm.stream(request)) as stream:
+    stream = llm.stream(request)
+    try:
         async for chunk in stream:
             parts.append(chunk.text)
             calls.extend(chunk.tool_calls)
             if chunk.usage is not None:
                 usage = chunk.usage
             finish_reason = chunk.finish_reason or finish_reason
+    finally:
+        # Stop the backend at once if this node is cancelled mid-reply.
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
     usage = dataclasses.replace(usage or Usage(), latency=round(time.perf_counter() - started, 3))
     return Completion("".join(parts), tuple(calls), usage, finish_reason)
 

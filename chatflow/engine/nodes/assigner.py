@@ -49,7 +49,7 @@ class Item(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     variable_selector: list[str]
-    input_type: Literal["variable", "constant"] = "constant"
+    input_type: Literal["variable", "constant"] = "variable"  # Dify's editor default
     operation: Operation
     value: Any = None
 

@@ -104,7 +104,10 @@ class CodeExecutor(Protocol):
 class ToolRuntime(Protocol):
     """Built-in/plugin tools. Until a provider is configured it fails with 'not configured'."""
 
-    async def invoke(
+    # A plain `def` returning an iterator, so an `async def ... yield` implementation
+    # matches (an `async def` here would type it as a coroutine returning an iterator).
+    # Messages: str (text), File, {"variable": name, "value": v}, or JSON-like values.
+    def invoke(
         self, provider: str, tool: str, parameters: Mapping[str, Any]
     ) -> AsyncIterator[Any]: ...
 

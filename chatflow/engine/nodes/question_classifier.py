@@ -91,26 +91,26 @@ USER_PROMPT = (
     '    "classification_instructions": ["{classification_instructions}"]}}\n'
 )
 COMPLETION_PROMPT = (
-    '\n'
-    '### Job Description\n'
-    'You are a text classification engine that analyzes text data and assigns '
-    'categories based on user input or automatically determined categories.\n'
-    '### Task\n'
-    'Your task is to assign one categories ONLY to the input text and only one '
-    'category may be assigned returned in the output.\n'
-    'Additionally, you need to extract the key words from the text that are related '
-    'to the classification.\n'
-    '### Format\n'
-    'The input text is in the variable input_text. Categories are specified as a '
-    'category list  with two filed category_id and category_name in the variable '
-    'categories. Classification instructions may be included to improve the '
-    'classification accuracy.\n'
-    '### Constraint\n'
-    'DO NOT include anything other than the JSON array in your response.\n'
-    '### Example\n'
-    'Here is the chat example between human and assistant, inside <example></example> '
-    'XML tags.\n'
-    '<example>\n'
+    "\n"
+    "### Job Description\n"
+    "You are a text classification engine that analyzes text data and assigns "
+    "categories based on user input or automatically determined categories.\n"
+    "### Task\n"
+    "Your task is to assign one categories ONLY to the input text and only one "
+    "category may be assigned returned in the output.\n"
+    "Additionally, you need to extract the key words from the text that are related "
+    "to the classification.\n"
+    "### Format\n"
+    "The input text is in the variable input_text. Categories are specified as a "
+    "category list  with two filed category_id and category_name in the variable "
+    "categories. Classification instructions may be included to improve the "
+    "classification accuracy.\n"
+    "### Constraint\n"
+    "DO NOT include anything other than the JSON array in your response.\n"
+    "### Example\n"
+    "Here is the chat example between human and assistant, inside <example></example> "
+    "XML tags.\n"
+    "<example>\n"
     'User:{{"input_text": ["I recently had a great experience with your company. The '
     'service was prompt and the staff was very friendly."], "categories": '
     '[{{"category_id":"f5660049-284f-41a7-b301'
@@ -136,17 +136,17 @@ COMPLETION_PROMPT = (
     'Assistant:{{"keywords": ["bad service", "slow", "food", "tip", "terrible", '
     '"waitresses"],"category_id": "f6ff5bc3-ac'
     'a0-4e4a-8627-e760d0aca78f","category_name": "Experience"}}\n'
-    '</example>\n'
-    '### Memory\n'
-    'Here are the chat histories between human and assistant, inside '
-    '<histories></histories> XML tags.\n'
-    '<histories>\n'
-    '{histories}\n'
-    '</histories>\n'
-    '### User Input\n'
+    "</example>\n"
+    "### Memory\n"
+    "Here are the chat histories between human and assistant, inside "
+    "<histories></histories> XML tags.\n"
+    "<histories>\n"
+    "{histories}\n"
+    "</histories>\n"
+    "### User Input\n"
     '{{"input_text" : ["{input_text}"], "categories" : '
     '{categories},"classification_instruction" : ["{classification_instructions}"]}}\n'
-    '### Assistant Output\n'
+    "### Assistant Output\n"
 )
 
 

@@ -42,9 +42,7 @@ class Config(NodeConfig):
     variables: list[InputVariable] = Field(default_factory=list)
 
 
-def coerce_inputs(
-    variables: Sequence[InputVariable], inputs: Mapping[str, Any]
-) -> dict[str, Any]:
+def coerce_inputs(variables: Sequence[InputVariable], inputs: Mapping[str, Any]) -> dict[str, Any]:
     """Dify's `_validate_inputs` for every form variable; raises `InvalidRequest`."""
     values: dict[str, Any] = {}
     for entity in variables:

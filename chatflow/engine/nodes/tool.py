@@ -77,7 +77,9 @@ def configuration(value: Any, pool: VariablePool) -> Any:
 
 def parameters(config: Config, pool: VariablePool) -> dict[str, Any]:
     """Configurations first, then per-run parameters, which win on a name clash."""
-    resolved = {name: configuration(value, pool) for name, value in config.tool_configurations.items()}
+    resolved = {
+        name: configuration(value, pool) for name, value in config.tool_configurations.items()
+    }
     for name, binding in config.tool_parameters.items():
         resolved[name] = resolve_input(binding, pool)
     return resolved

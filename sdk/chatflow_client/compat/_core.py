@@ -110,6 +110,8 @@ class Config:
         self.domain: str = "https://api.dify.ai"
         self.timeout: float | None = None
         self.max_retry_count: int = 3
+        # Test seam (not in dify-oapi2): an httpx transport for the sync core client.
+        self.transport: httpx.BaseTransport | None = None
 
 
 def _operation(request: BaseRequest, option: RequestOption, stream: bool | None) -> Operation[Any]:
@@ -145,7 +147,7 @@ def _core_kwargs(config: Config, option: RequestOption) -> dict[str, Any]:
 
 
 def execute(config: Config, request: BaseRequest, option: RequestOption, cls: type[P]) -> P:
-    with CoreClient(**_core_kwargs(config, option)) as client:
+    with CoreClient(**_core_kwargs(config, option), transport=config.transport) as client:
         try:
             return cls.model_validate(client.request(_operation(request, option, False)))
         except APIError as exc:
@@ -153,7 +155,7 @@ def execute(config: Config, request: BaseRequest, option: RequestOption, cls: ty
 
 
 def execute_stream(config: Config, request: BaseRequest, option: RequestOption) -> Iterator[bytes]:
-    with CoreClient(**_core_kwargs(config, option)) as client:
+    with CoreClient(**_core_kwargs(config, option), transport=config.transport) as client:
         try:
             response = client.open_stream(_operation(request, option, True))
         except APIError as exc:

@@ -76,16 +76,27 @@ class RecordingLLM:
 class Models:
     """A `ModelRegistry` that hands out one LLM and remembers what was asked for."""
 
-    def __init__(self, llm: RecordingLLM | None = None) -> None:
+    def __init__(self, llm: Any = None) -> None:
         self.fake = llm if llm is not None else RecordingLLM()
         self.asked: list[tuple[str, str]] = []
 
-    def llm(self, provider: str, model: str) -> RecordingLLM:
+    def llm(self, provider: str, model: str) -> Any:
         self.asked.append((provider, model))
         return self.fake
 
     def embedder(self) -> Any:
         raise AssertionError("these node tests never embed")
+
+
+@pytest.fixture
+def models() -> Callable[..., Models]:
+    """`models(["tok", ...], hang=False)`: a registry around a fresh `RecordingLLM`;
+    `models(llm=obj)` wraps any LLM."""
+
+    def make(tokens: Sequence[str] = ("Hello", " world"), *, llm: Any = None, **kw: Any) -> Models:
+        return Models(llm if llm is not None else RecordingLLM(tokens, **kw))
+
+    return make
 
 
 @pytest.fixture
@@ -126,7 +137,8 @@ def run_node() -> RunNode:
     async def run(
         module: ModuleType, ctx: NodeContext, data: Mapping[str, Any]
     ) -> tuple[NodeResult, list[NodeEvent]]:
-        config = module.Config.model_validate({"type": module.TYPE, **data})
+        node_type = module.TYPE if isinstance(module.TYPE, str) else module.TYPE[0]
+        config = module.Config.model_validate({"type": node_type, **data})
         events = [event async for event in module.run(ctx, config)]
         assert events and isinstance(events[-1], NodeResult)
         assert not any(isinstance(e, NodeResult) for e in events[:-1])

@@ -78,8 +78,14 @@ FILES: dict[str, bytes] = {
 
 def _file(name: str, *, extension: str | None = None, mime: str = "") -> File:
     ext = name.rsplit(".", 1)[-1] if extension is None else extension
-    return File(type="document", transfer_method="local_file", id=name, filename=name,
-                extension=ext, mime_type=mime)
+    return File(
+        type="document",
+        transfer_method="local_file",
+        id=name,
+        filename=name,
+        extension=ext,
+        mime_type=mime,
+    )
 
 
 def _ctx(value: Any, *, reader: bool = True) -> NodeContext:
@@ -87,15 +93,20 @@ def _ctx(value: Any, *, reader: bool = True) -> NodeContext:
         return FILES[file.id]
 
     pool = VariablePool(system={"files": value})
-    services = EngineServices(models=_NoModels(), limits=EngineLimits(),
-                              file_reader=read if reader else None)
+    services = EngineServices(
+        models=_NoModels(), limits=EngineLimits(), file_reader=read if reader else None
+    )
     return NodeContext("doc", pool, services)
 
 
 async def _run(value: Any, *, reader: bool = True) -> NodeResult:
     config = document_extractor.Config.model_validate(
-        {"type": "document-extractor", "variable_selector": ["sys", "files"],
-         "is_array_file": isinstance(value, list)})
+        {
+            "type": "document-extractor",
+            "variable_selector": ["sys", "files"],
+            "is_array_file": isinstance(value, list),
+        }
+    )
     events = [e async for e in document_extractor.run(_ctx(value, reader=reader), config)]
     assert len(events) == 1 and isinstance(events[0], NodeResult)
     return events[0]
@@ -110,8 +121,10 @@ async def _run(value: Any, *, reader: bool = True) -> NodeResult:
         ("data.json", json.dumps({"a": [1, 2], "b": "é"}, indent=2, ensure_ascii=False)),
         ("conf.yaml", "name: demo\nitems:\n- 1\n- 2\n"),
         ("table.csv", "| city | temp |\n| ---- | ---- |\n| Paris | 21 |\n| Oslo | 9 |\n"),
-        ("report.docx",
-         "Quarterly report\n| item | qty |\n| ---- | --- |\n| apples | 3 |\n\nThe end"),
+        (
+            "report.docx",
+            "Quarterly report\n| item | qty |\n| ---- | --- |\n| apples | 3 |\n\nThe end",
+        ),
         ("people.xlsx", "| name | age |\n| ---- | --- |\n| Ann | 31 |\n| Bob | 27 |\n\n"),
     ],
 )
@@ -129,12 +142,14 @@ async def test_file_list_gives_array_and_mime_fallback() -> None:
     files = [_file("notes.txt"), _file("table.csv", extension="", mime="text/csv"), None]
     result = await _run(files)
     assert result.outputs["text"] == [
-        "héllo plain text", "| city | temp |\n| ---- | ---- |\n| Paris | 21 |\n| Oslo | 9 |\n"]
+        "héllo plain text",
+        "| city | temp |\n| ---- | ---- |\n| Paris | 21 |\n| Oslo | 9 |\n",
+    ]
     assert len(result.process_data["documents"]) == 2
 
 
 async def test_failures_are_clear() -> None:
-    with pytest.raises(NodeError, match="Unsupported Extension Type: .exe"):
+    with pytest.raises(NodeError, match=r"Unsupported Extension Type: \.exe"):
         await _run(_file("notes.txt", extension="exe"))
     with pytest.raises(NodeError, match="no file reader"):
         await _run(_file("notes.txt"), reader=False)

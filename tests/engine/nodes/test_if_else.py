@@ -196,9 +196,7 @@ async def test_no_case_matches_takes_false_handle(make_ctx: Any, run_node: Any) 
     assert result.outputs == {"result": False, "selected_case_id": "false"}
 
 
-async def test_or_short_circuits_and_and_stops_at_first_false(
-    make_ctx: Any, run_node: Any
-) -> None:
+async def test_or_short_circuits_and_and_stops_at_first_false(make_ctx: Any, run_node: Any) -> None:
     ctx = make_ctx(nodes={"start": {"x": "a"}})
     # The second condition would fail (missing variable) if it were evaluated.
     missing = _cond("is", "a", ("start", "missing"))
@@ -262,7 +260,8 @@ async def test_file_sub_conditions(make_ctx: Any, run_node: Any, file_factory: A
     async def decide(operator: str, sub: dict[str, Any]) -> str | None:
         cond = _cond(operator, "", selector, sub_variable_condition=sub)
         result, _ = await run_node(if_else, ctx, {"cases": [_case("c", cond)]})
-        return result.handle
+        handle: str | None = result.handle
+        return handle
 
     type_in = {"key": "type", "comparison_operator": "in", "value": ["image"]}
     assert await decide("contains", _sub(type_in)) == "c"

@@ -35,8 +35,9 @@ from chatflow.providers.fake import FakeRegistry
 Body = Callable[[Any], Any]
 
 
-def _node(node_id: str, body: Body, *, container: str | None = "it",
-          usage: Usage | None = None) -> GraphNode:
+def _node(
+    node_id: str, body: Body, *, container: str | None = "it", usage: Usage | None = None
+) -> GraphNode:
     """A body node computing `value` from the current item (a stand-in for a code node)."""
 
     async def run(ctx: NodeContext, config: NodeConfig) -> AsyncIterator[NodeEvent]:
@@ -50,28 +51,43 @@ async def _start(ctx: NodeContext, config: NodeConfig) -> AsyncIterator[NodeEven
 
 
 def _graph(body: Body, **data: Any) -> Graph:
-    config = iteration.Config.model_validate({
-        "type": "iteration", "title": "Loop over items", "start_node_id": "it-start",
-        "iterator_selector": ["start", "items"], "output_selector": ["body", "value"],
-        "output_type": "array[number]", **data,
-    })
+    config = iteration.Config.model_validate(
+        {
+            "type": "iteration",
+            "title": "Loop over items",
+            "start_node_id": "it-start",
+            "iterator_selector": ["start", "items"],
+            "output_selector": ["body", "value"],
+            "output_type": "array[number]",
+            **data,
+        }
+    )
     nodes = [
         GraphNode("start", "start", NodeConfig(), _start),
         GraphNode("it", "iteration", config, iteration.run, start_node_id="it-start"),
-        GraphNode("it-start", "iteration-start", iteration_start.Config(),
-                  iteration_start.run, container="it"),
+        GraphNode(
+            "it-start",
+            "iteration-start",
+            iteration_start.Config(),
+            iteration_start.run,
+            container="it",
+        ),
         _node("body", body, usage=Usage(prompt_tokens=2, completion_tokens=1)),
     ]
     edges = [Edge("e1", "start", "it"), Edge("e2", "it-start", "body")]
     return Graph.build(nodes, edges, mode="workflow")
 
 
-async def _run(graph: Graph, items: Any, *, parallelism: int = 10) -> tuple[list[Event], VariablePool]:
+async def _run(
+    graph: Graph, items: Any, *, parallelism: int = 10
+) -> tuple[list[Event], VariablePool]:
     pool = VariablePool()
-    services = EngineServices(models=FakeRegistry(),
-                              limits=EngineLimits(max_iteration_parallelism=parallelism))
-    events = [e async for e in run_graph(graph, pool=pool, services=services,
-                                         inputs={"items": items})]
+    services = EngineServices(
+        models=FakeRegistry(), limits=EngineLimits(max_iteration_parallelism=parallelism)
+    )
+    events = [
+        e async for e in run_graph(graph, pool=pool, services=services, inputs={"items": items})
+    ]
     return events, pool
 
 
@@ -89,7 +105,10 @@ async def test_sequential_outputs_events_and_scopes() -> None:
     assert started.inputs == {"iterator_selector": [1, 2, 3]}
     body = [e for e in events if isinstance(e, NodeFinished) and e.node_id == "body"]
     assert [(e.scope.iteration_id, e.scope.iteration_index) for e in body] == [
-        ("it", 0), ("it", 1), ("it", 2)]
+        ("it", 0),
+        ("it", 1),
+        ("it", 2),
+    ]
     completed = next(e for e in events if isinstance(e, IterationCompleted))
     assert completed.status == "succeeded" and completed.steps == 3
     assert completed.usage is not None and completed.usage.total_tokens == 9
@@ -98,8 +117,11 @@ async def test_sequential_outputs_events_and_scopes() -> None:
     assert finished.usage is not None and finished.usage.total_tokens == 9
     assert isinstance(events[-1], RunFinished) and events[-1].status == "succeeded"
     # Item order: Started, then each Next before its pass's events, Completed last.
-    order = [type(e).__name__ for e in events
-             if isinstance(e, IterationStarted | IterationNext | IterationCompleted)]
+    order = [
+        type(e).__name__
+        for e in events
+        if isinstance(e, IterationStarted | IterationNext | IterationCompleted)
+    ]
     assert order == ["IterationStarted", *["IterationNext"] * 3, "IterationCompleted"]
 
 
@@ -159,12 +181,14 @@ async def test_error_modes(parallel: bool) -> None:
     completed = next(e for e in events if isinstance(e, IterationCompleted))
     assert completed.status == "failed"
 
-    _, pool = await _run(_graph(_fail_on_two, error_handle_mode="continue-on-error",
-                                **common), [1, 2, 3])
+    _, pool = await _run(
+        _graph(_fail_on_two, error_handle_mode="continue-on-error", **common), [1, 2, 3]
+    )
     assert pool.get(["it", "output"]) == [2, None, 6]
 
-    _, pool = await _run(_graph(_fail_on_two, error_handle_mode="remove-abnormal-output",
-                                **common), [1, 2, 3])
+    _, pool = await _run(
+        _graph(_fail_on_two, error_handle_mode="remove-abnormal-output", **common), [1, 2, 3]
+    )
     assert pool.get(["it", "output"]) == [2, 6]
 
 
@@ -197,10 +221,23 @@ async def test_hundred_items_overhead_is_small() -> None:
 
 
 def test_parses_corpus_shapes() -> None:
-    config = iteration.Config.model_validate({
-        "iterator_selector": ["1721474172600", "items"], "output_selector": ["n", "text"],
-        "output_type": "array[string]", "startNodeType": "code",
-        "start_node_id": "1721475912946start0", "title": "迭代", "type": "iteration",
-    })
+    config = iteration.Config.model_validate(
+        {
+            "iterator_selector": ["1721474172600", "items"],
+            "output_selector": ["n", "text"],
+            "output_type": "array[string]",
+            "startNodeType": "code",
+            "start_node_id": "1721475912946start0",
+            "title": "迭代",
+            "type": "iteration",
+        }
+    )
     assert config.error_handle_mode == "terminated" and config.parallel_nums == 10
     assert config.flatten_output is True
+
+
+async def test_container_events_carry_the_node_execution_id() -> None:
+    events, _ = await _run(_graph(lambda item: item), [1])
+    started = next(e for e in events if isinstance(e, IterationStarted))
+    node = next(e for e in events if isinstance(e, NodeFinished) and e.node_id == "it")
+    assert started.execution_id == node.execution_id != ""

@@ -39,31 +39,46 @@ async def _run(value: Any, data: dict[str, Any], **extra: Any) -> NodeResult:
 
 def _file(name: str, type_: str, size: int) -> File:
     ext = name.rsplit(".", 1)[-1]
-    return File(type=type_, transfer_method="local_file", id=name, filename=name,  # type: ignore[arg-type]
-                extension=f".{ext}", size=size)
+    return File(
+        type=type_,
+        transfer_method="local_file",
+        id=name,
+        filename=name,  # type: ignore[arg-type]
+        extension=f".{ext}",
+        size=size,
+    )
 
 
 async def test_strings_filter_order_limit() -> None:
     result = await _run(
         ["pear", "apple", "plum", "apricot"],
         {
-            "filter_by": {"enabled": True, "conditions": [
-                {"comparison_operator": "start with", "value": "{{#other.prefix#}}"}]},
+            "filter_by": {
+                "enabled": True,
+                "conditions": [
+                    {"comparison_operator": "start with", "value": "{{#other.prefix#}}"}
+                ],
+            },
             "order_by": {"enabled": True, "value": "desc"},
             "limit": {"enabled": True, "size": 1},
         },
         prefix="ap",
     )
-    assert result.outputs == {"result": ["apricot"], "first_record": "apricot",
-                              "last_record": "apricot"}
+    assert result.outputs == {
+        "result": ["apricot"],
+        "first_record": "apricot",
+        "last_record": "apricot",
+    }
 
 
 async def test_numbers_compare_and_extract_serial() -> None:
     result = await _run(
         [5, 1, 9, 3],
         {
-            "filter_by": {"enabled": True, "conditions": [
-                {"comparison_operator": "≥", "value": "3"}]},
+            "filter_by": {
+                "enabled": True,
+                "conditions": [{"comparison_operator": "≥", "value": "3"}],
+            },
             "extract_by": {"enabled": True, "serial": "2"},
         },
     )
@@ -71,13 +86,18 @@ async def test_numbers_compare_and_extract_serial() -> None:
 
 
 async def test_files_filter_by_type_in_list_like_simple_kimi() -> None:
-    files = [_file("a.png", "image", 30), _file("b.pdf", "document", 10),
-             _file("c.jpg", "image", 20)]
+    files = [
+        _file("a.png", "image", 30),
+        _file("b.pdf", "document", 10),
+        _file("c.jpg", "image", 20),
+    ]
     result = await _run(
         files,
         {
-            "filter_by": {"enabled": True, "conditions": [
-                {"comparison_operator": "in", "key": "type", "value": ["image"]}]},
+            "filter_by": {
+                "enabled": True,
+                "conditions": [{"comparison_operator": "in", "key": "type", "value": ["image"]}],
+            },
             "order_by": {"enabled": True, "key": "size", "value": "asc"},
         },
     )
@@ -91,8 +111,10 @@ async def test_objects_filter_and_order_by_key() -> None:
     result = await _run(
         rows,
         {
-            "filter_by": {"enabled": True, "conditions": [
-                {"key": "score", "comparison_operator": ">", "value": "3"}]},
+            "filter_by": {
+                "enabled": True,
+                "conditions": [{"key": "score", "comparison_operator": ">", "value": "3"}],
+            },
             "order_by": {"enabled": True, "key": "n", "value": "asc"},
         },
     )
@@ -100,8 +122,15 @@ async def test_objects_filter_and_order_by_key() -> None:
 
 
 async def test_booleans_and_empty_list() -> None:
-    result = await _run([True, False, True], {"filter_by": {"enabled": True, "conditions": [
-        {"comparison_operator": "is", "value": False}]}})
+    result = await _run(
+        [True, False, True],
+        {
+            "filter_by": {
+                "enabled": True,
+                "conditions": [{"comparison_operator": "is", "value": False}],
+            }
+        },
+    )
     assert result.outputs["result"] == [False]
     empty = await _run([], {"limit": {"enabled": True, "size": 3}})
     assert empty.outputs == {"result": [], "first_record": None, "last_record": None}
@@ -113,19 +142,33 @@ async def test_errors_are_node_errors() -> None:
     with pytest.raises(NodeError, match="serial index"):
         await _run(["a"], {"extract_by": {"enabled": True, "serial": "3"}})
     with pytest.raises(NodeError, match="Invalid condition"):
-        await _run(["a"], {"filter_by": {"enabled": True, "conditions": [
-            {"comparison_operator": "≥", "value": "x"}]}})
+        await _run(
+            ["a"],
+            {
+                "filter_by": {
+                    "enabled": True,
+                    "conditions": [{"comparison_operator": "≥", "value": "x"}],
+                }
+            },
+        )
 
 
 def test_registered_and_parses_corpus_shape() -> None:
     spec = spec_for("list-operator")
     assert spec is not None and spec.config is list_operator.Config
-    config = list_operator.Config.model_validate({
-        "type": "list-operator", "title": "Image", "var_type": "array[file]",
-        "item_var_type": "file", "variable": ["sys", "files"],
-        "filter_by": {"enabled": True, "conditions": [
-            {"comparison_operator": "in", "key": "type", "value": ["image"]}]},
-        "limit": {"enabled": False, "size": 10},
-        "order_by": {"enabled": False, "key": "", "value": "asc"},
-    })
+    config = list_operator.Config.model_validate(
+        {
+            "type": "list-operator",
+            "title": "Image",
+            "var_type": "array[file]",
+            "item_var_type": "file",
+            "variable": ["sys", "files"],
+            "filter_by": {
+                "enabled": True,
+                "conditions": [{"comparison_operator": "in", "key": "type", "value": ["image"]}],
+            },
+            "limit": {"enabled": False, "size": 10},
+            "order_by": {"enabled": False, "key": "", "value": "asc"},
+        }
+    )
     assert config.filter_by.conditions[0].value == ["image"]

@@ -33,25 +33,52 @@ async def _start(ctx: NodeContext, config: NodeConfig) -> AsyncIterator[NodeEven
 
 
 def _increment() -> GraphNode:
-    config = assigner.Config.model_validate({
-        "type": "assigner", "version": "2", "isInLoop": True, "loop_id": "lp",
-        "items": [{"input_type": "constant", "operation": "+=", "value": 1,
-                   "variable_selector": ["lp", "num"], "write_mode": "over-write"}],
-    })
+    config = assigner.Config.model_validate(
+        {
+            "type": "assigner",
+            "version": "2",
+            "isInLoop": True,
+            "loop_id": "lp",
+            "items": [
+                {
+                    "input_type": "constant",
+                    "operation": "+=",
+                    "value": 1,
+                    "variable_selector": ["lp", "num"],
+                    "write_mode": "over-write",
+                }
+            ],
+        }
+    )
     return GraphNode("inc", "assigner", config, assigner.run, container="lp")
 
 
-def _graph(*, count: int = 10, conditions: list[dict[str, Any]] | None = None,
-           with_end_at: int | None = None, fail_at: int | None = None) -> Graph:
-    config = loop.Config.model_validate({
-        "type": "loop", "title": "Loop", "start_node_id": "lp-start", "loop_count": count,
-        "logical_operator": "and", "break_conditions": conditions or [],
-        "loop_variables": [
-            {"label": "num", "value": "1", "value_type": "constant", "var_type": "number"},
-            {"label": "seen", "value": "[]", "value_type": "constant",
-             "var_type": "array[string]"},
-        ],
-    })
+def _graph(
+    *,
+    count: int = 10,
+    conditions: list[dict[str, Any]] | None = None,
+    with_end_at: int | None = None,
+    fail_at: int | None = None,
+) -> Graph:
+    config = loop.Config.model_validate(
+        {
+            "type": "loop",
+            "title": "Loop",
+            "start_node_id": "lp-start",
+            "loop_count": count,
+            "logical_operator": "and",
+            "break_conditions": conditions or [],
+            "loop_variables": [
+                {"label": "num", "value": "1", "value_type": "constant", "var_type": "number"},
+                {
+                    "label": "seen",
+                    "value": "[]",
+                    "value_type": "constant",
+                    "var_type": "array[string]",
+                },
+            ],
+        }
+    )
     nodes = [
         GraphNode("start", "start", NodeConfig(), _start),
         GraphNode("lp", "loop", config, loop.run, start_node_id="lp-start"),
@@ -60,6 +87,7 @@ def _graph(*, count: int = 10, conditions: list[dict[str, Any]] | None = None,
     ]
     edges = [Edge("e1", "start", "lp"), Edge("e2", "lp-start", "inc")]
     if with_end_at is not None or fail_at is not None:
+
         async def check(ctx: NodeContext, config: NodeConfig) -> AsyncIterator[NodeEvent]:
             num = ctx.pool.get(["lp", "num"])
             if num == fail_at:
@@ -67,8 +95,7 @@ def _graph(*, count: int = 10, conditions: list[dict[str, Any]] | None = None,
             yield NodeResult(handle="true" if num == with_end_at else "false")
 
         nodes.append(GraphNode("check", "if-else", NodeConfig(), check, container="lp"))
-        nodes.append(GraphNode("end", "loop-end", loop_end.Config(), loop_end.run,
-                               container="lp"))
+        nodes.append(GraphNode("end", "loop-end", loop_end.Config(), loop_end.run, container="lp"))
         edges += [Edge("e3", "inc", "check"), Edge("e4", "check", "end", handle="true")]
     return Graph.build(nodes, edges, mode="workflow")
 
@@ -80,8 +107,15 @@ async def _run(graph: Graph, *, max_count: int = 100) -> tuple[list[Event], Vari
     return events, pool
 
 
-BREAK_AT_5 = [{"comparison_operator": "≥", "id": "c", "value": "5", "varType": "number",
-               "variable_selector": ["lp", "num"]}]
+BREAK_AT_5 = [
+    {
+        "comparison_operator": "≥",
+        "id": "c",
+        "value": "5",
+        "varType": "number",
+        "variable_selector": ["lp", "num"],
+    }
+]
 
 
 async def test_breaks_when_condition_holds_like_dify_fixture() -> None:
@@ -95,7 +129,11 @@ async def test_breaks_when_condition_holds_like_dify_fixture() -> None:
     assert nexts[1].pre_loop_output == {"num": 2, "seen": [], "loop_round": 1}
     inner = [e for e in events if isinstance(e, NodeFinished) and e.node_id == "inc"]
     assert [(e.scope.loop_id, e.scope.loop_index) for e in inner] == [
-        ("lp", 0), ("lp", 1), ("lp", 2), ("lp", 3)]
+        ("lp", 0),
+        ("lp", 1),
+        ("lp", 2),
+        ("lp", 3),
+    ]
     completed = next(e for e in events if isinstance(e, LoopCompleted))
     assert completed.status == "succeeded" and completed.steps == 4
     assert completed.outputs["num"] == 5
@@ -130,11 +168,22 @@ async def test_failing_child_fails_the_loop() -> None:
 
 
 async def test_variable_initialised_from_selector() -> None:
-    config = loop.Config.model_validate({
-        "start_node_id": "s", "loop_count": 1, "logical_operator": "or",
-        "break_conditions": [],
-        "loop_variables": [{"label": "x", "value_type": "variable", "var_type": "string",
-                            "value": ["sys", "query"]}],
-    })
-    assert loop._initial_value(VariablePool(system={"query": "hi"}),
-                               config.loop_variables[0]) == "hi"
+    config = loop.Config.model_validate(
+        {
+            "start_node_id": "s",
+            "loop_count": 1,
+            "logical_operator": "or",
+            "break_conditions": [],
+            "loop_variables": [
+                {
+                    "label": "x",
+                    "value_type": "variable",
+                    "var_type": "string",
+                    "value": ["sys", "query"],
+                }
+            ],
+        }
+    )
+    assert (
+        loop._initial_value(VariablePool(system={"query": "hi"}), config.loop_variables[0]) == "hi"
+    )

@@ -331,17 +331,17 @@ async def image_part(file: File, services: EngineServices, detail: Detail) -> Im
     return ImagePart(file.url, detail) if file.url else None
 
 
+def _truncated(data: str, keep: int = 10) -> str:
+    return data if len(data) <= 2 * keep else f"{data[:keep]}...[TRUNCATED]...{data[-keep:]}"
+
+
 def serialize(messages: Sequence[ChatMessage], mode: str) -> list[dict[str, Any]]:
     """`process_data.prompts` in Dify's saved shape (image data truncated)."""
 
     def files_of(message: ChatMessage) -> list[dict[str, Any]]:
         return [
-            {
-                "type": "image",
-                "data": f"{i.url[:10]}...[TRUNCATED]...{i.url[-10:]}",
-                "detail": i.detail,
-            }
-            for i in message.images
+            {"type": "image", "data": _truncated(image.url), "detail": image.detail}
+            for image in message.images
         ]
 
     if mode == "chat":

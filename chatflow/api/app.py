@@ -1,0 +1,53 @@
+"""`create_app(settings)`: the FastAPI application serving Dify's Service API at `/v1`.
+
+The lifespan opens `Services` (database + migrations, model registry, runtime) and
+closes them on shutdown. Routers stay thin: they parse, call a service, serialise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from chatflow.api.errors import install_error_handlers
+from chatflow.api.routes import app_info, chat, conversations
+from chatflow.providers.base import ModelRegistry
+from chatflow.services import Services
+from chatflow.settings import Settings
+from chatflow.store import Database
+
+API_PREFIX = "/v1"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    models: ModelRegistry | None = None,
+) -> FastAPI:
+    """The ASGI app; `database`/`models` replace the ones `settings` would build."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await Services.open(settings, database=database, models=models)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="chatflow-server",
+        summary="Dify's Chatflow App Service API",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    install_error_handlers(app)
+    for router in (chat.router, conversations.router, app_info.router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,60 @@
+"""Request dependencies: the services, the app behind the bearer key, query helpers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Request
+
+from chatflow.errors import InvalidRequest, Unauthorized
+from chatflow.services import Services
+from chatflow.services.apps import LoadedApp
+
+_BEARER_HINT = "Authorization header must be provided and start with 'Bearer'"
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def get_app(request: Request) -> LoadedApp:
+    """`Authorization: Bearer <key>` -> the key's app (Dify's 401s otherwise)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(_BEARER_HINT)
+    return await get_services(request).apps.authenticate(token.strip())
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+AppDep = Annotated[LoadedApp, Depends(get_app)]
+
+
+def blank_to_none(value: str | None) -> str | None:
+    """Empty query params (`last_id=`) mean "not given", as in Dify."""
+    return value if value else None
+
+
+def int_param(value: str | None, name: str, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidRequest(f"{name}: must be an integer") from None
+
+
+async def optional_json(request: Request) -> dict[str, Any]:
+    """A JSON object body that may be absent or empty (DELETE, stop); {} then."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("Invalid JSON body") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object")
+    return data

@@ -1,0 +1,64 @@
+"""`POST /chat-messages` (blocking and streaming) and `POST /chat-messages/{task_id}/stop`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from chatflow.api._json import JSONResponse
+from chatflow.api.deps import AppDep, ServicesDep, optional_json
+from chatflow.api.schemas import ChatMessageBody
+from chatflow.api.sse import ChatStreamEncoder, encode_stream, sse_response
+from chatflow.errors import InvalidRequest
+from chatflow.services.chat import ChatRequest
+
+router = APIRouter()
+
+
+@router.post("/chat-messages")
+async def send_chat_message(body: ChatMessageBody, app: AppDep, services: ServicesDep) -> Response:
+    handle = await services.chat.start(
+        app,
+        ChatRequest(
+            query=body.query,
+            user=body.user or "",
+            inputs=body.inputs,
+            conversation_id=body.conversation_id,
+            files=body.files,
+            auto_generate_name=body.auto_generate_name,
+        ),
+    )
+    info = handle.info
+    if body.response_mode == "streaming":
+        items = services.streams.subscribe(info.task_id)
+        encoder = ChatStreamEncoder(info)
+        interval = services.settings.ping_interval
+        return sse_response(encode_stream(items, encoder, ping_interval=interval))
+    end = await handle.wait()
+    if end.error is not None:
+        raise InvalidRequest(end.error.message, code=end.error.code, status=end.error.status)
+    payload: dict[str, Any] = {
+        "event": "message",
+        "task_id": info.task_id,
+        "id": info.message_id,
+        "message_id": info.message_id,
+        "conversation_id": info.conversation_id,
+        "mode": info.mode,
+        "answer": end.answer,
+        "metadata": end.metadata(),
+        "created_at": info.created_at,
+    }
+    return JSONResponse(payload)
+
+
+@router.post("/chat-messages/{task_id}/stop")
+async def stop_chat_message(
+    task_id: str, request: Request, app: AppDep, services: ServicesDep
+) -> JSONResponse:
+    """Always `{"result": "success"}`, as in Dify, but the run really stops."""
+    body = await optional_json(request)
+    user = body.get("user") or request.query_params.get("user") or ""
+    await services.chat.stop(app, task_id, str(user))
+    return JSONResponse({"result": "success"})

@@ -1,0 +1,218 @@
+"""The SSRF guard: outbound HTTP that cannot reach internal addresses.
+
+Every connection is checked *after* DNS resolution, on the address actually dialled:
+the guard resolves the host itself, drops addresses that are not public (loopback,
+private, link-local, multicast, reserved, unspecified, CGNAT, cloud metadata ...) and
+connects to an approved IP literal, so DNS rebinding cannot swap in another address
+between check and connect. Each redirect hop is a new request, so it is checked again
+(scheme, host name and the new connection). Operators can allow hosts or CIDRs
+(`ssrf_allow`), which is also how tests reach loopback servers.
+
+    client = guarded_client("localhost, 10.0.0.0/8")
+    response = await client.get(url)      # raises SSRFBlocked for a refused target
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpcore
+import httpx
+
+from chatflow.errors import ChatflowError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata"})
+METADATA_ADDRESSES = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
+
+
+class SSRFBlocked(ChatflowError):
+    """An outbound request to a target the SSRF guard refuses."""
+
+    code = "invalid_param"
+    status = 400
+
+
+@dataclass(frozen=True, slots=True)
+class SSRFPolicy:
+    """Hosts (exact, or `*.suffix`) and networks that are reachable despite the guard."""
+
+    hosts: frozenset[str] = frozenset()
+    networks: tuple[IPNetwork, ...] = ()
+    schemes: frozenset[str] = field(default=ALLOWED_SCHEMES)
+
+    @classmethod
+    def parse(cls, allow: str | Iterable[str] = "") -> SSRFPolicy:
+        """`allow` is the `ssrf_allow` setting: comma-separated hosts and CIDRs."""
+        items = allow.split(",") if isinstance(allow, str) else list(allow)
+        hosts: set[str] = set()
+        networks: list[IPNetwork] = []
+        for raw in items:
+            item = raw.strip().lower()
+            if not item:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item.strip("[]"), strict=False))
+            except ValueError:
+                hosts.add(item)
+        return cls(hosts=frozenset(hosts), networks=tuple(networks))
+
+    def host_allowed(self, host: str) -> bool:
+        host = host.lower().rstrip(".")
+        if host in self.hosts:
+            return True
+        return any(h.startswith("*.") and host.endswith(h[1:]) for h in self.hosts)
+
+    def address_allowed(self, address: IPAddress) -> bool:
+        return any(address in network for network in self.networks)
+
+    def check_url(self, url: httpx.URL | str) -> None:
+        """Refuse a URL by scheme or by name before any connection is made."""
+        parsed = httpx.URL(url) if isinstance(url, str) else url
+        if parsed.scheme not in self.schemes:
+            raise SSRFBlocked(f"URL scheme {parsed.scheme or '(none)'!r} is not allowed")
+        host = parsed.host.lower().rstrip(".")
+        if not host:
+            raise SSRFBlocked("URL has no host")
+        if self.host_allowed(host):
+            return
+        if host in METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
+            raise SSRFBlocked(f"requests to {host} are not allowed")
+        literal = _ip_literal(host)
+        if literal is not None:
+            self.check_address(host, literal)
+
+    def check_address(self, host: str, address: IPAddress) -> None:
+        if self.host_allowed(host) or self.address_allowed(address):
+            return
+        if blocked(address):
+            raise SSRFBlocked(
+                f"requests to {host} ({address}) are not allowed: not a public address"
+            )
+
+
+def blocked(address: IPAddress) -> bool:
+    """True for every address that is not plainly public."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address in METADATA_ADDRESSES
+        or not address.is_global
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_private
+    )
+
+
+def _ip_literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves, checks and then dials the approved IP (the host name stays for TLS/SNI)."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, policy: SSRFPolicy) -> None:
+        self._inner = inner
+        self._policy = policy
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's backend signature
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await _resolve(host, port, timeout)
+        for address in addresses:
+            # A name that resolves to any refused address is refused as a whole.
+            self._policy.check_address(host, address)
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:  # try the next address, like a browser
+                last_error = exc
+        raise last_error or httpcore.ConnectError(f"could not connect to {host}")
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's backend signature
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise SSRFBlocked("unix socket connections are not allowed")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+async def _resolve(host: str, port: int, limit: float | None) -> list[IPAddress]:
+    literal = _ip_literal(host)
+    if literal is not None:
+        return [literal]
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(limit):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, TimeoutError) as exc:
+        raise httpcore.ConnectError(f"could not resolve {host}: {exc}") from exc
+    seen: dict[IPAddress, None] = {}
+    for info in infos:
+        seen[ipaddress.ip_address(str(info[4][0]).split("%")[0])] = None
+    return list(seen)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with every TCP connection going through `GuardedBackend`."""
+
+    def __init__(self, policy: SSRFPolicy, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # httpx builds its httpcore pool without a backend seam; swap the dialer in.
+        self._pool._network_backend = GuardedBackend(self._pool._network_backend, policy)
+
+
+def guarded_client(
+    allow: SSRFPolicy | str | Iterable[str] = "",
+    *,
+    verify: bool = True,
+    timeout: httpx.Timeout | float = 30.0,
+    follow_redirects: bool = True,
+    max_redirects: int = 5,
+) -> httpx.AsyncClient:
+    """An `httpx.AsyncClient` that refuses internal targets on every hop and connection.
+
+    Environment proxies are ignored: a proxy would be the address dialled, and the guard
+    must see the real target.
+    """
+    policy = allow if isinstance(allow, SSRFPolicy) else SSRFPolicy.parse(allow)
+
+    async def check_request(request: httpx.Request) -> None:
+        policy.check_url(request.url)
+
+    return httpx.AsyncClient(
+        transport=GuardedTransport(policy, verify=verify),
+        timeout=timeout,
+        follow_redirects=follow_redirects,
+        max_redirects=max_redirects,
+        trust_env=False,
+        event_hooks={"request": [check_request]},
+    )

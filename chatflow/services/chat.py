@@ -1,0 +1,317 @@
+"""One chat turn, end to end: records, variable pool, the run, its stream and its save.
+
+`ChatService.start` does the synchronous part of `POST /chat-messages` (find or create
+the end user and conversation, check inputs, insert the running message and workflow run
+in one transaction) and starts the run as a task registered with the runtime, so a stop
+request can cancel it. The run task publishes the engine's events to the turn's event
+stream as they come, saves everything in one transaction at the end, and only then
+publishes the closing `TurnEnded`. Streaming responses read the event stream; blocking
+ones wait for the task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatflow.engine.events import RunFinished
+from chatflow.engine.files import File
+from chatflow.engine.nodes.base import EngineServices, Turn
+from chatflow.engine.nodes.start import InputVariable, coerce_inputs
+from chatflow.engine.runner import run_graph
+from chatflow.engine.variables import VariablePool
+from chatflow.errors import InvalidRequest, NotFound
+from chatflow.runtime.base import EventStream, TaskRegistry
+from chatflow.services.apps import LoadedApp
+from chatflow.services.generation import generate_name
+from chatflow.services.recorder import STOPPED_MESSAGE, TurnRecorder, save_turn
+from chatflow.services.turn import StreamItem, TurnEnded, TurnError, TurnHandle, TurnInfo
+from chatflow.store import Database
+from chatflow.store import conversation_variables as variables_repo
+from chatflow.store import conversations as conversations_repo
+from chatflow.store import end_users as end_users_repo
+from chatflow.store import messages as messages_repo
+from chatflow.store import runs as runs_repo
+
+log = logging.getLogger("chatflow.chat")
+
+NEW_CONVERSATION_NAME = "New conversation"
+# Earlier turns handed to the engine for LLM memory; each LLM node applies its own window.
+HISTORY_TURNS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A parsed `POST /chat-messages` body (see `api/schemas.py` for the tolerant parsing)."""
+
+    query: str
+    user: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    conversation_id: str | None = None
+    files: Sequence[Mapping[str, Any]] = ()
+    auto_generate_name: bool = True
+
+
+def owner_key(app_id: str, end_user_id: str) -> str:
+    """Who may stop a turn: the same end user of the same app."""
+    return f"{app_id}:{end_user_id}"
+
+
+def _files(app: LoadedApp, files: Sequence[Mapping[str, Any]]) -> list[File]:
+    """Request files as engine values; ignored unless the app enables file upload."""
+    if not app.dsl.features.file_upload.get("enabled"):
+        return []
+    out: list[File] = []
+    for item in files:
+        method = item.get("transfer_method", "remote_url")
+        out.append(
+            File(
+                type=item.get("type", "custom"),
+                transfer_method=method,
+                id=item.get("upload_file_id") if method == "local_file" else None,
+                url=item.get("url") if method == "remote_url" else None,
+            )
+        )
+    return out
+
+
+class ChatService:
+    def __init__(
+        self,
+        db: Database,
+        engine: EngineServices,
+        tasks: TaskRegistry,
+        streams: EventStream[StreamItem],
+    ) -> None:
+        self._db = db
+        self._engine = engine
+        self._tasks = tasks
+        self.streams = streams
+        self._background: set[asyncio.Task[Any]] = set()
+
+    async def start(self, app: LoadedApp, request: ChatRequest) -> TurnHandle:
+        """Create the turn's records and start its run; raises before anything runs."""
+        if app.mode not in ("advanced-chat", "chat", "agent-chat"):
+            raise InvalidRequest(
+                "Please check if your app mode matches the right API route.", code="not_chat_app"
+            )
+        query = request.query.replace("\x00", "")
+        files = _files(app, request.files)
+        task_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
+        declared = app.dsl.conversation_variables
+        async with self._db.session() as session:
+            end_user = await end_users_repo.get_or_create_end_user(session, app.id, request.user)
+            new = not request.conversation_id
+            if request.conversation_id:
+                conversation = await conversations_repo.get_conversation(
+                    session,
+                    app_id=app.id,
+                    end_user_id=end_user.id,
+                    conversation_id=request.conversation_id,
+                )
+                if conversation is None:
+                    raise NotFound("Conversation Not Exists.")
+                # Dify: a continued conversation keeps the inputs it started with.
+                inputs = dict(conversation.inputs)
+                stored = await variables_repo.load_conversation_variables(session, conversation.id)
+                values = {var.name: var.value for var in declared}
+                values.update({row.name: row.value for row in stored})
+            else:
+                variables = [InputVariable.model_validate(v) for v in app.dsl.start_variables()]
+                inputs = coerce_inputs(variables, request.inputs)
+                conversation = await conversations_repo.create_conversation(
+                    session,
+                    app_id=app.id,
+                    end_user_id=end_user.id,
+                    name=NEW_CONVERSATION_NAME,
+                    inputs=inputs,
+                    introduction=app.dsl.features.opening_statement,
+                )
+                await variables_repo.upsert_conversation_variables(
+                    session,
+                    conversation.id,
+                    [
+                        variables_repo.VariableValue(
+                            variable_id=var.id or var.name,
+                            name=var.name,
+                            value_type=var.value_type,
+                            value=var.value,
+                            description=var.description,
+                        )
+                        for var in declared
+                    ],
+                )
+                values = app.dsl.initial_conversation_variables()
+            dialogue_count = conversation.dialogue_count + 1
+            history = await messages_repo.history(session, conversation.id, HISTORY_TURNS)
+            message = await messages_repo.create_message(
+                session,
+                app_id=app.id,
+                conversation_id=conversation.id,
+                end_user_id=end_user.id,
+                query=query,
+                inputs=inputs,
+                files=[f.to_dict() for f in files],
+                workflow_run_id=run_id,
+                message_id=message_id,
+            )
+            await runs_repo.create_run(
+                session,
+                app_id=app.id,
+                workflow_id=app.workflow_id,
+                inputs=inputs,
+                conversation_id=conversation.id,
+                message_id=message.id,
+                created_by_end_user_id=end_user.id,
+                run_id=run_id,
+            )
+        info = TurnInfo(
+            task_id=task_id,
+            message_id=message_id,
+            conversation_id=conversation.id,
+            workflow_run_id=run_id,
+            workflow_id=app.workflow_id,
+            created_at=int(message.created_at.timestamp()),
+            mode=app.chat_mode,
+            end_user_id=end_user.id,
+            user=end_user.session_id,
+        )
+        pool = VariablePool(
+            system={
+                "query": query,
+                "files": files,
+                "conversation_id": conversation.id,
+                "user_id": end_user.session_id,
+                "dialogue_count": dialogue_count,
+                "app_id": app.id,
+                "workflow_id": app.workflow_id,
+                "workflow_run_id": run_id,
+            },
+            environment=app.dsl.environment(),
+            conversation=values,
+        )
+        turns = [Turn(query=h.query, answer=h.answer, files=h.files) for h in history]
+        await self.streams.open(task_id)
+        task = asyncio.create_task(
+            self._run(app, info, pool, inputs, turns), name=f"chat-turn-{task_id}"
+        )
+        self._tasks.register(task_id, owner_key(app.id, end_user.id), task)
+        if new and request.auto_generate_name:
+            self._spawn(self._name_after(app, info, task, query))
+        return TurnHandle(info=info, task=task)
+
+    async def stop(self, app: LoadedApp, task_id: str, user: str) -> bool:
+        """Stop the user's running turn; Dify answers success whatever happened."""
+        async with self._db.session() as session:
+            end_user = await end_users_repo.find_end_user(session, app.id, user)
+        if end_user is None:
+            return False
+        return await self._tasks.stop(task_id, owner_key(app.id, end_user.id))
+
+    async def close(self) -> None:
+        """Cancel background work (conversation naming) at shutdown."""
+        for task in list(self._background):
+            task.cancel()
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=5)
+
+    async def _run(
+        self,
+        app: LoadedApp,
+        info: TurnInfo,
+        pool: VariablePool,
+        inputs: Mapping[str, Any],
+        history: Sequence[Turn],
+    ) -> TurnEnded:
+        recorder = TurnRecorder(time.time())
+        finished: RunFinished | None = None
+        try:
+            events = run_graph(
+                app.graph,
+                pool=pool,
+                services=self._engine,
+                history=history,
+                run_id=info.workflow_run_id,
+                inputs=inputs,
+            )
+            try:
+                async for event in events:
+                    recorder.add(event)
+                    if isinstance(event, RunFinished):
+                        finished = event  # published after the save, as `TurnEnded`
+                    else:
+                        await self.streams.publish(info.task_id, event)
+            finally:
+                # Closing the generator at once (also when cancelled) stops the run and
+                # its in-flight model call instead of leaving them to the GC.
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        except asyncio.CancelledError:
+            # Stopped: keep the partial answer. Clear the cancellation so the save below
+            # runs normally; the task then ends with its `TurnEnded` like any other.
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            finished = recorder.synthetic_end(info.workflow_run_id, "stopped", STOPPED_MESSAGE)
+        except Exception as exc:
+            log.exception("turn %s crashed", info.task_id)
+            finished = recorder.synthetic_end(info.workflow_run_id, "failed", str(exc) or repr(exc))
+        if finished is None:
+            finished = recorder.synthetic_end(info.workflow_run_id, "failed", "run ended early")
+        end = self._ended(finished, recorder)
+        try:
+            await save_turn(self._db, info, end, recorder, pool, app.dsl.conversation_variables)
+        except Exception:
+            log.exception("saving turn %s failed", info.task_id)
+        finally:
+            await self.streams.publish(info.task_id, end)
+            await self.streams.close(info.task_id)
+        return end
+
+    @staticmethod
+    def _ended(run: RunFinished, recorder: TurnRecorder) -> TurnEnded:
+        usage = run.usage if run.usage is not None else recorder.node_usage
+        error = None
+        if run.status == "failed":
+            error = TurnError("invalid_param", 400, f"Run failed: {run.error}")
+        return TurnEnded(
+            run=run,
+            answer=recorder.answer,
+            usage=usage,
+            retriever_resources=recorder.retriever_resources,
+            error=error,
+        )
+
+    async def _name_after(
+        self, app: LoadedApp, info: TurnInfo, turn: asyncio.Task[TurnEnded], query: str
+    ) -> None:
+        """Dify names a new conversation with the model, off the request's path.
+
+        Runs after the turn, so it never competes with the answer for the model.
+        """
+        await asyncio.wait([turn])
+        name = await generate_name(self._engine.models, app.graph, query)
+        async with self._db.session() as session:
+            await conversations_repo.rename_conversation(
+                session,
+                app_id=app.id,
+                end_user_id=info.end_user_id,
+                conversation_id=info.conversation_id,
+                name=name,
+            )
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("background task failed: %s", task.exception())

@@ -1,0 +1,181 @@
+"""Collects what a turn must save while its events go by, and saves it in one transaction.
+
+Nothing is written per event: the answer, node executions and conversation-variable
+writes are kept in memory and stored when the turn ends (succeeded, failed or stopped).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from chatflow.dsl import ConversationVariable
+from chatflow.engine import events as ev
+from chatflow.engine.variables import VariablePool
+from chatflow.providers.base import Usage
+from chatflow.services.turn import TurnEnded, TurnInfo
+from chatflow.store import Database
+from chatflow.store import conversation_variables as variables_repo
+from chatflow.store import messages as messages_repo
+from chatflow.store import runs as runs_repo
+
+STOPPED_MESSAGE = "Stopped by user."
+_MESSAGE_STATUS = {"failed": "error", "stopped": "stopped"}
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _retriever_resources(outputs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Citations from a knowledge-retrieval node's `result`, in Dify's shape."""
+    resources: list[dict[str, Any]] = []
+    for item in outputs.get("result") or []:
+        if not isinstance(item, Mapping):
+            continue
+        meta = item.get("metadata") or {}
+        if not isinstance(meta, Mapping):
+            continue
+        resources.append(
+            {
+                "position": len(resources) + 1,
+                "dataset_id": meta.get("dataset_id"),
+                "dataset_name": meta.get("dataset_name"),
+                "document_id": meta.get("document_id"),
+                "document_name": meta.get("document_name"),
+                "data_source_type": meta.get("data_source_type"),
+                "segment_id": meta.get("segment_id"),
+                "retriever_from": "api",
+                "score": meta.get("score"),
+                "content": item.get("content", ""),
+            }
+        )
+    return resources
+
+
+class TurnRecorder:
+    """The in-memory record of one turn."""
+
+    def __init__(self, started_at: float | None = None) -> None:
+        self.started_at = started_at or time.time()
+        self.parts: list[str] = []
+        self.nodes: list[runs_repo.NodeExecutionRecord] = []
+        self.updated_variables: set[str] = set()
+        self.retriever_resources: list[dict[str, Any]] = []
+        self.node_usage = Usage()
+        self.steps = 0
+
+    @property
+    def answer(self) -> str:
+        return "".join(self.parts)
+
+    def add(self, event: ev.Event) -> None:
+        if isinstance(event, ev.TextChunk):
+            self.parts.append(event.text)
+        elif isinstance(event, ev.TextReplace):
+            self.parts = [event.text]
+        elif isinstance(event, ev.NodeFinished):
+            self._node(event)
+        elif isinstance(event, ev.ConversationVariableUpdated):
+            self.updated_variables.add(event.name)
+
+    def _node(self, event: ev.NodeFinished) -> None:
+        self.steps += 1
+        if event.usage is not None:
+            self.node_usage = self.node_usage.plus(event.usage)
+        if event.node_type == "knowledge-retrieval" and event.status == "succeeded":
+            self.retriever_resources.extend(_retriever_resources(event.outputs))
+        meta: dict[str, Any] = {}
+        if event.usage is not None:
+            meta = {
+                "total_tokens": event.usage.total_tokens,
+                "total_price": str(event.usage.total_price),
+                "currency": event.usage.currency,
+            }
+        self.nodes.append(
+            runs_repo.NodeExecutionRecord(
+                id=event.execution_id,
+                node_id=event.node_id,
+                node_type=event.node_type,
+                status=event.status,
+                index=event.index,
+                title=event.title,
+                predecessor_node_id=event.predecessor_node_id,
+                inputs=dict(event.inputs),
+                process_data=dict(event.process_data),
+                outputs=dict(event.outputs),
+                error=event.error,
+                elapsed_time=event.elapsed,
+                execution_metadata=meta or None,
+                created_at=_utc(event.started_at),
+                finished_at=_utc(event.finished_at),
+            )
+        )
+
+    def synthetic_end(self, run_id: str, status: ev.RunStatus, error: str | None) -> ev.RunFinished:
+        """A `RunFinished` for a run that never sent one (stopped, or crashed)."""
+        return ev.RunFinished(
+            run_id=run_id,
+            status=status,
+            outputs={},
+            error=error,
+            started_at=self.started_at,
+            finished_at=time.time(),
+            total_tokens=self.node_usage.total_tokens,
+            total_steps=self.steps,
+            usage=self.node_usage,
+        )
+
+
+async def save_turn(
+    db: Database,
+    info: TurnInfo,
+    end: TurnEnded,
+    recorder: TurnRecorder,
+    pool: VariablePool,
+    declared: Sequence[ConversationVariable],
+) -> None:
+    """Write the finished turn: message, run, node executions, changed conversation vars."""
+    run = end.run
+    usage = end.usage
+    values = pool.conversation_variables()
+    changed = [
+        variables_repo.VariableValue(
+            variable_id=var.id or var.name,
+            name=var.name,
+            value_type=var.value_type,
+            value=values.get(var.name),
+            description=var.description,
+        )
+        for var in declared
+        if var.name in recorder.updated_variables
+    ]
+    async with db.session() as session:
+        await messages_repo.finish_message(
+            session,
+            info.message_id,
+            answer=end.answer,
+            status=_MESSAGE_STATUS.get(run.status, "normal"),
+            error=run.error if run.status == "failed" else None,
+            message_tokens=usage.prompt_tokens,
+            answer_tokens=usage.completion_tokens,
+            usage=usage.to_dict(),
+            latency=run.elapsed,
+            metadata=end.metadata(),
+        )
+        await runs_repo.finish_run(
+            session,
+            info.workflow_run_id,
+            status=run.status,
+            outputs=dict(run.outputs),
+            error=run.error,
+            elapsed_time=run.elapsed,
+            total_tokens=run.total_tokens,
+            total_steps=run.total_steps,
+            exceptions_count=run.exceptions_count,
+            finished_at=_utc(run.finished_at),
+        )
+        await runs_repo.insert_node_executions(session, info.workflow_run_id, recorder.nodes)
+        await variables_repo.upsert_conversation_variables(session, info.conversation_id, changed)

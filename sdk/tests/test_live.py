@@ -1,0 +1,233 @@
+"""Every operation against the real server (`chatflow serve`), one body for both clients."""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+import pytest
+from sdk_live import LiveServer
+
+from chatflow_client import (
+    AsyncChatStream,
+    AsyncClient,
+    AuthenticationError,
+    ChatStream,
+    Client,
+    FinalMessage,
+    InputFile,
+    MessageEvent,
+    NotFoundError,
+    StreamEvent,
+)
+
+T = TypeVar("T")
+AnyClient = Client | AsyncClient
+
+
+async def run(value: T | Any) -> Any:
+    """Await async results; pass sync ones through, so one test body serves both clients."""
+    return await value if inspect.isawaitable(value) else value
+
+
+async def events(stream: ChatStream | AsyncChatStream) -> list[StreamEvent]:
+    if isinstance(stream, AsyncChatStream):
+        return [e async for e in stream]
+    return list(stream)
+
+
+async def final(stream: ChatStream | AsyncChatStream) -> FinalMessage:
+    return await run(stream.get_final_message())
+
+
+def _make(kind: str, base_url: str, key: str) -> AnyClient:
+    return Client(base_url, key) if kind == "sync" else AsyncClient(base_url, key)
+
+
+async def _close(client: AnyClient) -> None:
+    await run(client.close() if isinstance(client, Client) else client.aclose())
+
+
+@pytest.fixture(params=["sync", "async"])
+async def api(request: pytest.FixtureRequest, server: LiveServer) -> AsyncIterator[AnyClient]:
+    client = _make(request.param, server.base_url, server.chat_key)
+    yield client
+    await _close(client)
+
+
+@pytest.fixture(params=["sync", "async"])
+async def wf(request: pytest.FixtureRequest, server: LiveServer) -> AsyncIterator[AnyClient]:
+    client = _make(request.param, server.base_url, server.workflow_key)
+    yield client
+    await _close(client)
+
+
+@pytest.fixture
+def user() -> str:
+    return f"sdk-{uuid.uuid4().hex[:8]}"
+
+
+async def _chat(api: AnyClient, user: str, query: str = "hi") -> Any:
+    return await run(api.chat.send(query, user=user))
+
+
+@pytest.mark.route("POST", "/chat-messages")
+async def test_blocking_chat(api: AnyClient, user: str) -> None:
+    answer = await _chat(api, user)
+    assert answer.answer and answer.id and answer.conversation_id
+    assert answer.metadata.usage is not None
+
+
+@pytest.mark.route("POST", "/chat-messages")
+async def test_streaming_chat_events_and_final_answer(api: AnyClient, user: str) -> None:
+    stream = await run(api.chat.stream("hello", user=user))
+    seen = await events(stream)
+    names = [e.event for e in seen if e.event != "ping"]
+    assert names[0] == "workflow_started" and names[-1] == "workflow_finished"
+    assert "message_end" in names
+    text = "".join(e.answer for e in seen if isinstance(e, MessageEvent))
+    assert text and stream.state.final.answer == text
+
+
+@pytest.mark.route("POST", "/chat-messages/{task_id}/stop")
+async def test_stop_ends_the_stream(api: AnyClient, user: str) -> None:
+    stream = await run(api.chat.stream("tell me a long story", user=user))
+    assert (await run(stream.stop())).result == "success"
+    message = await final(stream)
+    assert message.task_id
+
+
+@pytest.mark.route("GET", "/messages/{message_id}/suggested")
+async def test_suggested_questions(api: AnyClient, user: str) -> None:
+    answer = await _chat(api, user)
+    assert (await run(api.messages.suggested(answer.id, user=user))).result == "success"
+
+
+@pytest.mark.route("GET", "/messages")
+async def test_message_history(api: AnyClient, user: str) -> None:
+    answer = await _chat(api, user, "first")
+    page = await run(api.messages.list(answer.conversation_id, user=user))
+    assert [m.query for m in page.data] == ["first"]
+
+
+@pytest.mark.route("GET", "/conversations")
+async def test_conversations_rename_and_delete(api: AnyClient, user: str) -> None:
+    answer = await _chat(api, user)
+    listed = await run(api.conversations.list(user=user))
+    assert [c.id for c in listed.data] == [answer.conversation_id]
+    renamed = await run(api.conversations.rename(answer.conversation_id, user=user, name="N"))
+    assert renamed.name == "N"
+    await run(api.conversations.delete(answer.conversation_id, user=user))
+    assert (await run(api.conversations.list(user=user))).data == []
+
+
+@pytest.mark.route("PUT", "/conversations/{conversation_id}/variables/{variable_id}")
+async def test_conversation_variables(api: AnyClient, user: str) -> None:
+    answer = await _chat(api, user)
+    variables = await run(api.conversations.variables(answer.conversation_id, user=user))
+    (topic,) = [v for v in variables.data if v.name == "topic"]
+    assert topic.value == "general"
+    updated = await run(
+        api.conversations.update_variable(answer.conversation_id, topic.id, value="x", user=user)
+    )
+    assert updated.value == "x"
+
+
+@pytest.mark.route("POST", "/files/upload")
+async def test_upload_preview_and_chat_with_file(api: AnyClient, user: str) -> None:
+    uploaded = await run(api.files.upload(("notes.txt", b"hello file", "text/plain"), user=user))
+    assert uploaded.id and uploaded.size == 10
+    preview = await run(api.files.preview(uploaded.id, user=user))
+    assert preview.content == b"hello file"
+    ref = InputFile(type="document", transfer_method="local_file", upload_file_id=uploaded.id)
+    assert (await run(api.chat.send("read it", user=user, files=[ref]))).answer
+
+
+@pytest.mark.route("POST", "/messages/{message_id}/feedbacks")
+async def test_feedbacks(api: AnyClient, user: str) -> None:
+    answer = await _chat(api, user)
+    assert (await run(api.feedbacks.create(answer.id, rating="like", user=user))).result
+    listed = await run(api.feedbacks.list(limit=101))
+    assert answer.id in {f.message_id for f in listed.data}
+
+
+@pytest.mark.route("GET", "/end-users/{end_user_id}")
+async def test_end_user(api: AnyClient, user: str) -> None:
+    answer = await _chat(api, user)
+    page = await run(api.messages.list(answer.conversation_id, user=user))
+    end_user_id = (page.data[0].model_extra or {}).get("from_end_user_id")
+    assert end_user_id, "messages should name their end user"
+    assert (await run(api.end_users.get(end_user_id))).session_id == user
+
+
+@pytest.mark.route("GET", "/parameters")
+async def test_app_info_parameters_meta_site(api: AnyClient) -> None:
+    assert (await run(api.app.info())).mode == "advanced-chat"
+    params = await run(api.app.parameters())
+    assert params.opening_statement == "Hello from the SDK live test."
+    assert isinstance((await run(api.app.meta())).tool_icons, dict)
+    assert (await run(api.app.site())).title
+
+
+@pytest.mark.route("POST", "/apps/annotations")
+async def test_annotations_crud(api: AnyClient) -> None:
+    created = await run(api.annotations.create(question="Q?", answer="A."))
+    updated = await run(api.annotations.update(created.id, question="Q2?", answer="A2."))
+    assert updated.answer == "A2."
+    assert created.id in {a.id for a in (await run(api.annotations.list(limit=100))).data}
+    await run(api.annotations.delete(created.id))
+
+
+@pytest.mark.route("POST", "/apps/annotation-reply/{action}")
+async def test_annotation_reply_job(api: AnyClient) -> None:
+    job = await run(api.annotations.reply_settings("disable", score_threshold=0.9))
+    status = await run(api.annotations.reply_status("disable", job.job_id))
+    assert status.job_status in {"waiting", "running", "completed", "failed"}
+
+
+@pytest.mark.route("POST", "/text-to-audio")
+async def test_text_to_audio(api: AnyClient, user: str) -> None:
+    audio = await run(api.audio.to_audio(text="hello", user=user))
+    assert audio.content and audio.content_type.startswith("audio/")
+
+
+@pytest.mark.route("POST", "/audio-to-text")
+async def test_audio_to_text(api: AnyClient, user: str) -> None:
+    audio = await run(api.audio.to_audio(text="hello", user=user))
+    text = await run(api.audio.to_text(("a.mp3", audio.content, audio.content_type), user=user))
+    assert isinstance(text.text, str)
+
+
+@pytest.mark.route("GET", "/workflows/run/{workflow_run_id}")
+async def test_workflow_run_detail_and_logs(api: AnyClient, user: str) -> None:
+    stream = await run(api.chat.stream("hi", user=user))
+    message = await final(stream)
+    assert message.workflow_run_id
+    detail = await run(api.workflows.get_run(message.workflow_run_id))
+    assert detail.status == "succeeded"
+    logs = await run(api.workflows.logs(limit=5))
+    assert logs.data
+
+
+@pytest.mark.route("POST", "/workflows/run")
+async def test_workflow_app_run_stream_and_stop(wf: AnyClient, user: str) -> None:
+    result = await run(wf.workflows.run(inputs={"topic": "owls"}, user=user))
+    assert result.data.status == "succeeded" and result.data.outputs
+    stream = await run(wf.workflows.stream(inputs={"topic": "owls"}, user=user))
+    assert (await final(stream)).answer or stream.state.final.outputs
+    stopping = await run(wf.workflows.stream(inputs={"topic": "owls"}, user=user))
+    assert (await run(stopping.stop())).result == "success"
+    await final(stopping)
+
+
+async def test_bad_key_and_foreign_ids(server: LiveServer, user: str) -> None:
+    async with AsyncClient(server.base_url, "app-wrong") as bad:
+        with pytest.raises(AuthenticationError) as info:
+            await bad.app.info()
+    assert info.value.code == "unauthorized"
+    async with AsyncClient(server.base_url, server.chat_key) as good:
+        answer = await good.chat.send("hi", user=user)
+        with pytest.raises(NotFoundError):
+            await good.messages.list(answer.conversation_id, user=user + "-other")
