@@ -37,7 +37,11 @@ typecheck: install-test
 	$(BIN)/mypy chatflow
 	cd sdk && ../$(BIN)/mypy --strict chatflow_client
 
-bench: install-test
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench
 
 clean:

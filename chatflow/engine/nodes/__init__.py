@@ -36,6 +36,8 @@ _MODULES: tuple[str, ...] = (
     "tool",
     "agent",
     "knowledge_retrieval",
+    "code",
+    "http_request",
 )
 
 

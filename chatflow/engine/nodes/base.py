@@ -134,6 +134,11 @@ class EngineServices:
     knowledge: KnowledgeBase | None = None
     # Loads files' text/bytes by upload id (document-extractor, vision); set by the server.
     file_reader: Callable[[Any], Awaitable[bytes]] | None = None
+    # Stores bytes a node produced (http-request binary responses) and returns the File
+    # value for them: (content, filename, mime_type) -> File; set by the server.
+    file_saver: Callable[[bytes, str, str], Awaitable[Any]] | None = None
+    # Operator allow-list for the SSRF guard (`Settings.ssrf_allow`): hosts and CIDRs.
+    ssrf_allow: str = ""
 
 
 @dataclass(slots=True)
