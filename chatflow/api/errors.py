@@ -58,7 +58,9 @@ def validation_message(errors: Sequence[Any]) -> str:
     """A readable one-line summary of pydantic errors, e.g. `user: Field required`."""
     parts: list[str] = []
     for error in errors:
-        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
+        loc = [str(p) for p in error.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header"):
+            loc = loc[1:]  # where the field was, not part of its name
         message = str(error.get("msg", "invalid value"))
         if error.get("type") == "json_invalid":
             message = "Invalid JSON body"

@@ -72,6 +72,10 @@ class Scope:
     in_count: Mapping[str, int]
     order: tuple[str, ...]  # topological, ties broken by DSL order
     responses: tuple[str, ...]  # answer/end nodes, in `order`
+    # No node can ready two successors at once (no fan-out: at most one outgoing edge
+    # per handle), so one pass never has two nodes running: the runner may drive it
+    # in the caller's task instead of a task group.
+    sequential: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +177,10 @@ def _scope(nodes: Mapping[str, GraphNode], root_id: str) -> Scope:
             "repeat work with a loop or iteration node"
         )
     responses = tuple(n for n in order if nodes[n].type in RESPONSE_TYPES)
-    return Scope(root_id, frozenset(members), in_count, tuple(order), responses)
+    sequential = all(
+        len({edge.handle for edge in nodes[n].outgoing}) == len(nodes[n].outgoing) for n in members
+    )
+    return Scope(root_id, frozenset(members), in_count, tuple(order), responses, sequential)
 
 
 __all__ = [

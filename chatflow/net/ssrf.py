@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,7 +194,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 def guarded_client(
     allow: SSRFPolicy | str | Iterable[str] = "",
     *,
-    verify: bool = True,
+    verify: ssl.SSLContext | bool = True,
     timeout: httpx.Timeout | float = 30.0,
     follow_redirects: bool = True,
     max_redirects: int = 5,

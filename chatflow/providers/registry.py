@@ -36,7 +36,7 @@ from chatflow.providers.openai_compat import OpenAICompatEmbedder, OpenAICompatL
 from chatflow.settings import Settings
 
 BACKENDS = ("embedded", "openai", "fake")
-EMBEDDING_BACKENDS = ("hashing", "embedded", "openai")
+EMBEDDING_BACKENDS = ("local", "hashing", "embedded", "openai")
 _TOKEN = re.compile(r"\s*\S+")
 
 
@@ -170,6 +170,11 @@ class ConfiguredRegistry:
     def _create_embedder(self) -> Embedder:
         s = self._settings
         backend = s.embedding_backend
+        if backend == "local":
+            # Deferred: NumPy, tokenizers and safetensors load only when this backend is used.
+            from chatflow.providers.embeddings import LocalEmbedder
+
+            return LocalEmbedder(s.embedding_model)
         if backend == "hashing":
             return HashingEmbedder()
         if backend == "embedded":

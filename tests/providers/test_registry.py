@@ -11,6 +11,7 @@ import pytest
 from chatflow.errors import ProviderError
 from chatflow.providers.base import LLMRequest
 from chatflow.providers.embedded import EmbeddedEmbedder, EmbeddedLLM, default_model_path
+from chatflow.providers.embeddings import LocalEmbedder
 from chatflow.providers.fake import FakeLLM, HashingEmbedder
 from chatflow.providers.openai_compat import OpenAICompatEmbedder, OpenAICompatLLM
 from chatflow.providers.registry import (
@@ -45,7 +46,7 @@ def test_default_backend_is_embedded_for_every_model() -> None:
     assert isinstance(llm, EmbeddedLLM)
     assert llm.model_path == default_model_path()
     assert registry.llm("ollama", "llama3") is llm  # one shared backend instance
-    assert isinstance(registry.embedder(), HashingEmbedder)
+    assert isinstance(registry.embedder(), LocalEmbedder)
 
 
 async def test_fake_backend_streams_configured_tokens() -> None:
@@ -136,6 +137,8 @@ def test_bad_configuration_fails_at_build(values: dict[str, Any], message: str) 
 
 
 def test_embedding_backends() -> None:
+    hashing = build_registry(settings(embedding_backend="hashing")).embedder()
+    assert isinstance(hashing, HashingEmbedder)
     embedded = build_registry(settings(embedding_backend="embedded")).embedder()
     assert isinstance(embedded, EmbeddedEmbedder)
     openai = build_registry(

@@ -43,7 +43,9 @@ class Validator:
                 f"Depth limit {self.limits.code_max_depth} reached, object too deep."
             )
         if schema is None:
-            return {key: self._infer(value, _join(prefix, key), depth) for key, value in result.items()}
+            return {
+                key: self._infer(value, _join(prefix, key), depth) for key, value in result.items()
+            }
         validated: dict[str, Any] = {}
         for name, output in schema.items():
             path = _join(prefix, name)
@@ -76,7 +78,9 @@ class Validator:
 
     def _array(self, value: Any, item: str, output: Output, path: str, depth: int) -> list[Any]:
         if not isinstance(value, list):
-            raise OutputValidationError(f"Output {path} is not an array, got {type(value)} instead.")
+            raise OutputValidationError(
+                f"Output {path} is not an array, got {type(value)} instead."
+            )
         limit = {
             "string": self.limits.code_max_string_array_length,
             "number": self.limits.code_max_number_array_length,
@@ -94,7 +98,8 @@ class Validator:
             elif item == "object":
                 if not isinstance(element, dict):
                     raise OutputValidationError(
-                        f"Output {at} is not an object, got {type(element)} instead at index {index}."
+                        f"Output {at} is not an object, got {type(element)} instead "
+                        f"at index {index}."
                     )
                 items.append(self.validate(element, output.children, at, depth + 1))
             else:
@@ -114,9 +119,10 @@ class Validator:
             kinds = {_kind(element) for element in value if element is not None}
             if len(kinds) > 1 or None in kinds:
                 raise OutputValidationError(
-                    f"Output {path} is not a valid array. make sure all elements are of the same type."
+                    f"Output {path} is not a valid array. "
+                    "make sure all elements are of the same type."
                 )
-            item = kinds.pop() if kinds else "string"
+            item = next((k for k in kinds if k is not None), "string")
             return self._array(value, item, Output(type=f"array[{item}]"), path, depth)
         raise OutputValidationError(f"Output {path} is not a valid type.")
 

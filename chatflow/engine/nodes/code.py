@@ -55,9 +55,7 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
             timeout=ctx.services.limits.code_timeout_seconds,
         )
     except ChatflowError as exc:
-        raise NodeError(
-            exc.message, node_id=ctx.node_id, error_type="CodeExecutionError"
-        ) from exc
+        raise NodeError(exc.message, node_id=ctx.node_id, error_type="CodeExecutionError") from exc
     try:
         outputs = Validator(ctx.services.limits).validate(result, config.outputs)
     except OutputValidationError as exc:

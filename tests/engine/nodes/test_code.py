@@ -33,7 +33,11 @@ async def sandbox() -> AsyncIterator[SandboxExecutor]:
 def _ctx(executor: CodeExecutor | None, limits: EngineLimits | None = None) -> NodeContext:
     pool = VariablePool(system={"query": "hello?"})
     pool.set("start", "n", 4)
-    pool.set("start", "doc", File(type="document", transfer_method="local_file", id="f1", filename="a.pdf"))
+    pool.set(
+        "start",
+        "doc",
+        File(type="document", transfer_method="local_file", id="f1", filename="a.pdf"),
+    )
     services = EngineServices(models=_NoModels(), limits=limits or EngineLimits(), code=executor)
     return NodeContext("code1", pool, services)
 
@@ -98,12 +102,16 @@ async def test_inputs_files_and_missing_values(sandbox: SandboxExecutor) -> None
 
 
 async def test_array_string_limit_from_settings(sandbox: SandboxExecutor) -> None:
-    source = 'def main(arg1: str) -> dict:\n    return {"items": [f"{arg1}-{i}" for i in range(100)]}\n'
+    source = (
+        'def main(arg1: str) -> dict:\n    return {"items": [f"{arg1}-{i}" for i in range(100)]}\n'
+    )
     outputs = {"items": {"type": "array[string]", "children": None}}
     variables = [("arg1", ["sys", "query"])]
     with pytest.raises(NodeError) as caught:
         await _run(sandbox, source, outputs, variables=variables)
-    assert str(caught.value) == "The length of output variable `items` must be less than 30 elements."
+    assert (
+        str(caught.value) == "The length of output variable `items` must be less than 30 elements."
+    )
     assert caught.value.error_type == "OutputValidationError"
     raised = EngineLimits(code_max_string_array_length=100)
     result = await _run(sandbox, source, outputs, variables=variables, limits=raised)
@@ -140,7 +148,11 @@ async def test_object_children_and_arrays_of_objects(sandbox: SandboxExecutor) -
         ("{'r': 1}", {"r": {"type": "boolean"}}, "Output variable `r` must be a boolean"),
         ("{'r': [1]}", {"r": {"type": "object"}}, "Output r is not an object, got <class 'list'>"),
         ("{'r': 'x'}", {"r": {"type": "array[string]"}}, "Output r is not an array"),
-        ("{'r': ['a', 1]}", {"r": {"type": "array[string]"}}, "Output variable `r[1]` must be a string"),
+        (
+            "{'r': ['a', 1]}",
+            {"r": {"type": "array[string]"}},
+            "Output variable `r[1]` must be a string",
+        ),
         ("{'r': [1, 'a']}", {"r": {"type": "array[object]"}}, "Output r[0] is not an object"),
         ("{'r': 'x' * 80001}", {"r": {"type": "string"}}, "must be less than 80000 characters"),
         ("{'r': 2 ** 64}", {"r": {"type": "number"}}, "Output variable `r` is out of range"),
@@ -170,7 +182,12 @@ async def test_output_validation(
 async def test_precision_limit(sandbox: SandboxExecutor) -> None:
     limits = EngineLimits(code_max_precision=3)
     with pytest.raises(NodeError, match="has too high precision, it must be less than 3 digits"):
-        await _run(sandbox, "def main():\n    return {'r': 0.12345}\n", {"r": {"type": "number"}}, limits=limits)
+        await _run(
+            sandbox,
+            "def main():\n    return {'r': 0.12345}\n",
+            {"r": {"type": "number"}},
+            limits=limits,
+        )
 
 
 async def test_null_outputs_are_allowed(sandbox: SandboxExecutor) -> None:
