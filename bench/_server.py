@@ -119,6 +119,7 @@ def start(
     workers: int = 1,
     body: Path | None = None,
     delay: float = 0.0,
+    dsl_dir: Path | None = None,
     timeout: float = 60.0,
 ) -> Iterator[tuple[str, int]]:
     """Run a server subprocess on a free loopback port; yields (base URL, pid)."""
@@ -127,6 +128,8 @@ def start(
     command += ["--workers", str(workers)]
     if body is not None:
         command += ["--body", str(body), "--delay", str(delay)]
+    if dsl_dir is not None:
+        command += ["--dsl-dir", str(dsl_dir)]
     # stderr goes to a file: a pipe nobody reads could fill up and stall the server.
     log = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(

@@ -266,3 +266,35 @@ class AnswerStream:
             text = to_text(value, "markdown")
         if text:
             self._emit(TextChunk(text, from_node_id, segment.selector))
+
+
+class Silent:
+    """The answer stream of a scope without answer/end nodes: there is nothing to order,
+    so every hook is a no-op (most container bodies; saves building a coordinator)."""
+
+    __slots__ = ()
+
+    def start(self) -> None:
+        pass
+
+    def on_chunk(self, selector: tuple[str, ...], text: str) -> None:
+        pass
+
+    def on_finished(self, node_id: str, handle: str | None) -> None:
+        pass
+
+    def on_skipped(self, node_id: str) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+_SILENT = Silent()
+
+
+def answer_stream(
+    graph: Graph, scope: Scope, pool: VariablePool, emit: Callable[[Event], None]
+) -> AnswerStream | Silent:
+    """The coordinator for one run of `scope`."""
+    return AnswerStream(graph, scope, pool, emit) if scope.responses else _SILENT

@@ -31,6 +31,8 @@ class RunStarted:
     run_id: str
     inputs: Mapping[str, Any]
     started_at: float
+    # Dify's `workflow_started.data.reason`: "initial", or "resumption" after a pause.
+    reason: str = "initial"
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,12 +196,71 @@ class HumanInputRequired:
     inputs: Sequence[Mapping[str, Any]]
     actions: Sequence[Mapping[str, Any]]
     timeout_at: float | None
+    # The token clients submit the form with (Dify's `form_token`), and the values of
+    # inputs whose default comes from a variable (Dify's `resolved_default_values`).
+    form_token: str = ""
+    resolved_default_values: Mapping[str, Any] = field(default_factory=dict)
+    display_in_ui: bool = False
+
+    def reason(self) -> dict[str, Any]:
+        """Dify's `human_input_required` pause reason (an item of `workflow_paused.reasons`)."""
+        return {
+            "TYPE": "human_input_required",
+            "form_id": self.form_id,
+            "form_content": self.form_content,
+            "inputs": [dict(item) for item in self.inputs],
+            "actions": [dict(item) for item in self.actions],
+            "node_id": self.node_id,
+            "node_title": self.title,
+            "resolved_default_values": dict(self.resolved_default_values),
+            "form_token": self.form_token or None,
+            "expiration_time": int(self.timeout_at) if self.timeout_at is not None else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HumanInputFormFilled:
+    """A paused human-input node resumed with a submitted form (Dify's
+    `human_input_form_filled`); `rendered_content` has the submitted values filled in."""
+
+    node_id: str
+    title: str
+    rendered_content: str
+    action_id: str
+    action_text: str
+    submitted_data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HumanInputFormTimeout:
+    """A paused human-input node resumed because its form expired (Dify's
+    `human_input_form_timeout`); the run continues on the node's `__timeout` branch."""
+
+    node_id: str
+    title: str
+    expiration_time: float
 
 
 @dataclass(frozen=True, slots=True)
 class RunPaused:
+    """The run stopped at one or more human-input nodes; it ends the run's event stream
+    in place of `RunFinished`. `state` is everything `run_graph(resume_from=...)` needs
+    to continue, as JSON-compatible data the caller stores."""
+
     reasons: Sequence[Mapping[str, Any]]
     outputs: Mapping[str, Any]
+    run_id: str = ""
+    paused_nodes: Sequence[str] = ()
+    started_at: float = 0.0
+    paused_at: float = 0.0
+    total_tokens: int = 0
+    total_steps: int = 0
+    usage: Usage | None = None
+    state: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def elapsed(self) -> float:
+        return self.paused_at - self.started_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +304,8 @@ Event = (
     | LoopCompleted
     | AgentLog
     | HumanInputRequired
+    | HumanInputFormFilled
+    | HumanInputFormTimeout
     | RunPaused
     | ConversationVariableUpdated
     | RunFinished

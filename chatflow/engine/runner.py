@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from random import getrandbits
@@ -26,7 +26,7 @@ from typing import Any
 from uuid import uuid4
 
 from chatflow.engine._channel import Channel, drain
-from chatflow.engine.answer_stream import AnswerStream
+from chatflow.engine.answer_stream import answer_stream
 from chatflow.engine.events import (
     ContainerScope,
     Event,
@@ -127,7 +127,7 @@ class _Run:
         self.container = container
         self.pending = dict(scope.in_count)  # unresolved incoming edges per node
         self.taken: dict[str, int] = {}  # taken incoming edges per node
-        self.stream = AnswerStream(graph, scope, pool, emit)
+        self.stream = answer_stream(graph, scope, pool, emit)
         self.steps = 0
         self.exceptions = 0
         self.usage: Usage | None = None
@@ -155,13 +155,13 @@ class _Run:
         if self.error is None:
             self.stream.finish()
 
-    async def drive_inline(self, buffer: list[Event]) -> AsyncIterator[Event]:
+    async def drive_inline(self, buffer: list[Event]) -> AsyncGenerator[Event, None]:
         """Run a sequential scope (see `Scope.sequential`) in the caller's task.
 
         No task, channel or task group per pass: a container's pass through a chain
         costs a few calls. `self.emit` must append to `buffer`; what a node emits is
         handed on after each item the node yields, so streamed text keeps flowing.
-        Failures end up in `self.error`, never raised.
+        Ends by raising `NodeError` if the pass failed (see `raise_failure`).
         """
         queue = [self.scope.root_id]
         predecessor: str | None = None
@@ -213,6 +213,15 @@ class _Run:
             self.stream.finish()
         for event in _take(buffer):
             yield event
+        self.raise_failure()
+
+    def raise_failure(self) -> None:
+        """End a container pass: a failure the scope did not handle fails the pass."""
+        if self.error is not None:
+            error = self.error
+            raise NodeError(
+                error.message, node_id=error.node_id, error_type=error.error_type or "NodeError"
+            )
 
     # -- scheduling ---------------------------------------------------------------------
 
@@ -392,7 +401,7 @@ class _Run:
         )  # fmt: skip
 
 
-async def run_subgraph(
+def run_subgraph(
     graph: Graph,
     start_node_id: str,
     *,
@@ -410,24 +419,30 @@ async def run_subgraph(
             graph, body, pool=pool, services=services, history=history, emit=buffer.append,
             container=scope,
         )  # fmt: skip
-        async with aclosing(run.drive_inline(buffer)) as events:
-            async for event in events:
+        return run.drive_inline(buffer)
+    return _grouped_pass(graph, body, pool=pool, services=services, history=history, scope=scope)
+
+
+async def _grouped_pass(
+    graph: Graph,
+    body: Scope,
+    *,
+    pool: VariablePool,
+    services: EngineServices,
+    history: Sequence[Turn],
+    scope: ContainerScope,
+) -> AsyncIterator[Event]:
+    """A pass whose branches may run concurrently: a task group drained by a channel."""
+    channel = Channel()
+    run = _Run(
+        graph, body, pool=pool, services=services, history=history, emit=channel.emit,
+        container=scope,
+    )  # fmt: skip
+    async with aclosing(drain(run.drive(), channel)) as batches:
+        async for batch in batches:
+            for event in batch:
                 yield event
-    else:
-        channel = Channel()
-        run = _Run(
-            graph, body, pool=pool, services=services, history=history, emit=channel.emit,
-            container=scope,
-        )  # fmt: skip
-        async with aclosing(drain(run.drive(), channel)) as batches:
-            async for batch in batches:
-                for event in batch:
-                    yield event
-    if run.error is not None:
-        error = run.error
-        raise NodeError(
-            error.message, node_id=error.node_id, error_type=error.error_type or "NodeError"
-        )
+    run.raise_failure()
 
 
 async def run_graph(
@@ -500,7 +515,7 @@ def _execution_id() -> str:
     repeat each other's ids; node execution ids are labels, not secrets.
     """
     bits = getrandbits(128) & _UUID_CLEAR | _UUID_SET
-    text = "%032x" % bits
+    text = f"{bits:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 

@@ -64,7 +64,9 @@ class ConversationService:
     ) -> CursorPage[Conversation]:
         limit = _limit(limit)
         if sort_by not in conversations_repo.SORT_KEYS:
-            raise InvalidRequest(f"sort_by must be one of {', '.join(conversations_repo.SORT_KEYS)}")
+            raise InvalidRequest(
+                f"sort_by must be one of {', '.join(conversations_repo.SORT_KEYS)}"
+            )
         end_user_id = await self._end_user_id(app, user)
         if end_user_id is None:
             if last_id:

@@ -198,3 +198,19 @@ async def set_annotation_job_status(
         .where(AnnotationJob.id == job_id)
         .values(status=status, error=error, updated_at=utcnow())
     )
+
+
+async def unfinished_annotation_job(
+    session: AsyncSession, *, app_id: str, action: str
+) -> AnnotationJob | None:
+    """The app's newest `waiting`/`running` job for `action`, if one is under way."""
+    return await session.scalar(
+        select(AnnotationJob)
+        .where(
+            AnnotationJob.app_id == app_id,
+            AnnotationJob.action == action,
+            AnnotationJob.status.in_(("waiting", "running")),
+        )
+        .order_by(AnnotationJob.created_at.desc())
+        .limit(1)
+    )

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -323,3 +324,22 @@ class AnnotationHit(Base):
     question: Mapped[str] = mapped_column(Text, default="")
     score: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = _created()
+
+
+class AnnotationEmbedding(Base):
+    """An annotation question's vector for annotation reply (Dify's annotation index).
+
+    `vector` is little-endian float32 bytes; `model` names the embedder that made it and
+    `text_hash` the question it was made from, so a stale row is seen and remade.
+    """
+
+    __tablename__ = "annotation_embeddings"
+    annotation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("annotations.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_id: Mapped[str] = mapped_column(String(36), index=True)
+    model: Mapped[str] = mapped_column(String(255))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    dimensions: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = _updated()

@@ -118,7 +118,9 @@ async def _drop_schema(schema: str) -> None:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("data")
     schema: str | None = None
     if request.param == "sqlite":
@@ -189,7 +191,9 @@ def sse_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
     assert not block, f"unterminated frame: {block}"
 
 
-def chat(client: httpx.Client, query: str = "Hi", user: str = "alice", **body: Any) -> dict[str, Any]:
+def chat(
+    client: httpx.Client, query: str = "Hi", user: str = "alice", **body: Any
+) -> dict[str, Any]:
     """A blocking chat turn; returns the JSON response."""
     payload = {"inputs": {}, "query": query, "user": user, "response_mode": "blocking", **body}
     response = client.post("/chat-messages", json=payload)
@@ -198,7 +202,9 @@ def chat(client: httpx.Client, query: str = "Hi", user: str = "alice", **body: A
     return result
 
 
-def assert_envelope(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+def assert_envelope(
+    response: httpx.Response, status: int, code: str | None = None
+) -> dict[str, Any]:
     """Dify's error shape: JSON `{code, message, status}` with the HTTP status."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")

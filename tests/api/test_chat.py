@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from chatflow.providers.fake import FakeLLM
+
 from .conftest import ANSWER, TOKENS, LiveServer, assert_envelope, chat, sse_events
 
 pytestmark = pytest.mark.timeout(60)
@@ -26,7 +28,9 @@ USAGE_FIELDS = {
 }
 
 
-def stream(server: LiveServer, app: str = "assistant", **body: Any) -> tuple[Any, list[dict[str, Any]], bytes]:
+def stream(
+    server: LiveServer, app: str = "assistant", **body: Any
+) -> tuple[Any, list[dict[str, Any]], bytes]:
     payload = {"inputs": {}, "query": "Hi", "user": "alice", "response_mode": "streaming", **body}
     client = server.client(app)
     with client.stream("POST", "/chat-messages", json=payload) as response:
@@ -126,10 +130,9 @@ def test_continuing_a_conversation_uses_memory_and_counts_dialogues(server: Live
     second = chat(client, "What is my name?", conversation_id=first["conversation_id"])
     assert second["conversation_id"] == first["conversation_id"]
     # The second prompt holds the first exchange: more prompt tokens than the first.
-    assert (
-        second["metadata"]["usage"]["prompt_tokens"]
-        > first["metadata"]["usage"]["prompt_tokens"] + len(TOKENS)
-    )
+    assert second["metadata"]["usage"]["prompt_tokens"] > first["metadata"]["usage"][
+        "prompt_tokens"
+    ] + len(TOKENS)
     messages = client.get(
         "/messages", params={"conversation_id": first["conversation_id"], "user": "alice"}
     ).json()["data"]
@@ -162,9 +165,6 @@ def test_failed_run_in_blocking_mode_is_invalid_param(server: LiveServer) -> Non
 
 
 def test_unicode_line_separators_are_escaped(server: LiveServer) -> None:
-    server.registry.fake.tokens  # the default model; swap in one that writes U+2028
-    from chatflow.providers.fake import FakeLLM
-
     server.registry.fake = FakeLLM(["a\u2028b", "c\u2029d"])
     _, events, raw = stream(server)
     assert "\u2028".encode() not in raw and "\u2029".encode() not in raw
@@ -173,8 +173,6 @@ def test_unicode_line_separators_are_escaped(server: LiveServer) -> None:
 
 
 def test_idle_stream_sends_pings(server: LiveServer) -> None:
-    from chatflow.providers.fake import FakeLLM
-
     # ping_interval is 0.5 s in the test server; one slow token leaves the stream idle.
     server.registry.fake = FakeLLM(["slow"], delay=1.2)
     _, events, _ = stream(server)
@@ -182,3 +180,11 @@ def test_idle_stream_sends_pings(server: LiveServer) -> None:
     first_message = names.index("message")
     assert names[0] == "ping"
     assert "ping" in names[1:first_message]
+
+
+def test_basic_chat_app_streams_message_frames_only(server: LiveServer) -> None:
+    _, events, _ = stream(server, app="basic-chat")
+    names = [e["event"] for e in events if e["event"] != "ping"]
+    assert set(names) == {"message", "message_end"} and names[-1] == "message_end"
+    blocking = chat(server.client("basic-chat"), "hi")
+    assert blocking["mode"] == "chat" and blocking["answer"] == ANSWER

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from chatflow.providers.fake import FakeLLM
@@ -26,7 +28,15 @@ def test_list_pages_newest_first_with_last_id(server: LiveServer) -> None:
     assert first["limit"] == 2 and first["has_more"] is True
     assert [c["id"] for c in first["data"]] == created[::-1][:2]
     item = first["data"][0]
-    assert set(item) == {"id", "name", "inputs", "status", "introduction", "created_at", "updated_at"}
+    assert set(item) == {
+        "id",
+        "name",
+        "inputs",
+        "status",
+        "introduction",
+        "created_at",
+        "updated_at",
+    }
     assert item["status"] == "normal" and item["name"] == "New conversation"
     assert item["introduction"] == "Hello! I'm your assistant. Ask me anything."
     seen = [c["id"] for c in first["data"]]
@@ -70,11 +80,12 @@ def test_new_conversation_is_named_by_the_model(server: LiveServer) -> None:
     client = server.client()
     conversation_id = chat(client, "plan a trip", user="autoname")["conversation_id"]
     for _ in range(100):
-        names = [c["name"] for c in client.get("/conversations", params={"user": "autoname"}).json()["data"]]
+        names = [
+            c["name"]
+            for c in client.get("/conversations", params={"user": "autoname"}).json()["data"]
+        ]
         if names != ["New conversation"]:
             break
-        import time
-
         time.sleep(0.02)
     assert names == [ANSWER]
     assert conversation_id
@@ -90,7 +101,9 @@ def test_delete_with_json_body_and_with_query(server: LiveServer) -> None:
     assert client.get("/conversations", params={"user": "deleter"}).json()["data"] == []
     again = client.request("DELETE", f"/conversations/{first}", json={"user": "deleter"})
     assert_envelope(again, 404, "not_found")
-    assert_envelope(client.get("/messages", params={"conversation_id": first, "user": "deleter"}), 404)
+    assert_envelope(
+        client.get("/messages", params={"conversation_id": first, "user": "deleter"}), 404
+    )
 
 
 def test_messages_page_newest_first_items_oldest_first(server: LiveServer) -> None:
@@ -126,7 +139,13 @@ def test_conversation_variables_are_initialised_updated_and_paged(server: LiveSe
     assert by_name["last_query"]["id"] == "7a3c0c62-5a6e-4ad1-9a0a-0b5c5c1f0001"
     assert by_name["counter"]["value"] == "0"
     assert set(by_name["counter"]) == {
-        "id", "name", "value_type", "value", "description", "created_at", "updated_at"
+        "id",
+        "name",
+        "value_type",
+        "value",
+        "description",
+        "created_at",
+        "updated_at",
     }
     first = client.get(url, params={"user": "vars", "limit": 1}).json()
     assert first["has_more"] is True and len(first["data"]) == 1
@@ -145,10 +164,16 @@ def test_other_users_get_404_never_data(server: LiveServer) -> None:
     conversation_id, message_id = body["conversation_id"], body["message_id"]
     intruder = {"user": "intruder"}
     assert client.get("/conversations", params=intruder).json()["data"] == []
-    assert_envelope(client.get("/messages", params={"conversation_id": conversation_id, **intruder}), 404)
+    assert_envelope(
+        client.get("/messages", params={"conversation_id": conversation_id, **intruder}), 404
+    )
     assert_envelope(client.get(f"/conversations/{conversation_id}/variables", params=intruder), 404)
-    assert_envelope(client.post(f"/conversations/{conversation_id}/name", json={"name": "x", **intruder}), 404)
-    assert_envelope(client.request("DELETE", f"/conversations/{conversation_id}", json=intruder), 404)
+    assert_envelope(
+        client.post(f"/conversations/{conversation_id}/name", json={"name": "x", **intruder}), 404
+    )
+    assert_envelope(
+        client.request("DELETE", f"/conversations/{conversation_id}", json=intruder), 404
+    )
     assert_envelope(client.get(f"/messages/{message_id}/suggested", params=intruder), 404)
     continued = client.post(
         "/chat-messages",
@@ -158,7 +183,8 @@ def test_other_users_get_404_never_data(server: LiveServer) -> None:
     # Another app's key does not see the owner's conversation either.
     other_app = server.client("forms")
     assert_envelope(
-        other_app.get("/messages", params={"conversation_id": conversation_id, "user": "owner"}), 404
+        other_app.get("/messages", params={"conversation_id": conversation_id, "user": "owner"}),
+        404,
     )
     # ...and the owner still has it.
     assert len(client.get("/conversations", params={"user": "owner"}).json()["data"]) == 1
@@ -167,7 +193,9 @@ def test_other_users_get_404_never_data(server: LiveServer) -> None:
 def test_suggested_questions_use_the_model(server: LiveServer) -> None:
     client = server.client()
     message_id = chat(client, "Tell me about cats", user="curious")["message_id"]
-    server.registry.fake = FakeLLM(['["Do cats sleep a lot?",', ' "Why do cats purr?", "Are cats social?"]'])
+    server.registry.fake = FakeLLM(
+        ['["Do cats sleep a lot?",', ' "Why do cats purr?", "Are cats social?"]']
+    )
     response = client.get(f"/messages/{message_id}/suggested", params={"user": "curious"})
     assert response.json() == {
         "result": "success",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from chatflow.dsl import load_app, to_graph
 from chatflow.engine.events import RunFinished, TextChunk
 from chatflow.engine.nodes import REGISTRY
 from chatflow.providers.fake import FakeLLM
+from chatflow.sandbox import SandboxExecutor
 from tests.engine.conftest import collect, services
 
 BENCH = Path("/work/shared/bench/dsl")
@@ -42,8 +44,34 @@ async def test_llm_streams_the_reply() -> None:
     assert final.total_tokens > 0
 
 
+@pytest.fixture
+async def sandbox() -> AsyncIterator[SandboxExecutor]:
+    async with SandboxExecutor(workers=2) as executor:
+        yield executor
+
+
 @pytest.mark.skipif("code" not in REGISTRY, reason="code node not registered yet")
 @pytest.mark.parametrize(("query", "expected"), [("hello?", "hello?a1a2a3"), ("hi", "hib1b2b3")])
-async def test_branch(query: str, expected: str) -> None:
-    text, _ = await answer_of("branch.yml", query=query)
+async def test_branch(query: str, expected: str, sandbox: SandboxExecutor) -> None:
+    engine = services()
+    engine.code = sandbox
+    text, _ = await answer_of("branch.yml", query=query, engine=engine)
     assert text == expected
+
+
+async def test_iter100(sandbox: SandboxExecutor) -> None:
+    # The code node returns 100 strings: above Dify's default array[string] cap of 30.
+    engine = services(code_max_string_array_length=100)
+    engine.code = sandbox
+    text, final = await answer_of("iter100.yml", engine=engine)
+    assert text == "\n".join(f"- <hello?-{i}>" for i in range(100))
+    assert final.total_steps == 4  # top-level nodes: start, code, iteration, answer
+
+
+async def test_iter100_fails_at_difys_default_array_cap(sandbox: SandboxExecutor) -> None:
+    engine = services()
+    engine.code = sandbox
+    graph = to_graph(load_app((BENCH / "iter100.yml").read_text()))
+    final = (await collect(graph, engine=engine))[-1]
+    assert isinstance(final, RunFinished) and final.status == "failed"
+    assert "must be less than 30 elements" in (final.error or "")

@@ -156,3 +156,6 @@ class NodeContext:
     # The runner's id for this node execution; container nodes stamp it on their
     # Iteration*/Loop* events so the wire layer can tie them to the node's events.
     execution_id: str = ""
+    # What a paused node resumes with (a human-input form submission or timeout); set
+    # by the runner only when it re-runs a node `run_graph(resume_from=...)` paused at.
+    resume: Any = None

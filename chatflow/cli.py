@@ -1,0 +1,192 @@
+"""The `chatflow` command: serve apps, manage them, chat in the terminal.
+
+    chatflow serve [FILE.yml ...] [--host] [--port] [--data-dir]
+    chatflow app import FILE.yml [--api-key KEY]
+    chatflow app list
+    chatflow app key APP
+    chatflow chat FILE.yml|APP
+
+Every command goes through `chatflow.services`; nothing here holds logic of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from chatflow.engine.events import TextChunk
+from chatflow.errors import ChatflowError
+from chatflow.services import Services
+from chatflow.services.apps import ImportResult, LoadedApp
+from chatflow.services.chat import ChatRequest
+from chatflow.services.turn import TurnEnded
+from chatflow.settings import Settings
+
+T = TypeVar("T")
+
+EXAMPLE_APP = Path(__file__).resolve().parent / "examples" / "assistant.yml"
+CLI_USER = "cli-user"
+
+cli = typer.Typer(help="Run Dify chatflow apps behind Dify's Service API.", no_args_is_help=True)
+app_cli = typer.Typer(help="Import, list and key apps.", no_args_is_help=True)
+cli.add_typer(app_cli, name="app")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where the SQLite file and uploads live.")
+]
+
+
+def _settings(data_dir: Path | None, **overrides: object) -> Settings:
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
+    async def run() -> T:
+        services = await Services.open(settings)
+        try:
+            return await work(services)
+        finally:
+            await services.close()
+
+    try:
+        return asyncio.run(run())
+    except ChatflowError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _key_text(result: ImportResult) -> str:
+    if result.api_key:
+        return result.api_key
+    prefix = result.key_prefixes[0] if result.key_prefixes else "app-"
+    return f"{prefix}… (stored hashed; `chatflow app key {result.name}` mints a new one)"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc}") from None
+
+
+@cli.command()
+def serve(
+    files: Annotated[list[Path] | None, typer.Argument(help="DSL files to import first.")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default 5001).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Import the DSL files (or the bundled example app) and serve the Service API."""
+    import uvicorn
+
+    from chatflow.api import create_app
+
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = _settings(data_dir, **overrides)
+    texts = [_read(path) for path in files or [EXAMPLE_APP]]
+
+    async def import_all(services: Services) -> list[ImportResult]:
+        return [await services.apps.import_dsl(text) for text in texts]
+
+    base_url = f"http://{settings.host}:{settings.port}/v1"
+    for result in _with_services(settings, import_all):
+        typer.echo(
+            f"{result.name}  id={result.app_id}  key={_key_text(result)}  base_url={base_url}"
+        )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app_cli.command("import")
+def import_app(
+    file: Annotated[Path, typer.Argument(help="The DSL file.")],
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="Register this key instead of minting one.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Import a DSL file; the same app name updates that app in place, keeping its keys."""
+    text = _read(file)
+    result = _with_services(_settings(data_dir), lambda s: s.apps.import_dsl(text, api_key=api_key))
+    action = "created" if result.created else "updated"
+    typer.echo(f"{action} {result.name}  id={result.app_id}  key={_key_text(result)}")
+
+
+@app_cli.command("list")
+def list_apps(data_dir: DataDir = None) -> None:
+    """List the imported apps with their key prefixes."""
+    apps = _with_services(_settings(data_dir), lambda s: s.apps.list_apps())
+    if not apps:
+        typer.echo("no apps imported yet")
+    for app in apps:
+        keys = ", ".join(f"{p}…" for p in app.key_prefixes) or "no keys"
+        typer.echo(f"{app.name}  id={app.id}  mode={app.mode}  keys={keys}")
+
+
+@app_cli.command("key")
+def create_key(
+    app: Annotated[str, typer.Argument(help="App name or id.")], data_dir: DataDir = None
+) -> None:
+    """Mint a new Service API key for an app and print it (it is shown only once)."""
+    typer.echo(_with_services(_settings(data_dir), lambda s: s.apps.create_key(app)))
+
+
+async def _turn(services: Services, app: LoadedApp, query: str, conversation: str | None) -> str:
+    handle = await services.chat.start(
+        app,
+        ChatRequest(query=query, user=CLI_USER, conversation_id=conversation),
+    )
+    async for _, item in services.streams.subscribe(handle.info.task_id):
+        if isinstance(item, TextChunk):
+            typer.echo(item.text, nl=False)
+        elif isinstance(item, TurnEnded) and item.error is not None:
+            typer.echo(f"\n[{item.error.message}]", err=True)
+    typer.echo()
+    return handle.info.conversation_id
+
+
+@cli.command()
+def chat(
+    target: Annotated[str, typer.Argument(help="A DSL file (imported first) or an app name/id.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Chat with an app in the terminal, streaming each answer. Ctrl-D or `exit` quits."""
+
+    path = Path(target)
+    dsl_text = _read(path) if path.suffix in (".yml", ".yaml") or path.is_file() else None
+
+    async def session(services: Services) -> None:
+        ref = target
+        if dsl_text is not None:
+            ref = (await services.apps.import_dsl(dsl_text)).app_id
+        app = await services.apps.find(ref)
+        opening = app.dsl.features.opening_statement
+        if opening:
+            typer.echo(opening)
+        conversation: str | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                query = await loop.run_in_executor(None, input, "you> ")
+            except EOFError:
+                typer.echo()
+                return
+            if query.strip() in ("exit", "quit"):
+                return
+            if query.strip():
+                conversation = await _turn(services, app, query, conversation)
+
+    _with_services(_settings(data_dir), session)
+
+
+def main() -> None:
+    cli()

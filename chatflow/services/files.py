@@ -1,0 +1,192 @@
+"""Uploaded files: `POST /files/upload`, `GET /files/{id}/preview`, and the engine's
+file reader and saver.
+
+Bytes go to a `FileStorage` (local disk by default) under a server-made key; the row in
+`upload_files` records the name, size, type and owner. The engine never touches storage
+or the network itself: `read` hands it the bytes of a local upload or tool file, or of a
+remote URL fetched through the SSRF guard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from chatflow.engine.files import File
+from chatflow.errors import ChatflowError, InvalidRequest, NotFound
+from chatflow.net.ssrf import guarded_client
+from chatflow.services.apps import LoadedApp
+from chatflow.services.file_types import (
+    allowed,
+    extension_of,
+    file_type,
+    guess_mime,
+    remote_file_name,
+    size_limit,
+)
+from chatflow.store import Database
+from chatflow.store import end_users as end_users_repo
+from chatflow.store import files as files_repo
+from chatflow.store.models import UploadFile
+from chatflow.store.storage import FileStorage
+
+_NAME_MAX = 200  # Dify shortens longer names, keeping the extension
+# Files nodes produce (http-request bodies) live under this storage prefix.
+_TOOL_PREFIX = "tool-files"
+# The most a remote file may weigh when the engine fetches it (Dify's largest limit).
+_REMOTE_MAX_BYTES = 100 * 1024 * 1024
+
+
+class FileTooLarge(ChatflowError):
+    code = "file_too_large"
+    status = 413
+
+
+class UnsupportedFileType(ChatflowError):
+    code = "unsupported_file_type"
+    status = 415
+
+
+class FileNotFound(ChatflowError):
+    code = "file_not_found"
+    status = 404
+
+
+def _clean_name(filename: str, extension: str) -> str:
+    if "/" in filename or "\\" in filename:
+        raise InvalidRequest("Filename contains invalid characters")
+    if len(filename) > _NAME_MAX:
+        stem = filename.split(".")[0][:_NAME_MAX]
+        return f"{stem}.{extension}" if extension else stem
+    return filename
+
+
+class FileService:
+    def __init__(
+        self,
+        db: Database,
+        storage: FileStorage,
+        *,
+        upload_max_mb: int = 15,
+        ssrf_allow: str = "",
+    ) -> None:
+        self._db = db
+        self.storage = storage
+        self._upload_max_mb = upload_max_mb
+        self._ssrf_allow = ssrf_allow
+
+    async def upload(
+        self,
+        app: LoadedApp,
+        user: str | None,
+        *,
+        filename: str,
+        mime_type: str,
+        size: int,
+        content: Callable[[], Awaitable[bytes]],
+    ) -> UploadFile:
+        """Check and store one uploaded file for the end user `user`.
+
+        Size limits are per type (images, audio, video, everything else), from the app's
+        `fileUploadConfig` or Dify's defaults. When the app accepts files, a file of a
+        type it does not accept is refused at once (415) rather than at chat time.
+        """
+        extension = extension_of(filename)
+        name = _clean_name(filename, extension)
+        rules = app.dsl.features.file_upload
+        limit = size_limit(rules, extension, self._upload_max_mb)
+        if size > limit:
+            raise FileTooLarge("File size exceeded.")
+        if rules.get("enabled") and not allowed(
+            rules, file_type(extension, mime_type), extension, None
+        ):
+            raise UnsupportedFileType("File type not allowed.")
+        data = await content()
+        if len(data) > limit:  # the declared size can be missing or wrong
+            raise FileTooLarge("File size exceeded.")
+        file_id = str(uuid.uuid4())
+        key = f"{app.id}/{file_id}.{extension}" if extension else f"{app.id}/{file_id}"
+        await self.storage.save(key, data)
+        try:
+            async with self._db.session() as session:
+                end_user = await end_users_repo.get_or_create_end_user(session, app.id, user)
+                return await files_repo.create_upload_file(
+                    session,
+                    app_id=app.id,
+                    end_user_id=end_user.id,
+                    name=name,
+                    size=len(data),
+                    extension=extension,
+                    mime_type=mime_type,
+                    storage_key=key,
+                    hash=hashlib.sha3_256(data).hexdigest(),
+                    file_id=file_id,
+                )
+        except BaseException:
+            await self.storage.delete(key)
+            raise
+
+    async def find(self, app: LoadedApp, user: str | None, file_id: str) -> UploadFile:
+        """The app's file for a preview; with `user`, only that end user's own file."""
+        async with self._db.session() as session:
+            row = await session.get(UploadFile, file_id)
+            owner = None
+            if user:
+                owner = await end_users_repo.find_end_user(session, app.id, user)
+        if row is None or row.app_id != app.id:
+            raise FileNotFound("The requested file was not found.")
+        if user and (owner is None or row.end_user_id != owner.id):
+            raise FileNotFound("The requested file was not found.")
+        return row
+
+    def stream(self, row: UploadFile) -> AsyncIterator[bytes]:
+        return self.storage.stream(row.storage_key)
+
+    # -- the engine's side ---------------------------------------------------------------
+
+    async def read(self, file: File) -> bytes:
+        """`EngineServices.file_reader`: the bytes behind a file value."""
+        if file.transfer_method == "tool_file" and file.id:
+            return await self.storage.load(f"{_TOOL_PREFIX}/{file.id}")
+        if file.transfer_method == "local_file" and file.id:
+            async with self._db.session() as session:
+                row = await session.get(UploadFile, file.id)
+            if row is None:
+                raise NotFound(f"File not found: {file.id}")
+            return await self.storage.load(row.storage_key)
+        if file.url:
+            return await self._fetch(file.url)
+        raise NotFound("The file has neither an upload id nor a URL")
+
+    async def _fetch(self, url: str) -> bytes:
+        """A remote file, only through the SSRF guard, capped in size."""
+        async with guarded_client(self._ssrf_allow) as client:
+            async with client.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    raise InvalidRequest(f"Failed to fetch {url}: HTTP {response.status_code}")
+                parts: list[bytes] = []
+                total = 0
+                async for chunk in response.aiter_bytes():
+                    total += len(chunk)
+                    if total > _REMOTE_MAX_BYTES:
+                        raise FileTooLarge("File size exceeded.")
+                    parts.append(chunk)
+        return b"".join(parts)
+
+    async def save_generated(self, content: bytes, filename: str, mime_type: str) -> File:
+        """`EngineServices.file_saver`: keep bytes a node produced as a tool file."""
+        file_id = str(uuid.uuid4())
+        await self.storage.save(f"{_TOOL_PREFIX}/{file_id}", content)
+        name = filename or remote_file_name(filename) or file_id
+        extension = extension_of(name)
+        mime = mime_type or guess_mime(name)
+        return File(
+            type=file_type(extension, mime),
+            transfer_method="tool_file",
+            id=file_id,
+            filename=name,
+            extension=f".{extension}" if extension else "",
+            mime_type=mime,
+            size=len(content),
+        )
