@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5001
 
-.PHONY: serve test install install-test lint typecheck bench clean
+.PHONY: serve test install install-test lint typecheck bench clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,7 @@ bench: $(VENV)/.installed-bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Regenerate the README's settings table from chatflow/settings.py.
+docs: install
+	$(BIN)/python -c "import re,pathlib,subprocess;p=pathlib.Path('README.md');t=subprocess.run(['$(BIN)/chatflow','settings'],capture_output=True,text=True,check=True).stdout.strip();s=p.read_text();p.write_text(re.sub(r'(<!-- settings-table:start -->).*?(<!-- settings-table:end -->)',lambda m:m.group(1)+chr(10)+t+chr(10)+m.group(2),s,flags=re.S))"

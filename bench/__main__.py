@@ -45,23 +45,31 @@ def main() -> None:
 
         runs = 50 if args.quick else 200
         graphon_runs = 10 if args.quick else 40
-        sections.append(_guard("engine", "Engine speed", lambda: asyncio.run(
-            engine.measure(runs=runs, graphon_runs=graphon_runs)
-        )))
+        sections.append(
+            _guard(
+                "engine",
+                "Engine speed",
+                lambda: asyncio.run(engine.measure(runs=runs, graphon_runs=graphon_runs)),
+            )
+        )
         print_section(sections[-1])
     if "http" in only:
         from bench import http
 
-        sections.append(_guard("http", "HTTP API", lambda: http.measure(
-            quick=args.quick, streams=args.streams
-        )))
+        sections.append(
+            _guard("http", "HTTP API", lambda: http.measure(quick=args.quick, streams=args.streams))
+        )
         print_section(sections[-1])
     if "embedded" in only:
         from bench import embedded
 
-        sections.append(_guard("embedded", "Embedded model pass-through", lambda: embedded.measure(
-            quick=args.quick
-        )))
+        sections.append(
+            _guard(
+                "embedded",
+                "Embedded model pass-through",
+                lambda: embedded.measure(quick=args.quick),
+            )
+        )
         print_section(sections[-1])
 
     command = "python -m bench " + shlex.join(sys.argv[1:])

@@ -42,7 +42,9 @@ async def latency(client: httpx.AsyncClient, spec: dict[str, Any]) -> dict[str, 
     for _ in range(int(spec["requests"])):
         started = time.perf_counter()
         response = await client.post(
-            "/v1/chat-messages", json=_body(spec["query"], "blocking"), headers=_headers(spec["key"])
+            "/v1/chat-messages",
+            json=_body(spec["query"], "blocking"),
+            headers=_headers(spec["key"]),
         )
         await response.aread()
         samples.append(time.perf_counter() - started)
@@ -56,7 +58,9 @@ async def _stream(
     """POST a streaming chat; call `on_frame(frame, elapsed)` per data frame."""
     started = time.perf_counter()
     async with client.stream(
-        "POST", "/v1/chat-messages", json=_body(spec["query"], "streaming"),
+        "POST",
+        "/v1/chat-messages",
+        json=_body(spec["query"], "streaming"),
         headers=_headers(spec["key"]),
     ) as response:
         async for line in response.aiter_lines():
@@ -71,7 +75,9 @@ async def ttfe(client: httpx.AsyncClient, spec: dict[str, Any]) -> dict[str, Any
     for _ in range(int(spec["requests"])):
         seen: dict[str, float] = {}
 
-        async def on_frame(frame: dict[str, Any], elapsed: float, seen: dict[str, float] = seen) -> bool:
+        async def on_frame(
+            frame: dict[str, Any], elapsed: float, seen: dict[str, float] = seen
+        ) -> bool:
             seen.setdefault("first", elapsed)
             if frame.get("event") == "message":
                 seen.setdefault("message", elapsed)
@@ -159,12 +165,15 @@ async def stop(client: httpx.AsyncClient, spec: dict[str, Any]) -> dict[str, Any
     for _ in range(int(spec["requests"])):
         task: dict[str, Any] = {}
 
-        async def on_frame(frame: dict[str, Any], elapsed: float, task: dict[str, Any] = task) -> bool:
+        async def on_frame(
+            frame: dict[str, Any], elapsed: float, task: dict[str, Any] = task
+        ) -> bool:
             if frame.get("event") == "message" and "sent" not in task:
                 task["sent"] = time.perf_counter()
                 response = await client.post(
                     f"/v1/chat-messages/{frame['task_id']}/stop",
-                    json={"user": USER}, headers=_headers(spec["key"]),
+                    json={"user": USER},
+                    headers=_headers(spec["key"]),
                 )
                 task["status"] = response.status_code
             return False
@@ -192,8 +201,12 @@ async def tokens(client: httpx.AsyncClient, spec: dict[str, Any]) -> dict[str, A
 
 
 SCENARIOS = {
-    "latency": latency, "ttfe": ttfe, "throughput": throughput, "streams": streams,
-    "stop": stop, "tokens": tokens,
+    "latency": latency,
+    "ttfe": ttfe,
+    "throughput": throughput,
+    "streams": streams,
+    "stop": stop,
+    "tokens": tokens,
 }
 
 

@@ -46,17 +46,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _import_apps(dsl_dir: Path) -> None:
+async def _import_apps(apps: dict[str, str]) -> None:
     from chatflow.services import Services
     from chatflow.settings import Settings
 
     services = await Services.open(Settings())
     try:
-        for path in sorted(dsl_dir.glob("*.yml")):
+        for name, text in apps.items():
             try:
-                await services.apps.import_dsl(path.read_text(), api_key=api_key(path.stem))
+                await services.apps.import_dsl(text, api_key=api_key(name))
             except Exception as exc:  # an app our engine can't load yet: serve the rest
-                print(f"bench server: skipped {path.name}: {exc}", file=sys.stderr)
+                print(f"bench server: skipped {name}: {exc}", file=sys.stderr)
     finally:
         await services.close()
 
@@ -105,10 +105,9 @@ def main() -> None:
         app = _floor_app(args.body.read_bytes(), args.delay, args.tokens)
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return
-    asyncio.run(_import_apps(args.dsl_dir))
-    uvicorn.run(
-        "chatflow.api.app:create_app", factory=True, workers=args.workers, **common
-    )  # type: ignore[arg-type]
+    apps = {path.stem: path.read_text() for path in sorted(args.dsl_dir.glob("*.yml"))}
+    asyncio.run(_import_apps(apps))
+    uvicorn.run("chatflow.api.app:create_app", factory=True, workers=args.workers, **common)
 
 
 @contextlib.contextmanager

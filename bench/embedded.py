@@ -52,8 +52,13 @@ def direct(runs: int) -> tuple[list[float], list[float]]:
             return False
 
         body = {
-            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hello?"}],
-            "stream": True, "temperature": 0.7, "max_tokens": MAX_TOKENS,
+            "messages": [
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": "hello?"},
+            ],
+            "stream": True,
+            "temperature": 0.7,
+            "max_tokens": MAX_TOKENS,
         }
         worker = threading.Thread(target=server.handle_chat_completions, args=(body, on_chunk))
         worker.start()
@@ -78,7 +83,11 @@ def through_api(runs: int) -> tuple[list[float], list[float]]:
         dsl_dir = Path(data_dir) / "dsl"
         dsl_dir.mkdir()
         (dsl_dir / "llm.yml").write_text(text)
-        env = {"CHATFLOW_MODEL_BACKEND": "embedded", "CHATFLOW_DATA_DIR": data_dir, "DATABASE_URL": ""}
+        env = {
+            "CHATFLOW_MODEL_BACKEND": "embedded",
+            "CHATFLOW_DATA_DIR": data_dir,
+            "DATABASE_URL": "",
+        }
         with _server.start("ours", env=env, dsl_dir=dsl_dir) as (url, _):
             for index in range(runs + 1):
                 result = loadgen(spec(url, "tokens", "llm", timeout=120))
@@ -96,14 +105,24 @@ def measure(*, quick: bool = False) -> Section:
     runs = 3 if quick else 6
     base_first, base_rate = direct(runs)
     first, rate = through_api(runs)
-    section.rows.append(Row(
-        "first token p50", "ms", Summary.of(first).p50 * 1e3, Summary.of(base_first).p50 * 1e3,
-        "xllamacpp direct",
-    ))
-    section.rows.append(Row(
-        "tokens/s p50", "tok/s", Summary.of(rate).p50, Summary.of(base_rate).p50,
-        "xllamacpp direct",
-    ))
+    section.rows.append(
+        Row(
+            "first token p50",
+            "ms",
+            Summary.of(first).p50 * 1e3,
+            Summary.of(base_first).p50 * 1e3,
+            "xllamacpp direct",
+        )
+    )
+    section.rows.append(
+        Row(
+            "tokens/s p50",
+            "tok/s",
+            Summary.of(rate).p50,
+            Summary.of(base_rate).p50,
+            "xllamacpp direct",
+        )
+    )
     section.notes.append(
         f"{runs} runs each after one warm-up, at most {MAX_TOKENS} tokens, temperature 0.7; "
         "our figure is measured by an HTTP client on `message` frames (first token includes "

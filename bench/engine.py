@@ -56,8 +56,14 @@ class InProcessCodeExecutor:
     The same stand-in graphon gets; it compiles on every call, as a sandbox would.
     """
 
+    # `timeout` is part of the CodeExecutor protocol; exec in process cannot honour it.
     async def run(
-        self, language: str, code: str, inputs: Mapping[str, Any], *, timeout: float
+        self,
+        language: str,
+        code: str,
+        inputs: Mapping[str, Any],
+        *,
+        timeout: float,  # noqa: ASYNC109
     ) -> dict[str, Any]:
         namespace: dict[str, Any] = {}
         exec(compile(code, "<code-node>", "exec"), namespace)
@@ -108,9 +114,7 @@ class Timings:
     load_us: list[float] = field(default_factory=list)
 
 
-async def time_workload(
-    name: str, services: EngineServices, *, runs: int, warmup: int
-) -> Timings:
+async def time_workload(name: str, services: EngineServices, *, runs: int, warmup: int) -> Timings:
     timings = Timings()
     text = (DSL_DIR / f"{name}.yml").read_text()
     for _ in range(max(3, runs // 10)):
@@ -190,30 +194,55 @@ def build_section(
                 row.target, row.met = "< 5,000 µs", a < 5000
             section.rows.append(row)
         if name in theirs and theirs[name]["answer"] != timing.answer:
-            section.notes.append(f"{name}: answers differ: ours {timing.answer[:60]!r}, "
-                                 f"graphon {theirs[name]['answer'][:60]!r}")
+            section.notes.append(
+                f"{name}: answers differ: ours {timing.answer[:60]!r}, "
+                f"graphon {theirs[name]['answer'][:60]!r}"
+            )
     if "chain50" in ours and "echo" in ours:
         mine_node = per_node_us(ours["chain50"].run_us, ours["echo"].run_us)
-        their_node = per_node_us(g("chain50", "run_us"), g("echo", "run_us")) if theirs else float("nan")
-        section.rows.append(Row(
-            "per-node overhead", "µs", mine_node, their_node, "graphon",
-            target="<= 0.1x graphon and < 30 µs",
-            met=mine_node < 30 and (not theirs or mine_node <= 0.1 * their_node),
-        ))
-        section.rows.append(Row(
-            "per-node overhead", "µs", mine_node, Summary.of(direct).p50,
-            "direct Jinja2 render of the node's template",
-        ))
+        their_node = (
+            per_node_us(g("chain50", "run_us"), g("echo", "run_us")) if theirs else float("nan")
+        )
+        section.rows.append(
+            Row(
+                "per-node overhead",
+                "µs",
+                mine_node,
+                their_node,
+                "graphon",
+                target="<= 0.1x graphon and < 30 µs",
+                met=mine_node < 30 and (not theirs or mine_node <= 0.1 * their_node),
+            )
+        )
+        section.rows.append(
+            Row(
+                "per-node overhead",
+                "µs",
+                mine_node,
+                Summary.of(direct).p50,
+                "direct Jinja2 render of the node's template",
+            )
+        )
     for name, timing in sandboxed.items():
-        section.rows.append(Row(
-            f"{name} run p50, real code sandbox", "µs", Summary.of(timing.run_us).p50,
-            Summary.of(g(name, "run_us")).p50, "graphon (in-process code)",
-        ))
+        section.rows.append(
+            Row(
+                f"{name} run p50, real code sandbox",
+                "µs",
+                Summary.of(timing.run_us).p50,
+                Summary.of(g(name, "run_us")).p50,
+                "graphon (in-process code)",
+            )
+        )
     for name, timing in ours.items():
-        section.rows.append(Row(
-            f"{name} load (DSL text -> runnable)", "µs", Summary.of(timing.load_us).p50,
-            Summary.of(g(name, "load_us")).p50, "graphon",
-        ))
+        section.rows.append(
+            Row(
+                f"{name} load (DSL text -> runnable)",
+                "µs",
+                Summary.of(timing.load_us).p50,
+                Summary.of(g(name, "load_us")).p50,
+                "graphon",
+            )
+        )
     n_ours = len(next(iter(ours.values())).run_us) if ours else 0
     n_theirs = len(next(iter(theirs.values()))["run_us"]) if theirs else 0
     section.notes.append(
@@ -227,20 +256,27 @@ def build_section(
 
 
 async def measure(
-    *, runs: int = 200, graphon_runs: int = 50, warmup: int = 5, with_graphon: bool = True,
-    sandbox: bool = True, names: tuple[str, ...] = WORKLOADS,
+    *,
+    runs: int = 200,
+    graphon_runs: int = 50,
+    warmup: int = 5,
+    with_graphon: bool = True,
+    sandbox: bool = True,
+    names: tuple[str, ...] = WORKLOADS,
 ) -> Section:
     notes: list[str] = []
-    ours, sandboxed = await time_ours(
-        names, runs=runs, warmup=warmup, sandbox=sandbox, notes=notes
-    )
+    ours, sandboxed = await time_ours(names, runs=runs, warmup=warmup, sandbox=sandbox, notes=notes)
     graphon: dict[str, Any] | None = None
     error = None
     if with_graphon:
         try:
             graphon = await asyncio.to_thread(
-                _graphon.run_driver, DSL_DIR, list(names), runs=graphon_runs,
-                warmup=warmup, tokens=TOKENS,
+                _graphon.run_driver,
+                DSL_DIR,
+                list(names),
+                runs=graphon_runs,
+                warmup=warmup,
+                tokens=TOKENS,
             )
         except _graphon.GraphonUnavailable as exc:
             error = f"graphon not measured: {exc}"
@@ -255,9 +291,11 @@ def print_section(section: Section) -> None:
     print(f"\n## {section.title}")
     for row in section.rows:
         met = "" if row.met is None else ("  OK" if row.met else "  MISSED")
-        print(f"{row.name:<42} {fmt(row.ours, row.unit):>12}  vs {row.baseline_name}: "
-              f"{fmt(row.baseline, row.unit):>12}  ratio {fmt(row.ratio)}x"
-              f"{'  target ' + row.target if row.target else ''}{met}")
+        print(
+            f"{row.name:<42} {fmt(row.ours, row.unit):>12}  vs {row.baseline_name}: "
+            f"{fmt(row.baseline, row.unit):>12}  ratio {fmt(row.ratio)}x"
+            f"{'  target ' + row.target if row.target else ''}{met}"
+        )
     for note in section.notes:
         print(f"- {note}")
 
@@ -271,10 +309,16 @@ def main() -> None:
     parser.add_argument("--no-sandbox", action="store_true")
     parser.add_argument("names", nargs="*", default=list(WORKLOADS))
     args = parser.parse_args()
-    section = asyncio.run(measure(
-        runs=args.runs, graphon_runs=args.graphon_runs, warmup=args.warmup,
-        with_graphon=not args.no_graphon, sandbox=not args.no_sandbox, names=tuple(args.names),
-    ))
+    section = asyncio.run(
+        measure(
+            runs=args.runs,
+            graphon_runs=args.graphon_runs,
+            warmup=args.warmup,
+            with_graphon=not args.no_graphon,
+            sandbox=not args.no_sandbox,
+            names=tuple(args.names),
+        )
+    )
     print_section(section)
 
 

@@ -50,7 +50,9 @@ def loadgen(spec: dict[str, Any], timeout: float = 300) -> dict[str, Any]:
     return result
 
 
-def fake_env(data_dir: str, *, delay: float = 0.0, database_url: str | None = None) -> dict[str, str]:
+def fake_env(
+    data_dir: str, *, delay: float = 0.0, database_url: str | None = None
+) -> dict[str, str]:
     env = {
         "CHATFLOW_MODEL_BACKEND": "fake",
         "CHATFLOW_DATA_DIR": data_dir,
@@ -62,7 +64,9 @@ def fake_env(data_dir: str, *, delay: float = 0.0, database_url: str | None = No
 
 
 @contextlib.contextmanager
-def ours(delay: float = 0.0, *, workers: int = 1, database_url: str | None = None) -> Iterator[tuple[str, int]]:
+def ours(
+    delay: float = 0.0, *, workers: int = 1, database_url: str | None = None
+) -> Iterator[tuple[str, int]]:
     with tempfile.TemporaryDirectory(prefix="chatflow-bench-") as data_dir:
         env = fake_env(data_dir, delay=delay, database_url=database_url)
         with _server.start("ours", env=env, workers=workers) as started:
@@ -79,7 +83,13 @@ def floor(body: bytes, delay: float = 0.0) -> Iterator[tuple[str, int]]:
 
 
 def spec(url: str, scenario: str, app: str = "echo", **params: Any) -> dict[str, Any]:
-    return {"url": url, "scenario": scenario, "key": _server.api_key(app), "query": "hello?", **params}
+    return {
+        "url": url,
+        "scenario": scenario,
+        "key": _server.api_key(app),
+        "query": "hello?",
+        **params,
+    }
 
 
 def overhead(section: Section, requests: int) -> bytes:
@@ -90,9 +100,10 @@ def overhead(section: Section, requests: int) -> bytes:
             loadgen(spec(url, "latency", app, requests=20))  # warm-up
             results[app] = loadgen(spec(url, "latency", app, requests=requests))
             if results[app]["errors"]:
-                section.notes.append(f"{app}: {results[app]['errors']} failed requests: "
-                                     f"{results[app]['last'][:200]}")
-    body = results["llm"]["last"].encode()
+                section.notes.append(
+                    f"{app}: {results[app]['errors']} failed requests: {results[app]['last'][:200]}"
+                )
+    body: bytes = str(results["llm"]["last"]).encode()
     with floor(body) as (url, _):
         loadgen(spec(url, "latency", requests=20))
         base = loadgen(spec(url, "latency", requests=requests))
@@ -100,13 +111,22 @@ def overhead(section: Section, requests: int) -> bytes:
     for app in ("echo", "llm"):
         mine = Summary.of(results[app]["seconds"])
         p50 = mine.p50 * 1e3
-        section.rows.append(Row(
-            f"blocking {app}.yml p50", "ms", p50, floor_s.p50 * 1e3, "bare Starlette",
-            target="<= 3x floor and < 3 ms", met=p50 < 3 and mine.p50 <= 3 * floor_s.p50,
-        ))
-        section.rows.append(Row(
-            f"blocking {app}.yml p99", "ms", mine.p99 * 1e3, floor_s.p99 * 1e3, "bare Starlette"
-        ))
+        section.rows.append(
+            Row(
+                f"blocking {app}.yml p50",
+                "ms",
+                p50,
+                floor_s.p50 * 1e3,
+                "bare Starlette",
+                target="<= 3x floor and < 3 ms",
+                met=p50 < 3 and mine.p50 <= 3 * floor_s.p50,
+            )
+        )
+        section.rows.append(
+            Row(
+                f"blocking {app}.yml p99", "ms", mine.p99 * 1e3, floor_s.p99 * 1e3, "bare Starlette"
+            )
+        )
     return body
 
 
@@ -118,15 +138,26 @@ def first_event(section: Section, body: bytes, requests: int) -> None:
         loadgen(spec(url, "ttfe", requests=10))
         base = loadgen(spec(url, "ttfe", requests=requests))
     first, base_first = Summary.of(mine["first"]), Summary.of(base["first"])
-    section.rows.append(Row(
-        "streaming llm.yml: first event p50", "ms", first.p50 * 1e3, base_first.p50 * 1e3,
-        "bare Starlette stream", target="< 5 ms", met=first.p50 * 1e3 < 5,
-    ))
-    section.rows.append(Row(
-        "streaming llm.yml: first message p50", "ms",
-        Summary.of(mine["first_message"]).p50 * 1e3,
-        Summary.of(base["first_message"]).p50 * 1e3, "bare Starlette stream",
-    ))
+    section.rows.append(
+        Row(
+            "streaming llm.yml: first event p50",
+            "ms",
+            first.p50 * 1e3,
+            base_first.p50 * 1e3,
+            "bare Starlette stream",
+            target="< 5 ms",
+            met=first.p50 * 1e3 < 5,
+        )
+    )
+    section.rows.append(
+        Row(
+            "streaming llm.yml: first message p50",
+            "ms",
+            Summary.of(mine["first_message"]).p50 * 1e3,
+            Summary.of(base["first_message"]).p50 * 1e3,
+            "bare Starlette stream",
+        )
+    )
     if mine["errors"]:
         section.notes.append(f"time to first event: {mine['errors']} failed streams")
 
@@ -134,10 +165,10 @@ def first_event(section: Section, body: bytes, requests: int) -> None:
 async def _reset_postgres() -> str | None:
     """A fresh `chatflow_bench` database (not the tests' `test`); None if unreachable."""
     try:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]
 
         conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-    except (OSError, ImportError, Exception) as exc:  # noqa: BLE001 - any failure: skip PG
+    except (OSError, ImportError, Exception) as exc:
         return f"Postgres not reachable ({type(exc).__name__})"
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)')
@@ -148,7 +179,11 @@ async def _reset_postgres() -> str | None:
 
 
 def throughput(section: Section, body: bytes, seconds: float, concurrency: int) -> None:
-    params = {"seconds": seconds, "concurrency": concurrency, "connections": concurrency}
+    params: dict[str, Any] = {
+        "seconds": seconds,
+        "concurrency": concurrency,
+        "connections": concurrency,
+    }
     with floor(body) as (url, _):
         base = loadgen(spec(url, "throughput", **params))
     base_rate = base["ok"] / base["elapsed"]
@@ -161,27 +196,42 @@ def throughput(section: Section, body: bytes, seconds: float, concurrency: int) 
         for workers in (1, 2):
             if database == "Postgres":
                 asyncio.run(_reset_postgres())
-            with ours(workers=workers, database_url=pg_url if database == "Postgres" else None) as (url, _):
+            with ours(workers=workers, database_url=pg_url if database == "Postgres" else None) as (
+                url,
+                _,
+            ):
                 loadgen(spec(url, "throughput", "llm", seconds=1, concurrency=4))  # warm-up
                 result = loadgen(spec(url, "throughput", "llm", **params))
             rate = result["ok"] / result["elapsed"]
-            section.rows.append(Row(
-                f"throughput llm.yml, {database}, {workers} worker(s)", "msg/s", rate, base_rate,
-                "bare Starlette, 1 worker",
-                note=f"{result['errors']} errors",
-            ))
+            section.rows.append(
+                Row(
+                    f"throughput llm.yml, {database}, {workers} worker(s)",
+                    "msg/s",
+                    rate,
+                    base_rate,
+                    "bare Starlette, 1 worker",
+                    note=f"{result['errors']} errors",
+                )
+            )
             if result["errors"]:
                 section.notes.append(
                     f"throughput {database} x{workers}: {result['errors']} failed requests"
                 )
 
 
-def _streams_run(url: str, pid: int, count: int, hold: float, app: str) -> tuple[dict[str, Any], int]:
+def _streams_run(
+    url: str, pid: int, count: int, hold: float, app: str
+) -> tuple[dict[str, Any], int]:
     """Open `count` streams; sample the server's memory once all are open."""
-    params = spec(url, "streams", app, count=count, hold=hold, connections=count + 10, open_timeout=90)
+    params = spec(
+        url, "streams", app, count=count, hold=hold, connections=count + 10, open_timeout=90
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench._loadgen", json.dumps(params)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     rss_open = 0
@@ -192,7 +242,9 @@ def _streams_run(url: str, pid: int, count: int, hold: float, app: str) -> tuple
             rss_open = _server.rss_kib(pid)
     proc.wait(timeout=300)
     if proc.returncode != 0:
-        raise RuntimeError(f"load generator failed: {proc.stderr.read()[-1500:] if proc.stderr else ''}")
+        raise RuntimeError(
+            f"load generator failed: {proc.stderr.read()[-1500:] if proc.stderr else ''}"
+        )
     return json.loads(last), rss_open
 
 
@@ -209,18 +261,35 @@ def open_streams(section: Section, body: bytes, count: int) -> None:
         base, base_open = _streams_run(url, pid, count, hold, "echo")
     per_stream = (mine_open - idle) / count if mine_open else float("nan")
     base_per_stream = (base_open - base_idle) / count if base_open else float("nan")
-    section.rows.append(Row(
-        f"{count} open streams: memory per stream", "KiB", per_stream, base_per_stream,
-        "bare Starlette stream",
-    ))
-    section.rows.append(Row(
-        f"{count} open streams: first event p99", "ms", Summary.of(mine["first"]).p99 * 1e3,
-        Summary.of(base["first"]).p99 * 1e3, "bare Starlette stream",
-    ))
-    section.rows.append(Row(
-        f"{count} open streams: errors", "", mine["error_count"], base["error_count"],
-        "bare Starlette stream", target="0", met=mine["error_count"] == 0,
-    ))
+    section.rows.append(
+        Row(
+            f"{count} open streams: memory per stream",
+            "KiB",
+            per_stream,
+            base_per_stream,
+            "bare Starlette stream",
+        )
+    )
+    section.rows.append(
+        Row(
+            f"{count} open streams: first event p99",
+            "ms",
+            Summary.of(mine["first"]).p99 * 1e3,
+            Summary.of(base["first"]).p99 * 1e3,
+            "bare Starlette stream",
+        )
+    )
+    section.rows.append(
+        Row(
+            f"{count} open streams: errors",
+            "",
+            mine["error_count"],
+            base["error_count"],
+            "bare Starlette stream",
+            target="0",
+            met=mine["error_count"] == 0,
+        )
+    )
     if mine["errors"]:
         section.notes.append(f"open streams: errors {mine['errors'][:5]}")
     section.notes.append(
@@ -236,13 +305,26 @@ def stop_latency(section: Section, requests: int) -> None:
         result = loadgen(spec(url, "stop", "llm", requests=requests))
     remaining = full["total"] - (full["times"][0] if full["times"] else 0.0)
     stops = Summary.of(result["seconds"])
-    section.rows.append(Row(
-        "stop -> stream end p99", "ms", stops.p99 * 1e3, remaining * 1e3,
-        "time the stream had left", target="< 100 ms", met=stops.p99 * 1e3 < 100,
-    ))
-    section.rows.append(Row(
-        "stop -> stream end p50", "ms", stops.p50 * 1e3, remaining * 1e3, "time the stream had left"
-    ))
+    section.rows.append(
+        Row(
+            "stop -> stream end p99",
+            "ms",
+            stops.p99 * 1e3,
+            remaining * 1e3,
+            "time the stream had left",
+            target="< 100 ms",
+            met=stops.p99 * 1e3 < 100,
+        )
+    )
+    section.rows.append(
+        Row(
+            "stop -> stream end p50",
+            "ms",
+            stops.p50 * 1e3,
+            remaining * 1e3,
+            "time the stream had left",
+        )
+    )
     if result["errors"]:
         section.notes.append(f"stop: {result['errors']} runs could not be stopped cleanly")
 

@@ -188,5 +188,13 @@ def chat(
     _with_services(_settings(data_dir), session)
 
 
+@cli.command("settings")
+def show_settings() -> None:
+    """Print every setting as a Markdown table (the README's Configuration section)."""
+    from chatflow.settings import settings_table
+
+    typer.echo(settings_table())
+
+
 def main() -> None:
     cli()

@@ -128,9 +128,24 @@ class Settings(BaseSettings):
         default=1000, description="Max items in an array[number] code output."
     )
     code_max_string_length: int = Field(
-        default=80_000, description="Max length of a string in code output."
+        default=400_000, description="Max length of a string in code output (Dify's 400000)."
     )
     code_max_depth: int = Field(default=5, description="Max nesting depth of code output.")
+    code_max_number: int = Field(
+        default=9_223_372_036_854_775_807, description="Largest number a code output may hold."
+    )
+    code_min_number: int = Field(
+        default=-9_223_372_036_854_775_807, description="Smallest number a code output may hold."
+    )
+    code_max_precision: int = Field(
+        default=20, description="Max decimal places of a float in code output."
+    )
+    code_timeout_seconds: float = Field(
+        default=15.0, description="Wall-clock limit of one code node run, in seconds."
+    )
+    template_max_length: int = Field(
+        default=400_000, description="Max length of a template-transform node's output."
+    )
     code_workers: int = Field(
         default=4, description="Code sandbox: how many code jobs may run at the same time."
     )
@@ -153,6 +168,22 @@ class Settings(BaseSettings):
         description="Comma-separated hosts/CIDRs http-request may reach despite the SSRF guard.",
     )
 
+    # Moderation (sensitive_word_avoidance) and audio endpoints
+    moderation_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible base URL for openai_moderation; default openai_base_url.",
+    )
+    moderation_api_key: str | None = Field(
+        default=None, description="API key for moderation_base_url; default openai_api_key."
+    )
+    moderation_model: str = Field(
+        default="omni-moderation-latest",
+        description="Model name sent to the /moderations endpoint.",
+    )
+    audio_max_mb: int = Field(
+        default=30, description="Max size of an /audio-to-text upload in MB (Dify: 30)."
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url
@@ -162,3 +193,20 @@ class Settings(BaseSettings):
                 url = "postgresql+asyncpg://" + url[len("postgresql://") :]
             return url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'chatflow.db').resolve()}"
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets `field`."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else f"CHATFLOW_{field.upper()}"
+
+
+def settings_table() -> str:
+    """The README's Configuration table, generated so it never drifts from the code."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = "" if default is None else f"`{default}`"
+        description = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `{env_name(name)}` | {shown} | {description} |")
+    return "\n".join(rows)

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatflow.settings import Settings
+from chatflow.settings import Settings, env_name, settings_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def env_name(field: str) -> str:
-    alias = Settings.model_fields[field].validation_alias
-    return alias if isinstance(alias, str) else f"CHATFLOW_{field.upper()}"
-
-
 def test_every_setting_is_documented_in_readme() -> None:
     text = README.read_text(encoding="utf-8")
-    missing = [env_name(name) for name in Settings.model_fields if f"`{env_name(name)}`" not in text]
-    assert not missing, f"settings missing from README's Configuration section: {missing}"
+    missing = [env_name(n) for n in Settings.model_fields if f"`{env_name(n)}`" not in text]
+    assert not missing, (
+        f"settings missing from README's Configuration section: {missing}; "
+        "regenerate it with `make docs`"
+    )
+
+
+def test_readme_table_matches_the_code() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert settings_table() in text, "README settings table is stale: run `make docs`"
 
 
 def test_every_setting_has_a_description() -> None:

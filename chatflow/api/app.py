@@ -12,7 +12,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from chatflow.api.errors import install_error_handlers
-from chatflow.api.routes import app_info, chat, conversations
+from chatflow.api.routes import (
+    app_info,
+    chat,
+    conversation_variables,
+    conversations,
+    end_users,
+    feedbacks,
+    files,
+    workflows,
+)
 from chatflow.providers.base import ModelRegistry
 from chatflow.services import Services
 from chatflow.settings import Settings
@@ -48,6 +57,16 @@ def create_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
     install_error_handlers(app)
-    for router in (chat.router, conversations.router, app_info.router):
+    routers = (
+        chat.router,
+        conversations.router,
+        app_info.router,
+        files.router,
+        end_users.router,
+        feedbacks.router,
+        conversation_variables.router,
+        workflows.router,
+    )
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -196,7 +196,7 @@ class ChatStreamEncoder:
             message_end = self._base("message_end")
             message_end.update(id=self.info.message_id, metadata=end.metadata(), files=[])
             frames.append(message_end)
-        if self.workflow_events:
+        if self.workflow_events and end.graph_ran:
             frames.append(self._workflow("workflow_finished", self._run_finished(end)))
         if end.error is not None:
             error = self._base("error")

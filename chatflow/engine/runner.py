@@ -25,16 +25,19 @@ from random import getrandbits
 from typing import Any
 from uuid import uuid4
 
+from chatflow.engine import _pause
 from chatflow.engine._channel import Channel, drain
 from chatflow.engine.answer_stream import answer_stream
 from chatflow.engine.events import (
     ContainerScope,
     Event,
+    HumanInputRequired,
     NodeFinished,
     NodeRetry,
     NodeStarted,
     NodeStatus,
     RunFinished,
+    RunPaused,
     RunStarted,
     RunStatus,
 )
@@ -54,7 +57,7 @@ from chatflow.engine.nodes.base import (
     StreamChunk,
     Turn,
 )
-from chatflow.engine.variables import SYSTEM, VariablePool
+from chatflow.engine.variables import CONVERSATION, SYSTEM, VariablePool
 from chatflow.errors import NodeError
 from chatflow.providers.base import Usage
 
@@ -134,16 +137,33 @@ class _Run:
         self.outputs: dict[str, Any] = {}
         self.error: _Abort | None = None
         self._group: asyncio.TaskGroup | None = None
+        # Pausing (human-input): forms waiting, nodes to start on resume, resume inputs.
+        self.pausing = False
+        self.waiting: dict[str, HumanInputRequired] = {}
+        self.deferred: list[tuple[str, str | None]] = []
+        self.resume: dict[str, Any] = {}
 
-    async def drive(self, time_limit: float | None = None) -> None:
-        """Run the scope to completion; failures end up in `self.error`, never raised."""
+    async def drive(
+        self,
+        time_limit: float | None = None,
+        entries: Sequence[tuple[str, str | None]] | None = None,
+    ) -> None:
+        """Run the scope to completion; failures end up in `self.error`, never raised.
+
+        `entries` (node, predecessor) restart a resumed run, whose answer coordinator
+        the caller has already brought up to date.
+        """
         began = time.monotonic()
-        self.stream.start()
+        if entries is None:
+            self.stream.start()
         try:
             async with asyncio.timeout(time_limit), asyncio.TaskGroup() as group:
                 self._group = group
-                # The entry chain runs in this task; only extra branches get tasks.
-                await self._chain(self.scope.root_id, None)
+                if entries is None:
+                    # The entry chain runs in this task; only extra branches get tasks.
+                    await self._chain(self.scope.root_id, None)
+                for node_id, predecessor in entries or ():
+                    group.create_task(self._chain(node_id, predecessor))
         except* _Abort as failure:
             self.error = failure.exceptions[0]  # type: ignore[assignment]
         except* TimeoutError:
@@ -152,7 +172,7 @@ class _Run:
         except* Exception as failure:  # a runner bug: still end the run as failed
             first = failure.exceptions[0]
             self.error = _Abort(f"internal error: {_message(first)}", None, type(first).__name__)
-        if self.error is None:
+        if self.error is None and not (self.pausing or self.waiting):
             self.stream.finish()
 
     async def drive_inline(self, buffer: list[Event]) -> AsyncGenerator[Event, None]:
@@ -231,6 +251,9 @@ class _Run:
         while current is not None:
             ready = await self._execute(self.graph.nodes[current], predecessor)
             predecessor, current = current, None
+            if self.pausing:  # Dify: once a pause is requested, no new node starts
+                self.deferred.extend((successor, predecessor) for successor in ready)
+                return
             for index, successor in enumerate(ready):
                 if index == 0:
                     current = successor
@@ -309,6 +332,8 @@ class _Run:
             node.id, self.pool, self.services, self.history, self.container,
             self._run_subgraph, self.graph.mode, step.execution_id,
         )  # fmt: skip
+        if self.resume:
+            ctx.resume = self.resume.pop(node.id, None)
         return step, ctx
 
     @staticmethod
@@ -329,6 +354,8 @@ class _Run:
 
     def _succeeded(self, step: _Step, result: NodeResult) -> list[str]:
         node = step.node
+        if result.status == "paused":
+            return self._paused(step)
         self.pool.set_outputs(node.id, result.outputs)
         if result.usage is not None:
             self.usage = result.usage if self.usage is None else self.usage.plus(result.usage)
@@ -342,6 +369,13 @@ class _Run:
             )
         )  # fmt: skip
         return self._resolve(node, result.handle)
+
+    def _paused(self, step: _Step) -> list[str]:
+        """A node asked to pause (its `HumanInputRequired` was just emitted): remember
+        it as a node to re-run on resume; nothing downstream of it is decided yet."""
+        self.pausing = True
+        self.deferred.append((step.node.id, step.predecessor))
+        return []
 
     async def _attempt(self, node: GraphNode, ctx: NodeContext) -> NodeResult:
         result: NodeResult | None = None
@@ -391,6 +425,58 @@ class _Run:
                 self.outputs["answer"] = f"{self.outputs['answer']}{value}"
             else:
                 self.outputs[key] = value
+
+    # -- pause and resume (human-input) -------------------------------------------------
+
+    def snapshot(self, run_id: str, started: float, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The paused run as JSON-compatible data (see `engine/_pause.py`)."""
+        assert isinstance(self.stream, _pause.JournaledStream)
+        return {
+            "version": _pause.STATE_VERSION,
+            "run_id": run_id,
+            "started_at": started,
+            "inputs": _pause.encode(inputs),
+            "pool": _pause.pool_state(self.pool, [SYSTEM, CONVERSATION, *self.graph.nodes]),
+            "pending": dict(self.pending),
+            "taken": dict(self.taken),
+            "journal": [list(entry) for entry in self.stream.journal],
+            "deferred": [list(entry) for entry in self.deferred],
+            "waiting": {n: _pause.form_state(form) for n, form in self.waiting.items()},
+            "steps": self.steps,
+            "exceptions": self.exceptions,
+            "outputs": _pause.encode(self.outputs),
+            "usage": _pause.usage_state(self.usage),
+        }
+
+    def restore(
+        self, state: Mapping[str, Any], resume: Mapping[str, Any], emit: Callable[[Event], None]
+    ) -> list[tuple[str, str | None]]:
+        """Load a snapshot; returns the (node, predecessor) chains to start. Paused nodes
+        without a resume input stay paused and are not re-run."""
+        _pause.check_version(state)
+        waiting = {n: _pause.form_from_state(data) for n, data in state["waiting"].items()}
+        unknown = sorted(set(resume) - set(waiting))
+        if unknown:
+            raise ValueError(f"node {unknown[0]} is not waiting for input in this run")
+        _pause.restore_pool(self.pool, state["pool"])
+        self.pending.update(state["pending"])
+        self.taken = dict(state["taken"])
+        self.steps = int(state["steps"])
+        self.exceptions = int(state["exceptions"])
+        self.outputs = _pause.decode(state["outputs"])
+        self.usage = _pause.usage_from_state(state["usage"])
+        stream = _pause.JournaledStream(self.graph, self.scope, self.pool, emit)
+        stream.replay(state["journal"], emit)
+        self.stream = stream
+        self.resume = dict(resume)
+        entries: list[tuple[str, str | None]] = []
+        for node_id, predecessor in state["deferred"]:
+            if node_id in waiting and node_id not in resume:
+                self.deferred.append((node_id, predecessor))
+                self.waiting[node_id] = waiting[node_id]
+            else:
+                entries.append((node_id, predecessor))
+        return entries
 
     def _run_subgraph(
         self, start_node_id: str, pool: VariablePool, scope: ContainerScope
@@ -453,29 +539,67 @@ async def run_graph(
     history: Sequence[Turn] = (),
     run_id: str | None = None,
     inputs: Mapping[str, Any] | None = None,
+    resume_from: Mapping[str, Any] | None = None,
+    resume_input: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Event]:
     """Run a graph: RunStarted, node and text events, then RunFinished.
 
     `inputs` are the start node's input variables (they may instead be put in the pool
     under the start node's id beforehand). Consume with `contextlib.aclosing` or from a
     task you cancel: leaving the loop early stops the run.
+
+    A run that reaches a human-input node ends instead with its `HumanInputRequired`
+    event(s) and `RunPaused`, as Dify's `human_input_required` + `workflow_paused`.
+    Passing `RunPaused.state` back as `resume_from` (same graph; a fresh pool holding
+    `env.*`) continues the run with `RunStarted(reason="resumption")`; `resume_input`
+    maps paused node ids to what they resume with (`human_input.FormSubmission` or
+    `FormTimeout`). Paused nodes given nothing stay paused.
     """
     if inputs is not None:
         pool.set_outputs(graph.root_id, inputs)
-    run_id = run_id or str(uuid4())
-    started = time.time()
-    system = {f"sys.{key}": value for key, value in pool.node_outputs(SYSTEM).items()}
-    yield RunStarted(run_id, {**pool.node_outputs(graph.root_id), **system}, started)
-
     channel = Channel()
     run = _Run(
         graph, graph.root, pool=pool, services=services, history=history,
         emit=channel.emit, container=_TOP,
     )  # fmt: skip
-    async with aclosing(drain(run.drive(services.limits.max_run_seconds), channel)) as batches:
+    entries: list[tuple[str, str | None]] | None = None
+    if resume_from is not None:
+        entries = run.restore(resume_from, resume_input or {}, channel.emit)
+        run_id, started = str(resume_from["run_id"]), float(resume_from["started_at"])
+        run_inputs = _pause.decode(resume_from["inputs"])
+        yield RunStarted(run_id, run_inputs, time.time(), reason="resumption")
+    else:
+        run_id = run_id or str(uuid4())
+        started = time.time()
+        system = {f"sys.{key}": value for key, value in pool.node_outputs(SYSTEM).items()}
+        run_inputs = {**pool.node_outputs(graph.root_id), **system}
+        yield RunStarted(run_id, run_inputs, started)
+        if _pause.has_pause_points(graph):
+            run.stream = _pause.JournaledStream(graph, graph.root, pool, channel.emit)
+
+    pausable = isinstance(run.stream, _pause.JournaledStream)
+    limit = services.limits.max_run_seconds
+    async with aclosing(drain(run.drive(limit, entries), channel)) as batches:
         async for batch in batches:
             for event in batch:
+                if pausable and type(event) is HumanInputRequired:
+                    # Held back: Dify sends the forms together with `workflow_paused`.
+                    run.waiting[event.node_id] = event
+                    continue
                 yield event
+
+    if run.waiting and run.error is None:
+        for form in run.waiting.values():
+            yield form
+        usage = run.usage
+        yield RunPaused(
+            reasons=[form.reason() for form in run.waiting.values()],
+            outputs=dict(run.outputs), run_id=run_id, paused_nodes=list(run.waiting),
+            started_at=started, paused_at=time.time(),
+            total_tokens=usage.total_tokens if usage else 0, total_steps=run.steps,
+            usage=usage, state=run.snapshot(run_id, started, run_inputs),
+        )  # fmt: skip
+        return
 
     status: RunStatus = "succeeded"
     error = run.error.message if run.error else None

@@ -12,6 +12,7 @@ ones wait for the task.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -28,6 +29,7 @@ from chatflow.engine.variables import VariablePool
 from chatflow.errors import InvalidRequest, NotFound
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.services.apps import LoadedApp
+from chatflow.services.features import TurnFeatures
 from chatflow.services.generation import generate_name
 from chatflow.services.recorder import STOPPED_MESSAGE, TurnRecorder, save_turn
 from chatflow.services.turn import StreamItem, TurnEnded, TurnError, TurnHandle, TurnInfo
@@ -87,11 +89,14 @@ class ChatService:
         engine: EngineServices,
         tasks: TaskRegistry,
         streams: EventStream[StreamItem],
+        features: TurnFeatures | None = None,
     ) -> None:
         self._db = db
         self._engine = engine
         self._tasks = tasks
         self.streams = streams
+        # Moderation and annotation reply around the graph run (None: the graph only).
+        self._features = features
         self._background: set[asyncio.Task[Any]] = set()
 
     async def start(self, app: LoadedApp, request: ChatRequest) -> TurnHandle:
@@ -230,15 +235,21 @@ class ChatService:
     ) -> TurnEnded:
         recorder = TurnRecorder(time.time())
         finished: RunFinished | None = None
+        graph = functools.partial(
+            run_graph,
+            app.graph,
+            pool=pool,
+            services=self._engine,
+            history=history,
+            run_id=info.workflow_run_id,
+            inputs=inputs,
+        )
+        query = str(pool.get(("sys", "query"), ""))
+        features = (
+            self._features.around(app, info, query=query, inputs=inputs) if self._features else None
+        )
         try:
-            events = run_graph(
-                app.graph,
-                pool=pool,
-                services=self._engine,
-                history=history,
-                run_id=info.workflow_run_id,
-                inputs=inputs,
-            )
+            events = features.events(graph) if features else graph()
             try:
                 async for event in events:
                     recorder.add(event)
@@ -265,6 +276,8 @@ class ChatService:
         if finished is None:
             finished = recorder.synthetic_end(info.workflow_run_id, "failed", "run ended early")
         end = self._ended(finished, recorder)
+        if features is not None:
+            end = features.finish(end)
         try:
             await save_turn(self._db, info, end, recorder, pool, app.dsl.conversation_variables)
         except Exception:

@@ -13,15 +13,23 @@ from chatflow.engine.limits import EngineLimits
 from chatflow.engine.nodes.base import EngineServices
 from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.local import LocalEventStream, LocalTaskRegistry
+from chatflow.sandbox.executor import SandboxExecutor
 from chatflow.services.apps import AppService
 from chatflow.services.chat import ChatService
+from chatflow.services.conversation_variables import ConversationVariableService
 from chatflow.services.conversations import ConversationService
+from chatflow.services.end_users import EndUserService
+from chatflow.services.feedbacks import FeedbackService
+from chatflow.services.files import FileService
 from chatflow.services.turn import StreamItem
+from chatflow.services.workflows import WorkflowService
 from chatflow.settings import Settings
 from chatflow.store import Database
+from chatflow.store.storage import LocalFileStorage
 
 
 def engine_limits(settings: Settings) -> EngineLimits:
+    """The engine's limits from settings; every code-output limit is a setting."""
     return EngineLimits(
         max_steps=settings.max_execution_steps,
         max_run_seconds=settings.max_execution_seconds,
@@ -30,6 +38,11 @@ def engine_limits(settings: Settings) -> EngineLimits:
         code_max_object_array_length=settings.code_max_object_array_length,
         code_max_number_array_length=settings.code_max_number_array_length,
         code_max_depth=settings.code_max_depth,
+        code_max_number=settings.code_max_number,
+        code_min_number=settings.code_min_number,
+        code_max_precision=settings.code_max_precision,
+        code_timeout_seconds=settings.code_timeout_seconds,
+        template_max_length=settings.template_max_length,
     )
 
 
@@ -43,6 +56,12 @@ class Services:
     apps: AppService
     chat: ChatService
     conversations: ConversationService
+    sandbox: SandboxExecutor
+    files: FileService
+    end_users: EndUserService
+    feedbacks: FeedbackService
+    conversation_variables: ConversationVariableService
+    workflows: WorkflowService
 
     @classmethod
     async def open(
@@ -59,9 +78,26 @@ class Services:
             from chatflow.providers.registry import build_registry
 
             models = build_registry(settings)
-        engine = EngineServices(models=models, limits=engine_limits(settings))
+        # User code runs in the sandbox's fork server, never in this process.
+        sandbox = SandboxExecutor.from_settings(settings)
+        await sandbox.start()
+        files = FileService(
+            db,
+            LocalFileStorage(settings.data_dir / "uploads"),
+            upload_max_mb=settings.upload_max_mb,
+            ssrf_allow=settings.ssrf_allow,
+        )
+        engine = EngineServices(
+            models=models,
+            limits=engine_limits(settings),
+            code=sandbox,
+            file_reader=files.read,
+            file_saver=files.save_generated,
+            ssrf_allow=settings.ssrf_allow,
+        )
         tasks = LocalTaskRegistry()
         streams: LocalEventStream[StreamItem] = LocalEventStream()
+        conversations = ConversationService(db, models)
         return cls(
             settings=settings,
             db=db,
@@ -70,11 +106,18 @@ class Services:
             streams=streams,
             apps=AppService(db),
             chat=ChatService(db, engine, tasks, streams),
-            conversations=ConversationService(db, models),
+            conversations=conversations,
+            sandbox=sandbox,
+            files=files,
+            end_users=EndUserService(db),
+            feedbacks=FeedbackService(db),
+            conversation_variables=ConversationVariableService(db, conversations),
+            workflows=WorkflowService(db, engine, tasks, streams),
         )
 
     async def close(self) -> None:
         await self.tasks.close()
         await self.chat.close()
+        await self.sandbox.close()
         self.streams.shutdown()
         await self.db.close()

@@ -146,6 +146,7 @@ def restore(value: Any) -> Any:
         return [restore(item) for item in value]
     if isinstance(value, Mapping):
         if value.get("dify_model_identity") == _IDENTITY:
+            size = value.get("size")
             return File(
                 type=value.get("type") or "custom",
                 transfer_method=value.get("transfer_method") or "remote_url",
@@ -154,7 +155,7 @@ def restore(value: Any) -> Any:
                 filename=value.get("filename") or "",
                 extension=value.get("extension") or "",
                 mime_type=value.get("mime_type") or "",
-                size=value.get("size") if isinstance(value.get("size"), int) else -1,
+                size=size if isinstance(size, int) else -1,
             )
         return {key: restore(item) for key, item in value.items()}
     return value

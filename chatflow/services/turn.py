@@ -49,6 +49,11 @@ class TurnEnded:
     usage: Usage
     retriever_resources: Sequence[Mapping[str, Any]] = ()
     error: TurnError | None = None
+    # Set when an annotation answered instead of the graph: `{id, account: {id, name}}`.
+    annotation_reply: Mapping[str, Any] | None = None
+    # False when the answer came without running the graph (moderation, annotation
+    # reply): like Dify, such a turn sends no workflow events.
+    graph_ran: bool = True
 
     @property
     def status(self) -> str:
@@ -56,10 +61,12 @@ class TurnEnded:
 
     def metadata(self) -> dict[str, Any]:
         """`metadata` of `message_end` and of the blocking response."""
-        return {
-            "usage": self.usage.to_dict(),
-            "retriever_resources": [dict(r) for r in self.retriever_resources],
-        }
+        metadata: dict[str, Any] = {}
+        if self.annotation_reply is not None:
+            metadata["annotation_reply"] = dict(self.annotation_reply)
+        metadata["usage"] = self.usage.to_dict()
+        metadata["retriever_resources"] = [dict(r) for r in self.retriever_resources]
+        return metadata
 
 
 StreamItem = Event | TurnEnded

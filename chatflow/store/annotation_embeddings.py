@@ -72,9 +72,7 @@ async def save_embeddings(
         return
     live = set(
         await session.scalars(
-            select(Annotation.id).where(
-                Annotation.id.in_([e.annotation_id for e in embeddings])
-            )
+            select(Annotation.id).where(Annotation.id.in_([e.annotation_id for e in embeddings]))
         )
     )
     now = utcnow()

@@ -38,6 +38,7 @@ _MODULES: tuple[str, ...] = (
     "knowledge_retrieval",
     "code",
     "http_request",
+    "human_input",
 )
 
 

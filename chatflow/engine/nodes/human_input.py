@@ -156,7 +156,8 @@ def validate_submission(config: Config, action_id: str, inputs: Mapping[str, Any
     select inputs with constant options must pick one of them."""
     if config.action(action_id) is None:
         raise SubmissionError(f"Invalid action: {action_id}")
-    missing = [i.output_variable_name for i in config.inputs if i.output_variable_name not in inputs]
+    names = [item.output_variable_name for item in config.inputs]
+    missing = [name for name in names if name not in inputs]
     if missing:
         raise SubmissionError(f"Missing required inputs: {', '.join(missing)}")
     for form_input in config.inputs:
@@ -262,4 +263,3 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
         ),
     )
     yield NodeResult(status="paused")
-

@@ -154,7 +154,7 @@ async def test_object_children_and_arrays_of_objects(sandbox: SandboxExecutor) -
             "Output variable `r[1]` must be a string",
         ),
         ("{'r': [1, 'a']}", {"r": {"type": "array[object]"}}, "Output r[0] is not an object"),
-        ("{'r': 'x' * 80001}", {"r": {"type": "string"}}, "must be less than 80000 characters"),
+        ("{'r': 'x' * 400001}", {"r": {"type": "string"}}, "must be less than 400000 characters"),
         ("{'r': 2 ** 64}", {"r": {"type": "number"}}, "Output variable `r` is out of range"),
         ("{'r': 1 / 3}", {"r": {"type": "number"}}, None),
         (

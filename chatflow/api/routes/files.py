@@ -1,0 +1,123 @@
+"""`POST /files/upload` (multipart `file` + `user`) and `GET /files/{file_id}/preview`."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile as FormFile
+from starlette.responses import StreamingResponse
+
+from chatflow.api._json import JSONResponse
+from chatflow.api.deps import AppDep, ServicesDep, blank_to_none
+from chatflow.errors import InvalidRequest
+from chatflow.store.models import UploadFile
+
+router = APIRouter(tags=["Files"])
+
+# Dify adds `Accept-Ranges` for these, so players can seek.
+_SEEKABLE = frozenset(
+    (
+        "audio/mpeg", "audio/wav", "audio/mp4", "audio/ogg", "audio/flac", "audio/aac",
+        "video/mp4", "video/webm", "video/quicktime", "audio/x-m4a",
+    )
+)  # fmt: skip
+# Shown inline these would run script on the API's origin; always download them.
+_FORCE_DOWNLOAD = frozenset(("text/html", "application/xhtml+xml", "image/svg+xml"))
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def upload_payload(row: UploadFile) -> dict[str, Any]:
+    """Dify's `FileResponse`; the fields clients rely on are never null."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "size": row.size,
+        "extension": row.extension,
+        "mime_type": row.mime_type,
+        "created_by": row.end_user_id,
+        "created_at": int(row.created_at.timestamp()),
+        "preview_url": None,
+        "source_url": None,
+        "original_url": None,
+        "user_id": None,
+        "tenant_id": None,
+        "conversation_id": None,
+        "file_key": None,
+        "reference": None,
+    }
+
+
+@router.post("/files/upload", status_code=201)
+async def upload_file(request: Request, app: AppDep, services: ServicesDep) -> JSONResponse:
+    """Store one file for the end user; errors are Dify's (`no_file_uploaded`,
+    `too_many_files`, `filename_not_exists_error`, 413 `file_too_large`, 415
+    `unsupported_file_type`)."""
+    try:
+        form = await request.form()
+    except Exception:
+        raise InvalidRequest("Please upload your file.", code="no_file_uploaded") from None
+    try:
+        parts = [value for _, value in form.multi_items() if isinstance(value, FormFile)]
+        upload = form.get("file")
+        if not isinstance(upload, FormFile):
+            raise InvalidRequest("Please upload your file.", code="no_file_uploaded")
+        if len(parts) > 1:
+            raise InvalidRequest("Only one file is allowed.", code="too_many_files")
+        if not upload.content_type:
+            raise InvalidRequest("File type not allowed.", code="unsupported_file_type", status=415)
+        if not upload.filename:
+            raise InvalidRequest(
+                "The specified filename does not exist.", code="filename_not_exists_error"
+            )
+        user = form.get("user")
+        row = await services.files.upload(
+            app,
+            user if isinstance(user, str) and user else None,
+            filename=upload.filename,
+            mime_type=upload.content_type,
+            size=upload.size if upload.size is not None else 0,
+            content=upload.read,
+        )
+    finally:
+        await form.close()
+    return JSONResponse(upload_payload(row), status_code=201)
+
+
+@router.get("/files/{file_id}/preview")
+async def preview_file(
+    file_id: str,
+    app: AppDep,
+    services: ServicesDep,
+    as_attachment: str | None = None,
+    user: str | None = None,
+) -> StreamingResponse:
+    """The file's bytes with its MIME type, or as a download (`as_attachment=true`)."""
+    row = await services.files.find(app, blank_to_none(user), file_id)
+    media_type = row.mime_type or "application/octet-stream"
+    headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    if row.size > 0:
+        headers["Content-Length"] = str(row.size)
+    if media_type in _SEEKABLE:
+        headers["Accept-Ranges"] = "bytes"
+    if (_truthy(as_attachment) or media_type in _FORCE_DOWNLOAD) and row.name:
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(row.name)}"
+        media_type = "application/octet-stream"
+    try:
+        body = services.files.stream(row)
+        first = await anext(body, b"")  # a missing object fails here, as a clean 404
+    except FileNotFoundError:
+        raise InvalidRequest(
+            "The requested file was not found.", code="file_not_found", status=404
+        ) from None
+
+    async def content() -> Any:
+        yield first
+        async for chunk in body:
+            yield chunk
+
+    return StreamingResponse(content(), media_type=media_type, headers=headers)

@@ -1,0 +1,237 @@
+"""Workflow runs: `POST /workflows/run` and its stop, `/workflows/run/{id}`, `/workflows/logs`.
+
+A workflow-mode app runs like a chat turn without the conversation: the run record is
+inserted `running`, the run is a task registered with the runtime (so a stop cancels it),
+its events go to the task's event stream, and the run and its node executions are saved
+in one transaction before the closing `TurnEnded` is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from chatflow.engine.nodes.base import EngineServices
+from chatflow.engine.nodes.start import InputVariable, coerce_inputs
+from chatflow.engine.runner import run_graph
+from chatflow.engine.variables import VariablePool
+from chatflow.errors import InvalidRequest, NotFound
+from chatflow.runtime.base import EventStream, TaskRegistry
+from chatflow.services.apps import LoadedApp
+from chatflow.services.driver import drive
+from chatflow.services.file_inputs import build_files, build_inputs, jsonable
+from chatflow.services.recorder import TurnRecorder
+from chatflow.services.turn import StreamItem, TurnEnded, TurnHandle, TurnInfo
+from chatflow.store import Database, NumberedPage
+from chatflow.store import end_users as end_users_repo
+from chatflow.store import runs as runs_repo
+from chatflow.store.models import WorkflowRun
+
+log = logging.getLogger("chatflow.workflows")
+
+WRONG_MODE = "Please check if your app mode matches the right API route."
+LOG_STATUSES = ("succeeded", "failed", "stopped")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRequest:
+    """A parsed `POST /workflows/run` body."""
+
+    user: str | None
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    files: Sequence[Any] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LogQuery:
+    """`GET /workflows/logs` filters, as strings from the query (validated here)."""
+
+    status: str | None = None
+    keyword: str | None = None
+    created_at__before: str | None = None
+    created_at__after: str | None = None
+    created_by_end_user_session_id: str | None = None
+    created_by_account: str | None = None
+    page: int = 1
+    limit: int = 20
+
+
+def _owner(app_id: str, end_user_id: str) -> str:
+    return f"{app_id}:{end_user_id}"
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"{name}: invalid ISO 8601 datetime") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+class WorkflowService:
+    def __init__(
+        self,
+        db: Database,
+        engine: EngineServices,
+        tasks: TaskRegistry,
+        streams: EventStream[StreamItem],
+    ) -> None:
+        self._db = db
+        self._engine = engine
+        self._tasks = tasks
+        self.streams = streams
+
+    async def start(self, app: LoadedApp, request: WorkflowRequest) -> TurnHandle:
+        """Check the request, record the run and start it; raises before anything runs."""
+        if app.mode != "workflow":
+            raise InvalidRequest(WRONG_MODE, code="not_workflow_app")
+        if not request.user:
+            raise InvalidRequest("Arg user must be provided.")
+        task_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+        variables = [InputVariable.model_validate(v) for v in app.dsl.start_variables()]
+        async with self._db.session() as session:
+            end_user = await end_users_repo.get_or_create_end_user(session, app.id, request.user)
+            raw = await build_inputs(session, app, end_user.id, variables, request.inputs)
+            inputs = coerce_inputs(variables, raw)
+            files = await build_files(session, app, end_user.id, request.files)
+            run = await runs_repo.create_run(
+                session,
+                app_id=app.id,
+                workflow_id=app.workflow_id,
+                inputs=jsonable(inputs),
+                created_by_end_user_id=end_user.id,
+                run_id=run_id,
+            )
+        info = TurnInfo(
+            task_id=task_id,
+            message_id="",
+            conversation_id="",
+            workflow_run_id=run_id,
+            workflow_id=app.workflow_id,
+            created_at=int(run.created_at.timestamp()),
+            mode="workflow",
+            end_user_id=end_user.id,
+            user=end_user.session_id,
+        )
+        pool = VariablePool(
+            system={
+                "files": files,
+                "user_id": end_user.session_id,
+                "app_id": app.id,
+                "workflow_id": app.workflow_id,
+                "workflow_run_id": run_id,
+            },
+            environment=app.dsl.environment(),
+        )
+        await self.streams.open(task_id)
+        task = asyncio.create_task(self._run(app, info, pool, inputs), name=f"workflow-{task_id}")
+        self._tasks.register(task_id, _owner(app.id, end_user.id), task)
+        return TurnHandle(info=info, task=task)
+
+    async def stop(self, app: LoadedApp, task_id: str) -> None:
+        """Stop a run of this app; Dify does not check which user started it."""
+        if app.mode != "workflow":
+            raise InvalidRequest(WRONG_MODE, code="not_workflow_app")
+        owner = self._tasks.owner(task_id)
+        if owner is not None and owner.startswith(f"{app.id}:"):
+            await self._tasks.stop(task_id, owner)
+
+    async def _run(
+        self, app: LoadedApp, info: TurnInfo, pool: VariablePool, inputs: Mapping[str, Any]
+    ) -> TurnEnded:
+        recorder = TurnRecorder(time.time())
+        events = run_graph(
+            app.graph,
+            pool=pool,
+            services=self._engine,
+            run_id=info.workflow_run_id,
+            inputs=inputs,
+        )
+
+        async def publish(event: StreamItem) -> None:
+            await self.streams.publish(info.task_id, event)
+
+        finished = await drive(events, recorder, publish, info.workflow_run_id)
+        usage = finished.usage if finished.usage is not None else recorder.node_usage
+        end = TurnEnded(run=finished, answer=recorder.answer, usage=usage)
+        try:
+            async with self._db.session() as session:
+                await runs_repo.finish_run(
+                    session,
+                    info.workflow_run_id,
+                    status=finished.status,
+                    outputs=jsonable(dict(finished.outputs)),
+                    error=finished.error,
+                    elapsed_time=finished.elapsed,
+                    total_tokens=finished.total_tokens,
+                    total_steps=finished.total_steps,
+                    exceptions_count=finished.exceptions_count,
+                    finished_at=_utc(finished.finished_at),
+                )
+                await runs_repo.insert_node_executions(
+                    session, info.workflow_run_id, [_stored(n) for n in recorder.nodes]
+                )
+        except Exception:
+            log.exception("saving workflow run %s failed", info.workflow_run_id)
+        finally:
+            await self.streams.publish(info.task_id, end)
+            await self.streams.close(info.task_id)
+        return end
+
+    # -- run records ---------------------------------------------------------------------
+
+    async def detail(self, app: LoadedApp, run_id: str) -> WorkflowRun:
+        """`GET /workflows/run/{id}`: chatflow and workflow apps only, as in Dify."""
+        if app.mode not in ("workflow", "advanced-chat"):
+            raise InvalidRequest(WRONG_MODE, code="not_workflow_app")
+        async with self._db.session() as session:
+            run = await runs_repo.get_run(session, app_id=app.id, run_id=run_id)
+        if run is None:
+            raise NotFound("Workflow run not found.")
+        return run
+
+    async def logs(self, app: LoadedApp, query: LogQuery) -> NumberedPage[runs_repo.RunLog]:
+        """`GET /workflows/logs` with Dify's parameter checks."""
+        if query.status and query.status not in LOG_STATUSES:
+            raise InvalidRequest(f"status: must be one of {', '.join(LOG_STATUSES)}")
+        if not 1 <= query.page <= 99999:
+            raise InvalidRequest("page: must be between 1 and 99999")
+        if not 1 <= query.limit <= 100:
+            raise InvalidRequest("limit: must be between 1 and 100")
+        if query.created_by_account:
+            # Runs here are only ever started by end users through the API.
+            raise InvalidRequest(f"Account not found: {query.created_by_account}")
+        async with self._db.session() as session:
+            return await runs_repo.list_runs(
+                session,
+                app_id=app.id,
+                status=query.status,
+                keyword=query.keyword,
+                created_before=_when(query.created_at__before, "created_at__before"),
+                created_after=_when(query.created_at__after, "created_at__after"),
+                end_user_session_id=query.created_by_end_user_session_id,
+                page=query.page,
+                limit=query.limit,
+            )
+
+
+def _stored(record: runs_repo.NodeExecutionRecord) -> runs_repo.NodeExecutionRecord:
+    """Node inputs/outputs with files as dicts, so the JSON columns can hold them."""
+    return replace(
+        record,
+        inputs=jsonable(record.inputs),
+        process_data=jsonable(record.process_data),
+        outputs=jsonable(record.outputs),
+    )

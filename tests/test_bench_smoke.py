@@ -1,0 +1,65 @@
+"""Performance regression smoke test: the benchmarks, briefly, asserting only ratios.
+
+Absolute times depend on the machine and its load; each figure here is divided by a
+baseline measured in the same test on the same machine, and the bounds are wide, so
+only a real regression (not noise) fails them. The full figures are `python -m bench`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import engine
+from bench._stats import Summary
+from chatflow.engine.nodes import REGISTRY
+
+RUNS = 40
+
+
+async def test_chain50_per_node_overhead_is_close_to_rendering_directly() -> None:
+    """A node costs little more than the template it renders (measured ~3.5x)."""
+    services = engine.make_services()
+    echo = await engine.time_workload("echo", services, runs=RUNS, warmup=5)
+    chain = await engine.time_workload("chain50", services, runs=RUNS, warmup=5)
+    assert chain.answer == "hello?" + "." * 50
+    per_node = engine.per_node_us(chain.run_us, echo.run_us)
+    direct = Summary.of(engine.direct_render_us(RUNS)).p50
+    assert per_node < 8 * direct, (per_node, direct)
+
+
+async def test_llm_stream_costs_little_more_than_echo() -> None:
+    """20 streamed tokens through llm -> answer: a few node steps, not 20x a run."""
+    services = engine.make_services()
+    echo = await engine.time_workload("echo", services, runs=RUNS, warmup=5)
+    llm = await engine.time_workload("llm", services, runs=RUNS, warmup=5)
+    assert llm.answer == "".join(engine.fake_tokens())
+    assert Summary.of(llm.run_us).p50 < 6 * Summary.of(echo.run_us).p50
+
+
+@pytest.mark.skipif("code" not in REGISTRY, reason="code node not registered yet")
+async def test_iteration_step_is_close_to_a_template_node() -> None:
+    """One iteration step (fork + one template node) vs one node of chain50."""
+    services = engine.make_services()
+    echo = await engine.time_workload("echo", services, runs=RUNS // 2, warmup=3)
+    chain = await engine.time_workload("chain50", services, runs=RUNS // 2, warmup=3)
+    iteration = await engine.time_workload("iter100", services, runs=RUNS // 2, warmup=3)
+    assert iteration.answer.splitlines()[0] == "- <hello?-0>"
+    per_node = engine.per_node_us(chain.run_us, echo.run_us)
+    per_step = (Summary.of(iteration.run_us).p50 - Summary.of(echo.run_us).p50) / 100
+    assert per_step < 5 * per_node, (per_step, per_node)
+
+
+@pytest.mark.slow
+def test_blocking_request_overhead_is_close_to_a_bare_endpoint() -> None:
+    """Blocking echo.yml through the real server vs a bare Starlette endpoint (< 5x)."""
+    from bench import http
+
+    with http.ours() as (url, _):
+        http.loadgen(http.spec(url, "latency", "echo", requests=10))
+        mine = http.loadgen(http.spec(url, "latency", "echo", requests=60))
+    assert mine["errors"] == 0, mine["last"]
+    with http.floor(mine["last"].encode()) as (url, _):
+        http.loadgen(http.spec(url, "latency", requests=10))
+        floor = http.loadgen(http.spec(url, "latency", requests=60))
+    ours_p50, floor_p50 = Summary.of(mine["seconds"]).p50, Summary.of(floor["seconds"]).p50
+    assert ours_p50 < 5 * floor_p50, (ours_p50, floor_p50)
