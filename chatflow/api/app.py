@@ -12,8 +12,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from chatflow.api.errors import install_error_handlers
+
+# `annotations` would shadow `from __future__ import annotations`.
+from chatflow.api.routes import annotations as annotation_routes
 from chatflow.api.routes import (
     app_info,
+    audio,
     chat,
     conversation_variables,
     conversations,
@@ -66,6 +70,8 @@ def create_app(
         feedbacks.router,
         conversation_variables.router,
         workflows.router,
+        annotation_routes.router,
+        audio.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

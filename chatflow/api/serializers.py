@@ -40,6 +40,9 @@ def _message_file(item: Any) -> dict[str, Any]:
         "size": data.get("size", -1),
         "transfer_method": data.get("transfer_method", "remote_url"),
         "belongs_to": "user",
+        "upload_file_id": (
+            data.get("related_id") if data.get("transfer_method") == "local_file" else None
+        ),
     }
 
 

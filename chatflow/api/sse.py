@@ -22,6 +22,7 @@ from starlette.responses import StreamingResponse
 
 from chatflow.api._json import dumps
 from chatflow.engine import events as ev
+from chatflow.engine.files import File
 from chatflow.services.turn import StreamItem, TurnEnded, TurnInfo
 
 PING = b"event: ping\n\n"
@@ -121,6 +122,7 @@ class ChatStreamEncoder:
         if isinstance(item, ev.NodeFinished):
             frames = self._close_llm_stream(item)
             frames.append(self._workflow("node_finished", self._node_finished(item)))
+            frames.extend(self._message_files(item))
             return frames
         return self._container(item)
 
@@ -181,6 +183,19 @@ class ChatStreamEncoder:
                 # The engine sent its own closing empty chunk; do not send a second one.
                 self._closed_streams.add(event.from_node_id)
         return [self._message(event.text, selector)]
+
+    def _message_files(self, event: ev.NodeFinished) -> list[Frame]:
+        """A `message_file` frame for each file an answer node shows (`belongs_to`
+        assistant), right after that node finishes."""
+        if event.node_type != "answer" or event.status != "succeeded":
+            return []
+        frames: list[Frame] = []
+        for file in event.outputs.get("files") or ():
+            if isinstance(file, File):
+                out = self._base("message_file")
+                out.update(id=file.id or "", type=file.type, belongs_to="assistant", url=file.url)
+                frames.append(out)
+        return frames
 
     def _close_llm_stream(self, event: ev.NodeFinished) -> list[Frame]:
         """Dify ends each streamed LLM answer with an empty-answer `message` frame."""

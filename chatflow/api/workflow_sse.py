@@ -46,6 +46,9 @@ class WorkflowStreamEncoder(ChatStreamEncoder):
     def _close_llm_stream(self, event: ev.NodeFinished) -> list[Frame]:
         return []
 
+    def _message_files(self, event: ev.NodeFinished) -> list[Frame]:
+        return []  # workflow apps have no messages
+
     def encode(self, item: Any) -> list[Frame]:
         if isinstance(item, ev.TextReplace):
             return [self._workflow("text_replace", {"text": item.text})]

@@ -257,6 +257,8 @@ class RunPaused:
     total_steps: int = 0
     usage: Usage | None = None
     state: Mapping[str, Any] = field(default_factory=dict)
+    # The forms waiting, as sent just before this event.
+    forms: Sequence[HumanInputRequired] = ()
 
     @property
     def elapsed(self) -> float:

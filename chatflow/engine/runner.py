@@ -598,6 +598,7 @@ async def run_graph(
             started_at=started, paused_at=time.time(),
             total_tokens=usage.total_tokens if usage else 0, total_steps=run.steps,
             usage=usage, state=run.snapshot(run_id, started, run_inputs),
+            forms=list(run.waiting.values()),
         )  # fmt: skip
         return
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatflow.engine.events import RunFinished
-from chatflow.engine.files import File
 from chatflow.engine.nodes.base import EngineServices, Turn
 from chatflow.engine.nodes.start import InputVariable, coerce_inputs
 from chatflow.engine.runner import run_graph
@@ -30,6 +29,7 @@ from chatflow.errors import InvalidRequest, NotFound
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.services.apps import LoadedApp
 from chatflow.services.features import TurnFeatures
+from chatflow.services.file_inputs import build_files, build_inputs, jsonable, restore
 from chatflow.services.generation import generate_name
 from chatflow.services.recorder import STOPPED_MESSAGE, TurnRecorder, save_turn
 from chatflow.services.turn import StreamItem, TurnEnded, TurnError, TurnHandle, TurnInfo
@@ -64,24 +64,6 @@ def owner_key(app_id: str, end_user_id: str) -> str:
     return f"{app_id}:{end_user_id}"
 
 
-def _files(app: LoadedApp, files: Sequence[Mapping[str, Any]]) -> list[File]:
-    """Request files as engine values; ignored unless the app enables file upload."""
-    if not app.dsl.features.file_upload.get("enabled"):
-        return []
-    out: list[File] = []
-    for item in files:
-        method = item.get("transfer_method", "remote_url")
-        out.append(
-            File(
-                type=item.get("type", "custom"),
-                transfer_method=method,
-                id=item.get("upload_file_id") if method == "local_file" else None,
-                url=item.get("url") if method == "remote_url" else None,
-            )
-        )
-    return out
-
-
 class ChatService:
     def __init__(
         self,
@@ -106,11 +88,12 @@ class ChatService:
                 "Please check if your app mode matches the right API route.", code="not_chat_app"
             )
         query = request.query.replace("\x00", "")
-        files = _files(app, request.files)
         task_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
         declared = app.dsl.conversation_variables
         async with self._db.session() as session:
             end_user = await end_users_repo.get_or_create_end_user(session, app.id, request.user)
+            # Request files become `File`s (local uploads of this user; remote URLs).
+            files = await build_files(session, app, end_user.id, request.files)
             new = not request.conversation_id
             if request.conversation_id:
                 conversation = await conversations_repo.get_conversation(
@@ -122,19 +105,20 @@ class ChatService:
                 if conversation is None:
                     raise NotFound("Conversation Not Exists.")
                 # Dify: a continued conversation keeps the inputs it started with.
-                inputs = dict(conversation.inputs)
+                inputs = restore(dict(conversation.inputs))
                 stored = await variables_repo.load_conversation_variables(session, conversation.id)
                 values = {var.name: var.value for var in declared}
                 values.update({row.name: row.value for row in stored})
             else:
                 variables = [InputVariable.model_validate(v) for v in app.dsl.start_variables()]
-                inputs = coerce_inputs(variables, request.inputs)
+                raw = await build_inputs(session, app, end_user.id, variables, request.inputs)
+                inputs = coerce_inputs(variables, raw)
                 conversation = await conversations_repo.create_conversation(
                     session,
                     app_id=app.id,
                     end_user_id=end_user.id,
                     name=NEW_CONVERSATION_NAME,
-                    inputs=inputs,
+                    inputs=jsonable(inputs),
                     introduction=app.dsl.features.opening_statement,
                 )
                 await variables_repo.upsert_conversation_variables(
@@ -160,7 +144,7 @@ class ChatService:
                 conversation_id=conversation.id,
                 end_user_id=end_user.id,
                 query=query,
-                inputs=inputs,
+                inputs=jsonable(inputs),
                 files=[f.to_dict() for f in files],
                 workflow_run_id=run_id,
                 message_id=message_id,
@@ -169,7 +153,7 @@ class ChatService:
                 session,
                 app_id=app.id,
                 workflow_id=app.workflow_id,
-                inputs=inputs,
+                inputs=jsonable(inputs),
                 conversation_id=conversation.id,
                 message_id=message.id,
                 created_by_end_user_id=end_user.id,

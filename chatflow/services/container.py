@@ -14,13 +14,17 @@ from chatflow.engine.nodes.base import EngineServices
 from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.local import LocalEventStream, LocalTaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
+from chatflow.services.annotations import AnnotationService
 from chatflow.services.apps import AppService
+from chatflow.services.audio import AudioService
 from chatflow.services.chat import ChatService
 from chatflow.services.conversation_variables import ConversationVariableService
 from chatflow.services.conversations import ConversationService
 from chatflow.services.end_users import EndUserService
+from chatflow.services.features import TurnFeatures
 from chatflow.services.feedbacks import FeedbackService
 from chatflow.services.files import FileService
+from chatflow.services.moderation import ModerationService
 from chatflow.services.turn import StreamItem
 from chatflow.services.workflows import WorkflowService
 from chatflow.settings import Settings
@@ -62,6 +66,9 @@ class Services:
     feedbacks: FeedbackService
     conversation_variables: ConversationVariableService
     workflows: WorkflowService
+    annotations: AnnotationService
+    moderation: ModerationService
+    audio: AudioService
 
     @classmethod
     async def open(
@@ -98,6 +105,9 @@ class Services:
         tasks = LocalTaskRegistry()
         streams: LocalEventStream[StreamItem] = LocalEventStream()
         conversations = ConversationService(db, models)
+        annotations = AnnotationService(db, models)
+        moderation = ModerationService(settings)
+        features = TurnFeatures(annotations, moderation)
         return cls(
             settings=settings,
             db=db,
@@ -105,7 +115,7 @@ class Services:
             tasks=tasks,
             streams=streams,
             apps=AppService(db),
-            chat=ChatService(db, engine, tasks, streams),
+            chat=ChatService(db, engine, tasks, streams, features),
             conversations=conversations,
             sandbox=sandbox,
             files=files,
@@ -113,11 +123,16 @@ class Services:
             feedbacks=FeedbackService(db),
             conversation_variables=ConversationVariableService(db, conversations),
             workflows=WorkflowService(db, engine, tasks, streams),
+            annotations=annotations,
+            moderation=moderation,
+            audio=AudioService(db, settings),
         )
 
     async def close(self) -> None:
         await self.tasks.close()
         await self.chat.close()
+        await self.annotations.close()
+        await self.moderation.close()
         await self.sandbox.close()
         self.streams.shutdown()
         await self.db.close()

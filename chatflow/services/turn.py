@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chatflow.engine.events import Event, RunFinished
+from chatflow.engine.events import Event, RunFinished, RunPaused
 from chatflow.providers.base import Usage
 
 
@@ -54,6 +54,9 @@ class TurnEnded:
     # False when the answer came without running the graph (moderation, annotation
     # reply): like Dify, such a turn sends no workflow events.
     graph_ran: bool = True
+    # Set when the run paused at human-input nodes (`run.status` is "paused"): the
+    # stream ends with `workflow_paused` instead of `message_end`/`workflow_finished`.
+    paused: RunPaused | None = None
 
     @property
     def status(self) -> str:

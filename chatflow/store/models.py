@@ -343,3 +343,53 @@ class AnnotationEmbedding(Base):
     dimensions: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = _updated()
+
+
+class WorkflowPause(Base):
+    """A run paused at human-input nodes: the engine state to resume it from.
+
+    `state` is the engine's snapshot (`RunPaused.state`), `turn` what the chat layer
+    needs to continue the same message (answer so far, usage, ids). `task_id` names the
+    event stream of the run's latest segment, for `GET /workflow/{run_id}/events`.
+    """
+
+    __tablename__ = "workflow_pauses"
+    workflow_run_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("workflow_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_id: Mapped[str] = mapped_column(String(36))
+    end_user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    # paused (waiting for a form) | resuming (a segment is running) | finished
+    status: Mapped[str] = mapped_column(String(16), default="paused")
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    turn: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class HumanInputForm(Base):
+    """A form a human-input node is waiting on; submitted through its `form_token`.
+
+    `status` is Dify's: waiting | submitted | timeout (the node's own deadline passed;
+    the run continues on the timeout branch) | expired.
+    """
+
+    __tablename__ = "human_input_forms"
+    __table_args__ = (Index(None, "status", "expiration_time"),)
+    id: Mapped[str] = _id()
+    workflow_run_id: Mapped[str] = _fk("workflow_runs.id", index=True)
+    app_id: Mapped[str] = mapped_column(String(36))
+    end_user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    node_id: Mapped[str] = mapped_column(String(255))
+    node_title: Mapped[str] = mapped_column(String(255), default="")
+    form_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # form_content (rendered), inputs, user_actions, resolved_default_values, display_in_ui
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    expiration_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    selected_action_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    submitted_data: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()

@@ -131,10 +131,13 @@ def live(
                 pytest.fail(f"Postgres is required in CI but {PG_URL} is unreachable")
             pytest.skip(f"Postgres not reachable at {PG_URL}")
         url, schema = PG_URL, f"test_api_{uuid.uuid4().hex[:12]}"
-    settings = Settings(data_dir=data_dir, model_backend="fake", ping_interval=0.5)
+    # A test module may add settings (`LIVE_SETTINGS`) or give its own registry type
+    # (`LIVE_REGISTRY`, a `FakeRegistry` subclass), e.g. one with a real embedder.
+    overrides: dict[str, Any] = getattr(request.module, "LIVE_SETTINGS", {})
+    settings = Settings(data_dir=data_dir, model_backend="fake", ping_interval=0.5, **overrides)
     keys = asyncio.run(_prepare(Database(url, schema=schema), settings))
 
-    registry = FakeRegistry(FakeLLM(TOKENS))
+    registry = getattr(request.module, "LIVE_REGISTRY", FakeRegistry)(FakeLLM(TOKENS))
     app = create_app(settings, database=Database(url, schema=schema), models=registry)
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from chatflow.api._json import JSONResponse
+from chatflow.api.autoplay import with_autoplay
 from chatflow.api.deps import AppDep, ServicesDep, optional_json
 from chatflow.api.schemas import ChatMessageBody
 from chatflow.api.sse import ChatStreamEncoder, encode_stream, sse_response
@@ -35,7 +36,15 @@ async def send_chat_message(body: ChatMessageBody, app: AppDep, services: Servic
         items = services.streams.subscribe(info.task_id)
         encoder = ChatStreamEncoder(info)
         interval = services.settings.ping_interval
-        return sse_response(encode_stream(items, encoder, ping_interval=interval))
+        speaker = services.audio.speaker(app)  # None unless text_to_speech autoPlay is on
+        return sse_response(
+            with_autoplay(
+                speaker,
+                info,
+                items,
+                lambda items: encode_stream(items, encoder, ping_interval=interval),
+            )
+        )
     end = await handle.wait()
     if end.error is not None:
         raise InvalidRequest(end.error.message, code=end.error.code, status=end.error.status)

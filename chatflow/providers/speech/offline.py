@@ -98,24 +98,35 @@ class EspeakTTS:
 
 
 _decoder: Any = None
+_decoder_cmn = ""
 _decoder_lock = threading.Lock()
+# Silence added around the audio: PocketSphinx misses words that start at the very first
+# frame (eSpeak's output does; so do clipped recordings). 0.2 s measured best.
+_PAD = b"\0\0" * int(RECOGNISER_RATE * 0.2)
 
 
 def _recognise(pcm: bytes) -> str:
     """PocketSphinx's best hypothesis for 16 kHz mono PCM (one shared decoder)."""
-    global _decoder
+    global _decoder, _decoder_cmn
     with _decoder_lock:
         if _decoder is None:
             try:
                 from pocketsphinx import Decoder  # type: ignore[import-untyped]
 
-                _decoder = Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL")
+                # Dither keeps digital silence from giving -inf log energies; a fixed seed
+                # keeps the result reproducible.
+                _decoder = Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL", dither=True, seed=1)
+                _decoder_cmn = _decoder.get_cmn(False)
             except Exception as exc:  # a broken install: missing model files, bad wheel
                 raise ProviderError(
                     f"PocketSphinx is not available: {exc}", code="provider_not_initialize"
                 ) from exc
+        # The decoder adapts its feature normalisation to each utterance; resetting it
+        # makes a transcript depend on its own audio only, not on earlier requests.
+        _decoder.reinit_feat()
+        _decoder.set_cmn(_decoder_cmn)
         _decoder.start_utt()
-        _decoder.process_raw(pcm, full_utt=True)
+        _decoder.process_raw(_PAD + pcm + _PAD, full_utt=True)
         _decoder.end_utt()
         hypothesis = _decoder.hyp()
     return str(hypothesis.hypstr) if hypothesis is not None else ""
