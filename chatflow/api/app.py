@@ -24,6 +24,7 @@ from chatflow.api.routes import (
     end_users,
     feedbacks,
     files,
+    human_input,
     workflows,
 )
 from chatflow.providers.base import ModelRegistry
@@ -72,6 +73,7 @@ def create_app(
         workflows.router,
         annotation_routes.router,
         audio.router,
+        human_input.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

@@ -21,6 +21,7 @@ from typing import Any
 from starlette.responses import StreamingResponse
 
 from chatflow.api._json import dumps
+from chatflow.api._sse_human_input import HumanInputEvent, human_input_data, paused_data
 from chatflow.engine import events as ev
 from chatflow.engine.files import File
 from chatflow.services.turn import StreamItem, TurnEnded, TurnInfo
@@ -124,6 +125,9 @@ class ChatStreamEncoder:
             frames.append(self._workflow("node_finished", self._node_finished(item)))
             frames.extend(self._message_files(item))
             return frames
+        if isinstance(item, HumanInputEvent):
+            event, data = human_input_data(item)
+            return [self._workflow(event, data)]
         return self._container(item)
 
     def _run_started(self, event: ev.RunStarted) -> Frame:
@@ -132,7 +136,7 @@ class ChatStreamEncoder:
             "workflow_id": self.info.workflow_id,
             "inputs": dict(event.inputs),
             "created_at": _ts(event.started_at),
-            "reason": "initial",
+            "reason": event.reason,
         }
 
     def _node_started(self, event: ev.NodeStarted) -> Frame:
@@ -206,6 +210,9 @@ class ChatStreamEncoder:
         return [self._message("", selector or None)]
 
     def _ended(self, end: TurnEnded) -> list[Frame]:
+        if end.paused is not None:  # Dify ends a paused run's stream with workflow_paused
+            data = paused_data(end.paused, self.info.workflow_run_id)
+            return [self._workflow("workflow_paused", data)] if self.workflow_events else []
         frames: list[Frame] = []
         if end.error is None:
             message_end = self._base("message_end")

@@ -7,7 +7,7 @@ multi-worker ones (Redis) implement the same methods, so services never know whi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -24,7 +24,11 @@ class TaskRegistry(Protocol):
         ...
 
     def owner(self, task_id: str) -> str | None:
-        """The owner of a running task, or None when it is unknown or finished."""
+        """The owner of a task running in this process, or None (unknown or finished)."""
+        ...
+
+    async def find_owner(self, task_id: str) -> str | None:
+        """The owner of a running task wherever it runs (any worker), or None."""
         ...
 
     async def stop(self, task_id: str, owner: str) -> bool:
@@ -46,8 +50,16 @@ class EventStream(Protocol[T]):
     for more until the stream is closed, so a client that reconnects misses nothing.
     """
 
-    async def open(self, task_id: str) -> None:
-        """Create the stream before its run starts, so an early subscriber finds it."""
+    async def open(self, task_id: str, meta: Mapping[str, Any] | None = None) -> None:
+        """Create the stream before its run starts, so an early subscriber finds it.
+
+        `meta` (JSON-compatible) describes the run, for whoever serves the stream later:
+        a reconnecting client may land on another worker (see `api/resumable.py`).
+        """
+        ...
+
+    async def meta(self, task_id: str) -> dict[str, Any] | None:
+        """The `meta` given to `open`, while the stream is kept; None when unknown."""
         ...
 
     async def publish(self, task_id: str, event: T) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -31,6 +31,9 @@ class LocalTaskRegistry:
     def owner(self, task_id: str) -> str | None:
         entry = self._tasks.get(task_id)
         return entry[0] if entry else None
+
+    async def find_owner(self, task_id: str) -> str | None:
+        return self.owner(task_id)
 
     async def stop(self, task_id: str, owner: str) -> bool:
         entry = self._tasks.get(task_id)
@@ -60,12 +63,13 @@ class LocalTaskRegistry:
 
 
 class _Channel(Generic[T]):
-    __slots__ = ("changed", "closed", "events")
+    __slots__ = ("changed", "closed", "events", "meta")
 
-    def __init__(self) -> None:
+    def __init__(self, meta: Mapping[str, Any] | None = None) -> None:
         self.events: list[T] = []
         self.closed = False
         self.changed = asyncio.Event()
+        self.meta = dict(meta) if meta is not None else None
 
     def notify(self) -> None:
         # Wake current waiters, then give later waiters a fresh event to wait on.
@@ -81,9 +85,15 @@ class LocalEventStream(Generic[T]):
         self._channels: dict[str, _Channel[T]] = {}
         self._expiry: dict[str, asyncio.TimerHandle] = {}
 
-    async def open(self, task_id: str) -> None:
+    async def open(self, task_id: str, meta: Mapping[str, Any] | None = None) -> None:
         """Create the stream before the run starts, so an early subscriber finds it."""
-        self._channels.setdefault(task_id, _Channel())
+        channel = self._channels.setdefault(task_id, _Channel(meta))
+        if meta is not None:
+            channel.meta = dict(meta)
+
+    async def meta(self, task_id: str) -> dict[str, Any] | None:
+        channel = self._channels.get(task_id)
+        return dict(channel.meta) if channel is not None and channel.meta is not None else None
 
     async def publish(self, task_id: str, event: T) -> int:
         channel = self._channels.setdefault(task_id, _Channel())

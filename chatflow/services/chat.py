@@ -18,9 +18,9 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chatflow.engine.events import RunFinished
+from chatflow.engine.events import RunFinished, RunPaused
 from chatflow.engine.nodes.base import EngineServices, Turn
 from chatflow.engine.nodes.start import InputVariable, coerce_inputs
 from chatflow.engine.runner import run_graph
@@ -39,6 +39,9 @@ from chatflow.store import conversations as conversations_repo
 from chatflow.store import end_users as end_users_repo
 from chatflow.store import messages as messages_repo
 from chatflow.store import runs as runs_repo
+
+if TYPE_CHECKING:
+    from chatflow.services.human_input import HumanInputService
 
 log = logging.getLogger("chatflow.chat")
 
@@ -80,6 +83,8 @@ class ChatService:
         # Moderation and annotation reply around the graph run (None: the graph only).
         self._features = features
         self._background: set[asyncio.Task[Any]] = set()
+        # Saves turns that pause at human-input nodes (set by `Services.open`).
+        self.pauses: HumanInputService | None = None
 
     async def start(self, app: LoadedApp, request: ChatRequest) -> TurnHandle:
         """Create the turn's records and start its run; raises before anything runs."""
@@ -219,6 +224,7 @@ class ChatService:
     ) -> TurnEnded:
         recorder = TurnRecorder(time.time())
         finished: RunFinished | None = None
+        paused: RunPaused | None = None
         graph = functools.partial(
             run_graph,
             app.graph,
@@ -239,6 +245,8 @@ class ChatService:
                     recorder.add(event)
                     if isinstance(event, RunFinished):
                         finished = event  # published after the save, as `TurnEnded`
+                    elif isinstance(event, RunPaused):
+                        paused = event  # likewise, by the human-input service
                     else:
                         await self.streams.publish(info.task_id, event)
             finally:
@@ -257,6 +265,8 @@ class ChatService:
         except Exception as exc:
             log.exception("turn %s crashed", info.task_id)
             finished = recorder.synthetic_end(info.workflow_run_id, "failed", str(exc) or repr(exc))
+        if paused is not None and finished is None and self.pauses is not None:
+            return await self.pauses.end_paused_turn(app, info, paused, recorder, pool)
         if finished is None:
             finished = recorder.synthetic_end(info.workflow_run_id, "failed", "run ended early")
         end = self._ended(finished, recorder)

@@ -24,6 +24,7 @@ from chatflow.services.end_users import EndUserService
 from chatflow.services.features import TurnFeatures
 from chatflow.services.feedbacks import FeedbackService
 from chatflow.services.files import FileService
+from chatflow.services.human_input import HumanInputService
 from chatflow.services.moderation import ModerationService
 from chatflow.services.turn import StreamItem
 from chatflow.services.workflows import WorkflowService
@@ -69,6 +70,7 @@ class Services:
     annotations: AnnotationService
     moderation: ModerationService
     audio: AudioService
+    human_input: HumanInputService
 
     @classmethod
     async def open(
@@ -108,14 +110,18 @@ class Services:
         annotations = AnnotationService(db, models)
         moderation = ModerationService(settings)
         features = TurnFeatures(annotations, moderation)
+        apps = AppService(db)
+        chat = ChatService(db, engine, tasks, streams, features)
+        human_input = HumanInputService(db, engine, tasks, streams, apps)
+        chat.pauses = human_input
         return cls(
             settings=settings,
             db=db,
             models=models,
             tasks=tasks,
             streams=streams,
-            apps=AppService(db),
-            chat=ChatService(db, engine, tasks, streams, features),
+            apps=apps,
+            chat=chat,
             conversations=conversations,
             sandbox=sandbox,
             files=files,
@@ -126,6 +132,7 @@ class Services:
             annotations=annotations,
             moderation=moderation,
             audio=AudioService(db, settings),
+            human_input=human_input,
         )
 
     async def close(self) -> None:

@@ -61,7 +61,7 @@ async def index_entries(
     if annotation_ids is not None:
         query = query.where(Annotation.id.in_(list(annotation_ids)))
     rows = await session.execute(query)
-    return [IndexEntry(*row) for row in rows.tuples()]
+    return [IndexEntry(*row) for row in rows]
 
 
 async def save_embeddings(
@@ -104,7 +104,7 @@ async def load_vectors(session: AsyncSession, *, app_id: str, model: str) -> lis
             AnnotationEmbedding.vector,
         ).where(AnnotationEmbedding.app_id == app_id, AnnotationEmbedding.model == model)
     )
-    return [StoredVector(*row) for row in rows.tuples()]
+    return [StoredVector(*row) for row in rows]
 
 
 async def delete_app_embeddings(session: AsyncSession, app_id: str) -> None:

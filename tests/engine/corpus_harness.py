@@ -63,13 +63,16 @@ class LoopbackServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = _answer  # noqa: N815 - http.server's names
+            do_GET = do_POST = do_PUT = _answer
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll interval keeps `shutdown` (at teardown) quick.
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -85,7 +88,7 @@ class LoopbackServer:
 
 def fill(schema: Mapping[str, Any]) -> Any:
     """A plausible value for a JSON schema: arrays get one item, strings some text."""
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return schema["enum"][0]
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
@@ -148,6 +151,10 @@ async def run_case(
     server.routes = dict(case.routes)
     app = load_app(dsl_text(case, server))
     graph = to_graph(app)
+    for node in graph.nodes.values():
+        # Every remote call must go to the loopback server, never to the DSL's real host.
+        url = str(getattr(node.config, "url", ""))
+        assert node.type != "http-request" or url.startswith(server.base), (node.id, url)
     workflow = app.workflow
     environment = {v.name: v.value for v in workflow.environment_variables} if workflow else {}
     conversation = {v.name: v.value for v in workflow.conversation_variables} if workflow else {}
@@ -166,7 +173,33 @@ async def run_case(
     pool = VariablePool(system=system, environment=environment, conversation=conversation)
     started = time.perf_counter()
     events = [
-        event
-        async for event in run_graph(graph, pool=pool, services=services, inputs=case.inputs)
+        event async for event in run_graph(graph, pool=pool, services=services, inputs=case.inputs)
     ]
     return events, time.perf_counter() - started
+
+
+async def _time_cases(repeat: int = 5) -> None:
+    """Print each case's outcome and median run time (the figures in docs/coverage.md)."""
+    import statistics
+
+    from chatflow.engine.events import RunFinished
+    from chatflow.sandbox import SandboxExecutor
+    from tests.engine.corpus_cases import CASES
+
+    async with SandboxExecutor() as sandbox:
+        with LoopbackServer() as server:
+            for case in CASES:
+                times = []
+                for _ in range(1 if case.status == "partial-succeeded" else repeat):
+                    events, seconds = await run_case(case, server, sandbox)
+                    times.append(seconds)
+                final = events[-1]
+                assert isinstance(final, RunFinished)
+                median = statistics.median(times) * 1000
+                print(f"| {case.id} | {final.status} | {median:.1f} ms |")
+
+
+if __name__ == "__main__":
+    import asyncio
+
+    asyncio.run(_time_cases())

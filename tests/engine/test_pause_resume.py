@@ -75,7 +75,7 @@ def fresh_pool() -> VariablePool:
     return VariablePool(system={"query": "q", "files": []}, environment={"secret": "s"})
 
 
-async def first_run(graph: Graph, probe: Probe | None = None) -> list[Event]:
+async def first_run(graph: Graph) -> list[Event]:
     return [
         e
         async for e in run_graph(

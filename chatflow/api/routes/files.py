@@ -52,7 +52,26 @@ def upload_payload(row: UploadFile) -> dict[str, Any]:
     }
 
 
-@router.post("/files/upload", status_code=201)
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "user": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/files/upload", status_code=201, openapi_extra=_UPLOAD_BODY)
 async def upload_file(request: Request, app: AppDep, services: ServicesDep) -> JSONResponse:
     """Store one file for the end user; errors are Dify's (`no_file_uploaded`,
     `too_many_files`, `filename_not_exists_error`, 413 `file_too_large`, 415

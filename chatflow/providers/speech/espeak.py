@@ -21,6 +21,7 @@ SAMPLE_RATE = 22050  # eSpeak NG's fixed output rate, confirmed by espeak_Initia
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
+_END_PAUSE = 0x1000  # espeakENDPAUSE: a sentence pause after the text, so pieces join naturally
 _RATE = 1  # espeak_PARAMETER espeakRATE, words per minute
 _EE_OK = 0
 # Voice names, language tags and variants ("en-us", "English (America)", "en+f3"):
@@ -138,7 +139,14 @@ def synthesize(
         engine.sink = sink
         try:
             status = engine.lib.espeak_Synth(
-                encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+                encoded,
+                len(encoded) + 1,
+                0,
+                _POS_CHARACTER,
+                0,
+                _CHARS_UTF8 | _END_PAUSE,
+                None,
+                None,
             )
             engine.lib.espeak_Synchronize()
         finally:

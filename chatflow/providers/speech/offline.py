@@ -5,9 +5,10 @@ PocketSphinx US English acoustic model and dictionary) and never touch the netwo
 Recognition is English only and much weaker than Whisper: it is the zero-setup default,
 and `speech_backend=openai` sends audio to any OpenAI-compatible server instead.
 
-All CPU work runs on private single-worker threads, never on the event loop: eSpeak NG
-has process-global state and one PocketSphinx decoder is shared (loading it takes
-~0.3 s), so requests queue instead of contending for the two libraries.
+No CPU work runs on the event loop. eSpeak NG (process-global state) and audio decoding
+run on private single-worker threads, so requests queue instead of contending for the
+library; PocketSphinx holds the GIL while it decodes, so it runs in its own process
+(`recogniser`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import re
 import threading
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
-from chatflow.errors import InvalidRequest, ProviderError
+from chatflow.errors import InvalidRequest
 from chatflow.providers.speech import espeak
 from chatflow.providers.speech.audio import (
     RECOGNISER_RATE,
@@ -29,6 +30,7 @@ from chatflow.providers.speech.audio import (
     encode_wav,
 )
 from chatflow.providers.speech.base import MIME_TYPES
+from chatflow.providers.speech.recogniser import recognise_async
 
 T = TypeVar("T")
 _tts_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatflow-tts")
@@ -97,49 +99,27 @@ class EspeakTTS:
             yield tail
 
 
-_decoder: Any = None
-_decoder_cmn = ""
-_decoder_lock = threading.Lock()
-# Silence added around the audio: PocketSphinx misses words that start at the very first
-# frame (eSpeak's output does; so do clipped recordings). 0.2 s measured best.
-_PAD = b"\0\0" * int(RECOGNISER_RATE * 0.2)
-
-
-def _recognise(pcm: bytes) -> str:
-    """PocketSphinx's best hypothesis for 16 kHz mono PCM (one shared decoder)."""
-    global _decoder, _decoder_cmn
-    with _decoder_lock:
-        if _decoder is None:
-            try:
-                from pocketsphinx import Decoder  # type: ignore[import-untyped]
-
-                # Dither keeps digital silence from giving -inf log energies; a fixed seed
-                # keeps the result reproducible.
-                _decoder = Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL", dither=True, seed=1)
-                _decoder_cmn = _decoder.get_cmn(False)
-            except Exception as exc:  # a broken install: missing model files, bad wheel
-                raise ProviderError(
-                    f"PocketSphinx is not available: {exc}", code="provider_not_initialize"
-                ) from exc
-        # The decoder adapts its feature normalisation to each utterance; resetting it
-        # makes a transcript depend on its own audio only, not on earlier requests.
-        _decoder.reinit_feat()
-        _decoder.set_cmn(_decoder_cmn)
-        _decoder.start_utt()
-        _decoder.process_raw(_PAD + pcm + _PAD, full_utt=True)
-        _decoder.end_utt()
-        hypothesis = _decoder.hyp()
-    return str(hypothesis.hypstr) if hypothesis is not None else ""
-
-
 class PocketsphinxSTT:
     """English speech recognition with PocketSphinx on WAV, MP3, FLAC, OGG or raw PCM."""
 
     def __init__(self, *, max_seconds: float = 600.0) -> None:
         self.max_seconds = max_seconds
 
-    def transcribe_sync(self, audio: bytes, *, filename: str, mime_type: str) -> str:
-        """Blocking form of `transcribe`, for callers already on a worker thread."""
+    async def load(self) -> None:
+        """Start the recogniser process and load its model now, not on the first request."""
+        await recognise_async(b"")
+
+    async def transcribe(self, audio: bytes, *, filename: str, mime_type: str) -> str:
+        if not audio:
+            raise InvalidRequest("Please upload your audio.", code="no_audio_uploaded")
+        loop = asyncio.get_running_loop()
+        # Decoding (miniaudio, C without the GIL) on a thread; recognition in its process.
+        pcm = await loop.run_in_executor(
+            _stt_executor, lambda: self._pcm(audio, filename=filename, mime_type=mime_type)
+        )
+        return await recognise_async(pcm) if pcm else ""
+
+    def _pcm(self, audio: bytes, *, filename: str, mime_type: str) -> bytes:
         pcm = decode_to_pcm16k(audio, filename=filename, mime_type=mime_type)
         seconds = len(pcm) / 2 / RECOGNISER_RATE
         if seconds > self.max_seconds:
@@ -148,13 +128,4 @@ class PocketsphinxSTT:
                 code="audio_too_large",
                 status=413,
             )
-        return _recognise(pcm) if pcm else ""
-
-    async def transcribe(self, audio: bytes, *, filename: str, mime_type: str) -> str:
-        if not audio:
-            raise InvalidRequest("Please upload your audio.", code="no_audio_uploaded")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            _stt_executor,
-            lambda: self.transcribe_sync(audio, filename=filename, mime_type=mime_type),
-        )
+        return pcm

@@ -1,0 +1,457 @@
+"""Human input end to end: pausing a turn, the forms, submitting and resuming.
+
+When a chat turn's run pauses (`RunPaused`), `end_paused_turn` saves the partial answer
+(message and run status `paused`), the engine's resume state and the forms, then ends
+the turn's stream with `workflow_paused`. Dify's Service API then drives the rest:
+
+- `GET /form/human_input/{form_token}`: the form (`form`);
+- `POST /form/human_input/{form_token}` `{inputs, action, user}`: `submit` marks the form
+  submitted and resumes the run in a new task, on a new event stream;
+- `GET /workflow/{run_id}/events?user=`: the stream of the run's latest segment.
+
+A resumed segment continues the same message: its text is appended to the answer, and
+it ends like a chat turn (`message_end` + `workflow_finished`) or pauses again. Forms
+past their deadline are timed out by `sweep` (run on every form lookup and submission),
+which resumes their runs on the `__timeout` branch, as Dify's node-level timeout does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from chatflow.engine.events import RunFinished, RunPaused
+from chatflow.engine.nodes.base import EngineServices, Turn
+from chatflow.engine.nodes.human_input import (
+    Config as HumanInputConfig,
+)
+from chatflow.engine.nodes.human_input import (
+    FormSubmission,
+    FormTimeout,
+    SubmissionError,
+    validate_submission,
+)
+from chatflow.engine.runner import run_graph
+from chatflow.engine.variables import VariablePool
+from chatflow.errors import ChatflowError, InvalidRequest, NotFound
+from chatflow.runtime.base import EventStream, TaskRegistry
+from chatflow.services.apps import AppService, LoadedApp
+from chatflow.services.chat import owner_key
+from chatflow.services.recorder import STOPPED_MESSAGE, TurnRecorder, save_turn
+from chatflow.services.turn import StreamItem, TurnEnded, TurnError, TurnInfo
+from chatflow.store import Database
+from chatflow.store import conversation_variables as variables_repo
+from chatflow.store import end_users as end_users_repo
+from chatflow.store import human_input as repo
+from chatflow.store import messages as messages_repo
+from chatflow.store import runs as runs_repo
+from chatflow.store.models import HumanInputForm
+
+log = logging.getLogger("chatflow.human_input")
+
+HISTORY_TURNS = 100
+
+
+def form_submitted(form_id: str) -> ChatflowError:
+    return ChatflowError(
+        f"This form has already been submitted by another user, form_id={form_id}",
+        code="human_input_form_submitted",
+        status=412,
+    )
+
+
+def form_expired(form_id: str) -> ChatflowError:
+    return ChatflowError(
+        f"This form has expired, form_id={form_id}", code="human_input_form_expired", status=412
+    )
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _string_defaults(values: Mapping[str, Any]) -> dict[str, str]:
+    """Dify's `stringify_form_default_values`: clients get every default as a string."""
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        if value is None:
+            out[key] = ""
+        elif isinstance(value, dict | list):
+            out[key] = json.dumps(value, ensure_ascii=False)
+        else:
+            out[key] = str(value)
+    return out
+
+
+class HumanInputService:
+    def __init__(
+        self,
+        db: Database,
+        engine: EngineServices,
+        tasks: TaskRegistry,
+        streams: EventStream[StreamItem],
+        apps: AppService,
+    ) -> None:
+        self._db = db
+        self._engine = engine
+        self._tasks = tasks
+        self._streams = streams
+        self._apps = apps
+
+    # -- pausing -------------------------------------------------------------------------
+
+    async def end_paused_turn(
+        self,
+        app: LoadedApp,
+        info: TurnInfo,
+        paused: RunPaused,
+        recorder: TurnRecorder,
+        pool: VariablePool,
+    ) -> TurnEnded:
+        """Save a turn (or resumed segment) that paused, then end its stream."""
+        usage = paused.usage if paused.usage is not None else recorder.node_usage
+        run = RunFinished(
+            run_id=info.workflow_run_id,
+            status="paused",
+            outputs={},
+            error=None,
+            started_at=paused.started_at,
+            finished_at=paused.paused_at,
+            total_tokens=paused.total_tokens,
+            total_steps=paused.total_steps,
+            usage=usage,
+        )
+        end = TurnEnded(
+            run=run,
+            answer=recorder.answer,
+            usage=usage,
+            retriever_resources=recorder.retriever_resources,
+            paused=paused,
+        )
+        try:
+            await self._save_pause(app, info, end, paused, recorder, pool)
+        except Exception:
+            log.exception("saving paused turn %s failed", info.task_id)
+        finally:
+            await self._streams.publish(info.task_id, end)
+            await self._streams.close(info.task_id)
+        # A form of this run submitted while an earlier segment ran: resume with it now.
+        await self._resume_submitted(app, info.workflow_run_id)
+        return end
+
+    async def _save_pause(
+        self,
+        app: LoadedApp,
+        info: TurnInfo,
+        end: TurnEnded,
+        paused: RunPaused,
+        recorder: TurnRecorder,
+        pool: VariablePool,
+    ) -> None:
+        forms = [
+            repo.NewForm(
+                id=form.form_id,
+                node_id=form.node_id,
+                node_title=form.title,
+                form_token=form.form_token,
+                definition={
+                    "form_content": form.form_content,
+                    "inputs": [dict(i) for i in form.inputs],
+                    "user_actions": [dict(a) for a in form.actions],
+                    "resolved_default_values": dict(form.resolved_default_values),
+                    "display_in_ui": form.display_in_ui,
+                },
+                expiration_time=_utc(form.timeout_at or time.time()),
+            )
+            for form in paused.forms
+        ]
+        turn = {
+            "message_id": info.message_id,
+            "conversation_id": info.conversation_id,
+            "workflow_id": info.workflow_id,
+            "created_at": info.created_at,
+            "mode": info.mode,
+            "end_user_id": info.end_user_id,
+            "user": info.user,
+            "answer": end.answer,
+            "retriever_resources": [dict(r) for r in end.retriever_resources],
+        }
+        values = pool.conversation_variables()
+        changed = [
+            variables_repo.VariableValue(
+                variable_id=var.id or var.name,
+                name=var.name,
+                value_type=var.value_type,
+                value=values.get(var.name),
+                description=var.description,
+            )
+            for var in app.dsl.conversation_variables
+            if var.name in recorder.updated_variables
+        ]
+        usage = end.usage
+        async with self._db.session() as session:
+            await messages_repo.finish_message(
+                session,
+                info.message_id,
+                answer=end.answer,
+                status="paused",
+                message_tokens=usage.prompt_tokens,
+                answer_tokens=usage.completion_tokens,
+                usage=usage.to_dict(),
+                latency=end.run.elapsed,
+                metadata=end.metadata(),
+            )
+            await runs_repo.insert_node_executions(session, info.workflow_run_id, recorder.nodes)
+            await variables_repo.upsert_conversation_variables(
+                session, info.conversation_id, changed
+            )
+            await repo.save_pause(
+                session,
+                run_id=info.workflow_run_id,
+                app_id=app.id,
+                end_user_id=info.end_user_id,
+                task_id=info.task_id,
+                state=paused.state,
+                turn=turn,
+                forms=forms,
+            )
+
+    # -- the Service API -----------------------------------------------------------------
+
+    async def form(self, app: LoadedApp, form_token: str, user: str | None) -> dict[str, Any]:
+        """`GET /form/human_input/{form_token}`: the form while it can still be submitted."""
+        await self.sweep()
+        async with self._db.session() as session:
+            form = await self._find(session, app, form_token, user)
+        self._ensure_active(form)
+        definition = form.definition
+        return {
+            "form_content": definition.get("form_content", ""),
+            "inputs": definition.get("inputs", []),
+            "resolved_default_values": _string_defaults(
+                definition.get("resolved_default_values") or {}
+            ),
+            "user_actions": definition.get("user_actions", []),
+            "expiration_time": int(form.expiration_time.timestamp()),
+        }
+
+    async def submit(
+        self,
+        app: LoadedApp,
+        form_token: str,
+        *,
+        user: str,
+        action: str,
+        inputs: Mapping[str, Any],
+    ) -> None:
+        """`POST /form/human_input/{form_token}`: record the submission, resume the run."""
+        await self.sweep()
+        async with self._db.session() as session:
+            form = await self._find(session, app, form_token, user)
+            self._ensure_active(form)
+            config = HumanInputConfig.model_validate(
+                {"user_actions": form.definition.get("user_actions", []),
+                 "inputs": form.definition.get("inputs", [])}
+            )  # fmt: skip
+            try:
+                validate_submission(config, action, inputs)
+            except SubmissionError as exc:
+                raise InvalidRequest(str(exc), code="invalid_form_data") from None
+            if not await repo.mark_submitted(session, form.id, action_id=action, data=inputs):
+                raise form_submitted(form.id)
+            run_id = form.workflow_run_id
+        await self._resume_submitted(app, run_id)
+
+    async def events(self, app: LoadedApp, run_id: str, user: str) -> TurnInfo:
+        """`GET /workflow/{run_id}/events`: the ids of the run's latest segment, whose
+        event stream (`task_id`) replays from its start."""
+        await self.sweep()
+        async with self._db.session() as session:
+            end_user = await end_users_repo.find_end_user(session, app.id, user)
+            pause = await repo.get_pause(session, run_id)
+        if (
+            pause is None
+            or pause.app_id != app.id
+            or end_user is None
+            or pause.end_user_id != end_user.id
+        ):
+            raise NotFound("Workflow run not found")
+        return _info(pause.task_id, run_id, pause.turn)
+
+    # -- timeouts --------------------------------------------------------------------------
+
+    async def sweep(self, now: datetime | None = None) -> int:
+        """Time out every waiting form past its deadline and resume its run on the
+        `__timeout` branch. Returns how many forms timed out."""
+        async with self._db.session() as session:
+            expired = await repo.time_out_expired(session, now or datetime.now(UTC))
+        runs: dict[str, dict[str, Any]] = {}
+        apps: dict[str, str] = {}
+        for form in expired:
+            runs.setdefault(form.workflow_run_id, {})[form.node_id] = FormTimeout(
+                form.expiration_time.timestamp(), str(form.definition.get("form_content", ""))
+            )
+            apps[form.workflow_run_id] = form.app_id
+        for run_id, decisions in runs.items():
+            try:
+                app = await self._apps.find(apps[run_id])
+            except NotFound:
+                continue
+            await self._resume(app, run_id, decisions)
+        return len(expired)
+
+    # -- resuming --------------------------------------------------------------------------
+
+    async def _resume_submitted(self, app: LoadedApp, run_id: str) -> None:
+        async with self._db.session() as session:
+            submitted = await repo.run_forms(session, run_id, status="submitted")
+            pause = await repo.get_pause(session, run_id)
+        if pause is None or pause.status != "paused":
+            return
+        waiting = set(pause.state.get("waiting", {}))
+        decisions: dict[str, Any] = {
+            form.node_id: FormSubmission(
+                form.selected_action_id or "",
+                dict(form.submitted_data or {}),
+                str(form.definition.get("form_content", "")),
+            )
+            for form in submitted
+            if form.node_id in waiting
+        }
+        if decisions:
+            await self._resume(app, run_id, decisions)
+
+    async def _resume(self, app: LoadedApp, run_id: str, decisions: Mapping[str, Any]) -> None:
+        """Claim the paused run and continue it in a new task on a new event stream."""
+        task_id = str(uuid.uuid4())
+        async with self._db.session() as session:
+            if not await repo.claim_pause(session, run_id, task_id):
+                return  # a segment is running; its pause picks the decision up
+            pause = await repo.get_pause(session, run_id)
+            assert pause is not None
+            state, turn = dict(pause.state), dict(pause.turn)
+        info = _info(task_id, run_id, turn)
+        await self._streams.open(task_id)
+        task = asyncio.create_task(
+            self._segment(app, info, state, turn, decisions), name=f"chat-resume-{task_id}"
+        )
+        self._tasks.register(task_id, owner_key(app.id, info.end_user_id), task)
+
+    async def _segment(
+        self,
+        app: LoadedApp,
+        info: TurnInfo,
+        state: Mapping[str, Any],
+        turn: Mapping[str, Any],
+        decisions: Mapping[str, Any],
+    ) -> TurnEnded:
+        recorder = TurnRecorder(time.time())
+        if turn.get("answer"):
+            recorder.parts.append(str(turn["answer"]))
+        recorder.retriever_resources.extend(turn.get("retriever_resources") or [])
+        pool = VariablePool(environment=app.dsl.environment())
+        async with self._db.session() as session:
+            history = await messages_repo.history(
+                session, info.conversation_id, HISTORY_TURNS, before_message_id=info.message_id
+            )
+        turns = [Turn(query=h.query, answer=h.answer, files=h.files) for h in history]
+        finished: RunFinished | None = None
+        paused: RunPaused | None = None
+        try:
+            events = run_graph(
+                app.graph,
+                pool=pool,
+                services=self._engine,
+                history=turns,
+                resume_from=state,
+                resume_input=decisions,
+            )
+            try:
+                async for event in events:
+                    recorder.add(event)
+                    if isinstance(event, RunFinished):
+                        finished = event
+                    elif isinstance(event, RunPaused):
+                        paused = event
+                    else:
+                        await self._streams.publish(info.task_id, event)
+            finally:
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            finished = recorder.synthetic_end(info.workflow_run_id, "stopped", STOPPED_MESSAGE)
+        except Exception as exc:
+            log.exception("resumed run %s crashed", info.workflow_run_id)
+            finished = recorder.synthetic_end(info.workflow_run_id, "failed", str(exc) or repr(exc))
+        if paused is not None and finished is None:
+            return await self.end_paused_turn(app, info, paused, recorder, pool)
+        if finished is None:
+            finished = recorder.synthetic_end(info.workflow_run_id, "failed", "run ended early")
+        usage = finished.usage if finished.usage is not None else recorder.node_usage
+        error = None
+        if finished.status == "failed":
+            error = TurnError("invalid_param", 400, f"Run failed: {finished.error}")
+        end = TurnEnded(
+            run=finished,
+            answer=recorder.answer,
+            usage=usage,
+            retriever_resources=recorder.retriever_resources,
+            error=error,
+        )
+        try:
+            await save_turn(self._db, info, end, recorder, pool, app.dsl.conversation_variables)
+            async with self._db.session() as session:
+                await repo.finish_pause(session, info.workflow_run_id)
+        except Exception:
+            log.exception("saving resumed run %s failed", info.workflow_run_id)
+        finally:
+            await self._streams.publish(info.task_id, end)
+            await self._streams.close(info.task_id)
+        return end
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _find(
+        self, session: Any, app: LoadedApp, form_token: str, user: str | None
+    ) -> HumanInputForm:
+        """The app's form with this token; 404 also when it belongs to another user."""
+        form = await repo.get_form_by_token(session, app_id=app.id, form_token=form_token)
+        if form is None:
+            raise NotFound("Form not found")
+        if user:
+            end_user = await end_users_repo.find_end_user(session, app.id, user)
+            if end_user is None or end_user.id != form.end_user_id:
+                raise NotFound("Form not found")
+        return form
+
+    @staticmethod
+    def _ensure_active(form: HumanInputForm) -> None:
+        """Dify's `ensure_form_active`: submitted or timed-out forms answer 412."""
+        if form.status == "submitted":
+            raise form_submitted(form.id)
+        if form.status in ("timeout", "expired") or form.expiration_time <= datetime.now(UTC):
+            raise form_expired(form.id)
+
+
+def _info(task_id: str, run_id: str, turn: Mapping[str, Any]) -> TurnInfo:
+    return TurnInfo(
+        task_id=task_id,
+        message_id=str(turn["message_id"]),
+        conversation_id=str(turn["conversation_id"]),
+        workflow_run_id=run_id,
+        workflow_id=str(turn["workflow_id"]),
+        created_at=int(turn["created_at"]),
+        mode=str(turn["mode"]),
+        end_user_id=str(turn["end_user_id"]),
+        user=str(turn["user"]),
+    )
