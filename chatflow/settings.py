@@ -26,6 +26,24 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis URL for multi-worker task/stop/stream state."
     )
+    redis_prefix: str = Field(
+        default="chatflow",
+        description="Prefix of every Redis key and channel (deployments can share one Redis).",
+    )
+    worker_heartbeat_seconds: float = Field(
+        default=10.0,
+        description=(
+            "With Redis: a worker silent this long is dead; its runs are marked failed and "
+            "its streams end."
+        ),
+    )
+    stream_retention_seconds: float = Field(
+        default=600.0,
+        description="How long a finished run's event stream can still be replayed (resume).",
+    )
+    stream_max_events: int = Field(
+        default=100_000, description="With Redis: most events kept per run's event stream."
+    )
     host: str = Field(default="127.0.0.1", description="Interface to bind.")
     port: int = Field(default=5001, description="Port to bind.")
 

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from chatflow.api.errors import install_error_handlers
+from chatflow.api.openapi import install_docs, operation_id
 
 # `annotations` would shadow `from __future__ import annotations`.
 from chatflow.api.routes import annotations as annotation_routes
@@ -57,9 +58,11 @@ def create_app(
         title="chatflow-server",
         summary="Dify's Chatflow App Service API",
         lifespan=lifespan,
+        # The seed spec + our additions, and an offline Swagger UI (`api/openapi/`).
         docs_url=None,
         redoc_url=None,
-        openapi_url=f"{API_PREFIX}/openapi.json",
+        openapi_url=None,
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
     routers = (
@@ -77,4 +80,5 @@ def create_app(
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    install_docs(app, prefix=API_PREFIX)
     return app

@@ -16,26 +16,28 @@ iterates `run_graph`: the run's tasks, and any model stream they hold, are cance
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
-from random import getrandbits
 from typing import Any
 from uuid import uuid4
 
 from chatflow.engine import _pause
 from chatflow.engine._channel import Channel, drain
+from chatflow.engine._step import (
+    Abort,
+    Step,
+    checked,
+    default_value,
+    execution_id,
+    message,
+    take,
+)
 from chatflow.engine.answer_stream import answer_stream
 from chatflow.engine.events import (
     ContainerScope,
     Event,
     HumanInputRequired,
-    NodeFinished,
-    NodeRetry,
-    NodeStarted,
-    NodeStatus,
     RunFinished,
     RunPaused,
     RunStarted,
@@ -50,7 +52,6 @@ from chatflow.engine.graph import (
     Scope,
 )
 from chatflow.engine.nodes.base import (
-    DefaultValue,
     EngineServices,
     NodeContext,
     NodeResult,
@@ -62,49 +63,6 @@ from chatflow.errors import NodeError
 from chatflow.providers.base import Usage
 
 _TOP = ContainerScope()
-
-
-class _Abort(Exception):
-    """Ends a run: a node failed with no error strategy, or a limit was hit."""
-
-    def __init__(self, message: str, node_id: str | None = None, error_type: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.node_id = node_id
-        self.error_type = error_type
-
-
-@dataclass(slots=True)
-class _Step:
-    """One execution of one node, for its started/retry/finished events."""
-
-    node: GraphNode
-    execution_id: str
-    index: int
-    predecessor: str | None
-    started: float
-    scope: ContainerScope
-
-    def finished(
-        self,
-        status: NodeStatus,
-        *,
-        outputs: Mapping[str, Any],
-        inputs: Mapping[str, Any] | None = None,
-        process_data: Mapping[str, Any] | None = None,
-        error: str | None = None,
-        error_type: str | None = None,
-        usage: Usage | None = None,
-        handle: str | None = None,
-    ) -> NodeFinished:
-        node = self.node
-        return NodeFinished(
-            execution_id=self.execution_id, node_id=node.id, node_type=node.type,
-            title=node.title, index=self.index, predecessor_node_id=self.predecessor,
-            status=status, inputs=inputs or {}, process_data=process_data or {},
-            outputs=outputs, error=error, error_type=error_type, started_at=self.started,
-            finished_at=time.time(), usage=usage, handle=handle, scope=self.scope,
-        )  # fmt: skip
 
 
 class _Run:
@@ -135,7 +93,7 @@ class _Run:
         self.exceptions = 0
         self.usage: Usage | None = None
         self.outputs: dict[str, Any] = {}
-        self.error: _Abort | None = None
+        self.error: Abort | None = None
         self._group: asyncio.TaskGroup | None = None
         # Pausing (human-input): forms waiting, nodes to start on resume, resume inputs.
         self.pausing = False
@@ -164,14 +122,14 @@ class _Run:
                     await self._chain(self.scope.root_id, None)
                 for node_id, predecessor in entries or ():
                     group.create_task(self._chain(node_id, predecessor))
-        except* _Abort as failure:
+        except* Abort as failure:
             self.error = failure.exceptions[0]  # type: ignore[assignment]
         except* TimeoutError:
             elapsed = time.monotonic() - began
-            self.error = _Abort(f"Maximum execution time exceeded: {elapsed:.2f}s > {time_limit}s")
+            self.error = Abort(f"Maximum execution time exceeded: {elapsed:.2f}s > {time_limit}s")
         except* Exception as failure:  # a runner bug: still end the run as failed
             first = failure.exceptions[0]
-            self.error = _Abort(f"internal error: {_message(first)}", None, type(first).__name__)
+            self.error = Abort(f"internal error: {message(first)}", None, type(first).__name__)
         if self.error is None and not (self.pausing or self.waiting):
             self.stream.finish()
 
@@ -205,11 +163,11 @@ class _Run:
                                 else:
                                     self.emit(item)
                                 if buffer:
-                                    for event in _take(buffer):
+                                    for event in take(buffer):
                                         yield event
-                        ready = self._succeeded(step, _checked(node, result))
+                        ready = self._succeeded(step, checked(node, result))
                         break
-                    except (asyncio.CancelledError, _Abort):
+                    except (asyncio.CancelledError, Abort):
                         raise
                     except Exception as exc:
                         if attempt >= self._retries(node):
@@ -217,21 +175,19 @@ class _Run:
                             break
                         attempt += 1
                         await self._retry(step, exc, attempt)
-                for event in _take(buffer):
+                for event in take(buffer):
                     yield event
                 predecessor = node.id
                 # A sequential scope readies at most one node at a time; should that
                 # ever not hold, the extra nodes still run, one after another.
                 queue.extend(ready)
-        except _Abort as failure:
+        except Abort as failure:
             self.error = failure
         except Exception as failure:  # a runner bug: still end the pass as failed
-            self.error = _Abort(
-                f"internal error: {_message(failure)}", None, type(failure).__name__
-            )
-        if self.error is None:
+            self.error = Abort(f"internal error: {message(failure)}", None, type(failure).__name__)
+        if self.error is None and not self.pausing:
             self.stream.finish()
-        for event in _take(buffer):
+        for event in take(buffer):
             yield event
         self.raise_failure()
 
@@ -305,7 +261,7 @@ class _Run:
             try:
                 result = await self._attempt(node, ctx)
                 break
-            except (asyncio.CancelledError, _Abort):
+            except (asyncio.CancelledError, Abort):
                 raise
             except Exception as exc:
                 if attempt >= self._retries(node):
@@ -314,20 +270,14 @@ class _Run:
                 await self._retry(step, exc, attempt)
         return self._succeeded(step, result)
 
-    def _begin(self, node: GraphNode, predecessor: str | None) -> tuple[_Step, NodeContext]:
+    def _begin(self, node: GraphNode, predecessor: str | None) -> tuple[Step, NodeContext]:
         """Count the step, emit NodeStarted and build the node's context."""
         self.steps += 1
         limit = self.services.limits.max_steps
         if self.steps > limit:
-            raise _Abort(f"Maximum execution steps exceeded: {self.steps} > {limit}")
-        step = _Step(node, _execution_id(), self.steps, predecessor, time.time(), self.container)
-        self.emit(
-            NodeStarted(
-                execution_id=step.execution_id, node_id=node.id, node_type=node.type,
-                title=node.title, index=step.index, predecessor_node_id=predecessor,
-                inputs={}, started_at=step.started, scope=self.container,
-            )
-        )  # fmt: skip
+            raise Abort(f"Maximum execution steps exceeded: {self.steps} > {limit}")
+        step = Step(node, execution_id(), self.steps, predecessor, time.time(), self.container)
+        self.emit(step.started_event())
         ctx = NodeContext(
             node.id, self.pool, self.services, self.history, self.container,
             self._run_subgraph, self.graph.mode, step.execution_id,
@@ -341,18 +291,11 @@ class _Run:
         retry = node.config.retry_config
         return retry.max_retries if retry.retry_enabled else 0
 
-    async def _retry(self, step: _Step, exc: Exception, attempt: int) -> None:
-        node = step.node
-        self.emit(
-            NodeRetry(
-                execution_id=step.execution_id, node_id=node.id, node_type=node.type,
-                title=node.title, index=step.index, retry_index=attempt,
-                error=_message(exc), started_at=step.started, scope=self.container,
-            )
-        )  # fmt: skip
-        await asyncio.sleep(node.config.retry_config.retry_interval / 1000)
+    async def _retry(self, step: Step, exc: Exception, attempt: int) -> None:
+        self.emit(step.retry_event(attempt, message(exc)))
+        await asyncio.sleep(step.node.config.retry_config.retry_interval / 1000)
 
-    def _succeeded(self, step: _Step, result: NodeResult) -> list[str]:
+    def _succeeded(self, step: Step, result: NodeResult) -> list[str]:
         node = step.node
         if result.status == "paused":
             return self._paused(step)
@@ -370,7 +313,7 @@ class _Run:
         )  # fmt: skip
         return self._resolve(node, result.handle)
 
-    def _paused(self, step: _Step) -> list[str]:
+    def _paused(self, step: Step) -> list[str]:
         """A node asked to pause (its `HumanInputRequired` was just emitted): remember
         it as a node to re-run on resume; nothing downstream of it is decided yet."""
         self.pausing = True
@@ -388,31 +331,31 @@ class _Run:
                 result = item
             else:
                 self.emit(item)  # a container's child events, agent logs, ...
-        return _checked(node, result)
+        return checked(node, result)
 
-    def _failed(self, step: _Step, exc: Exception) -> list[str]:
+    def _failed(self, step: Step, exc: Exception) -> list[str]:
         """Apply the node's error strategy, or end the run (Dify's error handler)."""
         node = step.node
-        message = _message(exc)
+        error = message(exc)
         error_type = exc.error_type if isinstance(exc, NodeError) else type(exc).__name__
         strategy = node.config.error_strategy
         if strategy is None:
-            self.emit(step.finished("failed", outputs={}, error=message, error_type=error_type))
-            raise _Abort(message, node.id, error_type)
+            self.emit(step.finished("failed", outputs={}, error=error, error_type=error_type))
+            raise Abort(error, node.id, error_type)
         outputs: dict[str, Any] = {}
         handle: str | None = None
         if strategy == "default-value":
-            outputs = {value.key: _default(value) for value in node.config.default_value}
+            outputs = {value.key: default_value(value) for value in node.config.default_value}
         else:
             handle = FAIL_BRANCH_HANDLE
-        outputs["error_message"] = message
+        outputs["error_message"] = error
         outputs["error_type"] = error_type
         self.pool.set_outputs(node.id, outputs)
         self.exceptions += 1
         self.stream.on_finished(node.id, handle)
         self.emit(
             step.finished(
-                "exception", outputs=outputs, error=message, error_type=error_type,
+                "exception", outputs=outputs, error=error, error_type=error_type,
                 handle=handle,
             )
         )  # fmt: skip
@@ -615,54 +558,3 @@ async def run_graph(
         total_tokens=usage.total_tokens if usage else 0, total_steps=run.steps,
         exceptions_count=run.exceptions, usage=usage,
     )  # fmt: skip
-
-
-def _checked(node: GraphNode, result: NodeResult | None) -> NodeResult:
-    if result is None:
-        raise NodeError(f"node {node.id} ({node.type}) ended without a result")
-    if result.status == "failed":
-        error = result.outputs.get("error") or f"node {node.id} ({node.type}) failed"
-        raise NodeError(str(error))
-    return result
-
-
-def _take(buffer: list[Event]) -> list[Event]:
-    """Empty `buffer` and return what it held."""
-    events = buffer.copy()
-    buffer.clear()
-    return events
-
-
-def _execution_id() -> str:
-    """A random (version 4) UUID string, about 4x cheaper than `str(uuid4())`.
-
-    `random` is reseeded in forked children, so workers forked from one parent do not
-    repeat each other's ids; node execution ids are labels, not secrets.
-    """
-    bits = getrandbits(128) & _UUID_CLEAR | _UUID_SET
-    text = f"{bits:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
-# Version 4 and RFC 4122 variant bits of a UUID.
-_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
-def _message(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
-
-
-def _default(value: DefaultValue) -> Any:
-    """Dify stores default values as typed JSON; strings may hold numbers or JSON."""
-    raw = value.value
-    if not isinstance(raw, str):
-        return raw
-    try:
-        if value.type == "number":
-            return float(raw) if any(c in raw for c in ".eE") else int(raw)
-        if value.type.startswith(("object", "array")):
-            return json.loads(raw)
-    except ValueError:
-        return raw
-    return raw

@@ -30,7 +30,7 @@ MISSING: Any = _Missing()
 class VariablePool:
     """Node outputs and system/env/conversation variables for one run."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_shared", "_values")
 
     def __init__(
         self,
@@ -44,12 +44,22 @@ class VariablePool:
             ENVIRONMENT: dict(environment or {}),
             CONVERSATION: dict(conversation or {}),
         }
+        # Scopes a fork still shares with its parent (copied on first write).
+        self._shared: set[str] = set()
+
+    def _own(self, node_id: str) -> dict[str, Any]:
+        """The scope `node_id` to write into, copied first if still the parent's."""
+        if node_id in self._shared:
+            self._shared.discard(node_id)
+            scope = self._values[node_id] = dict(self._values[node_id])
+            return scope
+        return self._values.setdefault(node_id, {})
 
     def set(self, node_id: str, name: str, value: Any) -> None:
-        self._values.setdefault(node_id, {})[name] = value
+        self._own(node_id)[name] = value
 
     def set_outputs(self, node_id: str, outputs: Mapping[str, Any]) -> None:
-        self._values.setdefault(node_id, {}).update(outputs)
+        self._own(node_id).update(outputs)
 
     def get(self, selector: Sequence[str], default: Any = MISSING) -> Any:
         """Resolve `[node_id, name, *path]`; path steps index dicts, lists and files."""
@@ -90,6 +100,11 @@ class VariablePool:
         """A child pool for one iteration/loop step: sees everything, writes stay local
         except conversation variables, which are shared with the parent."""
         child = VariablePool.__new__(VariablePool)
-        child._values = {key: dict(scope) for key, scope in self._values.items()}
-        child._values[CONVERSATION] = self._values[CONVERSATION]
+        # Copy-on-write: the child starts with the parent's scopes and copies one only
+        # when it first writes to it, so a fork costs one dict copy, not one per scope.
+        # Parents do not write to existing scopes while a fork is alive (a node's
+        # outputs are set once, container passes write to their own fork).
+        child._values = dict(self._values)
+        child._shared = set(self._values)
+        child._shared.discard(CONVERSATION)
         return child

@@ -32,6 +32,7 @@ from chatflow.services.features import TurnFeatures
 from chatflow.services.file_inputs import build_files, build_inputs, jsonable, restore
 from chatflow.services.generation import generate_name
 from chatflow.services.recorder import STOPPED_MESSAGE, TurnRecorder, save_turn
+from chatflow.services.stream_items import turn_meta
 from chatflow.services.turn import StreamItem, TurnEnded, TurnError, TurnHandle, TurnInfo
 from chatflow.store import Database
 from chatflow.store import conversation_variables as variables_repo
@@ -190,7 +191,7 @@ class ChatService:
             conversation=values,
         )
         turns = [Turn(query=h.query, answer=h.answer, files=h.files) for h in history]
-        await self.streams.open(task_id)
+        await self.streams.open(task_id, meta=turn_meta(app.id, info))
         task = asyncio.create_task(
             self._run(app, info, pool, inputs, turns), name=f"chat-turn-{task_id}"
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from chatflow.engine.limits import EngineLimits
 from chatflow.engine.nodes.base import EngineServices
 from chatflow.providers.base import ModelRegistry
-from chatflow.runtime.local import LocalEventStream, LocalTaskRegistry
+from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
 from chatflow.services.annotations import AnnotationService
 from chatflow.services.apps import AppService
@@ -26,6 +26,7 @@ from chatflow.services.feedbacks import FeedbackService
 from chatflow.services.files import FileService
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.moderation import ModerationService
+from chatflow.services.runtime import Runtime, open_runtime
 from chatflow.services.turn import StreamItem
 from chatflow.services.workflows import WorkflowService
 from chatflow.settings import Settings
@@ -56,8 +57,8 @@ class Services:
     settings: Settings
     db: Database
     models: ModelRegistry
-    tasks: LocalTaskRegistry
-    streams: LocalEventStream[StreamItem]
+    tasks: TaskRegistry
+    streams: EventStream[StreamItem]
     apps: AppService
     chat: ChatService
     conversations: ConversationService
@@ -71,6 +72,7 @@ class Services:
     moderation: ModerationService
     audio: AudioService
     human_input: HumanInputService
+    runtime: Runtime
 
     @classmethod
     async def open(
@@ -79,8 +81,12 @@ class Services:
         *,
         database: Database | None = None,
         models: ModelRegistry | None = None,
+        sweep: bool = False,
     ) -> Services:
-        """Connect and wire everything; `database`/`models` override the settings' ones."""
+        """Connect and wire everything; `database`/`models` override the settings' ones.
+
+        `sweep` (servers, not the CLI) runs the sweeper that fails runs of dead workers.
+        """
         db = database or Database(settings.resolved_database_url())
         await db.connect()
         if models is None:
@@ -104,8 +110,9 @@ class Services:
             file_saver=files.save_generated,
             ssrf_allow=settings.ssrf_allow,
         )
-        tasks = LocalTaskRegistry()
-        streams: LocalEventStream[StreamItem] = LocalEventStream()
+        # In-process, or shared by every worker through Redis (`settings.redis_url`).
+        runtime = await open_runtime(settings, db, sweep=sweep)
+        tasks, streams = runtime.tasks, runtime.streams
         conversations = ConversationService(db, models)
         annotations = AnnotationService(db, models)
         moderation = ModerationService(settings)
@@ -133,13 +140,13 @@ class Services:
             moderation=moderation,
             audio=AudioService(db, settings),
             human_input=human_input,
+            runtime=runtime,
         )
 
     async def close(self) -> None:
-        await self.tasks.close()
+        await self.runtime.close()
         await self.chat.close()
         await self.annotations.close()
         await self.moderation.close()
         await self.sandbox.close()
-        self.streams.shutdown()
         await self.db.close()

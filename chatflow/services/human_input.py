@@ -44,6 +44,7 @@ from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.services.apps import AppService, LoadedApp
 from chatflow.services.chat import owner_key
 from chatflow.services.recorder import STOPPED_MESSAGE, TurnRecorder, save_turn
+from chatflow.services.stream_items import turn_meta
 from chatflow.services.turn import StreamItem, TurnEnded, TurnError, TurnInfo
 from chatflow.store import Database
 from chatflow.store import conversation_variables as variables_repo
@@ -337,7 +338,7 @@ class HumanInputService:
             assert pause is not None
             state, turn = dict(pause.state), dict(pause.turn)
         info = _info(task_id, run_id, turn)
-        await self._streams.open(task_id)
+        await self._streams.open(task_id, meta=turn_meta(app.id, info))
         task = asyncio.create_task(
             self._segment(app, info, state, turn, decisions), name=f"chat-resume-{task_id}"
         )

@@ -27,6 +27,7 @@ from chatflow.services.apps import LoadedApp
 from chatflow.services.driver import drive
 from chatflow.services.file_inputs import build_files, build_inputs, jsonable
 from chatflow.services.recorder import TurnRecorder
+from chatflow.services.stream_items import turn_meta
 from chatflow.services.turn import StreamItem, TurnEnded, TurnHandle, TurnInfo
 from chatflow.store import Database, NumberedPage
 from chatflow.store import end_users as end_users_repo
@@ -135,7 +136,7 @@ class WorkflowService:
             },
             environment=app.dsl.environment(),
         )
-        await self.streams.open(task_id)
+        await self.streams.open(task_id, meta=turn_meta(app.id, info))
         task = asyncio.create_task(self._run(app, info, pool, inputs), name=f"workflow-{task_id}")
         self._tasks.register(task_id, _owner(app.id, end_user.id), task)
         return TurnHandle(info=info, task=task)
@@ -144,7 +145,7 @@ class WorkflowService:
         """Stop a run of this app; Dify does not check which user started it."""
         if app.mode != "workflow":
             raise InvalidRequest(WRONG_MODE, code="not_workflow_app")
-        owner = self._tasks.owner(task_id)
+        owner = await self._tasks.find_owner(task_id)  # on any worker
         if owner is not None and owner.startswith(f"{app.id}:"):
             await self._tasks.stop(task_id, owner)
 

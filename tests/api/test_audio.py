@@ -118,7 +118,9 @@ def test_no_speech_backend_is_provider_not_support_speech_to_text(server: LiveSe
 
 
 def test_auto_play_streams_tts_frames_and_ends_with_tts_message_end(server: LiveServer) -> None:
-    server.registry.fake = type(server.registry.fake)(["Good", " morning.", " How", " are", " you?"])
+    server.registry.fake = type(server.registry.fake)(
+        ["Good", " morning.", " How", " are", " you?"]
+    )
     payload = {"inputs": {}, "query": "Hi", "user": "alice", "response_mode": "streaming"}
     with server.client("speech", timeout=60).stream(
         "POST", "/chat-messages", json=payload

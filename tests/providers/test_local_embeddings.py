@@ -86,7 +86,7 @@ async def test_vectors_are_unit_length_deterministic_and_batch_independent(
 async def test_long_input_is_truncated_and_order_is_kept() -> None:
     small_batches = LocalEmbedder(batch_size=2)
     long_text = "word " * 2000  # ~2000 tokens, far past the 256 the model takes
-    texts = ["cats purr", long_text, "dogs bark", "cats meow", "the stock market fell"]
+    texts = ["cats purr", long_text, "dogs bark"]
     vectors = await small_batches.embed(texts)
     reference = [(await small_batches.embed([text]))[0] for text in texts]
     assert np.allclose(vectors, reference, atol=1e-5)
@@ -113,13 +113,13 @@ async def test_concurrent_calls_and_a_responsive_event_loop(embedder: LocalEmbed
 
 
 async def test_registry_local_backend_and_bad_model_folder(tmp_path: Path) -> None:
-    default = build_registry(Settings(_env_file=None)).embedder()  # type: ignore[call-arg]
+    default = build_registry(Settings(_env_file=None)).embedder()
     assert isinstance(default, LocalEmbedder)
     # Any sentence-transformers folder works: a copy of the shipped one gives the same vectors.
     copy = tmp_path / "minilm"
     shutil.copytree(default_model_dir(), copy)
     configured = build_registry(
-        Settings(_env_file=None, embedding_backend="local", embedding_model=str(copy))  # type: ignore[call-arg]
+        Settings(_env_file=None, embedding_backend="local", embedding_model=str(copy))
     ).embedder()
     assert isinstance(configured, LocalEmbedder) and configured.model_dir == copy.resolve()
     assert np.allclose(await configured.embed(["hello"]), await default.embed(["hello"]))

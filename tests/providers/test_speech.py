@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import miniaudio
+import miniaudio  # type: ignore[import-untyped]
 import numpy as np
 import pytest
 import uvicorn
@@ -202,14 +202,14 @@ def test_split_sentences() -> None:
 
 
 def test_build_speech_picks_backends() -> None:
-    offline = build_speech(Settings(_env_file=None))  # type: ignore[call-arg]
+    offline = build_speech(Settings(_env_file=None))
     assert isinstance(offline.stt, PocketsphinxSTT) and isinstance(offline.tts, EspeakTTS)
     assert offline.tts.voice == "en-us" and offline.tts.audio_format == "mp3"
     with pytest.raises(ProviderError) as info:
-        build_speech(Settings(_env_file=None, speech_backend="openai"))  # type: ignore[call-arg]
+        build_speech(Settings(_env_file=None, speech_backend="openai"))
     assert info.value.code == "provider_not_initialize"
     remote = build_speech(
-        Settings(_env_file=None, speech_backend="openai", openai_base_url="http://x/v1")  # type: ignore[call-arg]
+        Settings(_env_file=None, speech_backend="openai", openai_base_url="http://x/v1")
     )
     assert isinstance(remote.stt, OpenAICompatSTT) and isinstance(remote.tts, OpenAICompatTTS)
     assert remote.tts.voice == "alloy" and remote.stt.model == "whisper-1"

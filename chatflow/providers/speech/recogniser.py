@@ -2,18 +2,25 @@
 
 PocketSphinx holds the GIL for the whole of a decode (measured: an event loop sharing the
 process stalled for 9 s on 14 s of audio), so a thread would not keep the server
-responsive. One spawned process owns the decoder (~0.3 s to load, once) and takes one
-request at a time; if it dies, the next request starts a new one.
+responsive. One child process (`python -m chatflow.providers.speech.recogniser`) owns
+the decoder (~0.3 s to load, once) and answers one request at a time over its pipes:
+a 4-byte big-endian length and the PCM in, one JSON line out. A plain subprocess rather
+than multiprocessing, whose spawn mode re-runs the parent's main script in the child.
+The child exits when its stdin closes, so it never outlives the server; if it dies,
+the next request starts a new one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import json
+import os
+import struct
+import subprocess
+import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any
 
 from chatflow.errors import ProviderError
 
@@ -21,6 +28,7 @@ RATE = 16000
 # Silence added around the audio: PocketSphinx misses words that start at the very first
 # frame (eSpeak's output does; so do clipped recordings). 0.2 s measured best.
 _PAD = b"\0\0" * int(RATE * 0.2)
+_LENGTH = struct.Struct(">I")
 
 _decoder: Any = None  # in the worker process only
 _initial_cmn = ""
@@ -49,35 +57,74 @@ def recognise(pcm: bytes) -> str:
     return str(hypothesis.hypstr) if hypothesis is not None else ""
 
 
-_pool: ProcessPoolExecutor | None = None
-_pool_lock = threading.Lock()
+def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
+    data = stream.read(size)
+    return data if len(data) == size else None
 
 
-def _get_pool() -> ProcessPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            # spawn, not fork: forking a process that runs threads and an event loop is unsafe.
-            context = multiprocessing.get_context("spawn")
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-        return _pool
+def main() -> None:
+    """The worker process: answer requests from stdin until it closes."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while (header := _read_exactly(stdin, _LENGTH.size)) is not None:
+        pcm = _read_exactly(stdin, _LENGTH.unpack(header)[0])
+        if pcm is None:
+            return
+        try:
+            answer = {"text": recognise(pcm)}
+        except Exception as exc:  # reported to the server, which raises ProviderError
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        stdout.write(json.dumps(answer).encode() + b"\n")
+        stdout.flush()
 
 
-def _discard_pool(broken: ProcessPoolExecutor) -> None:
-    global _pool
-    with _pool_lock:
-        if _pool is broken:
-            _pool = None
-    broken.shutdown(wait=False, cancel_futures=True)
+class _Worker:
+    """The server side: starts the child on demand and exchanges one request at a time."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        # The child must import this package exactly as the parent did.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        return subprocess.Popen(
+            [sys.executable, "-m", "chatflow.providers.speech.recogniser"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+
+    def run(self, pcm: bytes) -> str:
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._process = self._start()
+            process = self._process
+            assert process.stdin is not None and process.stdout is not None
+            try:
+                process.stdin.write(_LENGTH.pack(len(pcm)) + pcm)
+                process.stdin.flush()
+                line = process.stdout.readline()
+            except OSError:
+                line = b""
+            if not line:
+                process.kill()
+                self._process = None
+                raise ProviderError("The speech recogniser process died; try again")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise ProviderError(f"PocketSphinx failed: {answer['error']}")
+        return str(answer["text"])
+
+
+_worker = _Worker()
+# One thread waits on the child's pipes; the wait releases the GIL.
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatflow-stt-wait")
 
 
 async def recognise_async(pcm: bytes) -> str:
-    """`recognise` in the worker process; its failures become `ProviderError`."""
-    pool = _get_pool()
-    try:
-        return await asyncio.get_running_loop().run_in_executor(pool, recognise, pcm)
-    except BrokenProcessPool as exc:
-        _discard_pool(pool)
-        raise ProviderError("The speech recogniser process died; try again") from exc
-    except Exception as exc:  # raised in the worker: a broken install, a decoder error
-        raise ProviderError(f"PocketSphinx failed: {exc}") from exc
+    """`recognise` in the worker process (started on first use)."""
+    return await asyncio.get_running_loop().run_in_executor(_executor, _worker.run, pcm)
+
+
+if __name__ == "__main__":
+    main()
