@@ -29,6 +29,7 @@ from chatflow.providers.speech import (
     PocketsphinxSTT,
     build_speech,
     espeak,
+    recogniser,
 )
 from chatflow.providers.speech.audio import encode_wav
 from chatflow.providers.speech.offline import split_sentences
@@ -187,6 +188,17 @@ async def test_recognition_runs_off_the_event_loop() -> None:
     task.cancel()
     assert elapsed > 0.3
     assert ticks >= elapsed / 0.01 * 0.3  # the loop kept turning while the decoder worked
+
+
+async def test_a_dead_recogniser_process_is_replaced() -> None:
+    audio, mime_type = await EspeakTTS().synthesize(SENTENCES[2])
+    first = await PocketsphinxSTT().transcribe(audio, filename="a.mp3", mime_type=mime_type)
+    process = recogniser._worker._process
+    assert process is not None
+    process.kill()
+    process.wait()
+    again = await PocketsphinxSTT().transcribe(audio, filename="a.mp3", mime_type=mime_type)
+    assert again == first and recogniser._worker._process is not process
 
 
 def test_split_sentences() -> None:

@@ -64,7 +64,10 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
 
 def main() -> None:
     """The worker process: answer requests from stdin until it closes."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdin = sys.stdin.buffer
+    # Answers get a private copy of stdout; anything a library prints goes to stderr.
+    stdout = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
     while (header := _read_exactly(stdin, _LENGTH.size)) is not None:
         pcm = _read_exactly(stdin, _LENGTH.unpack(header)[0])
         if pcm is None:
