@@ -26,6 +26,7 @@ from chatflow.api.routes import (
     feedbacks,
     files,
     human_input,
+    streams,
     workflows,
 )
 from chatflow.providers.base import ModelRegistry
@@ -47,7 +48,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await Services.open(settings, database=database, models=models)
+        services = await Services.open(settings, database=database, models=models, sweep=True)
         app.state.services = services
         try:
             yield
@@ -77,6 +78,7 @@ def create_app(
         annotation_routes.router,
         audio.router,
         human_input.router,
+        streams.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

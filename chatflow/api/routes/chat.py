@@ -10,8 +10,9 @@ from starlette.responses import Response
 from chatflow.api._json import JSONResponse
 from chatflow.api.autoplay import with_autoplay
 from chatflow.api.deps import AppDep, ServicesDep, optional_json
+from chatflow.api.resumable import encode_turn, wants_ids
 from chatflow.api.schemas import ChatMessageBody
-from chatflow.api.sse import ChatStreamEncoder, encode_stream, sse_response
+from chatflow.api.sse import ChatStreamEncoder, sse_response
 from chatflow.errors import InvalidRequest
 from chatflow.services.chat import ChatRequest
 
@@ -19,7 +20,9 @@ router = APIRouter()
 
 
 @router.post("/chat-messages")
-async def send_chat_message(body: ChatMessageBody, app: AppDep, services: ServicesDep) -> Response:
+async def send_chat_message(
+    body: ChatMessageBody, request: Request, app: AppDep, services: ServicesDep
+) -> Response:
     handle = await services.chat.start(
         app,
         ChatRequest(
@@ -36,13 +39,16 @@ async def send_chat_message(body: ChatMessageBody, app: AppDep, services: Servic
         items = services.streams.subscribe(info.task_id)
         encoder = ChatStreamEncoder(info)
         interval = services.settings.ping_interval
+        with_ids = wants_ids(request)  # resumable streams: `id:` lines only on opt-in
         speaker = services.audio.speaker(app)  # None unless text_to_speech autoPlay is on
         return sse_response(
             with_autoplay(
                 speaker,
                 info,
                 items,
-                lambda items: encode_stream(items, encoder, ping_interval=interval),
+                lambda items: encode_turn(
+                    items, encoder, ping_interval=interval, with_ids=with_ids
+                ),
             )
         )
     end = await handle.wait()

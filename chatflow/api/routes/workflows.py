@@ -12,7 +12,8 @@ from starlette.responses import Response
 
 from chatflow.api._json import JSONResponse
 from chatflow.api.deps import AppDep, ServicesDep, blank_to_none, int_param, optional_json
-from chatflow.api.sse import encode_stream, sse_response
+from chatflow.api.resumable import encode_turn, wants_ids
+from chatflow.api.sse import sse_response
 from chatflow.api.workflow_sse import WorkflowStreamEncoder, blocking_payload
 from chatflow.services.workflows import LogQuery, WorkflowRequest
 from chatflow.store.runs import RunLog
@@ -53,7 +54,9 @@ def _ts(value: Any) -> int | None:
     ),
     response_description="The finished run (blocking) or an event stream (streaming).",
 )
-async def run_workflow(body: WorkflowRunBody, app: AppDep, services: ServicesDep) -> Response:
+async def run_workflow(
+    body: WorkflowRunBody, request: Request, app: AppDep, services: ServicesDep
+) -> Response:
     handle = await services.workflows.start(
         app, WorkflowRequest(user=body.user, inputs=body.inputs, files=body.files)
     )
@@ -62,7 +65,8 @@ async def run_workflow(body: WorkflowRunBody, app: AppDep, services: ServicesDep
         items = services.streams.subscribe(info.task_id)
         interval = services.settings.ping_interval
         encoder = WorkflowStreamEncoder(info)
-        return sse_response(encode_stream(items, encoder, ping_interval=interval))
+        with_ids = wants_ids(request)  # resumable streams: `id:` lines only on opt-in
+        return sse_response(encode_turn(items, encoder, ping_interval=interval, with_ids=with_ids))
     end = await handle.wait()
     return JSONResponse(blocking_payload(info, end))
 

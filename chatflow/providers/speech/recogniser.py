@@ -2,7 +2,7 @@
 
 PocketSphinx holds the GIL for the whole of a decode (measured: an event loop sharing the
 process stalled for 9 s on 14 s of audio), so a thread would not keep the server
-responsive. One child process (`python -m chatflow.providers.speech.recogniser`) owns
+responsive. One child Python process (running `main`) owns
 the decoder (~0.3 s to load, once) and answers one request at a time over its pipes:
 a 4-byte big-endian length and the PCM in, one JSON line out. A plain subprocess rather
 than multiprocessing, whose spawn mode re-runs the parent's main script in the child.
@@ -29,6 +29,8 @@ RATE = 16000
 # frame (eSpeak's output does; so do clipped recordings). 0.2 s measured best.
 _PAD = b"\0\0" * int(RATE * 0.2)
 _LENGTH = struct.Struct(">I")
+# Not `-m`: that would import this module twice (once through the package's __init__).
+_CHILD = "from chatflow.providers.speech.recogniser import main; main()"
 
 _decoder: Any = None  # in the worker process only
 _initial_cmn = ""
@@ -91,7 +93,7 @@ class _Worker:
         # The child must import this package exactly as the parent did.
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         return subprocess.Popen(
-            [sys.executable, "-m", "chatflow.providers.speech.recogniser"],
+            [sys.executable, "-c", _CHILD],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -127,7 +129,3 @@ _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatflow-stt-w
 async def recognise_async(pcm: bytes) -> str:
     """`recognise` in the worker process (started on first use)."""
     return await asyncio.get_running_loop().run_in_executor(_executor, _worker.run, pcm)
-
-
-if __name__ == "__main__":
-    main()
