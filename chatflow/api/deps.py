@@ -46,6 +46,16 @@ def int_param(value: str | None, name: str, default: int) -> int:
         raise InvalidRequest(f"{name}: must be an integer") from None
 
 
+def user_arg(body: dict[str, Any], request: Request) -> str | None:
+    """`user` from a JSON body, else from `?user=`; blank means not given."""
+    value = body.get("user") or request.query_params.get("user")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest("user: must be a string")
+    return value
+
+
 async def optional_json(request: Request) -> dict[str, Any]:
     """A JSON object body that may be absent or empty (DELETE, stop); {} then."""
     raw = await request.body()

@@ -17,11 +17,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from chatflow.api._json import JSONResponse
 from chatflow.errors import ChatflowError
 
 log = logging.getLogger("chatflow.api")
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 # Werkzeug's wording, which is what Dify (a Flask app) sends for these statuses.
 _HTTP_ERRORS: dict[int, tuple[str, str]] = {
@@ -83,7 +86,24 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     # Werkzeug's sentences that Dify clients show; keep only details we wrote ourselves.
     if detail in ("Not Found", "Method Not Allowed", "Bad Request", None, ""):
         detail = default
-    return envelope(code, detail, exc.status_code, exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return envelope(code, detail, exc.status_code, headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path, as Werkzeug lists them in `Allow`.
+
+    Starlette names only the first route whose path matched, so a path served by two
+    routes (GET and POST /apps/annotations) would advertise one method.
+    """
+    found: list[str] = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            found.append(method)
+    return found
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

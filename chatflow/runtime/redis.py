@@ -225,7 +225,10 @@ class RedisEventStream(Generic[T]):
 
     async def publish(self, task_id: str, event: T) -> int:
         number = self._counts.get(task_id)
-        if number is None:
+        if number is None:  # not opened by this worker, or already closed
+            closed = await self._redis.hget(self._keys.meta(task_id), "closed")  # type: ignore[misc]
+            if closed == b"1":
+                raise RuntimeError(f"event stream {task_id} is closed")
             number = await self._last_number(task_id)
         number += 1
         key = self._keys.events(task_id)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chatflow.store._dialect import insert_for
 from chatflow.store._types import new_id, utcnow
 from chatflow.store.models import Annotation, AnnotationHit, AnnotationJob, AnnotationSetting
-from chatflow.store.paging import NumberedPage
+from chatflow.store.paging import NumberedPage, clamp_page
 
 
 async def create_annotation(
@@ -64,7 +64,7 @@ async def list_annotations(
     keyword: str | None = None,
 ) -> NumberedPage[Annotation]:
     """`GET /apps/annotations`: newest first; `keyword` matches question or answer."""
-    page = max(page, 1)
+    page = clamp_page(page)
     filters = [Annotation.app_id == app_id]
     if keyword:
         filters.append(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chatflow.errors import InvalidRequest
 from chatflow.store._types import utcnow
 from chatflow.store.models import Message, MessageFeedback
+from chatflow.store.paging import clamp_page
 
 
 async def set_feedback(
@@ -79,7 +80,7 @@ async def list_feedbacks(
     session: AsyncSession, *, app_id: str, page: int = 1, limit: int = 20
 ) -> list[MessageFeedback]:
     """`GET /app/feedbacks`: all of the app's feedbacks, newest first, one page."""
-    page = max(page, 1)
+    page = clamp_page(page)
     rows = await session.scalars(
         select(MessageFeedback)
         .where(MessageFeedback.app_id == app_id)

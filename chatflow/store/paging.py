@@ -8,6 +8,15 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+# Far past any real data, and small enough that `(page - 1) * limit` (limit <= 100) stays
+# a 64-bit OFFSET on SQLite and Postgres and a 64-bit JSON integer when echoed back.
+MAX_PAGE = 2**31 - 1
+
+
+def clamp_page(page: int) -> int:
+    """A requested page number as the 1-based page to query."""
+    return min(max(page, 1), MAX_PAGE)
+
 
 @dataclass(frozen=True, slots=True)
 class CursorPage(Generic[T]):

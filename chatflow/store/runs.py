@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatflow.store._types import new_id, utcnow
 from chatflow.store.models import EndUser, Message, NodeExecution, WorkflowRun
-from chatflow.store.paging import NumberedPage
+from chatflow.store.paging import NumberedPage, clamp_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +158,7 @@ async def list_runs(
     `keyword` matches (case-insensitively) the run's inputs, outputs or the end user's
     session id; `created_after`/`created_before` are inclusive/exclusive bounds.
     """
-    page = max(page, 1)
+    page = clamp_page(page)
     filters = [WorkflowRun.app_id == app_id]
     if status:
         filters.append(WorkflowRun.status == status)

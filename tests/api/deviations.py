@@ -77,25 +77,63 @@ DEVIATIONS: tuple[Deviation, ...] = (
             "POST /audio-to-text",
             "POST /files/upload",
             "GET /apps/annotation-reply/{action}/status/{job_id}",
+            "GET /workflows/logs",
         ),
         POSITIVE,
         ("400", "413", "415"),
         "Acceptance depends on things a schema cannot say: speech-to-text must be enabled "
         "for the app and the bytes must be real audio, an upload needs a file type Dify "
-        "allows, and a job status needs a job id this app started.",
+        "allows, a job status needs a job id this app started, and "
+        "`created_by_account` must name an existing account (Dify: 400 `Account not found`).",
     ),
     Deviation(
-        "lenient-like-dify",
+        "lenient-paging",
         (
             "GET /app/feedbacks",
             "GET /apps/annotations",
-            "POST /chat-messages/{task_id}/stop",
         ),
         NEGATIVE,
         ("200",),
-        "Dify accepts these out-of-schema requests and real clients rely on it: `page` "
-        "below 1 or not an integer falls back to the default (Flask `type=int`), "
-        "`limit=101` on /app/feedbacks, and stop answers success with no body.",
+        "Dify reads `page`/`limit` here with Flask's `type=int`: a value below 1 or not an "
+        "integer falls back to the default instead of failing, and /app/feedbacks takes "
+        "`limit=101` (clients send it).",
+    ),
+    Deviation(
+        "blank-and-null-are-not-given",
+        (
+            "GET /conversations",
+            "GET /workflows/logs",
+            "POST /chat-messages",
+            "POST /text-to-audio",
+        ),
+        NEGATIVE,
+        ("200",),
+        "Published SDKs send empty query parameters (`sort_by=`, `created_at__before=`) "
+        "and `null` for optional body fields (`workflow_id`, `streaming`, `files`); Dify "
+        "treats both as not given, and so does this server.",
+    ),
+    Deviation(
+        "coerced-like-dify",
+        ("POST /apps/annotation-reply/{action}",),
+        NEGATIVE,
+        ("200",),
+        "Dify parses `score_threshold` with `type=float`, so `false`/`true` become 0.0/1.0.",
+    ),
+    Deviation(
+        "stop-needs-no-body",
+        ("POST /chat-messages/{task_id}/stop",),
+        NEGATIVE,
+        ("200",),
+        "Stop always answers `{\"result\": \"success\"}` (DESIGN.md section 2), also "
+        "with no body or no `user`; clients stop streams that way.",
+    ),
+    Deviation(
+        "unknown-message-404",
+        ("POST /text-to-audio",),
+        STATUS,
+        ("404",),
+        "A `message_id` that is not this user's message is 404 `not_found`, as for every "
+        "other message lookup; the seed lists only 200/400/500.",
     ),
     Deviation(
         "nullable-site-fields",

@@ -246,18 +246,18 @@ class FakeSpeechServer:
     async def transcriptions(self, request: Request) -> Response:
         if request.headers.get("authorization") != "Bearer sk-test":
             return JSONResponse({"error": {"message": "bad key"}}, status_code=401)
-        form = await request.form()
-        upload = form["file"]
-        assert not isinstance(upload, str)
-        data = await upload.read()
-        self.uploads.append(
-            {
-                "model": form["model"],
-                "filename": upload.filename,
-                "content_type": upload.content_type,
-                "size": len(data),
-            }
-        )
+        async with request.form() as form:
+            upload = form["file"]
+            assert not isinstance(upload, str)
+            data = await upload.read()
+            self.uploads.append(
+                {
+                    "model": form["model"],
+                    "filename": upload.filename,
+                    "content_type": upload.content_type,
+                    "size": len(data),
+                }
+            )
         return JSONResponse({"text": f"heard {len(data)} bytes"})
 
     async def speech(self, request: Request) -> Response:
@@ -287,6 +287,7 @@ async def speech_server() -> AsyncIterator[tuple[FakeSpeechServer, str]]:
     yield fake, f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
     server.should_exit = True
     await task
+    await asyncio.sleep(0.05)  # let closed connections' transports finish closing
 
 
 async def test_openai_transcription_uploads_multipart(
@@ -299,11 +300,11 @@ async def test_openai_transcription_uploads_multipart(
     assert fake.uploads == [
         {"model": "whisper-large", "filename": "q.wav", "content_type": "audio/wav", "size": 104}
     ]
+    wrong_key = OpenAICompatSTT(url, "wrong")
     with pytest.raises(ProviderError, match="401: bad key"):
-        await OpenAICompatSTT(url, "wrong").transcribe(
-            b"x", filename="q.wav", mime_type="audio/wav"
-        )
+        await wrong_key.transcribe(b"x", filename="q.wav", mime_type="audio/wav")
     await stt.aclose()
+    await wrong_key.aclose()
 
 
 async def test_openai_speech_synthesizes_and_streams(

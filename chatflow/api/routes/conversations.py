@@ -7,7 +7,14 @@ from starlette.responses import Response
 
 from chatflow.api import serializers
 from chatflow.api._json import JSONResponse
-from chatflow.api.deps import AppDep, ServicesDep, blank_to_none, int_param, optional_json
+from chatflow.api.deps import (
+    AppDep,
+    ServicesDep,
+    blank_to_none,
+    int_param,
+    optional_json,
+    user_arg,
+)
 from chatflow.api.schemas import RenameBody
 from chatflow.errors import InvalidRequest
 
@@ -44,8 +51,7 @@ async def list_conversations(
 async def delete_conversation(
     conversation_id: str, request: Request, app: AppDep, services: ServicesDep
 ) -> Response:
-    body = await optional_json(request)
-    user = body.get("user") or request.query_params.get("user")
+    user = user_arg(await optional_json(request), request)
     await services.conversations.delete(app, user, conversation_id)
     return Response(status_code=204)
 

@@ -99,9 +99,22 @@ class _Worker:
             env=env,
         )
 
+    def _discard(self) -> None:
+        """Kill and reap the child and close its pipes (it died or stopped answering)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.kill()
+        process.wait()
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                pipe.close()
+
     def run(self, pcm: bytes) -> str:
         with self._lock:
-            if self._process is None or self._process.poll() is not None:
+            if self._process is not None and self._process.poll() is not None:
+                self._discard()
+            if self._process is None:
                 self._process = self._start()
             process = self._process
             assert process.stdin is not None and process.stdout is not None
@@ -112,8 +125,7 @@ class _Worker:
             except OSError:
                 line = b""
             if not line:
-                process.kill()
-                self._process = None
+                self._discard()
                 raise ProviderError("The speech recogniser process died; try again")
         answer = json.loads(line)
         if "error" in answer:
