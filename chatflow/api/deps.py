@@ -48,7 +48,9 @@ def int_param(value: str | None, name: str, default: int) -> int:
 
 def user_arg(body: dict[str, Any], request: Request) -> str | None:
     """`user` from a JSON body, else from `?user=`; blank means not given."""
-    value = body.get("user") or request.query_params.get("user")
+    value = body.get("user")
+    if value is None or value == "":
+        value = request.query_params.get("user")
     if value is None or value == "":
         return None
     if not isinstance(value, str):

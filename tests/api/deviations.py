@@ -104,6 +104,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
             "GET /conversations",
             "GET /workflows/logs",
             "POST /chat-messages",
+            "POST /conversations/{conversation_id}/name",
             "POST /text-to-audio",
         ),
         NEGATIVE,

@@ -76,6 +76,8 @@ async def list_conversation_variables(
     limit: str | None = None,
     variable_name: str | None = None,
 ) -> JSONResponse:
+    if variable_name and len(variable_name) > 255:  # Dify's `max_length=255`
+        raise InvalidRequest("variable_name: String should have at most 255 characters")
     page = await services.conversations.variables(
         app,
         blank_to_none(user),

@@ -146,16 +146,16 @@ class LocalEmbedder:
         """Load the model now (blocking) instead of on the first request."""
         _load(self.model_dir, self._max_length)
 
+    def _batches(self, texts: Sequence[str]) -> list[list[int]]:
+        """Row indexes grouped in batches of similar length, so little padding is wasted."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
     def embed_sync(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Blocking form of `embed`, for callers already on a worker thread."""
         model = _load(self.model_dir, self._max_length)
-        if not texts:
-            return np.zeros((0, model.encoder.config.hidden_size), dtype=np.float32)
-        # Sorting by length keeps each batch's padding (wasted matmul rows) small.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.empty((len(texts), model.encoder.config.hidden_size), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
+        out = np.zeros((len(texts), model.encoder.config.hidden_size), dtype=np.float32)
+        for rows in self._batches(texts):
             out[rows] = model.embed([texts[i] for i in rows])
         return out
 
@@ -164,11 +164,9 @@ class LocalEmbedder:
             return []
         loop = asyncio.get_running_loop()
         model = await loop.run_in_executor(_executor, _load, self.model_dir, self._max_length)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors: list[list[float]] = [[] for _ in texts]
         # One executor job per batch, so a huge request cannot hold the worker for long.
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
+        for rows in self._batches(texts):
             batch = [texts[i] for i in rows]
             result = await loop.run_in_executor(_executor, model.embed, batch)
             for row, vector in zip(rows, result.tolist(), strict=True):
