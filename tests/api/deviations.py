@@ -102,6 +102,8 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "blank-and-null-are-not-given",
         (
             "GET /conversations",
+            "GET /conversations/{conversation_id}/variables",
+            "DELETE /conversations/{conversation_id}",
             "GET /workflows/logs",
             "POST /chat-messages",
             "POST /conversations/{conversation_id}/name",

@@ -62,6 +62,9 @@ class NodeConfig(BaseModel):
     loop_id: str | None = None
 
 
+TOP_LEVEL = ContainerScope()  # the scope of nodes outside any iteration or loop
+
+
 @dataclass(frozen=True, slots=True)
 class StreamChunk:
     """A delta of a streaming output, e.g. `(llm_id, "text")` while the model writes."""
@@ -96,8 +99,14 @@ class Turn:
 class CodeExecutor(Protocol):
     """Runs user code out of process (see `chatflow/sandbox`)."""
 
+    # `timeout` is enforced by the sandbox, which kills the worker, not by asyncio.
     async def run(
-        self, language: str, code: str, inputs: Mapping[str, Any], *, timeout: float
+        self,
+        language: str,
+        code: str,
+        inputs: Mapping[str, Any],
+        *,
+        timeout: float,  # noqa: ASYNC109
     ) -> dict[str, Any]: ...
 
 
@@ -149,7 +158,7 @@ class NodeContext:
     pool: VariablePool
     services: EngineServices
     history: Sequence[Turn] = ()
-    scope: ContainerScope = ContainerScope()
+    scope: ContainerScope = TOP_LEVEL
     # Set by the runner for container nodes (iteration, loop) to run their subgraph.
     run_subgraph: SubgraphRunner | None = None
     app_mode: str = "advanced-chat"
