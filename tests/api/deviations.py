@@ -110,7 +110,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
             "POST /text-to-audio",
         ),
         NEGATIVE,
-        ("200",),
+        ("200", "204"),
         "Published SDKs send empty query parameters (`sort_by=`, `created_at__before=`) "
         "and `null` for optional body fields (`workflow_id`, `streaming`, `files`); Dify "
         "treats both as not given, and so does this server.",
