@@ -143,8 +143,8 @@ DEVIATIONS: tuple[Deviation, ...] = (
         ("GET /site",),
         SCHEMA,
         ("application/json",),
-        "Dify returns null for unset `chat_color_theme`, `copyright`, `privacy_policy`, "
-        "`custom_disclaimer` and `icon_url`; the seed types them as non-null strings.",
+        "Dify returns null for unset `chat_color_theme`, `copyright` and `privacy_policy`; "
+        "the seed types them as non-null strings.",
     ),
     Deviation(
         "sse-as-string",

@@ -26,7 +26,7 @@ ROOT = Path(__file__).parents[2]
 SEED = ROOT / "chatflow" / "api" / "openapi" / "seed.json"
 COMPAT = ROOT / "docs" / "compat.md"
 SEED_VALUE = 20240601
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 100
 # Schemathesis' defaults for the two checks whose accepted statuses deviations extend.
 DEFAULT_STATUSES = {
     POSITIVE: ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"],
