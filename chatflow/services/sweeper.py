@@ -3,8 +3,8 @@
 One process (no Redis): every run still `running` when the process starts was left by a
 previous process, so one sweep at start-up fails them all. Many workers (Redis): every
 worker sweeps periodically; a run is dead when the worker that runs it no longer
-heartbeats (`RedisRuntime.live_runs`). Sweeps are idempotent, so workers sweeping at the
-same time do no harm.
+heartbeats (`RedisRuntime.live_runs`) in two sweeps in a row. Sweeps are idempotent, so
+workers sweeping at the same time do no harm.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class RunSweeper:
         self._grace = grace
         self._started_at = utcnow()
         self._loop: asyncio.Task[None] | None = None
+        self._suspects: set[str] = set()
 
     async def sweep(self) -> int:
         """One sweep; returns how many runs it failed."""
@@ -54,9 +55,13 @@ class RunSweeper:
             if not candidates:
                 return 0
             alive = await self._live_runs(candidates)
-            dead = [run_id for run_id in candidates if run_id not in alive]
+            dead = {run_id for run_id in candidates if run_id not in alive}
+            # Failed only when found dead by two sweeps in a row: a paused run that is
+            # being resumed is `running` a moment before its worker announces it.
+            confirmed, self._suspects = dead & self._suspects, dead
+            self._suspects -= confirmed
             async with self._db.session() as session:
-                failed = await runs_repo.fail_runs(session, dead)
+                failed = await runs_repo.fail_runs(session, sorted(confirmed))
         if failed:
             log.warning("marked %d interrupted run(s) failed", failed)
         return failed

@@ -72,9 +72,12 @@ def _when(value: str | None, name: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # Normalised here: 0001-01-01T00:00+00:01 has no UTC time and must not reach SQL.
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except ValueError:
         raise InvalidRequest(f"{name}: invalid ISO 8601 datetime") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        raise InvalidRequest(f"{name}: datetime out of range") from None
 
 
 def _utc(timestamp: float) -> datetime:

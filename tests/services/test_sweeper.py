@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -77,6 +78,10 @@ async def test_with_redis_only_runs_of_silent_workers_fail(db: Database) -> None
             )
         sweeper = RunSweeper(db, live_runs=live.live_runs, interval=0.05, grace=10)
         await sweeper.start()
+        # Suspected first (it might be a paused run a worker is resuming), failed when
+        # still dead at the next sweep.
+        assert set((await _statuses(db)).values()) == {"running"}
+        await asyncio.sleep(0.2)
         statuses = await _statuses(db)
         assert (statuses[alive], statuses[orphan], statuses[young]) == (
             "running",
