@@ -16,8 +16,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+# Published Dify SDKs that all install a `dify_client` module: one target dir each, put
+# first on sys.path by tests/clients (their dependencies come with the `test` extra).
+CLIENTS := dify-client==0.1.10 dify-client-python==1.0.3 dify-python-sdk==0.1.16
+
 $(VENV)/.installed-test: pyproject.toml sdk/pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]' -e sdk
+	for spec in $(CLIENTS); do \
+	  $(BIN)/pip install --quiet --no-deps --upgrade --target $(VENV)/clients/$${spec%%==*} $$spec; \
+	done
 	touch $@
 
 install: $(VENV)/.installed

@@ -82,7 +82,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to bind (default 5001).")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Import the DSL files (or the bundled example app) and serve the Service API."""
+    """Import the DSL files (or the bundled example app) and serve the Service API
+    (`/v1`) and the chat page (`/`)."""
     import uvicorn
 
     from chatflow.api import create_app
@@ -98,11 +99,14 @@ def serve(
     async def import_all(services: Services) -> list[ImportResult]:
         return [await services.apps.import_dsl(text) for text in texts]
 
-    base_url = f"http://{settings.host}:{settings.port}/v1"
+    origin = f"http://{settings.host}:{settings.port}"
+    base_url = f"{origin}/v1"
     for result in _with_services(settings, import_all):
         typer.echo(
             f"{result.name}  id={result.app_id}  key={_key_text(result)}  base_url={base_url}"
         )
+        if result.api_key:  # the web page reads the key from the fragment, never sent
+            typer.echo(f"  chat: {origin}/#key={result.api_key}")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 

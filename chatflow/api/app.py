@@ -27,6 +27,7 @@ from chatflow.api.routes import (
     files,
     human_input,
     streams,
+    web,
     workflows,
 )
 from chatflow.providers.base import ModelRegistry
@@ -83,4 +84,5 @@ def create_app(
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     install_docs(app, prefix=API_PREFIX)
+    app.include_router(web.router)  # the chat page at `/`
     return app

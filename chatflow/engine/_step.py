@@ -1,8 +1,9 @@
-"""One node execution's bookkeeping: its events, its id, and how its result is checked.
+"""One node execution's bookkeeping: its events, its id, its step count, its error handling.
 
-Split out of the runner so `runner.py` keeps to scheduling. `Abort` ends a run (a node
+Split out of the runner so the scheduler keeps to scheduling. `Abort` ends a run (a node
 failed with no error strategy, or a limit was hit); `Step` builds a node execution's
-`NodeStarted` / `NodeRetry` / `NodeFinished`.
+`NodeStarted` / `NodeRetry` / `NodeFinished`; `StepBudget` is the run-wide step limit;
+`retries` and `handled_failure` are Dify's `retry_config` and `error_strategy`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from chatflow.engine.events import (
     NodeStarted,
     NodeStatus,
 )
-from chatflow.engine.graph import GraphNode
+from chatflow.engine.graph import FAIL_BRANCH_HANDLE, GraphNode
 from chatflow.engine.nodes.base import DefaultValue, NodeResult
 from chatflow.errors import NodeError
 from chatflow.providers.base import Usage
@@ -36,6 +37,32 @@ class Abort(Exception):
         self.message = message
         self.node_id = node_id
         self.error_type = error_type
+
+
+# Dify's iteration and loop drop their start node's events, so its step limit never
+# counts these nodes.
+_UNCOUNTED_TYPES = frozenset(("iteration-start", "loop-start"))
+
+
+@dataclass(slots=True)
+class StepBudget:
+    """The run-wide step limit, shared by the top level and every container pass.
+
+    Matches Dify's `ExecutionLimitsLayer`, which sees every node start of the run, those
+    inside iteration and loop passes included (but not retry attempts), and ends the run
+    with "Maximum execution steps exceeded: N > limit". `total_steps` is counted apart
+    (see `ScopeRun.steps`).
+    """
+
+    limit: int
+    used: int = 0
+
+    def take(self, node: GraphNode) -> None:
+        if node.type in _UNCOUNTED_TYPES:
+            return
+        self.used += 1
+        if self.used > self.limit:
+            raise Abort(f"Maximum execution steps exceeded: {self.used} > {self.limit}")
 
 
 @dataclass(slots=True)
@@ -136,3 +163,35 @@ def default_value(value: DefaultValue) -> Any:
     except ValueError:
         return raw
     return raw
+
+
+def retries(node: GraphNode) -> int:
+    """How many times Dify's `retry_config` lets a failed node run again."""
+    retry = node.config.retry_config
+    return retry.max_retries if retry.retry_enabled else 0
+
+
+def error_details(exc: Exception) -> tuple[str, str]:
+    """A failure's `error` and `error_type`, as Dify reports them on `node_finished`."""
+    error_type = exc.error_type if isinstance(exc, NodeError) else type(exc).__name__
+    return message(exc), error_type
+
+
+def handled_failure(
+    node: GraphNode, error: str, error_type: str
+) -> tuple[dict[str, Any], str | None]:
+    """The outputs and handle of a failure the node's `error_strategy` handles.
+
+    Dify: `default-value` outputs the configured defaults and follows the normal edges,
+    `fail-branch` follows the `fail-branch` handle; both add `error_message` and
+    `error_type` to the outputs.
+    """
+    outputs: dict[str, Any] = {}
+    handle: str | None = None
+    if node.config.error_strategy == "default-value":
+        outputs = {value.key: default_value(value) for value in node.config.default_value}
+    else:
+        handle = FAIL_BRANCH_HANDLE
+    outputs["error_message"] = error
+    outputs["error_type"] = error_type
+    return outputs, handle

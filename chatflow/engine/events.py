@@ -104,6 +104,21 @@ class TextReplace:
 
 
 @dataclass(frozen=True, slots=True)
+class RetrieverResources:
+    """An LLM node's context held knowledge-retrieval results (Dify's
+    `NodeRunRetrieverResourceEvent`), sent before the model is called. `resources` are
+    the citations in Dify's `retriever_resources` shape; Dify's chat pipeline keeps the
+    latest list for `message_end.metadata.retriever_resources`. A plain-string context
+    gives an empty list."""
+
+    execution_id: str
+    node_id: str
+    resources: Sequence[Mapping[str, Any]]
+    context: str
+    scope: ContainerScope = ContainerScope()
+
+
+@dataclass(frozen=True, slots=True)
 class IterationStarted:
     execution_id: str
     node_id: str
@@ -298,6 +313,7 @@ Event = (
     | NodeFinished
     | TextChunk
     | TextReplace
+    | RetrieverResources
     | IterationStarted
     | IterationNext
     | IterationCompleted

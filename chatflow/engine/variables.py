@@ -96,6 +96,16 @@ class VariablePool:
     def conversation_variables(self) -> dict[str, Any]:
         return dict(self._values[CONVERSATION])
 
+    def written_scopes(self) -> dict[str, Mapping[str, Any]]:
+        """The node scopes a fork wrote (its own nodes' outputs), without `sys`, `env`
+        and `conversation`: what a loop hands back to its parent after its last round."""
+        reserved = (SYSTEM, ENVIRONMENT, CONVERSATION)
+        return {
+            node_id: scope
+            for node_id, scope in self._values.items()
+            if node_id not in self._shared and node_id not in reserved
+        }
+
     def fork(self) -> VariablePool:
         """A child pool for one iteration/loop step: sees everything, writes stay local
         except conversation variables, which are shared with the parent."""

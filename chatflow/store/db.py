@@ -5,17 +5,26 @@ dir) and `postgresql+asyncpg://...` (scale-out). `connect()` brings the schema t
 newest Alembic revision on every start, so a fresh data dir and an old one both just work;
 it is safe to call twice and safe for several workers starting together (Postgres takes an
 advisory lock, SQLite an immediate write lock, around the upgrade).
+
+SQLite statements run inline on the event loop (`_InlineSQLiteConnection`): a local
+SQLite statement takes microseconds, while aiosqlite's hop to its thread and back took
+~250 µs per call (several calls per statement), which made the database most of a chat
+turn's latency. With inline execution one connection serves the whole process (pool of
+one, checked out asynchronously), so two sessions of this process never wait on each
+other's SQLite locks while blocking the loop; sessions queue for the connection instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, make_url, text
@@ -31,12 +40,43 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Arbitrary constant: every chatflow worker migrating one Postgres database shares this lock.
 _PG_MIGRATION_LOCK = 0x63686174666C6F77 & 0x7FFFFFFFFFFFFFFF
 
+# Seconds a session may wait for the SQLite connection before the request fails (503).
+_SQLITE_POOL_TIMEOUT = 120.0
+
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",  # readers never block the writer
     "PRAGMA foreign_keys=ON",  # ON DELETE CASCADE needs it; off by default in SQLite
     "PRAGMA busy_timeout=10000",  # wait for the writer instead of failing at once
     "PRAGMA synchronous=NORMAL",  # safe with WAL, far fewer fsyncs
 )
+
+
+class _InlineSQLiteConnection(aiosqlite.Connection):
+    """aiosqlite without the thread hop: every call runs at once, on the calling thread.
+
+    SQLAlchemy's aiosqlite dialect drives this class unchanged. The worker thread still
+    opens and closes the sqlite3 connection (hence `check_same_thread=False`); the
+    statements themselves never leave the event loop.
+    """
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+def _inline_sqlite(database: str) -> Any:
+    """The `async_creator` of SQLite engines: an `_InlineSQLiteConnection` to `database`."""
+
+    def connector() -> sqlite3.Connection:
+        return sqlite3.connect(database, check_same_thread=False, uri=database.startswith("file:"))
+
+    async def create() -> _InlineSQLiteConnection:
+        connection = _InlineSQLiteConnection(connector, 64)
+        connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own
+        return await connection
+
+    return create
 
 
 def _json_dumps(value: Any) -> str:
@@ -122,8 +162,14 @@ class Database:
             if database in ("", ":memory:"):
                 # One shared connection, or every session would see its own empty database.
                 kwargs["poolclass"] = StaticPool
-            elif not database.startswith("file:"):
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            else:
+                if not database.startswith("file:"):
+                    database = str(Path(database).expanduser())
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)
+                kwargs["async_creator"] = _inline_sqlite(database)
+                # One connection for the process (see the module docstring); waiting for
+                # it is asynchronous, and long enough to ride out a burst of requests.
+                kwargs.update(pool_size=1, max_overflow=0, pool_timeout=_SQLITE_POOL_TIMEOUT)
             engine = create_async_engine(self.url, **kwargs)
             event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
             return engine

@@ -51,9 +51,10 @@ class SSEDecoder:
             self._retry = int(value)
         return None
 
-    def flush(self) -> ServerSentEvent | None:
-        """Dispatch a final frame that lacked its trailing blank line."""
-        return self._dispatch()
+    def flush(self) -> None:
+        """End of stream: drop an unfinished frame, as WHATWG says (it may be cut short,
+        e.g. by a dropped connection, and a resumed stream sends it again whole)."""
+        self._event, self._data, self._retry, self._seen_field = None, [], None, False
 
     def _dispatch(self) -> ServerSentEvent | None:
         if not self._seen_field:
@@ -76,9 +77,7 @@ def iter_sse(lines: Iterable[str]) -> Iterator[ServerSentEvent]:
         sse = decoder.decode(line)
         if sse is not None:
             yield sse
-    tail = decoder.flush()
-    if tail is not None:
-        yield tail
+    decoder.flush()
 
 
 async def aiter_sse(lines: AsyncIterable[str]) -> AsyncIterator[ServerSentEvent]:
@@ -88,6 +87,4 @@ async def aiter_sse(lines: AsyncIterable[str]) -> AsyncIterator[ServerSentEvent]
         sse = decoder.decode(line)
         if sse is not None:
             yield sse
-    tail = decoder.flush()
-    if tail is not None:
-        yield tail
+    decoder.flush()

@@ -1,9 +1,8 @@
 """Fixtures for the live tests: a real `chatflow serve` on a free port, with the fake model.
 
 The server gets a temporary data dir and two imported apps with known keys (an
-advanced-chat app and a workflow app). Live tests whose route the running server does not
-register yet (read from its `/openapi.json`) are marked `xfail(strict=False)` at run time,
-so they still run and report; nothing is skipped.
+advanced-chat app and a workflow app). `tally` counts, per client kind, the operations the
+live tests called successfully; the terminal summary prints it.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sdk_live import LiveServer
+from sdk_live import LiveServer, Tally
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHAT_KEY = "app-test-sdk-chat-0001"
@@ -38,20 +37,8 @@ def _chatflow() -> str:
     return str(exe)
 
 
-def _routes(root: str) -> set[tuple[str, str]]:
-    try:
-        spec = httpx.get(root + "/openapi.json", timeout=5).json()
-    except (httpx.HTTPError, ValueError):
-        return set()
-    return {
-        (method.upper(), path.removeprefix("/v1"))
-        for path, ops in spec.get("paths", {}).items()
-        for method in ops
-    }
-
-
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("chatflow-data")
     env = {
         **os.environ,
@@ -88,7 +75,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
                 if time.monotonic() > deadline:
                     pytest.fail("`chatflow serve` did not answer within 30 s")
                 time.sleep(0.2)
-        yield LiveServer(root, CHAT_KEY, WORKFLOW_KEY, env, _routes(root))
+        yield LiveServer(root, CHAT_KEY, WORKFLOW_KEY, env)
     finally:
         proc.terminate()
         try:
@@ -99,17 +86,16 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         log.close()
 
 
-@pytest.fixture
-def server(live_server: LiveServer, request: pytest.FixtureRequest) -> LiveServer:
-    """The live server; xfails the test when a route it declares is not on the server yet."""
-    for mark in request.node.iter_markers("route"):
-        method, path = mark.args
-        if live_server.routes and not live_server.has_route(method, path):
-            request.applymarker(
-                pytest.mark.xfail(strict=False, reason=f"{method} {path} not on the server yet")
-            )
-    return live_server
+_TALLY = Tally()
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "route(method, path): the server route a live test uses")
+@pytest.fixture(scope="session")
+def tally() -> Tally:
+    return _TALLY
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _TALLY.counts:
+        terminalreporter.section("live operations (2xx answers per client kind)")
+        for row in _TALLY.table():
+            terminalreporter.write_line(row)

@@ -7,8 +7,9 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
+import httpx
 import pytest
-from sdk_live import LiveServer
+from sdk_live import LiveServer, Tally
 
 from chatflow_client import (
     AsyncChatStream,
@@ -42,8 +43,18 @@ async def final(stream: ChatStream | AsyncChatStream) -> FinalMessage:
     return await run(stream.get_final_message())
 
 
-def _make(kind: str, base_url: str, key: str) -> AnyClient:
-    return Client(base_url, key) if kind == "sync" else AsyncClient(base_url, key)
+def _make(kind: str, base_url: str, key: str, tally: Tally) -> AnyClient:
+    """A client whose 2xx answers are counted in `tally` (see the last test)."""
+    if kind == "sync":
+        hooks = {"response": [lambda response: tally.record("sync", response)]}
+        return Client(base_url, key, http_client=httpx.Client(event_hooks=hooks))
+
+    async def record(response: httpx.Response) -> None:
+        tally.record("async", response)
+
+    return AsyncClient(
+        base_url, key, http_client=httpx.AsyncClient(event_hooks={"response": [record]})
+    )
 
 
 async def _close(client: AnyClient) -> None:
@@ -51,15 +62,19 @@ async def _close(client: AnyClient) -> None:
 
 
 @pytest.fixture(params=["sync", "async"])
-async def api(request: pytest.FixtureRequest, server: LiveServer) -> AsyncIterator[AnyClient]:
-    client = _make(request.param, server.base_url, server.chat_key)
+async def api(
+    request: pytest.FixtureRequest, server: LiveServer, tally: Tally
+) -> AsyncIterator[AnyClient]:
+    client = _make(request.param, server.base_url, server.chat_key, tally)
     yield client
     await _close(client)
 
 
 @pytest.fixture(params=["sync", "async"])
-async def wf(request: pytest.FixtureRequest, server: LiveServer) -> AsyncIterator[AnyClient]:
-    client = _make(request.param, server.base_url, server.workflow_key)
+async def wf(
+    request: pytest.FixtureRequest, server: LiveServer, tally: Tally
+) -> AsyncIterator[AnyClient]:
+    client = _make(request.param, server.base_url, server.workflow_key, tally)
     yield client
     await _close(client)
 
@@ -73,14 +88,12 @@ async def _chat(api: AnyClient, user: str, query: str = "hi") -> Any:
     return await run(api.chat.send(query, user=user))
 
 
-@pytest.mark.route("POST", "/chat-messages")
 async def test_blocking_chat(api: AnyClient, user: str) -> None:
     answer = await _chat(api, user)
     assert answer.answer and answer.id and answer.conversation_id
     assert answer.metadata.usage is not None
 
 
-@pytest.mark.route("POST", "/chat-messages")
 async def test_streaming_chat_events_and_final_answer(api: AnyClient, user: str) -> None:
     stream = await run(api.chat.stream("hello", user=user))
     seen = await events(stream)
@@ -91,7 +104,6 @@ async def test_streaming_chat_events_and_final_answer(api: AnyClient, user: str)
     assert text and stream.state.final.answer == text
 
 
-@pytest.mark.route("POST", "/chat-messages/{task_id}/stop")
 async def test_stop_ends_the_stream(api: AnyClient, user: str) -> None:
     stream = await run(api.chat.stream("tell me a long story", user=user))
     assert (await run(stream.stop())).result == "success"
@@ -99,20 +111,17 @@ async def test_stop_ends_the_stream(api: AnyClient, user: str) -> None:
     assert message.task_id
 
 
-@pytest.mark.route("GET", "/messages/{message_id}/suggested")
 async def test_suggested_questions(api: AnyClient, user: str) -> None:
     answer = await _chat(api, user)
     assert (await run(api.messages.suggested(answer.id, user=user))).result == "success"
 
 
-@pytest.mark.route("GET", "/messages")
 async def test_message_history(api: AnyClient, user: str) -> None:
     answer = await _chat(api, user, "first")
     page = await run(api.messages.list(answer.conversation_id, user=user))
     assert [m.query for m in page.data] == ["first"]
 
 
-@pytest.mark.route("GET", "/conversations")
 async def test_conversations_rename_and_delete(api: AnyClient, user: str) -> None:
     answer = await _chat(api, user)
     listed = await run(api.conversations.list(user=user))
@@ -123,7 +132,6 @@ async def test_conversations_rename_and_delete(api: AnyClient, user: str) -> Non
     assert (await run(api.conversations.list(user=user))).data == []
 
 
-@pytest.mark.route("PUT", "/conversations/{conversation_id}/variables/{variable_id}")
 async def test_conversation_variables(api: AnyClient, user: str) -> None:
     answer = await _chat(api, user)
     variables = await run(api.conversations.variables(answer.conversation_id, user=user))
@@ -135,7 +143,6 @@ async def test_conversation_variables(api: AnyClient, user: str) -> None:
     assert updated.value == "x"
 
 
-@pytest.mark.route("POST", "/files/upload")
 async def test_upload_preview_and_chat_with_file(api: AnyClient, user: str) -> None:
     uploaded = await run(api.files.upload(("notes.txt", b"hello file", "text/plain"), user=user))
     assert uploaded.id and uploaded.size == 10
@@ -145,7 +152,6 @@ async def test_upload_preview_and_chat_with_file(api: AnyClient, user: str) -> N
     assert (await run(api.chat.send("read it", user=user, files=[ref]))).answer
 
 
-@pytest.mark.route("POST", "/messages/{message_id}/feedbacks")
 async def test_feedbacks(api: AnyClient, user: str) -> None:
     answer = await _chat(api, user)
     assert (await run(api.feedbacks.create(answer.id, rating="like", user=user))).result
@@ -153,16 +159,16 @@ async def test_feedbacks(api: AnyClient, user: str) -> None:
     assert answer.id in {f.message_id for f in listed.data}
 
 
-@pytest.mark.route("GET", "/end-users/{end_user_id}")
 async def test_end_user(api: AnyClient, user: str) -> None:
-    answer = await _chat(api, user)
-    page = await run(api.messages.list(answer.conversation_id, user=user))
-    end_user_id = (page.data[0].model_extra or {}).get("from_end_user_id")
-    assert end_user_id, "messages should name their end user"
-    assert (await run(api.end_users.get(end_user_id))).session_id == user
+    # As in Dify's docs: an upload's `created_by` is the uploading end user's id.
+    uploaded = await run(api.files.upload(("a.txt", b"x", "text/plain"), user=user))
+    assert uploaded.created_by, "an upload should name its end user"
+    end_user = await run(api.end_users.get(uploaded.created_by))
+    assert end_user.id == uploaded.created_by and end_user.session_id == user
+    with pytest.raises(NotFoundError):
+        await run(api.end_users.get(str(uuid.uuid4())))
 
 
-@pytest.mark.route("GET", "/parameters")
 async def test_app_info_parameters_meta_site(api: AnyClient) -> None:
     assert (await run(api.app.info())).mode == "advanced-chat"
     params = await run(api.app.parameters())
@@ -171,7 +177,6 @@ async def test_app_info_parameters_meta_site(api: AnyClient) -> None:
     assert (await run(api.app.site())).title
 
 
-@pytest.mark.route("POST", "/apps/annotations")
 async def test_annotations_crud(api: AnyClient) -> None:
     created = await run(api.annotations.create(question="Q?", answer="A."))
     updated = await run(api.annotations.update(created.id, question="Q2?", answer="A2."))
@@ -180,27 +185,23 @@ async def test_annotations_crud(api: AnyClient) -> None:
     await run(api.annotations.delete(created.id))
 
 
-@pytest.mark.route("POST", "/apps/annotation-reply/{action}")
 async def test_annotation_reply_job(api: AnyClient) -> None:
     job = await run(api.annotations.reply_settings("disable", score_threshold=0.9))
     status = await run(api.annotations.reply_status("disable", job.job_id))
     assert status.job_status in {"waiting", "running", "completed", "failed"}
 
 
-@pytest.mark.route("POST", "/text-to-audio")
 async def test_text_to_audio(api: AnyClient, user: str) -> None:
     audio = await run(api.audio.to_audio(text="hello", user=user))
     assert audio.content and audio.content_type.startswith("audio/")
 
 
-@pytest.mark.route("POST", "/audio-to-text")
 async def test_audio_to_text(api: AnyClient, user: str) -> None:
     audio = await run(api.audio.to_audio(text="hello", user=user))
     text = await run(api.audio.to_text(("a.mp3", audio.content, audio.content_type), user=user))
     assert isinstance(text.text, str)
 
 
-@pytest.mark.route("GET", "/workflows/run/{workflow_run_id}")
 async def test_workflow_run_detail_and_logs(api: AnyClient, user: str) -> None:
     stream = await run(api.chat.stream("hi", user=user))
     message = await final(stream)
@@ -211,7 +212,6 @@ async def test_workflow_run_detail_and_logs(api: AnyClient, user: str) -> None:
     assert logs.data
 
 
-@pytest.mark.route("POST", "/workflows/run")
 async def test_workflow_app_run_stream_and_stop(wf: AnyClient, user: str) -> None:
     result = await run(wf.workflows.run(inputs={"topic": "owls"}, user=user))
     assert result.data.status == "succeeded" and result.data.outputs
@@ -231,3 +231,10 @@ async def test_bad_key_and_foreign_ids(server: LiveServer, user: str) -> None:
         answer = await good.chat.send("hi", user=user)
         with pytest.raises(NotFoundError):
             await good.messages.list(answer.conversation_id, user=user + "-other")
+
+
+def test_every_operation_was_called_by_both_clients(tally: Tally) -> None:
+    """Runs last in this module: each of the 28 operations (and workflow run/stop) answered
+    2xx to the sync and to the async client in the tests above."""
+    assert len(tally.operations) == 28 + 2
+    assert tally.missing() == [], "\n".join(tally.table())

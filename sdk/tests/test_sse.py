@@ -32,14 +32,16 @@ def test_id_and_retry_lines_are_read_and_id_persists() -> None:
     assert (second.id, second.retry) == ("5", None)
 
 
-def test_final_frame_without_blank_line_is_flushed() -> None:
-    assert list(iter_sse(["data: tail"])) == [ServerSentEvent(data="tail")]
+def test_unfinished_final_frame_is_dropped() -> None:
+    # WHATWG: a frame without its blank line at end of stream is not dispatched.
+    assert list(iter_sse(["data: 1", "", 'data: {"cut']) ) == [ServerSentEvent(data="1")]
 
 
 def test_blank_lines_alone_dispatch_nothing() -> None:
     decoder = SSEDecoder()
     assert decoder.decode("\n") is None
-    assert decoder.flush() is None
+    decoder.flush()
+    assert decoder.decode("") is None
 
 
 async def test_async_decoder_matches_sync() -> None:

@@ -26,7 +26,8 @@ from .conftest import LiveServer
 
 SEED_FILE = Path(__file__).parents[2].parent / "shared" / "seeds" / "chatflow_openapi.json"
 # Routes that are not API operations: the document itself and the docs page.
-UNDOCUMENTED = {"/v1/openapi.json", DOCS_URL}
+# The docs themselves and the chat page (`routes/web.py`) are not Service API routes.
+UNDOCUMENTED = {"/v1/openapi.json", DOCS_URL, "/", "/web/{version}/{name}"}
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +42,12 @@ def document(app: Any) -> dict[str, Any]:
 
 
 def served_routes(app: Any) -> set[tuple[str, str]]:
-    """`(METHOD, path)` for every HTTP route the app answers, mounts excluded."""
+    """`(METHOD, path)` for every route of the Service API (`/v1`), mounts excluded; the
+    chat page and `/docs` are not part of it."""
     routes: set[tuple[str, str]] = set()
     for context in iter_route_contexts(app.routes):
         methods, path = context.methods, context.path_format
-        if not methods or path is None or path in UNDOCUMENTED:
+        if not methods or path is None or path in UNDOCUMENTED or not path.startswith("/v1/"):
             continue
         routes |= {(m, path) for m in methods if m not in ("HEAD", "OPTIONS")}
     return routes

@@ -1,9 +1,11 @@
-"""The built-in chat page: `/` and its two assets from the `chatflow.web` package.
+"""The built-in chat page: `/` and its assets from the `chatflow.web` package.
 
 The page is static and talks to the Service API under `/v1` with the key from the URL
-fragment, so nothing here touches apps or keys. `index.html` is revalidated on every
-load (ETag) and names its assets with a content hash (`/web/app.js?v=<hash>`); a request
-carrying the current hash may be cached for a year, any other is revalidated.
+fragment, so nothing here touches apps or keys. `index.html` is revalidated on every load
+(ETag). Its script and style live under `/web/<version>/`, where the version is a hash of
+all assets: the ES modules import each other relatively and so inherit it, which lets a
+browser cache every asset for a year and still pick up a new release at once. An asset
+asked for under another version (a page from before an upgrade) is served, uncached.
 """
 
 from __future__ import annotations
@@ -21,14 +23,19 @@ from chatflow.errors import NotFound
 router = APIRouter(include_in_schema=False)
 
 ASSET_PREFIX = "/web"
-_MEDIA_TYPES = {
+MEDIA_TYPES = {
     "app.js": "text/javascript; charset=utf-8",
+    "api.js": "text/javascript; charset=utf-8",
+    "dom.js": "text/javascript; charset=utf-8",
+    "markdown.js": "text/javascript; charset=utf-8",
+    "sidebar.js": "text/javascript; charset=utf-8",
+    "uploads.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 _IMMUTABLE = "public, max-age=31536000, immutable"
-# The page runs only its own script and style and talks only to this origin; the key sits
-# in the fragment, and `no-referrer` keeps even the page's path out of other sites' logs.
-_PAGE_HEADERS = {
+# The page runs only its own script and style and talks only to this origin. The key is
+# in the fragment, which browsers never send; `no-referrer` keeps even the path private.
+_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -43,31 +50,38 @@ _PAGE_HEADERS = {
 class Asset:
     body: bytes
     media_type: str
-    version: str  # a content hash: the `?v=` of asset URLs and the ETag
 
     @property
     def etag(self) -> str:
-        return f'"{self.version}"'
+        return '"' + hashlib.sha256(self.body).hexdigest()[:16] + '"'
 
 
-def _asset(body: bytes, media_type: str) -> Asset:
-    return Asset(body, media_type, hashlib.sha256(body).hexdigest()[:16])
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    version: str
+    page: Asset
+    assets: dict[str, Asset]
 
 
 @cache
-def assets() -> dict[str, Asset]:
-    """The page and its assets, read once from the package (index links hashed URLs)."""
+def bundle() -> Bundle:
+    """The page and its assets, read once from the package data."""
     files = resources.files("chatflow.web")
-    out = {name: _asset(files.joinpath(name).read_bytes(), kind) for name, kind in _MEDIA_TYPES.items()}
-    index = files.joinpath("index.html").read_text(encoding="utf-8")
-    for name, asset in out.items():
-        index = index.replace(f"{{{{{name}}}}}", f"{ASSET_PREFIX}/{name}?v={asset.version}")
-    out["index.html"] = _asset(index.encode("utf-8"), "text/html; charset=utf-8")
-    return out
+    assets = {
+        name: Asset(files.joinpath(name).read_bytes(), kind) for name, kind in MEDIA_TYPES.items()
+    }
+    digest = hashlib.sha256()
+    for name in sorted(assets):
+        digest.update(name.encode() + b"\0" + assets[name].body)
+    version = digest.hexdigest()[:12]
+    page = files.joinpath("index.html").read_text(encoding="utf-8")
+    for name in assets:
+        page = page.replace("{{" + name + "}}", f"{ASSET_PREFIX}/{version}/{name}")
+    return Bundle(version, Asset(page.encode("utf-8"), "text/html; charset=utf-8"), assets)
 
 
 def _serve(request: Request, asset: Asset, cache_control: str) -> Response:
-    headers = {"ETag": asset.etag, "Cache-Control": cache_control, **_PAGE_HEADERS}
+    headers = {"ETag": asset.etag, "Cache-Control": cache_control, **_HEADERS}
     if asset.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(asset.body, media_type=asset.media_type, headers=headers)
@@ -75,12 +89,13 @@ def _serve(request: Request, asset: Asset, cache_control: str) -> Response:
 
 @router.api_route("/", methods=["GET", "HEAD"])
 async def chat_page(request: Request) -> Response:
-    return _serve(request, assets()["index.html"], "no-cache")
+    return _serve(request, bundle().page, "no-cache")
 
 
-@router.api_route(ASSET_PREFIX + "/{name}", methods=["GET", "HEAD"])
-async def chat_asset(name: str, request: Request, v: str | None = None) -> Response:
-    asset = assets().get(name) if name in _MEDIA_TYPES else None
+@router.api_route(ASSET_PREFIX + "/{version}/{name}", methods=["GET", "HEAD"])
+async def chat_asset(version: str, name: str, request: Request) -> Response:
+    current = bundle()
+    asset = current.assets.get(name)
     if asset is None:
         raise NotFound(f"No such asset: {name}")
-    return _serve(request, asset, _IMMUTABLE if v == asset.version else "no-cache")
+    return _serve(request, asset, _IMMUTABLE if version == current.version else "no-cache")

@@ -6,7 +6,9 @@ We render in-process instead, so the template runs in Jinja2's immutable sandbox
 three guards stand in for the sandbox's time/memory limits: a shared budget for
 `range()` items, size checks on `*`/`**`, and an output-length cap checked while the
 template streams. Compiled templates are cached: a graph of 50 template nodes in series
-must not pay the compile cost on every run.
+must not pay the compile cost on every run. Each render builds its Jinja context from
+globals flattened once per template: Jinja's own `generate()` copies the template's
+globals `ChainMap` into a dict on every call (~3 µs, most of a short render).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -90,9 +93,27 @@ _ENV = _Environment(autoescape=False)
 _ENV.globals["range"] = _guarded_range
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    template: Template
+    globals: dict[str, Any]  # the template's globals ChainMap, flattened
+
+    def context(self, variables: Mapping[str, Any]) -> Context:
+        """What `Template.new_context` builds, minus its per-call ChainMap copy."""
+        template = self.template
+        return _ENV.context_class(
+            _ENV,
+            {**self.globals, **variables},
+            template.name,
+            template.blocks,
+            globals=self.globals,
+        )
+
+
 @lru_cache(maxsize=1024)
-def _compile(source: str) -> Template:
-    return _ENV.from_string(source)
+def _compile(source: str) -> _Compiled:
+    template = _ENV.from_string(source)
+    return _Compiled(template, dict(template.globals))
 
 
 def jsonable(value: Any) -> Any:
@@ -113,7 +134,7 @@ def jsonable(value: Any) -> Any:
 def render(source: str, variables: Mapping[str, Any], *, max_length: int | None = None) -> str:
     """Render `source` with `variables`; raise `TemplateRenderError` with a clear message."""
     try:
-        template = _compile(source)
+        compiled = _compile(source)
     except TemplateSyntaxError as exc:
         raise TemplateRenderError(
             f"Template syntax error at line {exc.lineno}: {exc.message}"
@@ -123,7 +144,7 @@ def render(source: str, variables: Mapping[str, Any], *, max_length: int | None 
     parts: list[str] = []
     length = 0
     try:
-        for chunk in template.generate(dict(variables)):
+        for chunk in compiled.template.root_render_func(compiled.context(variables)):
             parts.append(chunk)
             length += len(chunk)
             if max_length is not None and length > max_length:

@@ -5,9 +5,11 @@ Matches Dify's loop: `loop_variables` live at `[loop_id, label]` (constants pars
 assigner), and after each round the loop stops when `break_conditions` (if-else
 semantics, combined with `logical_operator`) hold or a `loop-end` node was reached. The
 conditions are also checked once before the first round. Each round starts from a fresh
-fork of the run's pool, as Dify clears the inner nodes' outputs between rounds. The node
-outputs the loop variables plus `loop_round`. `loop_count` is capped by
-`limits.loop_max_count` (Dify's LOOP_NODE_MAX_COUNT).
+fork of the run's pool, as Dify clears the inner nodes' outputs between rounds; after the
+loop, the last round's inner outputs are kept in the run's pool, as Dify's loop runs in
+the run's own pool. The node outputs the loop variables plus `loop_round`. As in Dify,
+`LoopNext` comes between rounds (index of the round to come), not before the first.
+`loop_count` is capped by `limits.loop_max_count` (Dify's LOOP_NODE_MAX_COUNT).
 """
 
 from __future__ import annotations
@@ -72,17 +74,12 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
     usage: Usage | None = None
     error: str | None = None
     rounds = 0
-    # Dify checks the conditions before the first round too, ignoring evaluation errors.
+    pool: VariablePool | None = None
+    # Dify checks the conditions before the first round too, ignoring evaluation errors;
+    # a loop stopped there reports 0 `steps`, any other the configured count.
     stop = _should_break(config, _round_pool(ctx, variables), suppress_errors=True)
+    steps = 0 if stop else count
     while not stop and rounds < count:
-        yield LoopNext(
-            execution_id=ctx.execution_id,
-            node_id=ctx.node_id,
-            title=config.title,
-            index=rounds,
-            started_at=time.time(),
-            pre_loop_output=jsonable(outputs),
-        )
         pool = _round_pool(ctx, variables)
         scope = replace(ctx.scope, loop_id=ctx.node_id, loop_index=rounds)
         outcome = PassOutcome()
@@ -101,6 +98,19 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
         except ConditionError as exc:
             error = f"loop break condition failed: {exc}"
             break
+        if not stop:
+            # Dify announces the next round after each round that did not end the loop
+            # (after the last of `loop_count` too), never before the first.
+            yield LoopNext(
+                execution_id=ctx.execution_id,
+                node_id=ctx.node_id,
+                title=config.title,
+                index=rounds,
+                started_at=time.time(),
+                pre_loop_output=jsonable(outputs),
+            )
+    if pool is not None:
+        _keep_last_round(ctx, pool)
 
     yield LoopCompleted(
         execution_id=ctx.execution_id,
@@ -110,7 +120,7 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
         outputs=jsonable(outputs),
         status="failed" if error else "succeeded",
         error=error,
-        steps=rounds,
+        steps=steps,
         started_at=started,
         finished_at=time.time(),
         usage=usage,
@@ -118,6 +128,14 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
     if error is not None:
         raise NodeError(error)
     yield NodeResult(outputs=outputs or dict(variables), inputs=inputs, usage=usage)
+
+
+def _keep_last_round(ctx: NodeContext, pool: VariablePool) -> None:
+    """Put the last round's inner node outputs in the run's pool (not the loop's own
+    variables: the runner stores the loop node's outputs)."""
+    for node_id, outputs in pool.written_scopes().items():
+        if node_id != ctx.node_id:
+            ctx.pool.set_outputs(node_id, outputs)
 
 
 def _round_pool(ctx: NodeContext, variables: dict[str, Any]) -> VariablePool:

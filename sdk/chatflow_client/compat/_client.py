@@ -8,7 +8,7 @@ each with its README/file-name alias (`send_chat_message`, `get_conversations`, 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Literal, Self, overload
+from typing import Any, Generic, Literal, Self, TypeVar, overload
 
 from ._core import (
     BaseResponse,
@@ -20,6 +20,9 @@ from ._core import (
     execute_stream,
 )
 from ._models import Request
+from ._system import Audio, DifyV1, Feedback, File, Info
+
+V = TypeVar("V")
 
 
 class SendChatMessageResponse(BaseResponse):
@@ -99,6 +102,14 @@ class Chatflow(_Resource):
             return execute_stream(self.config, request, request_option)
         return execute(self.config, request, request_option, SendChatMessageResponse)
 
+    @overload
+    async def asend(
+        self, request: Request, request_option: RequestOption, stream: Literal[True]
+    ) -> AsyncIterator[bytes]: ...
+    @overload
+    async def asend(
+        self, request: Request, request_option: RequestOption, stream: Literal[False] = False
+    ) -> SendChatMessageResponse: ...
     async def asend(
         self, request: Request, request_option: RequestOption, stream: bool = False
     ) -> SendChatMessageResponse | AsyncIterator[bytes]:
@@ -220,29 +231,70 @@ class Annotation(_Resource):
     create_annotation, acreate_annotation = create, acreate
     update_annotation, aupdate_annotation = update, aupdate
     delete_annotation, adelete_annotation = delete, adelete
-    annotation_reply_settings, configure = reply_settings, reply_settings
-    annotation_reply_status, status = reply_status, reply_status
+    annotation_reply_settings, configure, aconfigure = (
+        reply_settings,
+        reply_settings,
+        areply_settings,
+    )
+    annotation_reply_status, status, astatus = reply_status, reply_status, areply_status
 
 
-class V1:
+class Message(_Resource):
+    """`client.chat.v1.message`: suggested questions and history, as in `dify-oapi2`."""
+
+    def suggested(self, request: Request, request_option: RequestOption) -> ListResponse:
+        return execute(self.config, request, request_option, ListResponse)
+
+    async def asuggested(self, request: Request, request_option: RequestOption) -> ListResponse:
+        return await aexecute(self.config, request, request_option, ListResponse)
+
+    def history(self, request: Request, request_option: RequestOption) -> ListResponse:
+        return execute(self.config, request, request_option, ListResponse)
+
+    async def ahistory(self, request: Request, request_option: RequestOption) -> ListResponse:
+        return await aexecute(self.config, request, request_option, ListResponse)
+
+
+class ChatflowV1:
+    """`client.chatflow.v1`: the chatflow group plus the system resources under its names."""
+
     def __init__(self, config: Config) -> None:
-        self.chatflow = self.chat = Chatflow(config)
+        self.chatflow = Chatflow(config)
         self.conversation = Conversation(config)
         self.annotation = Annotation(config)
+        self.file = File(config)
+        self.tts = Audio(config)
+        self.application = Info(config)
+        self.feedback = Feedback(config)
 
 
-class Service:
+class ChatV1:
+    """`client.chat.v1`: the chat group plus the system resources under its names."""
+
     def __init__(self, config: Config) -> None:
-        self.v1 = V1(config)
+        self.chat = Chatflow(config)
+        self.conversation = Conversation(config)
+        self.annotation = Annotation(config)
+        self.message = Message(config)
+        self.file = File(config)
+        self.audio = Audio(config)
+        self.app = Info(config)
+        self.feedback = Feedback(config)
+
+
+class Service(Generic[V]):
+    def __init__(self, v1: V) -> None:
+        self.v1 = v1
 
 
 class Client:
-    """`Client.builder().domain(DOMAIN).build()`; `client.chatflow` and `client.chat`."""
+    """`Client.builder().domain(DOMAIN).build()`; `client.chatflow`, `.chat` and `.dify`."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.chatflow = Service(config)
-        self.chat = Service(config)
+        self.chatflow = Service(ChatflowV1(config))
+        self.chat = Service(ChatV1(config))
+        self.dify = Service(DifyV1(config))
 
     @staticmethod
     def builder() -> ClientBuilder:

@@ -27,4 +27,5 @@ req_body = (
 response = client.chat.v1.chat.chat(
     ChatRequest.builder().request_body(req_body).build(), req_option, False
 )
-print(response.success, response.answer or response.msg)
+assert response.success and response.answer, response.msg
+print(response.answer)

@@ -15,6 +15,7 @@ from chatflow.engine.events import (
     IterationNext,
     IterationStarted,
     NodeFinished,
+    NodeStarted,
     RunFinished,
 )
 from chatflow.engine.graph import Edge, Graph, GraphNode
@@ -250,3 +251,11 @@ async def test_container_events_carry_the_node_execution_id() -> None:
     started = next(e for e in events if isinstance(e, IterationStarted))
     node = next(e for e in events if isinstance(e, NodeFinished) and e.node_id == "it")
     assert started.execution_id == node.execution_id != ""
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+async def test_iteration_start_node_events_are_dropped(parallel: bool) -> None:
+    # Dify's iteration drops its start node's events: only the body's reach the client.
+    events, _ = await _run(_graph(lambda item: item, is_parallel=parallel), [1, 2])
+    ids = [e.node_id for e in events if isinstance(e, NodeStarted | NodeFinished)]
+    assert "it-start" not in ids and ids.count("body") == 4

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chatflow.engine.events import RetrieverResources
 from chatflow.engine.nodes import llm, spec_for
 from chatflow.engine.nodes.base import NodeResult, StreamChunk, Turn
 from chatflow.errors import NodeError
@@ -123,19 +124,28 @@ async def test_context_string_and_knowledge_list(models: Any, make_ctx: Any, run
         [_msg("system", "Use:\n{{#context#}}"), _msg("user", "q")],
         context={"enabled": True, "variable_selector": ["kr", "result"]},
     )
-    result, _ = await run_node(llm, ctx, data)
+    result, events = await run_node(llm, ctx, data)
     system = reg.fake.request.messages[0].content
     assert system == "Use:\nParis is in France.\nItaly\nRome is in Italy.\nplain line"
     assert result.inputs["#context#"].startswith("Paris")
+    # Dify's retriever-resource event comes first: citations of knowledge chunks only.
+    cited = events[0]
+    assert isinstance(cited, RetrieverResources) and cited.node_id == ctx.node_id
+    assert [(r["dataset_id"], r["score"], r["content"]) for r in cited.resources] == [
+        ("d1", 0.9, "Paris is in France.")
+    ]
+    assert cited.context == system.removeprefix("Use:\n")
     data["context"] = {"enabled": True, "variable_selector": ["kr", "s"]}
     reg.fake.requests.clear()
-    await run_node(llm, ctx, data)
+    _, events = await run_node(llm, ctx, data)
     assert reg.fake.request.messages[0].content == "Use:\njust text"
-    # Disabled context still removes the placeholder.
+    assert events[0] == RetrieverResources("", ctx.node_id, [], "just text")
+    # Disabled context still removes the placeholder, and cites nothing.
     data["context"] = {"enabled": False}
     reg.fake.requests.clear()
-    await run_node(llm, ctx, data)
+    _, events = await run_node(llm, ctx, data)
     assert reg.fake.request.messages[0].content == "Use:\n"
+    assert not [e for e in events if isinstance(e, RetrieverResources)]
 
 
 async def test_invalid_context_structure(make_ctx: Any, run_node: Any) -> None:

@@ -11,6 +11,7 @@ from chatflow.engine.events import (
     LoopNext,
     LoopStarted,
     NodeFinished,
+    NodeStarted,
     RunFinished,
 )
 from chatflow.engine.graph import Edge, Graph, GraphNode
@@ -92,7 +93,9 @@ def _graph(
             num = ctx.pool.get(["lp", "num"])
             if num == fail_at:
                 raise ValueError(f"cannot handle {num}")
-            yield NodeResult(handle="true" if num == with_end_at else "false")
+            yield NodeResult(
+                outputs={"seen": num}, handle="true" if num == with_end_at else "false"
+            )
 
         nodes.append(GraphNode("check", "if-else", NodeConfig(), check, container="lp"))
         nodes.append(GraphNode("end", "loop-end", loop_end.Config(), loop_end.run, container="lp"))
@@ -124,9 +127,10 @@ async def test_breaks_when_condition_holds_like_dify_fixture() -> None:
     assert pool.get(["lp", "loop_round"]) == 4
     started = next(e for e in events if isinstance(e, LoopStarted))
     assert started.inputs == {"loop_count": 10, "num": 1, "seen": []}
+    # Dify: `loop_next` between rounds only, with the index of the round to come.
     nexts = [e for e in events if isinstance(e, LoopNext)]
-    assert [e.index for e in nexts] == [0, 1, 2, 3]
-    assert nexts[1].pre_loop_output == {"num": 2, "seen": [], "loop_round": 1}
+    assert [e.index for e in nexts] == [1, 2, 3]
+    assert nexts[0].pre_loop_output == {"num": 2, "seen": [], "loop_round": 1}
     inner = [e for e in events if isinstance(e, NodeFinished) and e.node_id == "inc"]
     assert [(e.scope.loop_id, e.scope.loop_index) for e in inner] == [
         ("lp", 0),
@@ -135,7 +139,7 @@ async def test_breaks_when_condition_holds_like_dify_fixture() -> None:
         ("lp", 3),
     ]
     completed = next(e for e in events if isinstance(e, LoopCompleted))
-    assert completed.status == "succeeded" and completed.steps == 4
+    assert completed.status == "succeeded" and completed.steps == 10  # Dify: `loop_count`
     assert completed.outputs["num"] == 5
 
 
@@ -151,12 +155,32 @@ async def test_condition_true_before_first_round_runs_nothing() -> None:
     events, pool = await _run(_graph(conditions=already))
     assert pool.get(["lp", "num"]) == 1
     assert not [e for e in events if isinstance(e, LoopNext)]
+    assert next(e for e in events if isinstance(e, LoopCompleted)).steps == 0
+
+
+async def test_count_exhausted_loop_announces_a_next_round_after_each() -> None:
+    events, _ = await _run(_graph(count=3))
+    assert [e.index for e in events if isinstance(e, LoopNext)] == [1, 2, 3]
+
+
+async def test_last_round_inner_outputs_stay_in_the_pool() -> None:
+    # Dify runs a loop in the run's own pool: after the loop, its nodes' last outputs
+    # are still there for nodes downstream.
+    _, pool = await _run(_graph(conditions=BREAK_AT_5, with_end_at=99))
+    assert pool.get(["check", "seen"]) == 5  # rounds saw 2, 3, 4, 5
+    assert pool.get(["lp", "num"]) == 5
+
+
+async def test_start_node_events_are_dropped() -> None:
+    events, _ = await _run(_graph(count=2))
+    types = {e.node_type for e in events if isinstance(e, NodeStarted | NodeFinished)}
+    assert "loop-start" not in types and {"loop", "assigner"} <= types
 
 
 async def test_loop_end_node_breaks() -> None:
     events, pool = await _run(_graph(with_end_at=3))
     assert pool.get(["lp", "num"]) == 3
-    assert next(e for e in events if isinstance(e, LoopCompleted)).steps == 2
+    assert next(e for e in events if isinstance(e, LoopCompleted)).steps == 10
 
 
 async def test_failing_child_fails_the_loop() -> None:

@@ -1,5 +1,7 @@
 """The LLM node (DSL type `llm`): build the prompt, stream the model, report usage.
 
+When the context holds knowledge-retrieval results, a `RetrieverResources` event with
+their citations comes first, as Dify's `NodeRunRetrieverResourceEvent` does.
 Text deltas stream as `StreamChunk((node_id, "text"), delta)`; the result carries Dify's
 outputs (`text`, `reasoning_content`, `usage`, `finish_reason`, and `structured_output`
 when enabled) and process data (`model_mode`, `prompts`, `usage`, `finish_reason`,
@@ -15,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
+from chatflow.engine.events import RetrieverResources
 from chatflow.engine.nodes.base import NodeContext, NodeEvent, NodeResult, StreamChunk
 from chatflow.engine.nodes.llm import prompts, structured
 from chatflow.engine.nodes.llm.config import Config
@@ -59,6 +62,14 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
         )
     except (prompts.PromptError, ValueError) as exc:
         raise _error(ctx, str(exc), type(exc).__name__) from exc
+    if prompt.context is not None:
+        yield RetrieverResources(
+            execution_id=ctx.execution_id,
+            node_id=ctx.node_id,
+            resources=prompt.retriever_resources,
+            context=prompt.context,
+            scope=ctx.scope,
+        )
     model = config.model
     inputs: dict[str, Any] = {
         **prompt.inputs,
