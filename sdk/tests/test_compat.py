@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from io import BytesIO
 
 import httpx
+import pytest
 
 from chatflow_client.compat import (
     ChatFile,
@@ -12,9 +14,14 @@ from chatflow_client.compat import (
     DeleteConversationRequest,
     DeleteConversationRequestBody,
     GetConversationsRequest,
+    GetFeedbacksRequest,
     RequestOption,
     SendChatMessageRequest,
     SendChatMessageRequestBody,
+    TextToAudioRequest,
+    TextToAudioRequestBody,
+    UploadFileBody,
+    UploadFileRequest,
 )
 
 
@@ -100,3 +107,44 @@ def test_query_builders() -> None:
     )
     assert page.success and page.data == [] and page.has_more is False
     assert dict(seen[0].url.params) == {"user": "u", "limit": "5", "sort_by": "-created_at"}
+
+
+def test_upload_is_multipart_with_the_body_as_form_fields() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json={"id": "f1", "name": "a.txt", "size": 3})
+
+    req = (
+        UploadFileRequest.builder()
+        .file(BytesIO(b"abc"), "a.txt")
+        .request_body(UploadFileBody.builder().user("u").build())
+        .build()
+    )
+    uploaded = build(httpx.MockTransport(handler)).chatflow.v1.file.upload(req, OPTION)
+    assert uploaded.success and (uploaded.id, uploaded.size) == ("f1", 3)
+    assert uploaded.raw is not None and uploaded.raw.status_code == 201
+    (sent,) = seen
+    assert sent.headers["content-type"].startswith("multipart/form-data")
+    body = sent.read()
+    assert b'name="user"\r\n\r\nu' in body
+    assert b'filename="a.txt"' in body and b"Content-Type: text/plain" in body and b"abc" in body
+
+
+def test_binary_answers_are_kept_in_raw() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert json.loads(request.content) == {"text": "hi", "user": "u"}
+        return httpx.Response(200, content=b"ID3...", headers={"content-type": "audio/mpeg"})
+
+    body = TextToAudioRequestBody.builder().text("hi").user("u").build()
+    req = TextToAudioRequest.builder().request_body(body).build()
+    audio = build(httpx.MockTransport(handler)).chat.v1.audio.from_text(req, OPTION)
+    assert audio.success and audio.raw is not None
+    assert (audio.raw.content, audio.raw.content_type) == (b"ID3...", "audio/mpeg")
+
+
+def test_system_resources_need_an_api_key() -> None:
+    req = GetFeedbacksRequest.builder().page(1).build()
+    with pytest.raises(ValueError, match="api_key"):
+        build(httpx.MockTransport(lambda r: httpx.Response(200))).dify.v1.feedback.list(req)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import uuid
 from collections.abc import AsyncIterator
@@ -187,8 +188,14 @@ async def test_annotations_crud(api: AnyClient) -> None:
 
 async def test_annotation_reply_job(api: AnyClient) -> None:
     job = await run(api.annotations.reply_settings("disable", score_threshold=0.9))
-    status = await run(api.annotations.reply_status("disable", job.job_id))
-    assert status.job_status in {"waiting", "running", "completed", "failed"}
+    for _ in range(50):  # the job runs in the background; it is quick
+        status = await run(api.annotations.reply_status("disable", job.job_id))
+        if status.job_status not in {"waiting", "running"}:
+            break
+        await asyncio.sleep(0.1)
+    assert status.job_status == "completed", status
+    with pytest.raises(NotFoundError):
+        await run(api.annotations.reply_status("disable", str(uuid.uuid4())))
 
 
 async def test_text_to_audio(api: AnyClient, user: str) -> None:

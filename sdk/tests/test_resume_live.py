@@ -202,9 +202,7 @@ def test_workflow_stream_resumes_sync(server: LiveServer, user: str, cut_after: 
 
 
 @pytest.mark.parametrize("cut_after", CUTS[:2])
-async def test_workflow_stream_resumes_async(
-    server: LiveServer, user: str, cut_after: int
-) -> None:
+async def test_workflow_stream_resumes_async(server: LiveServer, user: str, cut_after: int) -> None:
     transport = AsyncCuttingTransport(cut_after)
     async with AsyncClient(server.base_url, server.workflow_key, transport=transport) as client:
         stream = await client.workflows.stream(inputs={"topic": "owls"}, user=user, resumable=True)

@@ -34,7 +34,7 @@ def test_id_and_retry_lines_are_read_and_id_persists() -> None:
 
 def test_unfinished_final_frame_is_dropped() -> None:
     # WHATWG: a frame without its blank line at end of stream is not dispatched.
-    assert list(iter_sse(["data: 1", "", 'data: {"cut']) ) == [ServerSentEvent(data="1")]
+    assert list(iter_sse(["data: 1", "", 'data: {"cut'])) == [ServerSentEvent(data="1")]
 
 
 def test_blank_lines_alone_dispatch_nothing() -> None:

@@ -21,7 +21,7 @@ from tests.api.deviations import SCHEMA, STATUS, allowed
 
 @schemathesis.check
 def status_code_conformance_with_deviations(
-    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
 ) -> Any:
     if str(response.status_code) in allowed(STATUS, case.operation.label):
         return None
@@ -30,7 +30,7 @@ def status_code_conformance_with_deviations(
 
 @schemathesis.check
 def response_schema_conformance_with_deviations(
-    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
 ) -> Any:
     media_type = response.headers.get("content-type", [""])[0].split(";")[0].strip()
     if media_type in allowed(SCHEMA, case.operation.label):

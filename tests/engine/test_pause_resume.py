@@ -166,6 +166,23 @@ async def test_submitting_an_action_takes_its_branch() -> None:
     assert end.started_at == pause.started_at
 
 
+async def test_the_step_limit_spans_the_pause() -> None:
+    graph = review_graph()
+    pause = paused(await first_run(graph))
+    assert pause.state["budget_used"] == 3  # start, draft, hi
+    stored = json.loads(json.dumps(pause.state))
+    events = [
+        e
+        async for e in run_graph(
+            graph, pool=fresh_pool(), services=services(max_steps=4), resume_from=stored,
+            resume_input={"hi": FormSubmission("approve", {"comment": "ok!"})},
+        )
+    ]  # fmt: skip
+    end = events[-1]
+    assert isinstance(end, RunFinished) and end.status == "failed"
+    assert end.error == "Maximum execution steps exceeded: 5 > 4"  # hi again, then ok
+
+
 async def test_another_action_takes_the_other_branch() -> None:
     graph = review_graph()
     pause = paused(await first_run(graph))

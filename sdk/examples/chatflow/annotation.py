@@ -24,10 +24,10 @@ body = CreateAnnotationRequestBody.builder().question("Q?").answer("A.").build()
 created = ann.create_annotation(
     CreateAnnotationRequest.builder().request_body(body).build(), req_option
 )
-assert created.success, created.msg
+assert created.success and created.id, created.msg
 
 listed = ann.get_annotations(GetAnnotationsRequest.builder().page(1).limit(20).build(), req_option)
-assert listed.success and created.id in {a["id"] for a in listed.data}, listed.msg
+assert listed.success and created.id in {a["id"] for a in listed.data or []}, listed.msg
 
 new_body = UpdateAnnotationRequestBody.builder().question("Q2?").answer("A2.").build()
 updated = ann.update_annotation(
@@ -52,7 +52,7 @@ job = ann.annotation_reply_settings(
     AnnotationReplySettingsRequest.builder().action("enable").request_body(settings_body).build(),
     req_option,
 )
-assert job.success, job.msg
+assert job.success and job.job_id, job.msg
 status = ann.annotation_reply_status(
     AnnotationReplyStatusRequest.builder().action("enable").job_id(job.job_id).build(), req_option
 )

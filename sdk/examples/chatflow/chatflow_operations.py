@@ -18,7 +18,7 @@ req_option = RequestOption.builder().api_key(os.environ["CHATFLOW_KEY"]).build()
 body = SendChatMessageRequestBody.builder().inputs({}).query("Hi").user("user-123").build()
 req = SendChatMessageRequest.builder().request_body(body).build()
 sent = client.chatflow.v1.chatflow.send(req, req_option, False)
-assert sent.success, sent.msg
+assert sent.success and sent.task_id and sent.id, sent.msg
 
 stop_body = StopChatMessageRequestBody.builder().user("user-123").build()
 stop_req = StopChatMessageRequest.builder().task_id(sent.task_id).request_body(stop_body).build()

@@ -24,7 +24,7 @@ body = SendChatMessageRequestBody.builder().inputs({}).query("Hi").user("user-co
 sent = client.chatflow.v1.chatflow.send(
     SendChatMessageRequest.builder().request_body(body).build(), req_option, False
 )
-assert sent.success, sent.msg
+assert sent.success and sent.conversation_id, sent.msg
 
 listed = conv.get_conversations(
     GetConversationsRequest.builder().user("user-conv").limit(20).sort_by("-updated_at").build(),
