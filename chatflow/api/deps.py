@@ -14,9 +14,15 @@ from chatflow.services.apps import LoadedApp
 _BEARER_HINT = "Authorization header must be provided and start with 'Bearer'"
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    """The `ServicesDep` dependency; `async` because FastAPI runs a plain `def`
+    dependency in its thread pool, a thread hop on every request."""
+    return services_of(request)
 
 
 async def get_app(request: Request) -> LoadedApp:
@@ -25,7 +31,7 @@ async def get_app(request: Request) -> LoadedApp:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(_BEARER_HINT)
-    return await get_services(request).apps.authenticate(token.strip())
+    return await services_of(request).apps.authenticate(token.strip())
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

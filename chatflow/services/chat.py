@@ -39,9 +39,11 @@ from chatflow.store import conversation_variables as variables_repo
 from chatflow.store import conversations as conversations_repo
 from chatflow.store import end_users as end_users_repo
 from chatflow.store import messages as messages_repo
-from chatflow.store import runs as runs_repo
+from chatflow.store import turns as turns_repo
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from chatflow.services.human_input import HumanInputService
 
 log = logging.getLogger("chatflow.chat")
@@ -49,6 +51,7 @@ log = logging.getLogger("chatflow.chat")
 NEW_CONVERSATION_NAME = "New conversation"
 # Earlier turns handed to the engine for LLM memory; each LLM node applies its own window.
 HISTORY_TURNS = 100
+_END_USER_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,7 @@ class ChatService:
         # Moderation and annotation reply around the graph run (None: the graph only).
         self._features = features
         self._background: set[asyncio.Task[Any]] = set()
+        self._end_users: dict[tuple[str, str], tuple[str, str]] = {}
         # Saves turns that pause at human-input nodes (set by `Services.open`).
         self.pauses: HumanInputService | None = None
 
@@ -96,40 +100,60 @@ class ChatService:
         query = request.query.replace("\x00", "")
         task_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
         declared = app.dsl.conversation_variables
+        # One transaction, and on a new conversation no reads at all: the end user comes
+        # from a cache, and a new conversation has no history or stored variables.
         async with self._db.session() as session:
-            end_user = await end_users_repo.get_or_create_end_user(session, app.id, request.user)
+            end_user_id, session_id = await self._end_user(session, app.id, request.user)
             # Request files become `File`s (local uploads of this user; remote URLs).
-            files = await build_files(session, app, end_user.id, request.files)
+            files = await build_files(session, app, end_user_id, request.files)
             new = not request.conversation_id
+            new_conversation: dict[str, Any] | None = None
+            history: Sequence[messages_repo.HistoryTurn] = ()
             if request.conversation_id:
                 conversation = await conversations_repo.get_conversation(
                     session,
                     app_id=app.id,
-                    end_user_id=end_user.id,
+                    end_user_id=end_user_id,
                     conversation_id=request.conversation_id,
                 )
                 if conversation is None:
                     raise NotFound("Conversation Not Exists.")
+                conversation_id = conversation.id
+                dialogue_count = conversation.dialogue_count + 1
                 # Dify: a continued conversation keeps the inputs it started with.
                 inputs = restore(dict(conversation.inputs))
                 stored = await variables_repo.load_conversation_variables(session, conversation.id)
                 values = {var.name: var.value for var in declared}
                 values.update({row.name: row.value for row in stored})
+                history = await messages_repo.history(session, conversation.id, HISTORY_TURNS)
             else:
                 variables = [InputVariable.model_validate(v) for v in app.dsl.start_variables()]
-                raw = await build_inputs(session, app, end_user.id, variables, request.inputs)
+                raw = await build_inputs(session, app, end_user_id, variables, request.inputs)
                 inputs = coerce_inputs(variables, raw)
-                conversation = await conversations_repo.create_conversation(
-                    session,
-                    app_id=app.id,
-                    end_user_id=end_user.id,
-                    name=NEW_CONVERSATION_NAME,
-                    inputs=jsonable(inputs),
-                    introduction=app.dsl.features.opening_statement,
-                )
+                conversation_id, dialogue_count = str(uuid.uuid4()), 1
+                new_conversation = {
+                    "name": NEW_CONVERSATION_NAME,
+                    "inputs": jsonable(inputs),
+                    "introduction": app.dsl.features.opening_statement,
+                }
+                values = app.dsl.initial_conversation_variables()
+            rows = await turns_repo.insert_turn(
+                session,
+                app_id=app.id,
+                end_user_id=end_user_id,
+                conversation_id=conversation_id,
+                new_conversation=new_conversation,
+                message_id=message_id,
+                query=query,
+                inputs=jsonable(inputs),
+                files=[f.to_dict() for f in files],
+                run_id=run_id,
+                workflow_id=app.workflow_id,
+            )
+            if new and declared:
                 await variables_repo.upsert_conversation_variables(
                     session,
-                    conversation.id,
+                    conversation_id,
                     [
                         variables_repo.VariableValue(
                             variable_id=var.id or var.name,
@@ -141,47 +165,23 @@ class ChatService:
                         for var in declared
                     ],
                 )
-                values = app.dsl.initial_conversation_variables()
-            dialogue_count = conversation.dialogue_count + 1
-            history = await messages_repo.history(session, conversation.id, HISTORY_TURNS)
-            message = await messages_repo.create_message(
-                session,
-                app_id=app.id,
-                conversation_id=conversation.id,
-                end_user_id=end_user.id,
-                query=query,
-                inputs=jsonable(inputs),
-                files=[f.to_dict() for f in files],
-                workflow_run_id=run_id,
-                message_id=message_id,
-            )
-            await runs_repo.create_run(
-                session,
-                app_id=app.id,
-                workflow_id=app.workflow_id,
-                inputs=jsonable(inputs),
-                conversation_id=conversation.id,
-                message_id=message.id,
-                created_by_end_user_id=end_user.id,
-                run_id=run_id,
-            )
         info = TurnInfo(
             task_id=task_id,
             message_id=message_id,
-            conversation_id=conversation.id,
+            conversation_id=conversation_id,
             workflow_run_id=run_id,
             workflow_id=app.workflow_id,
-            created_at=int(message.created_at.timestamp()),
+            created_at=int(rows.created_at.timestamp()),
             mode=app.chat_mode,
-            end_user_id=end_user.id,
-            user=end_user.session_id,
+            end_user_id=end_user_id,
+            user=session_id,
         )
         pool = VariablePool(
             system={
                 "query": query,
                 "files": files,
-                "conversation_id": conversation.id,
-                "user_id": end_user.session_id,
+                "conversation_id": conversation_id,
+                "user_id": session_id,
                 "dialogue_count": dialogue_count,
                 "app_id": app.id,
                 "workflow_id": app.workflow_id,
@@ -195,10 +195,30 @@ class ChatService:
         task = asyncio.create_task(
             self._run(app, info, pool, inputs, turns), name=f"chat-turn-{task_id}"
         )
-        self._tasks.register(task_id, owner_key(app.id, end_user.id), task)
+        self._tasks.register(task_id, owner_key(app.id, end_user_id), task)
         if new and request.auto_generate_name:
             self._spawn(self._name_after(app, info, task, query))
         return TurnHandle(info=info, task=task)
+
+    async def _end_user(
+        self, session: AsyncSession, app_id: str, user: str | None
+    ) -> tuple[str, str]:
+        """`(id, session_id)` of the request's end user, created on first use.
+
+        End-user rows never change or go away, so they are cached: one read fewer per
+        message.
+        """
+        key = (app_id, user or end_users_repo.DEFAULT_USER)
+        found = self._end_users.get(key)
+        if found is None:
+            found = await turns_repo.find_end_user_id(session, *key)
+            if found is None:
+                row = await end_users_repo.get_or_create_end_user(session, app_id, user)
+                found = (row.id, row.session_id)
+            if len(self._end_users) >= _END_USER_CACHE_SIZE:
+                self._end_users.clear()  # crude, but bounded; rebuilt one read per user
+            self._end_users[key] = found
+        return found
 
     async def stop(self, app: LoadedApp, task_id: str, user: str) -> bool:
         """Stop the user's running turn; Dify answers success whatever happened."""

@@ -18,8 +18,8 @@ from chatflow.providers.base import Usage
 from chatflow.services.turn import TurnEnded, TurnInfo
 from chatflow.store import Database
 from chatflow.store import conversation_variables as variables_repo
-from chatflow.store import messages as messages_repo
 from chatflow.store import runs as runs_repo
+from chatflow.store import turns as turns_repo
 
 STOPPED_MESSAGE = "Stopped by user."
 _MESSAGE_STATUS = {"failed": "error", "stopped": "stopped"}
@@ -153,29 +153,30 @@ async def save_turn(
         if var.name in recorder.updated_variables
     ]
     async with db.session() as session:
-        await messages_repo.finish_message(
+        await turns_repo.finish_turn(
             session,
-            info.message_id,
-            answer=end.answer,
-            status=_MESSAGE_STATUS.get(run.status, "normal"),
-            error=run.error if run.status == "failed" else None,
-            message_tokens=usage.prompt_tokens,
-            answer_tokens=usage.completion_tokens,
-            usage=usage.to_dict(),
-            latency=run.elapsed,
-            metadata=end.metadata(),
+            message={
+                "message_id": info.message_id,
+                "answer": end.answer,
+                "status": _MESSAGE_STATUS.get(run.status, "normal"),
+                "error": run.error if run.status == "failed" else None,
+                "message_tokens": usage.prompt_tokens,
+                "answer_tokens": usage.completion_tokens,
+                "usage": usage.to_dict(),
+                "latency": run.elapsed,
+                "metadata": end.metadata(),
+            },
+            run={
+                "status": run.status,
+                "outputs": dict(run.outputs),
+                "error": run.error,
+                "elapsed_time": run.elapsed,
+                "total_tokens": run.total_tokens,
+                "total_steps": run.total_steps,
+                "exceptions_count": run.exceptions_count,
+                "finished_at": _utc(run.finished_at),
+            },
+            run_id=info.workflow_run_id,
+            nodes=recorder.nodes,
         )
-        await runs_repo.finish_run(
-            session,
-            info.workflow_run_id,
-            status=run.status,
-            outputs=dict(run.outputs),
-            error=run.error,
-            elapsed_time=run.elapsed,
-            total_tokens=run.total_tokens,
-            total_steps=run.total_steps,
-            exceptions_count=run.exceptions_count,
-            finished_at=_utc(run.finished_at),
-        )
-        await runs_repo.insert_node_executions(session, info.workflow_run_id, recorder.nodes)
         await variables_repo.upsert_conversation_variables(session, info.conversation_id, changed)

@@ -16,6 +16,7 @@ from chatflow_client import (
     AsyncChatStream,
     AsyncClient,
     AuthenticationError,
+    BadRequestError,
     ChatStream,
     Client,
     FinalMessage,
@@ -194,8 +195,9 @@ async def test_annotation_reply_job(api: AnyClient) -> None:
             break
         await asyncio.sleep(0.1)
     assert status.job_status == "completed", status
-    with pytest.raises(NotFoundError):
+    with pytest.raises(BadRequestError) as info:  # Dify: 400, not 404, for an unknown job
         await run(api.annotations.reply_status("disable", str(uuid.uuid4())))
+    assert (info.value.code, info.value.message) == ("invalid_param", "The job does not exist.")
 
 
 async def test_text_to_audio(api: AnyClient, user: str) -> None:

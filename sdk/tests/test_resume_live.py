@@ -25,7 +25,9 @@ from chatflow_client import (
     PingEvent,
     StreamEvent,
     TextChunkEvent,
+    TransportError,
     iter_sse,
+    parse_event,
 )
 
 # Bytes into the first response (a chat stream is ~12 kB): inside the first node event, mid
@@ -147,17 +149,11 @@ def _check(
 ) -> None:
     assert log.cut, "the first response was never cut"
     assert log.resumes and all(log.resumes), f"expected resumes with Last-Event-ID: {log.requests}"
-    expected = [parse(p) for p in replay]
+    expected = [parse_event(p) for p in replay]
     assert _payloads(seen) == _payloads(expected), "events lost or repeated across the resume"
     text = "".join(e.answer if isinstance(e, MessageEvent) else e.data.text
                    for e in expected if isinstance(e, MessageEvent | TextChunkEvent))  # fmt: skip
     assert answer == text
-
-
-def parse(payload: dict[str, Any]) -> StreamEvent:
-    from chatflow_client import parse_event
-
-    return parse_event(payload)
 
 
 @pytest.fixture
@@ -215,8 +211,6 @@ async def test_workflow_stream_resumes_async(server: LiveServer, user: str, cut_
 
 def test_without_opt_in_a_cut_is_an_error(server: LiveServer, user: str) -> None:
     """No `resumable=True`: no ids, so the client cannot resume and says so."""
-    from chatflow_client import TransportError
-
     transport = CuttingTransport(900)
     with Client(server.base_url, server.chat_key, transport=transport) as client:
         stream = client.chat.stream("tell me a story", user=user)
