@@ -43,7 +43,8 @@ def test_unknown_route_is_404_envelope(server: LiveServer) -> None:
     client = server.client()
     assert_envelope(client.get("/nope"), 404, "not_found")
     assert_envelope(client.post("/chat-messages/a/b/c", json={}), 404, "not_found")
-    assert_envelope(httpx.get(server.base_url.removesuffix("/v1") + "/"), 404, "not_found")
+    root = server.base_url.removesuffix("/v1")
+    assert_envelope(httpx.get(root + "/no-such-page"), 404, "not_found")
 
 
 def test_wrong_method_is_405_envelope(server: LiveServer) -> None:
