@@ -118,6 +118,7 @@ def write(sections: Sequence[Section], command: str, elapsed: float) -> Path:
         "",
         "Written by `python -m bench` (`make bench`); do not edit by hand. Every figure is",
         "shown next to a baseline measured in the same run, and as the ratio ours / baseline.",
+        "Performance fixes with before/after figures: [FIXES.md](FIXES.md).",
         "",
         "## Machine",
         "",

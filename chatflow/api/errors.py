@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -111,6 +112,13 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return envelope("invalid_param", validation_message(exc.errors()), 400)
 
 
+async def _overloaded(request: Request, exc: Exception) -> Response:
+    """No database connection freed up in time: the server is overloaded. A 503 the
+    client may retry, not a 500 that reads as a bug."""
+    log.warning("overloaded: %s %s: %s", request.method, request.url.path, exc)
+    return envelope("server_busy", "The server is busy; retry shortly.", 503, {"Retry-After": "1"})
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     return envelope("internal_server_error", "Internal Server Error.", 500)
@@ -121,4 +129,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ChatflowError, _chatflow_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(PoolTimeoutError, _overloaded)
     app.add_exception_handler(Exception, _unexpected_error)

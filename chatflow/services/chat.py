@@ -30,7 +30,8 @@ from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.services.apps import LoadedApp
 from chatflow.services.features import TurnFeatures
 from chatflow.services.file_inputs import build_files, build_inputs, jsonable, restore
-from chatflow.services.generation import generate_name
+from chatflow.services.generation import app_model, generate_name
+from chatflow.services.idle import IdleGate
 from chatflow.services.recorder import STOPPED_MESSAGE, TurnRecorder, save_turn
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.turn import StreamItem, TurnEnded, TurnError, TurnHandle, TurnInfo
@@ -88,6 +89,8 @@ class ChatService:
         self._features = features
         self._background: set[asyncio.Task[Any]] = set()
         self._end_users: dict[tuple[str, str], tuple[str, str]] = {}
+        # Background model work (naming) runs only while no turn does.
+        self._idle = IdleGate()
         # Saves turns that pause at human-input nodes (set by `Services.open`).
         self.pauses: HumanInputService | None = None
 
@@ -196,6 +199,7 @@ class ChatService:
             self._run(app, info, pool, inputs, turns), name=f"chat-turn-{task_id}"
         )
         self._tasks.register(task_id, owner_key(app.id, end_user_id), task)
+        self._idle.turn_started(task)
         if new and request.auto_generate_name:
             self._spawn(self._name_after(app, info, task, query))
         return TurnHandle(info=info, task=task)
@@ -210,14 +214,16 @@ class ChatService:
         """
         key = (app_id, user or end_users_repo.DEFAULT_USER)
         found = self._end_users.get(key)
+        if found is not None:
+            return found
+        found = await turns_repo.find_end_user_id(session, *key)
         if found is None:
-            found = await turns_repo.find_end_user_id(session, *key)
-            if found is None:
-                row = await end_users_repo.get_or_create_end_user(session, app_id, user)
-                found = (row.id, row.session_id)
-            if len(self._end_users) >= _END_USER_CACHE_SIZE:
-                self._end_users.clear()  # crude, but bounded; rebuilt one read per user
-            self._end_users[key] = found
+            # Not cached yet: this transaction may still roll back (invalid inputs).
+            row = await end_users_repo.get_or_create_end_user(session, app_id, user)
+            return row.id, row.session_id
+        if len(self._end_users) >= _END_USER_CACHE_SIZE:
+            self._end_users.clear()  # crude, but bounded; rebuilt one read per user
+        self._end_users[key] = found
         return found
 
     async def stop(self, app: LoadedApp, task_id: str, user: str) -> bool:
@@ -324,9 +330,11 @@ class ChatService:
         Runs after the turn, so it never competes with the answer for the model.
         """
         await asyncio.wait([turn])
-        name = await generate_name(self._engine.models, app.graph, query)
+        make = functools.partial(generate_name, self._engine.models, app.graph, query)
+        # Only a model call competes with turns; an app without a model names at once.
+        name = await (self._idle.run(make) if app_model(app.graph) else make())
         async with self._db.session() as session:
-            await conversations_repo.rename_conversation(
+            await turns_repo.name_conversation(
                 session,
                 app_id=app.id,
                 end_user_id=info.end_user_id,

@@ -29,6 +29,9 @@ NAME_PROMPT = (
     "only, without quotes."
 )
 _NAME_MAX = 75  # Dify cuts generated names here and appends "..."
+# A title of at most eight words fits well within this; more would only keep the model
+# (shared with the users' turns) busy for nothing.
+_NAME_TOKENS = 32
 _ARRAY = re.compile(r"\[.*\]", re.DOTALL)
 
 
@@ -44,11 +47,14 @@ def app_model(graph: Graph) -> tuple[str, str] | None:
 
 
 async def _complete(
-    models: ModelRegistry, model: tuple[str, str], messages: Sequence[ChatMessage]
+    models: ModelRegistry,
+    model: tuple[str, str],
+    messages: Sequence[ChatMessage],
+    max_tokens: int = 256,
 ) -> str:
     llm = models.llm(*model)
     parts: list[str] = []
-    request = LLMRequest(messages=messages, params={"max_tokens": 256, "temperature": 0.0})
+    request = LLMRequest(messages=messages, params={"max_tokens": max_tokens, "temperature": 0.0})
     async for chunk in llm.stream(request):
         parts.append(chunk.text)
     return "".join(parts)
@@ -68,6 +74,7 @@ async def generate_name(models: ModelRegistry, graph: Graph, query: str) -> str:
         models,
         model,
         [ChatMessage("system", NAME_PROMPT), ChatMessage("user", query)],
+        max_tokens=_NAME_TOKENS,
     )
     lines = [line.strip().strip("\"'`*#").strip() for line in reply.strip().splitlines()]
     name = next((line for line in lines if line), "")

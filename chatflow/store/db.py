@@ -71,7 +71,7 @@ def _inline_sqlite(database: str) -> Any:
     def connector() -> sqlite3.Connection:
         return sqlite3.connect(database, check_same_thread=False, uri=database.startswith("file:"))
 
-    async def create() -> _InlineSQLiteConnection:
+    async def create() -> aiosqlite.Connection:
         connection = _InlineSQLiteConnection(connector, 64)
         connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own
         return await connection

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatflow.store._types import utcnow
@@ -28,14 +28,15 @@ from chatflow.store.models import (
 )
 from chatflow.store.runs import NodeExecutionRecord
 
-_conversations = Conversation.__table__
-_messages = Message.__table__
-_runs = WorkflowRun.__table__
+_conversations = cast(Table, Conversation.__table__)
+_messages = cast(Table, Message.__table__)
+_runs = cast(Table, WorkflowRun.__table__)
+_end_users = cast(Table, EndUser.__table__)
 
 _INSERT_CONVERSATION = insert(_conversations)
 _INSERT_MESSAGE = insert(_messages)
 _INSERT_RUN = insert(_runs)
-_INSERT_NODES = insert(NodeExecution.__table__)
+_INSERT_NODES = insert(cast(Table, NodeExecution.__table__))
 _BUMP_CONVERSATION = (
     update(_conversations)
     .where(_conversations.c.id == bindparam("conversation_id"))
@@ -70,10 +71,19 @@ _FINISH_RUN = (
         finished_at=bindparam("finished_at", type_=_runs.c.finished_at.type),
     )
 )
-_end_users = EndUser.__table__
 _FIND_END_USER = select(_end_users.c.id, _end_users.c.session_id).where(
     _end_users.c.app_id == bindparam("app_id"),
     _end_users.c.session_id == bindparam("session_id"),
+)
+_RENAME_CONVERSATION = (
+    update(_conversations)
+    .where(
+        _conversations.c.id == bindparam("conversation_id"),
+        # Not `app_id`: a column's own name is reserved for its SET value.
+        _conversations.c.app_id == bindparam("owner_app_id"),
+        _conversations.c.end_user_id == bindparam("owner_end_user_id"),
+    )
+    .values(name=bindparam("name"), updated_at=bindparam("now"))
 )
 _NODE_FIELDS = tuple(f.name for f in fields(NodeExecutionRecord))
 
@@ -210,3 +220,20 @@ async def finish_turn(
             for node in nodes
         ]
         await session.execute(_INSERT_NODES, rows)
+
+
+async def name_conversation(
+    session: AsyncSession, *, app_id: str, end_user_id: str, conversation_id: str, name: str
+) -> None:
+    """Set a new conversation's generated name (and `updated_at`) in one UPDATE; a
+    conversation deleted meanwhile is simply not found."""
+    await session.execute(
+        _RENAME_CONVERSATION,
+        {
+            "conversation_id": conversation_id,
+            "owner_app_id": app_id,
+            "owner_end_user_id": end_user_id,
+            "name": name,
+            "now": utcnow(),
+        },
+    )
