@@ -65,7 +65,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     args = parser.parse_args()
     port = _server.free_port()
-    body = {"inputs": {}, "query": "hello?", "response_mode": "blocking", "user": "bench"}
+    body: dict[str, object] = {
+        "inputs": {},
+        "query": "hello?",
+        "response_mode": "blocking",
+        "user": "bench",
+    }
     with tempfile.TemporaryDirectory(prefix="chatflow-bundled-") as data_dir:
         process, key = _serve(data_dir, port)
         try:
