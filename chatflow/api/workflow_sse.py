@@ -5,7 +5,8 @@ their `data`); what differs is the envelope and the text. Every frame is
 `{event, workflow_run_id, task_id, data}` with no conversation or message ids, text
 streams as `text_chunk` (`data: {text, from_variable_selector}`), and the run ends with
 `workflow_finished` alone, `failed` and `stopped` runs included (no `error` frame and
-no `message_end`), as Dify's workflow task pipeline does.
+no `message_end`), as Dify's workflow task pipeline does; a run that pauses at a
+human-input node ends with `human_input_required` and `workflow_paused`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chatflow.api._sse_human_input import paused_data
 from chatflow.api.sse import ChatStreamEncoder, Frame
 from chatflow.engine import events as ev
 from chatflow.services.turn import TurnEnded, TurnInfo
@@ -55,6 +57,12 @@ class WorkflowStreamEncoder(ChatStreamEncoder):
         return super().encode(item)
 
     def _ended(self, end: TurnEnded) -> list[Frame]:
+        if end.paused is not None:
+            return [
+                self._workflow(
+                    "workflow_paused", paused_data(end.paused, self.info.workflow_run_id)
+                )
+            ]
         return [self._workflow("workflow_finished", self._run_finished(end))]
 
 

@@ -71,12 +71,12 @@ def convert_placeholders(text: str, names: set[str]) -> str:
 def _llm_node(config: ModelConfig, names: set[str]) -> dict[str, Any]:
     query_template = "{{#sys.query#}}"
     if config.prompt_type == "advanced":
-        messages = (config.chat_prompt_config or {}).get("prompt") or []
+        messages = _prompt_messages(config)
         prompt = [
-            {"role": m.get("role", "user"), "text": convert_placeholders(m.get("text", ""), names)}
+            {"role": m.get("role") or "user", "text": convert_placeholders(m["text"], names)}
             for m in messages
         ]
-        if any("{{#query#}}" in m.get("text", "") for m in messages):
+        if any("{{#query#}}" in m["text"] for m in messages):
             query_template = ""  # the prompt places the query itself
     else:
         pre_prompt = convert_placeholders(config.pre_prompt, names)
@@ -107,6 +107,14 @@ def _llm_node(config: ModelConfig, names: set[str]) -> dict[str, Any]:
             },
         },
     }
+
+
+def _prompt_messages(config: ModelConfig) -> Dicts:
+    """`chat_prompt_config.prompt`, with `text: null` read as empty (as Dify does)."""
+    messages = (config.chat_prompt_config or {}).get("prompt") or []
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise DSLError("model_config.chat_prompt_config.prompt: must be a list of messages")
+    return [{**m, "text": m.get("text") or ""} for m in messages]
 
 
 def _agent_node(config: ModelConfig, names: set[str], tools: Dicts) -> dict[str, Any]:

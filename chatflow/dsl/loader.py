@@ -104,7 +104,7 @@ def _node(
         raise DSLError(f"node {node_id} ({node_type}): unsupported node type {node_type!r}")
     try:
         config_type: type[NodeConfig] = spec.config
-        config = config_type.model_validate(data)
+        config = config_type.model_validate(_without_nulls(data))
     except ValidationError as exc:
         raise DSLError(_describe(exc, prefix=f"node {node_id} ({node_type}): ")) from None
     container = raw.get("parentId")
@@ -122,6 +122,21 @@ def _node(
         start_node_id=str(start) if start else None,
         writes=_writes(node_type, data),
     )
+
+
+def _without_nulls(value: Any) -> Any:
+    """`data` with every `key: null` removed, at any depth, so the field's default applies.
+
+    Exports from some Dify versions write `null` for unset fields (`options: null`,
+    `retry_config: null`, `vision: null`); Dify's own models read those as their
+    defaults. A required field left null still fails, as missing. Lists keep their
+    items (a `null` inside a selector stays an error).
+    """
+    if isinstance(value, Mapping):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
 
 
 def _writes(node_type: str, data: Mapping[str, Any]) -> frozenset[tuple[str, ...]]:

@@ -189,6 +189,11 @@ class LoopCompleted:
 
 @dataclass(frozen=True, slots=True)
 class AgentLog:
+    """A step of an agent node (Dify's `agent_log`): a round, a model thought or a tool
+    call. Each step is sent when it starts (`status="start"`) and again, with the same
+    `id`, when it ends ("success" or "error"); `parent_id` ties thoughts and tool calls
+    to their round."""
+
     node_id: str
     execution_id: str
     id: str
@@ -197,6 +202,7 @@ class AgentLog:
     data: Mapping[str, Any]
     parent_id: str | None = None
     error: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

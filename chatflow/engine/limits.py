@@ -25,3 +25,6 @@ class EngineLimits:
     http_timeout_seconds: float = 60.0
     max_iteration_parallelism: int = 10
     loop_max_count: int = 100  # LOOP_NODE_MAX_COUNT
+    # Characters of one document's extracted text an LLM prompt may carry (ours; Dify
+    # sends documents natively and has no such cap).
+    llm_document_max_chars: int = 100_000

@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chatflow.engine.events import RunFinished, RunPaused
 from chatflow.engine.nodes.base import EngineServices, Turn
 from chatflow.engine.nodes.start import InputVariable, coerce_inputs
 from chatflow.engine.runner import run_graph
@@ -28,13 +27,14 @@ from chatflow.engine.variables import VariablePool
 from chatflow.errors import InvalidRequest, NotFound
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.services.apps import LoadedApp
+from chatflow.services.driver import run_to_end
 from chatflow.services.features import TurnFeatures
 from chatflow.services.file_inputs import build_files, build_inputs, jsonable, restore
 from chatflow.services.generation import app_model, generate_name
 from chatflow.services.idle import IdleGate
-from chatflow.services.recorder import STOPPED_MESSAGE, TurnRecorder, save_turn
+from chatflow.services.recorder import TurnRecorder, save_turn
 from chatflow.services.stream_items import turn_meta
-from chatflow.services.turn import StreamItem, TurnEnded, TurnError, TurnHandle, TurnInfo
+from chatflow.services.turn import StreamItem, TurnEnded, TurnHandle, TurnInfo
 from chatflow.store import Database
 from chatflow.store import conversation_variables as variables_repo
 from chatflow.store import conversations as conversations_repo
@@ -250,8 +250,6 @@ class ChatService:
         history: Sequence[Turn],
     ) -> TurnEnded:
         recorder = TurnRecorder(time.time())
-        finished: RunFinished | None = None
-        paused: RunPaused | None = None
         graph = functools.partial(
             run_graph,
             app.graph,
@@ -265,62 +263,18 @@ class ChatService:
         features = (
             self._features.around(app, info, query=query, inputs=inputs) if self._features else None
         )
-        try:
-            events = features.events(graph) if features else graph()
-            try:
-                async for event in events:
-                    recorder.add(event)
-                    if isinstance(event, RunFinished):
-                        finished = event  # published after the save, as `TurnEnded`
-                    elif isinstance(event, RunPaused):
-                        paused = event  # likewise, by the human-input service
-                    else:
-                        await self.streams.publish(info.task_id, event)
-            finally:
-                # Closing the generator at once (also when cancelled) stops the run and
-                # its in-flight model call instead of leaving them to the GC.
-                aclose = getattr(events, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-        except asyncio.CancelledError:
-            # Stopped: keep the partial answer. Clear the cancellation so the save below
-            # runs normally; the task then ends with its `TurnEnded` like any other.
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
-            finished = recorder.synthetic_end(info.workflow_run_id, "stopped", STOPPED_MESSAGE)
-        except Exception as exc:
-            log.exception("turn %s crashed", info.task_id)
-            finished = recorder.synthetic_end(info.workflow_run_id, "failed", str(exc) or repr(exc))
-        if paused is not None and finished is None and self.pauses is not None:
-            return await self.pauses.end_paused_turn(app, info, paused, recorder, pool)
-        if finished is None:
-            finished = recorder.synthetic_end(info.workflow_run_id, "failed", "run ended early")
-        end = self._ended(finished, recorder)
-        if features is not None:
-            end = features.finish(end)
-        try:
-            await save_turn(self._db, info, end, recorder, pool, app.dsl.conversation_variables)
-        except Exception:
-            log.exception("saving turn %s failed", info.task_id)
-        finally:
-            await self.streams.publish(info.task_id, end)
-            await self.streams.close(info.task_id)
-        return end
+        events = features.events(graph) if features else graph()
+        finish = features.finish if features else None
+        declared = app.dsl.conversation_variables
 
-    @staticmethod
-    def _ended(run: RunFinished, recorder: TurnRecorder) -> TurnEnded:
-        usage = run.usage if run.usage is not None else recorder.node_usage
-        error = None
-        if run.status == "failed":
-            error = TurnError("invalid_param", 400, f"Run failed: {run.error}")
-        return TurnEnded(
-            run=run,
-            answer=recorder.answer,
-            usage=usage,
-            retriever_resources=recorder.retriever_resources,
-            error=error,
-        )
+        async def save(end: TurnEnded) -> None:
+            await save_turn(self._db, info, end, recorder, pool, declared)
+
+        if self.pauses is None:
+            return await run_to_end(
+                events, info=info, streams=self.streams, recorder=recorder, save=save, finish=finish
+            )
+        return await self.pauses.run(app, info, events, recorder, pool, save=save, finish=finish)
 
     async def _name_after(
         self, app: LoadedApp, info: TurnInfo, turn: asyncio.Task[TurnEnded], query: str

@@ -120,7 +120,8 @@ class Services:
         apps = AppService(db)
         chat = ChatService(db, engine, tasks, streams, features)
         human_input = HumanInputService(db, engine, tasks, streams, apps)
-        chat.pauses = human_input
+        workflows = WorkflowService(db, engine, tasks, streams)
+        chat.pauses = workflows.pauses = human_input
         return cls(
             settings=settings,
             db=db,
@@ -135,7 +136,7 @@ class Services:
             end_users=EndUserService(db),
             feedbacks=FeedbackService(db),
             conversation_variables=ConversationVariableService(db, conversations),
-            workflows=WorkflowService(db, engine, tasks, streams),
+            workflows=workflows,
             annotations=annotations,
             moderation=moderation,
             audio=AudioService(db, settings),

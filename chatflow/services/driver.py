@@ -1,10 +1,11 @@
-"""Drive one engine run to its end: record and publish its events, survive stop and crash.
+"""Drive one engine run to its end: record and publish its events, save, close the stream.
 
-Shared by every kind of run (chat turns, workflow runs). The caller's task iterates the
-engine; a stop is the cancellation of that task, which closes the engine's generator at
-once (cancelling the in-flight model call) and ends the run `stopped` with what was
-recorded so far. A crash ends it `failed`. Either way the result is a `RunFinished`,
-which the caller saves before publishing its closing item.
+Shared by every kind of run: chat turns, workflow runs and the resumed segments of
+either. The caller's task iterates the engine; a stop is the cancellation of that task,
+which closes the engine's generator at once (cancelling the in-flight model call) and
+ends the run `stopped` with what was recorded so far. A crash ends it `failed`, and so
+does a pause the caller cannot keep. The run's `TurnEnded` is published, closing the
+stream, only after the caller's `save`: a client that sees the end can read it back.
 """
 
 from __future__ import annotations
@@ -12,28 +13,35 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
-from chatflow.engine.events import Event, RunFinished
+from chatflow.engine.events import Event, RunFinished, RunPaused
+from chatflow.runtime.base import EventStream
 from chatflow.services.recorder import STOPPED_MESSAGE, TurnRecorder
+from chatflow.services.turn import StreamItem, TurnEnded, TurnError, TurnInfo
 
 log = logging.getLogger("chatflow.runs")
+
+Save = Callable[[TurnEnded], Awaitable[None]]
 
 
 async def drive(
     events: AsyncIterator[Event],
     recorder: TurnRecorder,
-    publish: Callable[[Event], Awaitable[Any]],
+    publish: Callable[[Event], Awaitable[object]],
     run_id: str,
-) -> RunFinished:
-    """Consume `events` (from `run_graph`); every event but `RunFinished` is published."""
+) -> RunFinished | RunPaused:
+    """Consume `events` (from `run_graph`); all but `RunFinished`/`RunPaused` are
+    published, those two end the run and are the result."""
     finished: RunFinished | None = None
+    paused: RunPaused | None = None
     try:
         try:
             async for event in events:
                 recorder.add(event)
                 if isinstance(event, RunFinished):
                     finished = event
+                elif isinstance(event, RunPaused):
+                    paused = event
                 else:
                     await publish(event)
         finally:
@@ -51,6 +59,73 @@ async def drive(
     except Exception as exc:
         log.exception("run %s crashed", run_id)
         return recorder.synthetic_end(run_id, "failed", str(exc) or repr(exc))
-    if finished is None:
-        return recorder.synthetic_end(run_id, "failed", "run ended early")
-    return finished
+    if finished is not None:
+        return finished
+    if paused is not None:
+        return paused
+    return recorder.synthetic_end(run_id, "failed", "run ended early")
+
+
+def turn_end(outcome: RunFinished | RunPaused, recorder: TurnRecorder, run_id: str) -> TurnEnded:
+    """The closing stream item of a finished or paused run."""
+    paused = outcome if isinstance(outcome, RunPaused) else None
+    usage = outcome.usage if outcome.usage is not None else recorder.node_usage
+    if isinstance(outcome, RunPaused):
+        run = RunFinished(
+            run_id=run_id,
+            status="paused",
+            outputs={},
+            error=None,
+            started_at=outcome.started_at,
+            finished_at=outcome.paused_at,
+            total_tokens=outcome.total_tokens,
+            total_steps=outcome.total_steps,
+            usage=usage,
+        )
+    else:
+        run = outcome
+    error = None
+    if run.status == "failed":
+        error = TurnError("invalid_param", 400, f"Run failed: {run.error}")
+    return TurnEnded(
+        run=run,
+        answer=recorder.answer,
+        usage=usage,
+        retriever_resources=recorder.retriever_resources,
+        error=error,
+        paused=paused,
+    )
+
+
+async def run_to_end(
+    events: AsyncIterator[Event],
+    *,
+    info: TurnInfo,
+    streams: EventStream[StreamItem],
+    recorder: TurnRecorder,
+    save: Save,
+    save_pause: Save | None = None,
+    finish: Callable[[TurnEnded], TurnEnded] | None = None,
+) -> TurnEnded:
+    """Drive the run, save it (`save_pause` when it paused; without one a pause ends it
+    failed), then publish its `TurnEnded` and close its stream. `finish` lets the
+    caller add to the end (chat features) before it is saved."""
+
+    async def publish(event: Event) -> None:
+        await streams.publish(info.task_id, event)
+
+    run_id = info.workflow_run_id
+    outcome = await drive(events, recorder, publish, run_id)
+    if isinstance(outcome, RunPaused) and save_pause is None:
+        outcome = recorder.synthetic_end(run_id, "failed", "run ended early")
+    end = turn_end(outcome, recorder, run_id)
+    if finish is not None:
+        end = finish(end)
+    try:
+        await (save_pause if end.paused is not None and save_pause else save)(end)
+    except Exception:
+        log.exception("saving run %s failed", run_id)
+    finally:
+        await streams.publish(info.task_id, end)
+        await streams.close(info.task_id)
+    return end

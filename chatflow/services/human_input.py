@@ -1,8 +1,8 @@
 """Human input end to end: pausing a turn, the forms, submitting and resuming.
 
-When a chat turn's run pauses (`RunPaused`), `end_paused_turn` saves the partial answer
-(message and run status `paused`), the engine's resume state and the forms, then ends
-the turn's stream with `workflow_paused`. Dify's Service API then drives the rest:
+When a chat turn's or workflow run's run pauses (`RunPaused`), `run` saves the partial
+answer (message and run status `paused`), the engine's resume state and the forms, then
+ends the stream with `workflow_paused`. Dify's Service API then drives the rest:
 
 - `GET /form/human_input/{form_token}`: the form (`form`);
 - `POST /form/human_input/{form_token}` `{inputs, action, user}`: `submit` marks the form
@@ -10,7 +10,8 @@ the turn's stream with `workflow_paused`. Dify's Service API then drives the res
 - `GET /workflow/{run_id}/events?user=`: the stream of the run's latest segment.
 
 A resumed segment continues the same message: its text is appended to the answer, and
-it ends like a chat turn (`message_end` + `workflow_finished`) or pauses again. Forms
+it ends like a chat turn (`message_end` + `workflow_finished`; a workflow run's like a
+workflow run) or pauses again. Forms
 past their deadline are timed out by `sweep` (run on every form lookup and submission),
 which resumes their runs on the `__timeout` branch, as Dify's node-level timeout does.
 """
@@ -19,14 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from chatflow.engine.events import RunFinished, RunPaused
+from chatflow.engine.events import Event
 from chatflow.engine.nodes.base import EngineServices, Turn
 from chatflow.engine.nodes.human_input import (
     Config as HumanInputConfig,
@@ -43,9 +43,16 @@ from chatflow.errors import ChatflowError, InvalidRequest, NotFound
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.services.apps import AppService, LoadedApp
 from chatflow.services.chat import owner_key
-from chatflow.services.recorder import STOPPED_MESSAGE, TurnRecorder, save_turn
+from chatflow.services.driver import Save, run_to_end
+from chatflow.services.recorder import (
+    TurnRecorder,
+    changed_variables,
+    save_run,
+    save_turn,
+    stored,
+)
 from chatflow.services.stream_items import turn_meta
-from chatflow.services.turn import StreamItem, TurnEnded, TurnError, TurnInfo
+from chatflow.services.turn import StreamItem, TurnEnded, TurnInfo
 from chatflow.store import Database
 from chatflow.store import conversation_variables as variables_repo
 from chatflow.store import end_users as end_users_repo
@@ -53,8 +60,6 @@ from chatflow.store import human_input as repo
 from chatflow.store import messages as messages_repo
 from chatflow.store import runs as runs_repo
 from chatflow.store.models import HumanInputForm
-
-log = logging.getLogger("chatflow.human_input")
 
 HISTORY_TURNS = 100
 
@@ -107,43 +112,35 @@ class HumanInputService:
 
     # -- pausing -------------------------------------------------------------------------
 
-    async def end_paused_turn(
+    async def run(
         self,
         app: LoadedApp,
         info: TurnInfo,
-        paused: RunPaused,
+        events: AsyncIterator[Event],
         recorder: TurnRecorder,
         pool: VariablePool,
+        *,
+        save: Save,
+        finish: Callable[[TurnEnded], TurnEnded] | None = None,
     ) -> TurnEnded:
-        """Save a turn (or resumed segment) that paused, then end its stream."""
-        usage = paused.usage if paused.usage is not None else recorder.node_usage
-        run = RunFinished(
-            run_id=info.workflow_run_id,
-            status="paused",
-            outputs={},
-            error=None,
-            started_at=paused.started_at,
-            finished_at=paused.paused_at,
-            total_tokens=paused.total_tokens,
-            total_steps=paused.total_steps,
-            usage=usage,
+        """Drive a run (turn, workflow run or resumed segment) that may pause: `save`
+        keeps it when it ends, a pause is saved here. A form of this run submitted while
+        the segment ran resumes it as soon as its pause is saved."""
+
+        async def save_pause(end: TurnEnded) -> None:
+            await self._save_pause(app, info, end, recorder, pool)
+
+        end = await run_to_end(
+            events,
+            info=info,
+            streams=self._streams,
+            recorder=recorder,
+            save=save,
+            save_pause=save_pause,
+            finish=finish,
         )
-        end = TurnEnded(
-            run=run,
-            answer=recorder.answer,
-            usage=usage,
-            retriever_resources=recorder.retriever_resources,
-            paused=paused,
-        )
-        try:
-            await self._save_pause(app, info, end, paused, recorder, pool)
-        except Exception:
-            log.exception("saving paused turn %s failed", info.task_id)
-        finally:
-            await self._streams.publish(info.task_id, end)
-            await self._streams.close(info.task_id)
-        # A form of this run submitted while an earlier segment ran: resume with it now.
-        await self._resume_submitted(app, info.workflow_run_id)
+        if end.paused is not None:
+            await self._resume_submitted(app, info.workflow_run_id)
         return end
 
     async def _save_pause(
@@ -151,10 +148,12 @@ class HumanInputService:
         app: LoadedApp,
         info: TurnInfo,
         end: TurnEnded,
-        paused: RunPaused,
         recorder: TurnRecorder,
         pool: VariablePool,
     ) -> None:
+        """Keep what the run did so far, its resume state and the forms it waits on."""
+        paused = end.paused
+        assert paused is not None
         forms = [
             repo.NewForm(
                 id=form.form_id,
@@ -183,35 +182,27 @@ class HumanInputService:
             "answer": end.answer,
             "retriever_resources": [dict(r) for r in end.retriever_resources],
         }
-        values = pool.conversation_variables()
-        changed = [
-            variables_repo.VariableValue(
-                variable_id=var.id or var.name,
-                name=var.name,
-                value_type=var.value_type,
-                value=values.get(var.name),
-                description=var.description,
-            )
-            for var in app.dsl.conversation_variables
-            if var.name in recorder.updated_variables
-        ]
+        changed = changed_variables(recorder, pool, app.dsl.conversation_variables)
         usage = end.usage
         async with self._db.session() as session:
-            await messages_repo.finish_message(
-                session,
-                info.message_id,
-                answer=end.answer,
-                status="paused",
-                message_tokens=usage.prompt_tokens,
-                answer_tokens=usage.completion_tokens,
-                usage=usage.to_dict(),
-                latency=end.run.elapsed,
-                metadata=end.metadata(),
-            )
-            await runs_repo.insert_node_executions(session, info.workflow_run_id, recorder.nodes)
-            await variables_repo.upsert_conversation_variables(
-                session, info.conversation_id, changed
-            )
+            if info.message_id:  # workflow runs have no message
+                await messages_repo.finish_message(
+                    session,
+                    info.message_id,
+                    answer=end.answer,
+                    status="paused",
+                    message_tokens=usage.prompt_tokens,
+                    answer_tokens=usage.completion_tokens,
+                    usage=usage.to_dict(),
+                    latency=end.run.elapsed,
+                    metadata=end.metadata(),
+                )
+            nodes = [stored(n) for n in recorder.nodes]
+            await runs_repo.insert_node_executions(session, info.workflow_run_id, nodes)
+            if changed:
+                await variables_repo.upsert_conversation_variables(
+                    session, info.conversation_id, changed
+                )
             await repo.save_pause(
                 session,
                 run_id=info.workflow_run_id,
@@ -352,73 +343,38 @@ class HumanInputService:
         turn: Mapping[str, Any],
         decisions: Mapping[str, Any],
     ) -> TurnEnded:
+        """Continue a paused run; its answer and citations so far carry over."""
         recorder = TurnRecorder(time.time())
         if turn.get("answer"):
             recorder.parts.append(str(turn["answer"]))
-        recorder.retriever_resources.extend(turn.get("retriever_resources") or [])
+        recorder.retriever_resources = list(turn.get("retriever_resources") or [])
         pool = VariablePool(environment=app.dsl.environment())
-        async with self._db.session() as session:
-            history = await messages_repo.history(
-                session, info.conversation_id, HISTORY_TURNS, before_message_id=info.message_id
-            )
-        turns = [Turn(query=h.query, answer=h.answer, files=h.files) for h in history]
-        finished: RunFinished | None = None
-        paused: RunPaused | None = None
-        try:
-            events = run_graph(
-                app.graph,
-                pool=pool,
-                services=self._engine,
-                history=turns,
-                resume_from=state,
-                resume_input=decisions,
-            )
-            try:
-                async for event in events:
-                    recorder.add(event)
-                    if isinstance(event, RunFinished):
-                        finished = event
-                    elif isinstance(event, RunPaused):
-                        paused = event
-                    else:
-                        await self._streams.publish(info.task_id, event)
-            finally:
-                aclose = getattr(events, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
-            finished = recorder.synthetic_end(info.workflow_run_id, "stopped", STOPPED_MESSAGE)
-        except Exception as exc:
-            log.exception("resumed run %s crashed", info.workflow_run_id)
-            finished = recorder.synthetic_end(info.workflow_run_id, "failed", str(exc) or repr(exc))
-        if paused is not None and finished is None:
-            return await self.end_paused_turn(app, info, paused, recorder, pool)
-        if finished is None:
-            finished = recorder.synthetic_end(info.workflow_run_id, "failed", "run ended early")
-        usage = finished.usage if finished.usage is not None else recorder.node_usage
-        error = None
-        if finished.status == "failed":
-            error = TurnError("invalid_param", 400, f"Run failed: {finished.error}")
-        end = TurnEnded(
-            run=finished,
-            answer=recorder.answer,
-            usage=usage,
-            retriever_resources=recorder.retriever_resources,
-            error=error,
+        turns: list[Turn] = []
+        if info.message_id:
+            async with self._db.session() as session:
+                history = await messages_repo.history(
+                    session, info.conversation_id, HISTORY_TURNS, before_message_id=info.message_id
+                )
+            turns = [Turn(query=h.query, answer=h.answer, files=h.files) for h in history]
+        events = run_graph(
+            app.graph,
+            pool=pool,
+            services=self._engine,
+            history=turns,
+            resume_from=state,
+            resume_input=decisions,
         )
-        try:
-            await save_turn(self._db, info, end, recorder, pool, app.dsl.conversation_variables)
+        declared = app.dsl.conversation_variables
+
+        async def save(end: TurnEnded) -> None:
+            if info.mode == "workflow":
+                await save_run(self._db, info, end, recorder)
+            else:
+                await save_turn(self._db, info, end, recorder, pool, declared)
             async with self._db.session() as session:
                 await repo.finish_pause(session, info.workflow_run_id)
-        except Exception:
-            log.exception("saving resumed run %s failed", info.workflow_run_id)
-        finally:
-            await self._streams.publish(info.task_id, end)
-            await self._streams.close(info.task_id)
-        return end
+
+        return await self.run(app, info, events, recorder, pool, save=save)
 
     # -- helpers ---------------------------------------------------------------------------
 

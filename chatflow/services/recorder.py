@@ -1,13 +1,15 @@
-"""Collects what a turn must save while its events go by, and saves it in one transaction.
+"""Collects what a run must save while its events go by, and saves it in one transaction.
 
-Nothing is written per event: the answer, node executions and conversation-variable
-writes are kept in memory and stored when the turn ends (succeeded, failed or stopped).
+Nothing is written per event: the answer, node executions, conversation-variable
+writes and citations are kept in memory and stored when the run ends (succeeded,
+failed or stopped): `save_turn` for a chat turn, `save_run` for a workflow run.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +17,7 @@ from chatflow.dsl import ConversationVariable
 from chatflow.engine import events as ev
 from chatflow.engine.variables import VariablePool
 from chatflow.providers.base import Usage
+from chatflow.services.file_inputs import jsonable
 from chatflow.services.turn import TurnEnded, TurnInfo
 from chatflow.store import Database
 from chatflow.store import conversation_variables as variables_repo
@@ -27,32 +30,6 @@ _MESSAGE_STATUS = {"failed": "error", "stopped": "stopped"}
 
 def _utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
-
-
-def _retriever_resources(outputs: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Citations from a knowledge-retrieval node's `result`, in Dify's shape."""
-    resources: list[dict[str, Any]] = []
-    for item in outputs.get("result") or []:
-        if not isinstance(item, Mapping):
-            continue
-        meta = item.get("metadata") or {}
-        if not isinstance(meta, Mapping):
-            continue
-        resources.append(
-            {
-                "position": len(resources) + 1,
-                "dataset_id": meta.get("dataset_id"),
-                "dataset_name": meta.get("dataset_name"),
-                "document_id": meta.get("document_id"),
-                "document_name": meta.get("document_name"),
-                "data_source_type": meta.get("data_source_type"),
-                "segment_id": meta.get("segment_id"),
-                "retriever_from": "api",
-                "score": meta.get("score"),
-                "content": item.get("content", ""),
-            }
-        )
-    return resources
 
 
 class TurnRecorder:
@@ -80,13 +57,14 @@ class TurnRecorder:
             self._node(event)
         elif isinstance(event, ev.ConversationVariableUpdated):
             self.updated_variables.add(event.name)
+        elif isinstance(event, ev.RetrieverResources):
+            # Dify keeps the citations of the latest LLM context for `message_end`.
+            self.retriever_resources = [dict(r) for r in event.resources]
 
     def _node(self, event: ev.NodeFinished) -> None:
         self.steps += 1
         if event.usage is not None:
             self.node_usage = self.node_usage.plus(event.usage)
-        if event.node_type == "knowledge-retrieval" and event.status == "succeeded":
-            self.retriever_resources.extend(_retriever_resources(event.outputs))
         meta: dict[str, Any] = {}
         if event.usage is not None:
             meta = {
@@ -129,6 +107,24 @@ class TurnRecorder:
         )
 
 
+def changed_variables(
+    recorder: TurnRecorder, pool: VariablePool, declared: Sequence[ConversationVariable]
+) -> list[variables_repo.VariableValue]:
+    """The declared conversation variables the run wrote, with their new values."""
+    values = pool.conversation_variables()
+    return [
+        variables_repo.VariableValue(
+            variable_id=var.id or var.name,
+            name=var.name,
+            value_type=var.value_type,
+            value=values.get(var.name),
+            description=var.description,
+        )
+        for var in declared
+        if var.name in recorder.updated_variables
+    ]
+
+
 async def save_turn(
     db: Database,
     info: TurnInfo,
@@ -140,18 +136,7 @@ async def save_turn(
     """Write the finished turn: message, run, node executions, changed conversation vars."""
     run = end.run
     usage = end.usage
-    values = pool.conversation_variables()
-    changed = [
-        variables_repo.VariableValue(
-            variable_id=var.id or var.name,
-            name=var.name,
-            value_type=var.value_type,
-            value=values.get(var.name),
-            description=var.description,
-        )
-        for var in declared
-        if var.name in recorder.updated_variables
-    ]
+    changed = changed_variables(recorder, pool, declared)
     async with db.session() as session:
         await turns_repo.finish_turn(
             session,
@@ -180,3 +165,30 @@ async def save_turn(
             nodes=recorder.nodes,
         )
         await variables_repo.upsert_conversation_variables(session, info.conversation_id, changed)
+
+
+def stored(record: runs_repo.NodeExecutionRecord) -> runs_repo.NodeExecutionRecord:
+    """Node inputs/outputs with files as dicts, so the JSON columns can hold them."""
+    fields = ("inputs", "process_data", "outputs")
+    return replace(record, **{name: jsonable(getattr(record, name)) for name in fields})
+
+
+async def save_run(db: Database, info: TurnInfo, end: TurnEnded, recorder: TurnRecorder) -> None:
+    """Write a finished workflow run (no message, no conversation) and its node executions."""
+    run = end.run
+    async with db.session() as session:
+        await runs_repo.finish_run(
+            session,
+            info.workflow_run_id,
+            status=run.status,
+            outputs=jsonable(dict(run.outputs)),
+            error=run.error,
+            elapsed_time=run.elapsed,
+            total_tokens=run.total_tokens,
+            total_steps=run.total_steps,
+            exceptions_count=run.exceptions_count,
+            finished_at=_utc(run.finished_at),
+        )
+        await runs_repo.insert_node_executions(
+            session, info.workflow_run_id, [stored(n) for n in recorder.nodes]
+        )

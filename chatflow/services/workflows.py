@@ -3,19 +3,20 @@
 A workflow-mode app runs like a chat turn without the conversation: the run record is
 inserted `running`, the run is a task registered with the runtime (so a stop cancels it),
 its events go to the task's event stream, and the run and its node executions are saved
-in one transaction before the closing `TurnEnded` is published.
+in one transaction before the closing `TurnEnded` is published. A run that reaches a
+human-input node pauses and resumes as a chat turn does (`services/human_input.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import functools
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatflow.engine.nodes.base import EngineServices
 from chatflow.engine.nodes.start import InputVariable, coerce_inputs
@@ -24,9 +25,9 @@ from chatflow.engine.variables import VariablePool
 from chatflow.errors import InvalidRequest, NotFound
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.services.apps import LoadedApp
-from chatflow.services.driver import drive
+from chatflow.services.driver import run_to_end
 from chatflow.services.file_inputs import build_files, build_inputs, jsonable
-from chatflow.services.recorder import TurnRecorder
+from chatflow.services.recorder import TurnRecorder, save_run
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.turn import StreamItem, TurnEnded, TurnHandle, TurnInfo
 from chatflow.store import Database, NumberedPage
@@ -34,7 +35,8 @@ from chatflow.store import end_users as end_users_repo
 from chatflow.store import runs as runs_repo
 from chatflow.store.models import WorkflowRun
 
-log = logging.getLogger("chatflow.workflows")
+if TYPE_CHECKING:
+    from chatflow.services.human_input import HumanInputService
 
 WRONG_MODE = "Please check if your app mode matches the right API route."
 LOG_STATUSES = ("succeeded", "failed", "stopped")
@@ -80,10 +82,6 @@ def _when(value: str | None, name: str) -> datetime | None:
         raise InvalidRequest(f"{name}: datetime out of range") from None
 
 
-def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)
-
-
 class WorkflowService:
     def __init__(
         self,
@@ -96,6 +94,8 @@ class WorkflowService:
         self._engine = engine
         self._tasks = tasks
         self.streams = streams
+        # Saves and resumes runs that pause at human-input nodes (set by `Services.open`).
+        self.pauses: HumanInputService | None = None
 
     async def start(self, app: LoadedApp, request: WorkflowRequest) -> TurnHandle:
         """Check the request, record the run and start it; raises before anything runs."""
@@ -163,36 +163,12 @@ class WorkflowService:
             run_id=info.workflow_run_id,
             inputs=inputs,
         )
-
-        async def publish(event: StreamItem) -> None:
-            await self.streams.publish(info.task_id, event)
-
-        finished = await drive(events, recorder, publish, info.workflow_run_id)
-        usage = finished.usage if finished.usage is not None else recorder.node_usage
-        end = TurnEnded(run=finished, answer=recorder.answer, usage=usage)
-        try:
-            async with self._db.session() as session:
-                await runs_repo.finish_run(
-                    session,
-                    info.workflow_run_id,
-                    status=finished.status,
-                    outputs=jsonable(dict(finished.outputs)),
-                    error=finished.error,
-                    elapsed_time=finished.elapsed,
-                    total_tokens=finished.total_tokens,
-                    total_steps=finished.total_steps,
-                    exceptions_count=finished.exceptions_count,
-                    finished_at=_utc(finished.finished_at),
-                )
-                await runs_repo.insert_node_executions(
-                    session, info.workflow_run_id, [_stored(n) for n in recorder.nodes]
-                )
-        except Exception:
-            log.exception("saving workflow run %s failed", info.workflow_run_id)
-        finally:
-            await self.streams.publish(info.task_id, end)
-            await self.streams.close(info.task_id)
-        return end
+        save = functools.partial(save_run, self._db, info, recorder=recorder)
+        if self.pauses is None:
+            return await run_to_end(
+                events, info=info, streams=self.streams, recorder=recorder, save=save
+            )
+        return await self.pauses.run(app, info, events, recorder, pool, save=save)
 
     # -- run records ---------------------------------------------------------------------
 
@@ -229,13 +205,3 @@ class WorkflowService:
                 page=query.page,
                 limit=query.limit,
             )
-
-
-def _stored(record: runs_repo.NodeExecutionRecord) -> runs_repo.NodeExecutionRecord:
-    """Node inputs/outputs with files as dicts, so the JSON columns can hold them."""
-    return replace(
-        record,
-        inputs=jsonable(record.inputs),
-        process_data=jsonable(record.process_data),
-        outputs=jsonable(record.outputs),
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -199,3 +200,51 @@ def test_expired_form_times_out_onto_the_timeout_branch(server: LiveServer) -> N
     assert answer_of(resumed) == "Nobody reviewed it."
     assert resumed[-1]["event"] == "workflow_finished"
     assert resumed[-1]["data"]["status"] == "succeeded"
+
+
+def stream_workflow(server: LiveServer, user: str, topic: str) -> list[dict[str, Any]]:
+    payload = {"inputs": {"topic": topic}, "user": user, "response_mode": "streaming"}
+    client = server.client("workflow_approval")
+    with client.stream("POST", "/workflows/run", json=payload) as response:
+        assert response.status_code == 200
+        raw = response.read()
+    return [e for e in sse_events(iter(raw.decode().split("\n"))) if e["event"] != "ping"]
+
+
+def test_workflow_run_pauses_and_resumes(server: LiveServer) -> None:
+    events = stream_workflow(server, "erin", "cats")
+    names = [e["event"] for e in events]
+    assert names[0] == "workflow_started"
+    assert names[-2:] == ["human_input_required", "workflow_paused"]
+    assert "workflow_finished" not in names
+    run_id, task_id = events[0]["workflow_run_id"], events[0]["task_id"]
+    for frame in events:  # the workflow envelope: no message or conversation ids
+        assert frame["workflow_run_id"] == run_id and frame["task_id"] == task_id
+        assert "message_id" not in frame
+    form = events[-2]["data"]
+    assert form["node_id"] == "review" and form["resolved_default_values"] == {"note": "cats"}
+    assert events[-1]["data"]["status"] == "paused"
+    assert events[-1]["data"]["paused_nodes"] == ["review"]
+    client = server.client("workflow_approval")
+    assert client.get(f"/workflows/run/{run_id}").json()["status"] == "paused"
+
+    response = client.post(
+        f"/form/human_input/{form['form_token']}",
+        json={"inputs": {"note": "go"}, "action": "approve", "user": "erin"},
+    )
+    assert response.status_code == 200 and response.json() == {}
+    with client.stream("GET", f"/workflow/{run_id}/events", params={"user": "erin"}) as stream:
+        assert stream.status_code == 200
+        raw = stream.read()
+    resumed = [e for e in sse_events(iter(raw.decode().split("\n"))) if e["event"] != "ping"]
+    assert resumed[0]["event"] == "workflow_started"
+    assert resumed[0]["data"]["reason"] == "resumption"
+    assert any(e["event"] == "human_input_form_filled" for e in resumed)
+    assert resumed[-1]["event"] == "workflow_finished"
+    assert "message_end" not in [e["event"] for e in resumed]
+    finished = resumed[-1]["data"]
+    assert finished["id"] == run_id and finished["status"] == "succeeded"
+    assert finished["outputs"] == {"verdict": "approve", "note": "go"}
+    detail = client.get(f"/workflows/run/{run_id}").json()
+    assert detail["status"] == "succeeded"
+    assert json.loads(detail["outputs"]) == {"verdict": "approve", "note": "go"}

@@ -148,3 +148,73 @@ def test_chat_app_becomes_start_llm_answer() -> None:
     assert graph.nodes["answer"].config.model_dump()["answer"] == "{{#llm.text#}}"
     start_vars = graph.nodes["start"].config.model_dump()["variables"]
     assert start_vars[0]["variable"] == "topic" and start_vars[0]["type"] == "text-input"
+
+
+NULL_FIELDS = """\
+- id: start
+  data:
+    type: start
+    title: null
+    variables:
+    - {variable: kind, label: Kind, type: select, options: null, required: null, default: null}
+- id: '1733'
+  data:
+    type: llm
+    desc: null
+    retry_config: null
+    default_value: null
+    model: {provider: openai, name: gpt-4o, mode: chat, completion_params: null}
+    prompt_template:
+    - {role: system, text: Be brief., edition_type: null}
+    context: null
+    vision: {enabled: false, configs: null}
+    memory: {window: null, role_prefix: null, query_prompt_template: null}
+- id: answer
+  data: {type: answer, title: Answer, answer: "{{#1733.text#}}"}
+"""
+
+
+def test_null_node_fields_read_as_their_defaults() -> None:
+    # Exports from several Dify versions write `key: null` for unset fields.
+    graph = to_graph(load_app(workflow_dsl(NULL_FIELDS)))
+    start = graph.nodes["start"].config.model_dump()
+    assert start["title"] == "" and start["variables"][0]["options"] == []
+    assert start["variables"][0]["required"] is False
+    llm = graph.nodes["1733"].config.model_dump()
+    assert llm["retry_config"]["retry_enabled"] is False and llm["default_value"] == []
+    assert llm["model"]["completion_params"] == {}
+    assert llm["vision"]["configs"]["variable_selector"] == ["sys", "files"]
+    assert llm["memory"]["window"] == {"enabled": False, "size": None}
+
+
+def test_a_required_field_left_null_is_still_an_error() -> None:
+    nodes = START_ANSWER + textwrap.dedent(
+        """\
+        - id: '1733'
+          data: {type: llm, title: LLM, model: null, prompt_template: []}
+        """
+    )
+    with pytest.raises(DSLError) as caught:
+        load_app(workflow_dsl(nodes))
+    assert str(caught.value).startswith("node 1733 (llm): model: field required")
+
+
+def test_chat_app_advanced_prompt_with_null_text() -> None:
+    text = CHAT_APP.replace("prompt_type: simple", "prompt_type: advanced") + (
+        "  chat_prompt_config:\n"
+        "    prompt:\n"
+        "    - {role: system, text: null}\n"
+        '    - {role: user, text: "About {{topic}}: {{#query#}}"}\n'
+    )
+    llm = to_graph(load_app(text)).nodes["llm"].config.model_dump()
+    assert [m["text"] for m in llm["prompt_template"]] == [
+        "",
+        "About {{#start.topic#}}: {{#sys.query#}}",
+    ]
+    assert llm["memory"]["query_prompt_template"] == ""  # the prompt places the query
+
+
+def test_chat_app_malformed_advanced_prompt_is_a_dsl_error() -> None:
+    text = CHAT_APP.replace("prompt_type: simple", "prompt_type: advanced")
+    with pytest.raises(DSLError, match=r"chat_prompt_config\.prompt: must be a list of messages"):
+        load_app(text + "  chat_prompt_config: {prompt: [just text]}\n")

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from chatflow.api._json import JSONResponse
 from chatflow.api.deps import AppDep, ServicesDep
 from chatflow.api.sse import ChatStreamEncoder, encode_stream, sse_response
+from chatflow.api.workflow_sse import WorkflowStreamEncoder
 from chatflow.errors import InvalidRequest
 
 router = APIRouter(tags=["Human Input"])
@@ -85,7 +86,8 @@ async def submit_form(
         "Server-Sent Events of a paused run's latest segment, from its start: after a form "
         "is submitted, `workflow_started` (`reason: resumption`), `node_started`, "
         "`human_input_form_filled`, ..., `message_end`, `workflow_finished` — or "
-        "`human_input_required` + `workflow_paused` if it pauses again. `task_id` is the "
+        "`human_input_required` + `workflow_paused` if it pauses again (workflow apps: "
+        "their `/workflows/run` frames). `task_id` is the "
         "workflow run id; `user` must be the run's end user (404 otherwise)."
     ),
     response_description="An event stream.",
@@ -97,6 +99,6 @@ async def workflow_events(
     user = request.query_params.get("user") or ""
     info = await services.human_input.events(app, task_id, user)
     items = services.streams.subscribe(info.task_id)
-    encoder = ChatStreamEncoder(info)
+    encoder = WorkflowStreamEncoder(info) if info.mode == "workflow" else ChatStreamEncoder(info)
     interval = services.settings.ping_interval
     return sse_response(encode_stream(items, encoder, ping_interval=interval))

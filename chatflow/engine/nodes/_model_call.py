@@ -15,8 +15,9 @@ from typing import Any
 
 from chatflow.engine.files import File
 from chatflow.engine.nodes.base import NodeContext, Turn
+from chatflow.engine.nodes.llm.attachments import image_part
 from chatflow.engine.nodes.llm.config import MemoryConfig, ModelConfig, VisionConfig
-from chatflow.engine.nodes.llm.prompts import image_part, resolve_params
+from chatflow.engine.nodes.llm.prompts import resolve_params
 from chatflow.engine.template import to_text
 from chatflow.engine.variables import MISSING, SYSTEM, VariablePool
 from chatflow.providers.base import ChatMessage, ImagePart, LLMRequest, ToolCall, ToolSpec, Usage

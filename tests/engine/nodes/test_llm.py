@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chatflow.engine.events import RetrieverResources
+from chatflow.engine.limits import EngineLimits
 from chatflow.engine.nodes import llm, spec_for
 from chatflow.engine.nodes.base import NodeResult, StreamChunk, Turn
 from chatflow.errors import NodeError
@@ -299,10 +300,11 @@ async def test_vision_files_join_the_last_user_message(
     local = file_factory(
         "local.jpg", transfer_method="local_file", id="up1", url=None, mime_type="image/jpeg"
     )
-    pdf = file_factory("doc.pdf", type="document", mime_type="application/pdf")
+    # Audio is left out without error (no audio parts in our chat protocol).
+    voice = file_factory("voice.mp3", type="audio", extension=".mp3", mime_type="audio/mpeg")
     ctx = make_ctx(
         models=reg,
-        system={"query": "what is this?", "files": [remote, local, pdf]},
+        system={"query": "what is this?", "files": [remote, local, voice]},
         file_reader=reader,
     )
     data = _data(
@@ -326,6 +328,134 @@ async def test_vision_files_join_the_last_user_message(
         "detail": "low",
     }
     assert len(result.inputs["#files#"]) == 3
+
+
+def _pdf(text: str) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.cell(text=text)
+    return bytes(pdf.output())
+
+
+def _docx(text: str) -> bytes:
+    import io
+
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _doc(file_factory: Any, name: str, **fields: Any) -> Any:
+    extension = "." + name.rsplit(".", 1)[-1]
+    values = {"type": "document", "transfer_method": "local_file", "url": None, **fields}
+    return file_factory(name, id=name, extension=extension, mime_type="", **values)
+
+
+def _reader(contents: dict[str, bytes]) -> Any:
+    async def read(file: Any) -> bytes:
+        return contents[file.id]
+
+    return read
+
+
+async def test_documents_reach_the_model_as_text(
+    models: Any, make_ctx: Any, run_node: Any, file_factory: Any
+) -> None:
+    reg = models()
+    files = [
+        _doc(file_factory, "notes.txt"),
+        file_factory("cat.png"),
+        _doc(file_factory, "invoice.pdf"),
+        _doc(file_factory, "report.docx"),
+        file_factory("clip.mp4", type="video", extension=".mp4", mime_type="video/mp4"),
+    ]
+    reader = _reader(
+        {
+            "notes.txt": "plain notes, héllo".encode(),
+            "invoice.pdf": _pdf("Invoice total 42 EUR"),
+            "report.docx": _docx("Quarterly report body"),
+        }
+    )
+    ctx = make_ctx(models=reg, system={"query": "summarise", "files": files}, file_reader=reader)
+    vision = {"enabled": True, "configs": {"variable_selector": ["sys", "files"]}}
+    result, _ = await run_node(llm, ctx, _data([_msg("user", "{{#sys.query#}}")], vision=vision))
+    last = reg.fake.request.messages[-1]
+    assert last.images == (ImagePart("https://example.com/cat.png", "high"),)
+    text = last.content
+    assert text.startswith("summarise\n\n")
+    assert '<document name="notes.txt">\nplain notes, héllo\n</document>' in text
+    pdf_block = text.split('<document name="invoice.pdf">\n', 1)[1].split("</document>")[0]
+    assert "Invoice total 42 EUR" in pdf_block
+    assert '<document name="report.docx">\nQuarterly report body\n</document>' in text
+    assert text.index("notes.txt") < text.index("invoice.pdf") < text.index("report.docx")
+    assert "clip.mp4" not in text and "cat.png" not in text
+    # What the model got is what `process_data.prompts` records.
+    assert result.process_data["prompts"][-1]["text"] == text
+
+
+async def test_document_referenced_in_prompt_is_its_own_message(
+    models: Any, make_ctx: Any, run_node: Any, file_factory: Any
+) -> None:
+    reg = models()
+    doc = _doc(file_factory, "brief.md")
+    ctx = make_ctx(
+        models=reg,
+        nodes={"start": {"doc": doc}},
+        file_reader=_reader({"brief.md": b"# Brief\nShip it."}),
+    )
+    await run_node(llm, ctx, _data([_msg("user", "Review {{#start.doc#}}")]))
+    assert _pairs(list(reg.fake.request.messages)) == [
+        ("user", "Review "),
+        ("user", '<document name="brief.md">\n# Brief\nShip it.\n</document>'),
+    ]
+
+
+async def test_long_documents_are_truncated_and_bad_ones_noted(
+    models: Any, make_ctx: Any, run_node: Any, file_factory: Any
+) -> None:
+    reg = models()
+    files = [
+        _doc(file_factory, "long.txt"),
+        _doc(file_factory, "broken.pdf"),
+        _doc(file_factory, "slides.pptx"),
+    ]
+    reader = _reader({"long.txt": b"abcdefghij" * 3, "broken.pdf": b"not a pdf"})
+    ctx = make_ctx(
+        models=reg,
+        system={"query": "q", "files": files},
+        file_reader=reader,
+        limits=EngineLimits(llm_document_max_chars=12),
+    )
+    vision = {"enabled": True, "configs": {"variable_selector": ["sys", "files"]}}
+    result, _ = await run_node(llm, ctx, _data([_msg("user", "{{#sys.query#}}")], vision=vision))
+    text = reg.fake.request.messages[-1].content
+    assert (
+        '<document name="long.txt">\nabcdefghijab\n'
+        "[Truncated: the first 12 of 30 characters are shown.]\n</document>"
+    ) in text
+    assert '<document name="broken.pdf">\n[The text of this file is unavailable: Failed' in text
+    assert "Unsupported Extension Type: .pptx" in text
+    assert result.outputs["text"] == "Hello world"
+
+
+async def test_documents_need_vision_enabled_like_dify_sys_files(
+    models: Any, make_ctx: Any, run_node: Any, file_factory: Any
+) -> None:
+    reg = models()
+    ctx = make_ctx(
+        models=reg,
+        system={"query": "q", "files": [_doc(file_factory, "notes.txt")]},
+        file_reader=_reader({"notes.txt": b"secret"}),
+    )
+    await run_node(llm, ctx, _data([_msg("user", "{{#sys.query#}}")]))
+    assert _pairs(list(reg.fake.request.messages)) == [("user", "q")]
 
 
 async def test_vision_disabled_and_file_references(

@@ -5,12 +5,12 @@ or Jinja2), then the conversation memory as user/assistant pairs, then the memor
 (`memory.query_prompt_template`, default `sys.query`) as the last user message. Completion
 mode: one user message; memory becomes `Human: ...` text put at `#histories#` (or in
 front). Vision files join the last user message. Files referenced in a basic template
-become a separate message of the same role. Empty messages are dropped.
+become a separate message of the same role. Images travel as image parts and documents
+as extracted text (`attachments.py`). Empty messages are dropped.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +20,11 @@ from chatflow.engine.conditions import template_text
 from chatflow.engine.files import File
 from chatflow.engine.nodes._jinja import jsonable, render
 from chatflow.engine.nodes.base import EngineServices, Turn
+from chatflow.engine.nodes.llm.attachments import image_part, with_documents
 from chatflow.engine.nodes.llm.config import ChatPromptMessage, Config, Jinja2Variable
 from chatflow.engine.template import parse, to_text
 from chatflow.engine.variables import MISSING, VariablePool
-from chatflow.providers.base import ChatMessage, ImagePart, Role
+from chatflow.providers.base import ChatMessage, Role
 
 CONTEXT_PLACEHOLDER = "{{#context#}}"
 MEMORY_MESSAGE_LIMIT = 500  # Dify's cap on remembered messages
@@ -313,22 +314,10 @@ async def build(
 
 
 async def _to_chat(message: _Message, services: EngineServices, detail: Detail) -> ChatMessage:
+    """Images ride as parts; documents' text is appended (see `attachments`)."""
     images = [await image_part(file, services, detail) for file in message.files]
-    return ChatMessage(message.role, message.text, tuple(i for i in images if i is not None))
-
-
-async def image_part(file: File, services: EngineServices, detail: Detail) -> ImagePart | None:
-    """An image for the model: its URL when remote, else the bytes as a data: URL.
-    Other file kinds cannot travel through the chat protocol and are left out."""
-    if file.type != "image":
-        return None
-    if file.transfer_method == "remote_url" and file.url:
-        return ImagePart(file.url, detail)
-    if services.file_reader is not None:
-        data = await services.file_reader(file)
-        mime = file.mime_type or "image/png"
-        return ImagePart(f"data:{mime};base64,{base64.b64encode(data).decode()}", detail)
-    return ImagePart(file.url, detail) if file.url else None
+    text = await with_documents(message.text, message.files, services)
+    return ChatMessage(message.role, text, tuple(i for i in images if i is not None))
 
 
 def _truncated(data: str, keep: int = 10) -> str:
