@@ -317,6 +317,7 @@ class ChatStreamEncoder:
                 "error": item.error,
                 "status": item.status,
                 "data": dict(item.data),
+                "metadata": dict(item.metadata),
             }
             return [self._workflow("agent_log", data)]
         return []
