@@ -1,12 +1,12 @@
 """The project's error hierarchy; `api/errors.py` turns each into Dify's envelope.
 
-    ChatflowError (code, status, message)
-    ├── InvalidRequest      400 invalid_param (and other 400 codes)
-    ├── Unauthorized        401 unauthorized
-    ├── NotFound            404 not_found / conversation_not_exists ...
-    ├── DSLError            400 invalid_param: a DSL file that cannot be imported
-    ├── ProviderError       400 provider_not_initialize / completion_request_error
-    └── NodeError           a node failed while running (engine-internal, carries node_id)
+ChatflowError (code, status, message)
+├── InvalidRequest      400 invalid_param (and other 400 codes)
+├── Unauthorized        401 unauthorized
+├── NotFound            404 not_found / conversation_not_exists ...
+├── DSLError            400 invalid_param: a DSL file that cannot be imported
+├── ProviderError       400 provider_not_initialize / completion_request_error
+└── NodeError           a node failed while running (engine-internal, carries node_id)
 """
 
 from __future__ import annotations
