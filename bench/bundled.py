@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -47,6 +48,8 @@ def _serve(data_dir: str, port: int) -> tuple[subprocess.Popen[str], str]:
             key = match.group(1)
         if "startup complete" in line:
             break
+    # Keep reading the server's log (access lines) so a full pipe never stalls it.
+    threading.Thread(target=process.stdout.read, daemon=True).start()
     return process, key
 
 
