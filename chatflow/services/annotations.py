@@ -25,6 +25,7 @@ from chatflow.providers.base import Embedder, ModelRegistry
 from chatflow.store import Database, NumberedPage
 from chatflow.store import annotation_embeddings as index_repo
 from chatflow.store import annotations as repo
+from chatflow.store import turns as turns_repo
 from chatflow.store.models import Annotation, AnnotationJob
 
 log = logging.getLogger("chatflow.annotations")
@@ -246,10 +247,10 @@ class AnnotationService:
         """
         if not query.strip():
             return None
+        threshold = await turns_repo.annotation_reply_threshold(self._db, app_id)
+        if threshold is None:
+            return None
         async with self._db.session() as session:
-            setting = await repo.get_annotation_setting(session, app_id)
-            if setting is None or not setting.enabled:
-                return None
             embedder = self._models.embedder()
             stored = await index_repo.load_vectors(
                 session, app_id=app_id, model=embedder_key(embedder)
@@ -264,7 +265,7 @@ class AnnotationService:
         scores = _normalised(matrix) @ _normalised(query_vector)
         best = int(np.argmax(scores))
         score = float(scores[best])
-        if score < setting.score_threshold:
+        if score < threshold:
             return None
         async with self._db.session() as session:
             annotation = await repo.get_annotation(

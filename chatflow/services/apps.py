@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
 from chatflow.dsl import AppDSL, load_app, to_graph
 from chatflow.engine.graph import Graph
+from chatflow.engine.nodes.start import InputVariable
 from chatflow.errors import InvalidRequest, NotFound, Unauthorized
 from chatflow.store import Database
 from chatflow.store import apps as repo
@@ -39,11 +40,20 @@ class LoadedApp:
     dsl: AppDSL
     graph: Graph
     dsl_hash: str
+    # A stable UUID per DSL version (Dify's `workflow_id` is the workflow's UUID).
+    workflow_id: str = field(init=False)
+    # The start node's input variables, parsed once (every message checks its inputs).
+    input_variables: tuple[InputVariable, ...] = field(init=False)
+    # Whether any input variable takes files (those inputs need a database read).
+    takes_file_inputs: bool = field(init=False)
 
-    @property
-    def workflow_id(self) -> str:
-        """A stable UUID per DSL version (Dify's `workflow_id` is the workflow's UUID)."""
-        return str(uuid.UUID(self.dsl_hash[:32]))
+    def __post_init__(self) -> None:
+        variables = tuple(InputVariable.model_validate(v) for v in self.dsl.start_variables())
+        object.__setattr__(self, "workflow_id", str(uuid.UUID(self.dsl_hash[:32])))
+        object.__setattr__(self, "input_variables", variables)
+        object.__setattr__(
+            self, "takes_file_inputs", any(v.type in ("file", "file-list") for v in variables)
+        )
 
     @property
     def chat_mode(self) -> str:

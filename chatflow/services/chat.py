@@ -20,8 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chatflow.engine.files import File
 from chatflow.engine.nodes.base import EngineServices, Turn
-from chatflow.engine.nodes.start import InputVariable, coerce_inputs
+from chatflow.engine.nodes.start import coerce_inputs
 from chatflow.engine.runner import run_graph
 from chatflow.engine.variables import VariablePool
 from chatflow.errors import InvalidRequest, NotFound
@@ -67,6 +68,22 @@ class ChatRequest:
     auto_generate_name: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What a turn starts from: its end user, files, inputs and conversation state."""
+
+    end_user_id: str
+    session_id: str
+    files: list[File]
+    conversation_id: str
+    dialogue_count: int
+    inputs: dict[str, Any]
+    values: dict[str, Any]
+    history: Sequence[messages_repo.HistoryTurn]
+    # A new conversation's `name`, `inputs` and `introduction`; None to continue one.
+    new_conversation: dict[str, Any] | None
+
+
 def owner_key(app_id: str, end_user_id: str) -> str:
     """Who may stop a turn: the same end user of the same app."""
     return f"{app_id}:{end_user_id}"
@@ -103,71 +120,46 @@ class ChatService:
         query = request.query.replace("\x00", "")
         task_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
         declared = app.dsl.conversation_variables
-        # One transaction, and on a new conversation no reads at all: the end user comes
-        # from a cache, and a new conversation has no history or stored variables.
-        async with self._db.session() as session:
-            end_user_id, session_id = await self._end_user(session, app.id, request.user)
-            # Request files become `File`s (local uploads of this user; remote URLs).
-            files = await build_files(session, app, end_user_id, request.files)
-            new = not request.conversation_id
-            new_conversation: dict[str, Any] | None = None
-            history: Sequence[messages_repo.HistoryTurn] = ()
-            if request.conversation_id:
-                conversation = await conversations_repo.get_conversation(
-                    session,
-                    app_id=app.id,
-                    end_user_id=end_user_id,
-                    conversation_id=request.conversation_id,
+        key = (app.id, request.user or end_users_repo.DEFAULT_USER)
+        end_user = self._end_users.get(key) or await self._find_end_user(key)
+        # The common case, a known user starting a conversation without files, reads
+        # nothing more; the rest reads in a session first. Either way the turn's rows are
+        # then written in one transaction.
+        if end_user is None or request.conversation_id or request.files or app.takes_file_inputs:
+            async with self._db.session() as session:
+                prepared = await self._prepare(session, app, request, end_user)
+            if end_user is None:
+                self._remember_end_user(key, (prepared.end_user_id, prepared.session_id))
+        else:
+            prepared = self._prepare_new(app, request, end_user)
+        end_user_id, session_id = prepared.end_user_id, prepared.session_id
+        conversation_id, inputs, files = prepared.conversation_id, prepared.inputs, prepared.files
+        new = not request.conversation_id
+        rows = await turns_repo.insert_turn(
+            self._db,
+            app_id=app.id,
+            end_user_id=end_user_id,
+            conversation_id=conversation_id,
+            new_conversation=prepared.new_conversation,
+            message_id=message_id,
+            query=query,
+            inputs=jsonable(inputs),
+            files=[f.to_dict() for f in files],
+            run_id=run_id,
+            workflow_id=app.workflow_id,
+            variables=[
+                variables_repo.VariableValue(
+                    variable_id=var.id or var.name,
+                    name=var.name,
+                    value_type=var.value_type,
+                    value=var.value,
+                    description=var.description,
                 )
-                if conversation is None:
-                    raise NotFound("Conversation Not Exists.")
-                conversation_id = conversation.id
-                dialogue_count = conversation.dialogue_count + 1
-                # Dify: a continued conversation keeps the inputs it started with.
-                inputs = restore(dict(conversation.inputs))
-                stored = await variables_repo.load_conversation_variables(session, conversation.id)
-                values = {var.name: var.value for var in declared}
-                values.update({row.name: row.value for row in stored})
-                history = await messages_repo.history(session, conversation.id, HISTORY_TURNS)
-            else:
-                variables = [InputVariable.model_validate(v) for v in app.dsl.start_variables()]
-                raw = await build_inputs(session, app, end_user_id, variables, request.inputs)
-                inputs = coerce_inputs(variables, raw)
-                conversation_id, dialogue_count = str(uuid.uuid4()), 1
-                new_conversation = {
-                    "name": NEW_CONVERSATION_NAME,
-                    "inputs": jsonable(inputs),
-                    "introduction": app.dsl.features.opening_statement,
-                }
-                values = app.dsl.initial_conversation_variables()
-            rows = await turns_repo.insert_turn(
-                session,
-                app_id=app.id,
-                end_user_id=end_user_id,
-                conversation_id=conversation_id,
-                new_conversation=new_conversation,
-                message_id=message_id,
-                query=query,
-                inputs=jsonable(inputs),
-                files=[f.to_dict() for f in files],
-                run_id=run_id,
-                workflow_id=app.workflow_id,
-            )
-            if new and declared:
-                await variables_repo.upsert_conversation_variables(
-                    session,
-                    conversation_id,
-                    [
-                        variables_repo.VariableValue(
-                            variable_id=var.id or var.name,
-                            name=var.name,
-                            value_type=var.value_type,
-                            value=var.value,
-                            description=var.description,
-                        )
-                        for var in declared
-                    ],
-                )
+                for var in declared
+            ]
+            if new
+            else (),
+        )
         info = TurnInfo(
             task_id=task_id,
             message_id=message_id,
@@ -185,15 +177,15 @@ class ChatService:
                 "files": files,
                 "conversation_id": conversation_id,
                 "user_id": session_id,
-                "dialogue_count": dialogue_count,
+                "dialogue_count": prepared.dialogue_count,
                 "app_id": app.id,
                 "workflow_id": app.workflow_id,
                 "workflow_run_id": run_id,
             },
             environment=app.dsl.environment(),
-            conversation=values,
+            conversation=prepared.values,
         )
-        turns = [Turn(query=h.query, answer=h.answer, files=h.files) for h in history]
+        turns = [Turn(query=h.query, answer=h.answer, files=h.files) for h in prepared.history]
         await self.streams.open(task_id, meta=turn_meta(app.id, info))
         task = asyncio.create_task(
             self._run(app, info, pool, inputs, turns), name=f"chat-turn-{task_id}"
@@ -204,27 +196,91 @@ class ChatService:
             self._spawn(self._name_after(app, info, task, query))
         return TurnHandle(info=info, task=task)
 
-    async def _end_user(
-        self, session: AsyncSession, app_id: str, user: str | None
-    ) -> tuple[str, str]:
-        """`(id, session_id)` of the request's end user, created on first use.
+    async def _prepare(
+        self,
+        session: AsyncSession,
+        app: LoadedApp,
+        request: ChatRequest,
+        end_user: tuple[str, str] | None,
+    ) -> _Prepared:
+        """The turn's end user, files, inputs and conversation state, read in `session`
+        (the end user is created on first use)."""
+        if end_user is None:
+            row = await end_users_repo.get_or_create_end_user(session, app.id, request.user)
+            end_user = (row.id, row.session_id)
+        end_user_id = end_user[0]
+        # Request files become `File`s (local uploads of this user; remote URLs).
+        files = await build_files(session, app, end_user_id, request.files)
+        if not request.conversation_id:
+            raw = await build_inputs(session, app, end_user_id, app.input_variables, request.inputs)
+            return self._new_conversation(app, end_user, files, raw)
+        conversation = await conversations_repo.get_conversation(
+            session,
+            app_id=app.id,
+            end_user_id=end_user_id,
+            conversation_id=request.conversation_id,
+        )
+        if conversation is None:
+            raise NotFound("Conversation Not Exists.")
+        stored = await variables_repo.load_conversation_variables(session, conversation.id)
+        values = {var.name: var.value for var in app.dsl.conversation_variables}
+        values.update({row.name: row.value for row in stored})
+        return _Prepared(
+            end_user_id=end_user_id,
+            session_id=end_user[1],
+            files=files,
+            conversation_id=conversation.id,
+            dialogue_count=conversation.dialogue_count + 1,
+            # Dify: a continued conversation keeps the inputs it started with.
+            inputs=restore(dict(conversation.inputs)),
+            values=values,
+            history=await messages_repo.history(session, conversation.id, HISTORY_TURNS),
+            new_conversation=None,
+        )
+
+    def _prepare_new(
+        self, app: LoadedApp, request: ChatRequest, end_user: tuple[str, str]
+    ) -> _Prepared:
+        """`_prepare` for a new conversation without files: nothing to read."""
+        return self._new_conversation(app, end_user, [], dict(request.inputs))
+
+    @staticmethod
+    def _new_conversation(
+        app: LoadedApp, end_user: tuple[str, str], files: list[File], raw: dict[str, Any]
+    ) -> _Prepared:
+        inputs = coerce_inputs(app.input_variables, raw)
+        return _Prepared(
+            end_user_id=end_user[0],
+            session_id=end_user[1],
+            files=files,
+            conversation_id=str(uuid.uuid4()),
+            dialogue_count=1,
+            inputs=inputs,
+            # A new conversation has no history or stored variables.
+            values=app.dsl.initial_conversation_variables(),
+            history=(),
+            new_conversation={
+                "name": NEW_CONVERSATION_NAME,
+                "inputs": jsonable(inputs),
+                "introduction": app.dsl.features.opening_statement,
+            },
+        )
+
+    async def _find_end_user(self, key: tuple[str, str]) -> tuple[str, str] | None:
+        """`(id, session_id)` of an existing end user (then cached), or None.
 
         End-user rows never change or go away, so they are cached: one read fewer per
         message.
         """
-        key = (app_id, user or end_users_repo.DEFAULT_USER)
-        found = self._end_users.get(key)
+        found = await turns_repo.find_end_user_id(self._db, *key)
         if found is not None:
-            return found
-        found = await turns_repo.find_end_user_id(session, *key)
-        if found is None:
-            # Not cached yet: this transaction may still roll back (invalid inputs).
-            row = await end_users_repo.get_or_create_end_user(session, app_id, user)
-            return row.id, row.session_id
+            self._remember_end_user(key, found)
+        return found
+
+    def _remember_end_user(self, key: tuple[str, str], found: tuple[str, str]) -> None:
         if len(self._end_users) >= _END_USER_CACHE_SIZE:
             self._end_users.clear()  # crude, but bounded; rebuilt one read per user
         self._end_users[key] = found
-        return found
 
     async def stop(self, app: LoadedApp, task_id: str, user: str) -> bool:
         """Stop the user's running turn; Dify answers success whatever happened."""
@@ -287,14 +343,13 @@ class ChatService:
         make = functools.partial(generate_name, self._engine.models, app.graph, query)
         # Only a model call competes with turns; an app without a model names at once.
         name = await (self._idle.run(make) if app_model(app.graph) else make())
-        async with self._db.session() as session:
-            await turns_repo.name_conversation(
-                session,
-                app_id=app.id,
-                end_user_id=info.end_user_id,
-                conversation_id=info.conversation_id,
-                name=name,
-            )
+        await turns_repo.name_conversation(
+            self._db,
+            app_id=app.id,
+            end_user_id=info.end_user_id,
+            conversation_id=info.conversation_id,
+            name=name,
+        )
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -136,35 +136,34 @@ async def save_turn(
     """Write the finished turn: message, run, node executions, changed conversation vars."""
     run = end.run
     usage = end.usage
-    changed = changed_variables(recorder, pool, declared)
-    async with db.session() as session:
-        await turns_repo.finish_turn(
-            session,
-            message={
-                "message_id": info.message_id,
-                "answer": end.answer,
-                "status": _MESSAGE_STATUS.get(run.status, "normal"),
-                "error": run.error if run.status == "failed" else None,
-                "message_tokens": usage.prompt_tokens,
-                "answer_tokens": usage.completion_tokens,
-                "usage": usage.to_dict(),
-                "latency": run.elapsed,
-                "metadata": end.metadata(),
-            },
-            run={
-                "status": run.status,
-                "outputs": dict(run.outputs),
-                "error": run.error,
-                "elapsed_time": run.elapsed,
-                "total_tokens": run.total_tokens,
-                "total_steps": run.total_steps,
-                "exceptions_count": run.exceptions_count,
-                "finished_at": _utc(run.finished_at),
-            },
-            run_id=info.workflow_run_id,
-            nodes=recorder.nodes,
-        )
-        await variables_repo.upsert_conversation_variables(session, info.conversation_id, changed)
+    await turns_repo.finish_turn(
+        db,
+        message={
+            "message_id": info.message_id,
+            "answer": end.answer,
+            "status": _MESSAGE_STATUS.get(run.status, "normal"),
+            "error": run.error if run.status == "failed" else None,
+            "message_tokens": usage.prompt_tokens,
+            "answer_tokens": usage.completion_tokens,
+            "usage": usage.to_dict(),
+            "latency": run.elapsed,
+            "metadata": end.metadata(),
+        },
+        run={
+            "status": run.status,
+            "outputs": dict(run.outputs),
+            "error": run.error,
+            "elapsed_time": run.elapsed,
+            "total_tokens": run.total_tokens,
+            "total_steps": run.total_steps,
+            "exceptions_count": run.exceptions_count,
+            "finished_at": _utc(run.finished_at),
+        },
+        run_id=info.workflow_run_id,
+        nodes=recorder.nodes,
+        conversation_id=info.conversation_id,
+        variables=changed_variables(recorder, pool, declared),
+    )
 
 
 def stored(record: runs_repo.NodeExecutionRecord) -> runs_repo.NodeExecutionRecord:

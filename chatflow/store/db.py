@@ -12,6 +12,10 @@ SQLite statement takes microseconds, while aiosqlite's hop to its thread and bac
 turn's latency. With inline execution one connection serves the whole process (pool of
 one, checked out asynchronously), so two sessions of this process never wait on each
 other's SQLite locks while blocking the loop; sessions queue for the connection instead.
+
+A chat turn's own statements skip SQLAlchemy's execution layer (`write`, `read_one`; see
+`direct.py`). On SQLite, when no session holds the connection, they run synchronously on
+it: nothing else can run on the event loop meanwhile, so the transaction is whole.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -34,7 +38,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool, StaticPool
+
+from chatflow.store.direct import Statement, Write, WriteMany
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Arbitrary constant: every chatflow worker migrating one Postgres database shares this lock.
@@ -63,6 +69,11 @@ class _InlineSQLiteConnection(aiosqlite.Connection):
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
+
+    @property
+    def sqlite(self) -> sqlite3.Connection | None:
+        """The underlying `sqlite3` connection; None once closed."""
+        return self._connection if self._running else None
 
 
 def _inline_sqlite(database: str) -> Any:
@@ -105,6 +116,8 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._lock = asyncio.Lock()
+        # The process's one inline SQLite connection, while the pool holds it open.
+        self._inline: _InlineSQLiteConnection | None = None
 
     @property
     def dialect(self) -> str:
@@ -147,6 +160,62 @@ class Database:
                 raise
             await session.commit()
 
+    async def write(self, writes: Sequence[Write | WriteMany]) -> None:
+        """Run `writes` in one transaction straight on the driver connection."""
+        dialect = self.engine.dialect
+        free = self._free_sqlite()
+        if free is not None:
+            _write_sqlite(free, [w.bound(dialect) for w in writes])
+            return
+        async with self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            bound = [w.bound(dialect) for w in writes]
+            if self.dialect == "sqlite":
+                await _write_aiosqlite(driver, bound)
+            else:
+                await _write_asyncpg(driver, bound)
+
+    async def read_one(
+        self, statement: Statement, params: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """The first row (driver values) of a SELECT run straight on the driver, or None."""
+        compiled = statement.compiled(self.engine.dialect)
+        args = compiled.args(params)
+        free = self._free_sqlite()
+        if free is not None:
+            found = free.execute(compiled.sql, args).fetchone()
+        else:
+            async with self.engine.connect() as conn:
+                driver: Any = (await conn.get_raw_connection()).driver_connection
+                if self.dialect == "sqlite":
+                    async with driver.execute(compiled.sql, args) as cursor:
+                        found = await cursor.fetchone()
+                else:
+                    found = await driver.fetchrow(compiled.sql, *args)
+        return None if found is None else tuple(found)
+
+    def _free_sqlite(self) -> sqlite3.Connection | None:
+        """The inline SQLite connection if no session has it checked out, else None."""
+        inline = self._inline
+        if inline is None or self._engine is None:
+            return None
+        pool = self._engine.pool
+        if not isinstance(pool, QueuePool) or pool.checkedout():
+            return None
+        connection = inline.sqlite
+        if connection is None or connection.in_transaction:
+            return None
+        return connection
+
+    def _track_inline(self, dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        driver = record.driver_connection
+        if isinstance(driver, _InlineSQLiteConnection):
+            self._inline = driver
+
+    def _forget_inline(self, dbapi_connection: Any, record: ConnectionPoolEntry, *_: Any) -> None:
+        if record.driver_connection is self._inline:
+            self._inline = None
+
     async def close(self) -> None:
         """Dispose of the pool; `connect()` may be called again afterwards."""
         async with self._lock:
@@ -154,6 +223,7 @@ class Database:
                 await self._engine.dispose()
             self._engine = None
             self._sessions = None
+            self._inline = None
 
     def _create_engine(self) -> AsyncEngine:
         kwargs: dict[str, Any] = {"echo": self._echo, "json_serializer": _json_dumps}
@@ -172,6 +242,9 @@ class Database:
                 kwargs.update(pool_size=1, max_overflow=0, pool_timeout=_SQLITE_POOL_TIMEOUT)
             engine = create_async_engine(self.url, **kwargs)
             event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+            event.listen(engine.sync_engine, "connect", self._track_inline)
+            for closing in ("close", "invalidate", "soft_invalidate", "detach"):
+                event.listen(engine.sync_engine.pool, closing, self._forget_inline)
             return engine
         kwargs.update(
             pool_size=self._pool_size,
@@ -196,6 +269,45 @@ class Database:
         config = alembic_config()
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+# A bound statement: its SQL and its arguments, a list of them for `executemany`.
+_Bound = tuple[str, tuple[Any, ...] | list[tuple[Any, ...]]]
+
+
+def _write_sqlite(connection: sqlite3.Connection, writes: list[_Bound]) -> None:
+    try:
+        for sql, args in writes:
+            if isinstance(args, list):
+                connection.executemany(sql, args)
+            else:
+                connection.execute(sql, args)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+
+
+async def _write_aiosqlite(driver: Any, writes: list[_Bound]) -> None:
+    try:
+        for sql, args in writes:
+            if isinstance(args, list):
+                await driver.executemany(sql, args)
+            else:
+                await driver.execute(sql, args)
+        await driver.commit()
+    except BaseException:
+        await driver.rollback()
+        raise
+
+
+async def _write_asyncpg(driver: Any, writes: list[_Bound]) -> None:
+    async with driver.transaction():
+        for sql, args in writes:
+            if isinstance(args, list):
+                await driver.executemany(sql, args)
+            else:
+                await driver.execute(sql, *args)
 
 
 def alembic_config() -> Config:

@@ -1,11 +1,11 @@
 """A chat turn's writes on the hot path: its rows at the start, their completion at the end.
 
 Every chat message writes the same few rows, so these statements are built once at
-import with bind parameters (SQLAlchemy then compiles each once per dialect and caches
-it) and run as Core statements: building a fresh `update().where()` and going through
-the ORM unit of work cost more than the SQLite statements themselves. Results match
-`messages.create_message` / `finish_message`, `conversations.create_conversation` and
-`runs.create_run` / `finish_run`, which the rest of the code keeps using.
+import and run below SQLAlchemy's execution layer (`direct.py`): the start of a turn is
+one transaction of plain INSERTs, its end one transaction of UPDATEs and one
+`executemany`. Results match `messages.create_message` / `finish_message`,
+`conversations.create_conversation` and `runs.create_run` / `finish_run`, which the rest
+of the code keeps using.
 """
 
 from __future__ import annotations
@@ -16,11 +16,17 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ClauseElement
 
-from chatflow.store._types import utcnow
+from chatflow.store._types import new_id, utcnow
+from chatflow.store.conversation_variables import VariableValue
+from chatflow.store.db import Database
+from chatflow.store.direct import Statement, Write, WriteMany
 from chatflow.store.models import (
+    AnnotationSetting,
     Conversation,
+    ConversationVariable,
     EndUser,
     Message,
     NodeExecution,
@@ -32,50 +38,125 @@ _conversations = cast(Table, Conversation.__table__)
 _messages = cast(Table, Message.__table__)
 _runs = cast(Table, WorkflowRun.__table__)
 _end_users = cast(Table, EndUser.__table__)
+_variables = cast(Table, ConversationVariable.__table__)
+_settings = cast(Table, AnnotationSetting.__table__)
 
-_INSERT_CONVERSATION = insert(_conversations)
-_INSERT_MESSAGE = insert(_messages)
-_INSERT_RUN = insert(_runs)
-_INSERT_NODES = insert(cast(Table, NodeExecution.__table__))
-_BUMP_CONVERSATION = (
+_CONVERSATION_COLUMNS = (
+    "id",
+    "app_id",
+    "end_user_id",
+    "name",
+    "inputs",
+    "status",
+    "introduction",
+    "dialogue_count",
+    "created_at",
+    "updated_at",
+)
+_MESSAGE_COLUMNS = (
+    "id",
+    "app_id",
+    "conversation_id",
+    "end_user_id",
+    "parent_message_id",
+    "query",
+    "inputs",
+    "answer",
+    "status",
+    "error",
+    "files",
+    "message_metadata",
+    "workflow_run_id",
+    "message_tokens",
+    "answer_tokens",
+    "usage",
+    "latency",
+    "created_at",
+    "updated_at",
+)
+_RUN_COLUMNS = (
+    "id",
+    "app_id",
+    "workflow_id",
+    "version",
+    "conversation_id",
+    "message_id",
+    "triggered_from",
+    "status",
+    "inputs",
+    "outputs",
+    "error",
+    "created_by_end_user_id",
+    "elapsed_time",
+    "total_tokens",
+    "total_steps",
+    "exceptions_count",
+    "created_at",
+    "finished_at",
+)
+_NODE_FIELDS = tuple(f.name for f in fields(NodeExecutionRecord))
+_VARIABLE_COLUMNS = (
+    "id",
+    "conversation_id",
+    "variable_id",
+    "name",
+    "value_type",
+    "value",
+    "description",
+    "created_at",
+    "updated_at",
+)
+
+_INSERT_CONVERSATION = Statement(insert(_conversations), _CONVERSATION_COLUMNS)
+_INSERT_MESSAGE = Statement(insert(_messages), _MESSAGE_COLUMNS)
+_INSERT_RUN = Statement(insert(_runs), _RUN_COLUMNS)
+_INSERT_NODES = Statement(
+    insert(cast(Table, NodeExecution.__table__)), (*_NODE_FIELDS, "workflow_run_id")
+)
+_BUMP_CONVERSATION = Statement(
     update(_conversations)
     .where(_conversations.c.id == bindparam("conversation_id"))
-    .values(updated_at=bindparam("now"), dialogue_count=_conversations.c.dialogue_count + 1)
+    .values(
+        updated_at=bindparam("now", type_=_conversations.c.updated_at.type),
+        dialogue_count=_conversations.c.dialogue_count + 1,
+    )
 )
-_FINISH_MESSAGE = (
+_FINISH_MESSAGE = Statement(
     update(_messages)
     .where(_messages.c.id == bindparam("message_id"))
     .values(
-        answer=bindparam("answer"),
-        status=bindparam("status"),
-        error=bindparam("error"),
-        message_tokens=bindparam("message_tokens"),
-        answer_tokens=bindparam("answer_tokens"),
+        answer=bindparam("answer", type_=_messages.c.answer.type),
+        status=bindparam("status", type_=_messages.c.status.type),
+        error=bindparam("error", type_=_messages.c.error.type),
+        message_tokens=bindparam("message_tokens", type_=_messages.c.message_tokens.type),
+        answer_tokens=bindparam("answer_tokens", type_=_messages.c.answer_tokens.type),
         usage=bindparam("usage", type_=_messages.c.usage.type),
-        latency=bindparam("latency"),
+        latency=bindparam("latency", type_=_messages.c.latency.type),
         message_metadata=bindparam("metadata", type_=_messages.c.message_metadata.type),
         updated_at=bindparam("now", type_=_messages.c.updated_at.type),
     )
 )
-_FINISH_RUN = (
+_FINISH_RUN = Statement(
     update(_runs)
     .where(_runs.c.id == bindparam("run_id"))
     .values(
-        status=bindparam("status"),
+        status=bindparam("status", type_=_runs.c.status.type),
         outputs=bindparam("outputs", type_=_runs.c.outputs.type),
-        error=bindparam("error"),
-        elapsed_time=bindparam("elapsed_time"),
-        total_tokens=bindparam("total_tokens"),
-        total_steps=bindparam("total_steps"),
-        exceptions_count=bindparam("exceptions_count"),
+        error=bindparam("error", type_=_runs.c.error.type),
+        elapsed_time=bindparam("elapsed_time", type_=_runs.c.elapsed_time.type),
+        total_tokens=bindparam("total_tokens", type_=_runs.c.total_tokens.type),
+        total_steps=bindparam("total_steps", type_=_runs.c.total_steps.type),
+        exceptions_count=bindparam("exceptions_count", type_=_runs.c.exceptions_count.type),
         finished_at=bindparam("finished_at", type_=_runs.c.finished_at.type),
     )
 )
-_FIND_END_USER = select(_end_users.c.id, _end_users.c.session_id).where(
-    _end_users.c.app_id == bindparam("app_id"),
-    _end_users.c.session_id == bindparam("session_id"),
+_FIND_END_USER = Statement(
+    select(_end_users.c.id, _end_users.c.session_id).where(
+        _end_users.c.app_id == bindparam("app_id"),
+        _end_users.c.session_id == bindparam("session_id"),
+    )
 )
-_RENAME_CONVERSATION = (
+_RENAME_CONVERSATION = Statement(
     update(_conversations)
     .where(
         _conversations.c.id == bindparam("conversation_id"),
@@ -83,9 +164,34 @@ _RENAME_CONVERSATION = (
         _conversations.c.app_id == bindparam("owner_app_id"),
         _conversations.c.end_user_id == bindparam("owner_end_user_id"),
     )
-    .values(name=bindparam("name"), updated_at=bindparam("now"))
+    .values(
+        name=bindparam("name", type_=_conversations.c.name.type),
+        updated_at=bindparam("now", type_=_conversations.c.updated_at.type),
+    )
 )
-_NODE_FIELDS = tuple(f.name for f in fields(NodeExecutionRecord))
+_ANNOTATION_REPLY = Statement(
+    select(_settings.c.enabled, _settings.c.score_threshold).where(
+        _settings.c.app_id == bindparam("app_id")
+    )
+)
+
+
+def _upsert_variables(dialect: str) -> ClauseElement:
+    """Insert or overwrite conversation variables; an existing row keeps its
+    `created_at` (the paging order) and `description`."""
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_variables)
+    return stmt.on_conflict_do_update(
+        index_elements=["conversation_id", "variable_id"],
+        set_={
+            "name": stmt.excluded.name,
+            "value_type": stmt.excluded.value_type,
+            "value": stmt.excluded.value,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+
+
+_UPSERT_VARIABLES = Statement(_upsert_variables, _VARIABLE_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +203,40 @@ class TurnRows:
     created_at: datetime
 
 
-async def find_end_user_id(
-    session: AsyncSession, app_id: str, session_id: str
-) -> tuple[str, str] | None:
+async def find_end_user_id(db: Database, app_id: str, session_id: str) -> tuple[str, str] | None:
     """`(id, session_id)` of an existing end user, without loading the ORM row."""
-    row = (
-        await session.execute(_FIND_END_USER, {"app_id": app_id, "session_id": session_id})
-    ).first()
+    row = await db.read_one(_FIND_END_USER, {"app_id": app_id, "session_id": session_id})
     return (str(row[0]), str(row[1])) if row is not None else None
 
 
+async def annotation_reply_threshold(db: Database, app_id: str) -> float | None:
+    """The app's annotation-reply score threshold, or None when reply is off (checked on
+    every message, so one cheap read instead of an ORM load)."""
+    row = await db.read_one(_ANNOTATION_REPLY, {"app_id": app_id})
+    return float(row[1]) if row is not None and row[0] else None
+
+
+def _variable_rows(
+    conversation_id: str, values: Sequence[VariableValue], now: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": new_id(),
+            "conversation_id": conversation_id,
+            "variable_id": v.variable_id,
+            "name": v.name,
+            "value_type": v.value_type,
+            "value": v.value,
+            "description": v.description,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for v in values
+    ]
+
+
 async def insert_turn(
-    session: AsyncSession,
+    db: Database,
     *,
     app_id: str,
     end_user_id: str,
@@ -120,120 +248,126 @@ async def insert_turn(
     files: Sequence[Any],
     run_id: str,
     workflow_id: str,
+    variables: Sequence[VariableValue] = (),
 ) -> TurnRows:
-    """The turn's `running` message and run, and its conversation (new or bumped).
+    """The turn's `running` message and run, and its conversation (new or bumped), in
+    one transaction; `variables` are a new conversation's initial conversation variables.
 
     `new_conversation` holds a new conversation's `name`, `inputs` and `introduction`;
     it is inserted with `dialogue_count` 1. An existing one gets `dialogue_count + 1`
     and a fresh `updated_at`, as Dify does when a message is sent.
     """
     now = utcnow()
+    writes: list[Write | WriteMany] = []
     if new_conversation is not None:
-        await session.execute(
-            _INSERT_CONVERSATION,
-            {
-                "id": conversation_id,
-                "app_id": app_id,
-                "end_user_id": end_user_id,
-                "name": new_conversation["name"],
-                "inputs": dict(new_conversation["inputs"]),
-                "status": "normal",
-                "introduction": new_conversation["introduction"],
-                "dialogue_count": 1,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-    else:
-        await session.execute(_BUMP_CONVERSATION, {"conversation_id": conversation_id, "now": now})
-    await session.execute(
-        _INSERT_MESSAGE,
-        {
-            "id": message_id,
+        conversation = {
+            "id": conversation_id,
             "app_id": app_id,
-            "conversation_id": conversation_id,
             "end_user_id": end_user_id,
-            "parent_message_id": None,
-            "query": query,
-            "inputs": inputs,
-            "answer": "",
-            "status": "running",
-            "error": None,
-            "files": list(files),
-            "message_metadata": {},
-            "workflow_run_id": run_id,
-            "message_tokens": 0,
-            "answer_tokens": 0,
-            "usage": None,
-            "latency": 0.0,
+            "name": new_conversation["name"],
+            "inputs": dict(new_conversation["inputs"]),
+            "status": "normal",
+            "introduction": new_conversation["introduction"],
+            "dialogue_count": 1,
             "created_at": now,
             "updated_at": now,
-        },
-    )
-    await session.execute(
-        _INSERT_RUN,
-        {
-            "id": run_id,
-            "app_id": app_id,
-            "workflow_id": workflow_id,
-            "version": "",
-            "conversation_id": conversation_id,
-            "message_id": message_id,
-            "triggered_from": "app",
-            "status": "running",
-            "inputs": inputs,
-            "outputs": None,
-            "error": None,
-            "created_by_end_user_id": end_user_id,
-            "elapsed_time": 0.0,
-            "total_tokens": 0,
-            "total_steps": 0,
-            "exceptions_count": 0,
-            "created_at": now,
-            "finished_at": None,
-        },
-    )
+        }
+        writes.append(Write(_INSERT_CONVERSATION, conversation))
+    else:
+        writes.append(Write(_BUMP_CONVERSATION, {"conversation_id": conversation_id, "now": now}))
+    message = {
+        "id": message_id,
+        "app_id": app_id,
+        "conversation_id": conversation_id,
+        "end_user_id": end_user_id,
+        "parent_message_id": None,
+        "query": query,
+        "inputs": inputs,
+        "answer": "",
+        "status": "running",
+        "error": None,
+        "files": list(files),
+        "message_metadata": {},
+        "workflow_run_id": run_id,
+        "message_tokens": 0,
+        "answer_tokens": 0,
+        "usage": None,
+        "latency": 0.0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    run = {
+        "id": run_id,
+        "app_id": app_id,
+        "workflow_id": workflow_id,
+        "version": "",
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        "triggered_from": "app",
+        "status": "running",
+        "inputs": inputs,
+        "outputs": None,
+        "error": None,
+        "created_by_end_user_id": end_user_id,
+        "elapsed_time": 0.0,
+        "total_tokens": 0,
+        "total_steps": 0,
+        "exceptions_count": 0,
+        "created_at": now,
+        "finished_at": None,
+    }
+    writes += [Write(_INSERT_MESSAGE, message), Write(_INSERT_RUN, run)]
+    if variables:
+        writes.append(WriteMany(_UPSERT_VARIABLES, _variable_rows(conversation_id, variables, now)))
+    await db.write(writes)
     return TurnRows(conversation_id=conversation_id, message_id=message_id, created_at=now)
 
 
 async def finish_turn(
-    session: AsyncSession,
+    db: Database,
     *,
     message: Mapping[str, Any],
     run: Mapping[str, Any],
     run_id: str,
     nodes: Sequence[NodeExecutionRecord],
+    conversation_id: str = "",
+    variables: Sequence[VariableValue] = (),
 ) -> None:
-    """Complete the message and the run, and write the run's node executions.
+    """Complete the message and the run, write the run's node executions and the
+    conversation variables it changed, in one transaction.
 
     `message` holds `message_id`, `answer`, `status`, `error`, `message_tokens`,
     `answer_tokens`, `usage`, `latency` and `metadata`; `run` holds `status`, `outputs`,
     `error`, `elapsed_time`, `total_tokens`, `total_steps`, `exceptions_count` and
     `finished_at`.
     """
-    await session.execute(_FINISH_MESSAGE, {**message, "now": utcnow()})
-    await session.execute(_FINISH_RUN, {**run, "run_id": run_id})
+    now = utcnow()
+    writes: list[Write | WriteMany] = [
+        Write(_FINISH_MESSAGE, {**message, "now": now}),
+        Write(_FINISH_RUN, {**run, "run_id": run_id}),
+    ]
     if nodes:
         # Shallow rows: `dataclasses.asdict` would deep-copy every node's inputs/outputs.
         rows = [
             {**{name: getattr(node, name) for name in _NODE_FIELDS}, "workflow_run_id": run_id}
             for node in nodes
         ]
-        await session.execute(_INSERT_NODES, rows)
+        writes.append(WriteMany(_INSERT_NODES, rows))
+    if variables:
+        writes.append(WriteMany(_UPSERT_VARIABLES, _variable_rows(conversation_id, variables, now)))
+    await db.write(writes)
 
 
 async def name_conversation(
-    session: AsyncSession, *, app_id: str, end_user_id: str, conversation_id: str, name: str
+    db: Database, *, app_id: str, end_user_id: str, conversation_id: str, name: str
 ) -> None:
     """Set a new conversation's generated name (and `updated_at`) in one UPDATE; a
     conversation deleted meanwhile is simply not found."""
-    await session.execute(
-        _RENAME_CONVERSATION,
-        {
-            "conversation_id": conversation_id,
-            "owner_app_id": app_id,
-            "owner_end_user_id": end_user_id,
-            "name": name,
-            "now": utcnow(),
-        },
-    )
+    params = {
+        "conversation_id": conversation_id,
+        "owner_app_id": app_id,
+        "owner_end_user_id": end_user_id,
+        "name": name,
+        "now": utcnow(),
+    }
+    await db.write([Write(_RENAME_CONVERSATION, params)])
