@@ -5,7 +5,9 @@
 - `latency`  sequential blocking requests: per-request seconds;
 - `ttfe`     sequential streaming requests: seconds to the first `data:` frame and to the
              first `message` frame;
-- `throughput` `concurrency` clients sending blocking requests for `seconds`: count, errors;
+- `throughput` `concurrency` connections sending blocking requests for `seconds`: count,
+             errors; with the lean client of `bench/_rawload.py` (httpx's own CPU cost
+             would cap the figure), or httpx with `"client": "httpx"`;
 - `streams`  open `count` streams at once; report first-frame latencies and errors, wait
              for `hold` seconds (the caller samples server memory meanwhile), then close;
 - `stop`     start a stream, wait for its first `message`, POST stop: seconds from the
@@ -27,6 +29,8 @@ import time
 from typing import Any
 
 import httpx
+
+from bench import _rawload
 
 USER = "bench-user"
 
@@ -95,6 +99,12 @@ async def ttfe(client: httpx.AsyncClient, spec: dict[str, Any]) -> dict[str, Any
 
 
 async def throughput(client: httpx.AsyncClient, spec: dict[str, Any]) -> dict[str, Any]:
+    if spec.get("client", "raw") == "raw":
+        body = json.dumps(_body(spec["query"], "blocking")).encode()
+        raw = _rawload.encode_post(spec["url"], "/v1/chat-messages", body, _headers(spec["key"]))
+        return await _rawload.throughput(
+            spec["url"], raw, concurrency=int(spec["concurrency"]), seconds=float(spec["seconds"])
+        )
     deadline = time.perf_counter() + float(spec["seconds"])
     done, errors = 0, 0
     body, headers = _body(spec["query"], "blocking"), _headers(spec["key"])
@@ -227,7 +237,9 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
-    print(json.dumps(asyncio.run(run(spec))), flush=True)
+    import uvloop  # the servers run on it too (uvicorn[standard])
+
+    print(json.dumps(uvloop.run(run(spec))), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from chatflow.errors import InvalidRequest, Unauthorized
 from chatflow.services import Services
@@ -32,6 +34,20 @@ async def get_app(request: Request) -> LoadedApp:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(_BEARER_HINT)
     return await services_of(request).apps.authenticate(token.strip())
+
+
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+async def json_body(request: Request, model: type[_Body]) -> _Body:
+    """The request's JSON body as `model`, for routes too hot for FastAPI's dependency
+    solving (`POST /chat-messages`); errors are the same 400 `invalid_param` envelope."""
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        # Located in the body, as FastAPI reports it (a field may be named `query`).
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -17,6 +17,7 @@ from chatflow.dsl import AppDSL, load_app, to_graph
 from chatflow.engine.graph import Graph
 from chatflow.engine.nodes.start import InputVariable
 from chatflow.errors import InvalidRequest, NotFound, Unauthorized
+from chatflow.services.generation import app_model
 from chatflow.store import Database
 from chatflow.store import apps as repo
 from chatflow.store.models import App
@@ -46,6 +47,8 @@ class LoadedApp:
     input_variables: tuple[InputVariable, ...] = field(init=False)
     # Whether any input variable takes files (those inputs need a database read).
     takes_file_inputs: bool = field(init=False)
+    # The (provider, model) conversation names are generated with; None: no model.
+    model: tuple[str, str] | None = field(init=False)
 
     def __post_init__(self) -> None:
         variables = tuple(InputVariable.model_validate(v) for v in self.dsl.start_variables())
@@ -54,6 +57,7 @@ class LoadedApp:
         object.__setattr__(
             self, "takes_file_inputs", any(v.type in ("file", "file-list") for v in variables)
         )
+        object.__setattr__(self, "model", app_model(self.graph))
 
     @property
     def chat_mode(self) -> str:

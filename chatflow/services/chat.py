@@ -31,7 +31,7 @@ from chatflow.services.apps import LoadedApp
 from chatflow.services.driver import run_to_end
 from chatflow.services.features import TurnFeatures
 from chatflow.services.file_inputs import build_files, build_inputs, jsonable, restore
-from chatflow.services.generation import app_model, generate_name
+from chatflow.services.generation import generate_name, query_name
 from chatflow.services.idle import IdleGate
 from chatflow.services.recorder import TurnRecorder, save_turn
 from chatflow.services.stream_items import turn_meta
@@ -131,7 +131,7 @@ class ChatService:
             if end_user is None:
                 self._remember_end_user(key, (prepared.end_user_id, prepared.session_id))
         else:
-            prepared = self._prepare_new(app, request, end_user)
+            prepared = self._new_conversation(app, request, end_user, [], dict(request.inputs))
         end_user_id, session_id = prepared.end_user_id, prepared.session_id
         conversation_id, inputs, files = prepared.conversation_id, prepared.inputs, prepared.files
         new = not request.conversation_id
@@ -192,7 +192,7 @@ class ChatService:
         )
         self._tasks.register(task_id, owner_key(app.id, end_user_id), task)
         self._idle.turn_started(task)
-        if new and request.auto_generate_name:
+        if new and request.auto_generate_name and app.model is not None:
             self._spawn(self._name_after(app, info, task, query))
         return TurnHandle(info=info, task=task)
 
@@ -213,7 +213,7 @@ class ChatService:
         files = await build_files(session, app, end_user_id, request.files)
         if not request.conversation_id:
             raw = await build_inputs(session, app, end_user_id, app.input_variables, request.inputs)
-            return self._new_conversation(app, end_user, files, raw)
+            return self._new_conversation(app, request, end_user, files, raw)
         conversation = await conversations_repo.get_conversation(
             session,
             app_id=app.id,
@@ -238,17 +238,19 @@ class ChatService:
             new_conversation=None,
         )
 
-    def _prepare_new(
-        self, app: LoadedApp, request: ChatRequest, end_user: tuple[str, str]
-    ) -> _Prepared:
-        """`_prepare` for a new conversation without files: nothing to read."""
-        return self._new_conversation(app, end_user, [], dict(request.inputs))
-
     @staticmethod
     def _new_conversation(
-        app: LoadedApp, end_user: tuple[str, str], files: list[File], raw: dict[str, Any]
+        app: LoadedApp,
+        request: ChatRequest,
+        end_user: tuple[str, str],
+        files: list[File],
+        raw: dict[str, Any],
     ) -> _Prepared:
+        """A new conversation's start; `raw` are the request's inputs (files built)."""
         inputs = coerce_inputs(app.input_variables, raw)
+        # Without a model the name is the query: written now, no rename after the turn.
+        named = request.auto_generate_name and app.model is None
+        name = query_name(request.query.replace("\x00", "")) if named else NEW_CONVERSATION_NAME
         return _Prepared(
             end_user_id=end_user[0],
             session_id=end_user[1],
@@ -260,7 +262,7 @@ class ChatService:
             values=app.dsl.initial_conversation_variables(),
             history=(),
             new_conversation={
-                "name": NEW_CONVERSATION_NAME,
+                "name": name,
                 "inputs": jsonable(inputs),
                 "introduction": app.dsl.features.opening_statement,
             },
@@ -341,8 +343,8 @@ class ChatService:
         """
         await asyncio.wait([turn])
         make = functools.partial(generate_name, self._engine.models, app.graph, query)
-        # Only a model call competes with turns; an app without a model names at once.
-        name = await (self._idle.run(make) if app_model(app.graph) else make())
+        # The model is shared with the users' turns: name only while none runs.
+        name = await self._idle.run(make)
         await turns_repo.name_conversation(
             self._db,
             app_id=app.id,

@@ -64,9 +64,14 @@ def _truncate(name: str) -> str:
     return name[:_NAME_MAX] + "..." if len(name) > _NAME_MAX else name
 
 
+def query_name(query: str) -> str:
+    """The name a conversation gets without a model: its first query, cut short."""
+    return _truncate(" ".join(query.split()) or "New conversation")
+
+
 async def generate_name(models: ModelRegistry, graph: Graph, query: str) -> str:
     """A conversation name for `query`; the query itself when no usable reply comes."""
-    fallback = _truncate(" ".join(query.split()) or "New conversation")
+    fallback = query_name(query)
     model = app_model(graph)
     if model is None:
         return fallback

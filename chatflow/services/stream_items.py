@@ -37,7 +37,8 @@ def turn_meta(app_id: str, info: TurnInfo) -> dict[str, Any]:
     return {
         "app_id": app_id,
         "workflow_run_id": info.workflow_run_id,
-        "info": dataclasses.asdict(info),
+        # Shallow: every field is a str or an int (`asdict` would deep-copy them).
+        "info": {f.name: getattr(info, f.name) for f in dataclasses.fields(info)},
     }
 
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from chatflow.api._json import JSONResponse
 from chatflow.api.autoplay import with_autoplay
-from chatflow.api.deps import AppDep, ServicesDep, optional_json
+from chatflow.api.deps import AppDep, ServicesDep, get_app, json_body, optional_json, services_of
 from chatflow.api.resumable import encode_turn, wants_ids
 from chatflow.api.schemas import ChatMessageBody
 from chatflow.api.sse import ChatStreamEncoder, sse_response
@@ -20,9 +20,12 @@ router = APIRouter()
 
 
 @router.post("/chat-messages")
-async def send_chat_message(
-    body: ChatMessageBody, request: Request, app: AppDep, services: ServicesDep
-) -> Response:
+async def send_chat_message(request: Request) -> Response:
+    # Every message comes through here: the key, the services and the body are taken
+    # directly rather than through FastAPI's dependency solving (~0.3 ms a request).
+    app = await get_app(request)
+    services = services_of(request)
+    body = await json_body(request, ChatMessageBody)
     handle = await services.chat.start(
         app,
         ChatRequest(
