@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -27,8 +27,8 @@ class _Connection(asyncio.Protocol):
         self.lost: BaseException | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.lost = exc or ConnectionResetError("connection closed")
@@ -39,6 +39,9 @@ class _Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
+            self.lost = exc
+            if self._transport is not None:
+                self._transport.close()
             if self._done is not None and not self._done.done():
                 self._done.set_exception(exc)
 
@@ -82,7 +85,7 @@ async def throughput(url: str, raw: bytes, *, concurrency: int, seconds: float) 
                         _Connection, parts.hostname, parts.port
                     )
                 status = await connection.request(raw)
-            except OSError:
+            except (OSError, httptools.HttpParserError):
                 errors += 1
                 connection = None
                 continue

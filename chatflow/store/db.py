@@ -14,8 +14,9 @@ one, checked out asynchronously), so two sessions of this process never wait on 
 other's SQLite locks while blocking the loop; sessions queue for the connection instead.
 
 A chat turn's own statements skip SQLAlchemy's execution layer (`write`, `read_one`; see
-`direct.py`). On SQLite, when no session holds the connection, they run synchronously on
-it: nothing else can run on the event loop meanwhile, so the transaction is whole.
+`direct.py`). On SQLite, when no transaction is open on the connection, they run
+synchronously on it: nothing else can run on the event loop meanwhile, so the
+transaction is whole.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry, QueuePool, StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from chatflow.store.checkpoint import BACKSTOP_PAGES, WalCheckpointer
+from chatflow.store.checkpoint import BACKSTOP_PAGES, JOURNAL_SIZE_LIMIT, WalCheckpointer
 from chatflow.store.direct import Statement, Write, WriteMany
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -58,6 +59,7 @@ _SQLITE_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",  # safe with WAL, far fewer fsyncs
     # Checkpoints (and their fsyncs) run on a thread (`checkpoint.py`); this is a backstop.
     f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}",
+    f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}",  # shrink the WAL after a burst
 )
 
 
@@ -128,6 +130,8 @@ class Database:
         # The process's one inline SQLite connection, while the pool holds it open.
         self._inline: _InlineSQLiteConnection | None = None
         self._checkpointer: WalCheckpointer | None = None
+        # True while the checkpointer holds the connection (no direct writes meanwhile).
+        self._exclusive = False
 
     @property
     def dialect(self) -> str:
@@ -206,13 +210,25 @@ class Database:
                     found = await driver.fetchrow(compiled.sql, *args)
         return None if found is None else tuple(found)
 
+    @asynccontextmanager
+    async def _hold_connection(self) -> AsyncIterator[None]:
+        """Keep this process's connection checked out (and so idle) for the block."""
+        async with self.engine.connect():
+            self._exclusive = True
+            try:
+                yield
+            finally:
+                self._exclusive = False
+
     def _free_sqlite(self) -> sqlite3.Connection | None:
-        """The inline SQLite connection if no session has it checked out, else None."""
+        """The inline SQLite connection when no transaction is open on it, else None.
+
+        A session may hold it checked out between statements: a whole synchronous
+        transaction in between is then like another connection's commit. Waiting for
+        the pool instead would make every request queue behind the first that did.
+        """
         inline = self._inline
-        if inline is None or self._engine is None:
-            return None
-        pool = self._engine.pool
-        if not isinstance(pool, QueuePool) or pool.checkedout():
+        if inline is None or self._exclusive:
             return None
         connection = inline.sqlite
         if connection is None or connection.in_transaction:
@@ -252,7 +268,7 @@ class Database:
                     database = str(Path(database).expanduser())
                     Path(database).parent.mkdir(parents=True, exist_ok=True)
                 kwargs["async_creator"] = _inline_sqlite(database)
-                self._checkpointer = WalCheckpointer(database)
+                self._checkpointer = WalCheckpointer(database, self._hold_connection)
                 # One connection for the process (see the module docstring); waiting for
                 # it is asynchronous, and long enough to ride out a burst of requests.
                 kwargs.update(pool_size=1, max_overflow=0, pool_timeout=_SQLITE_POOL_TIMEOUT)

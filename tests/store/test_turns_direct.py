@@ -8,8 +8,10 @@ transaction on the shared connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -237,7 +239,15 @@ async def test_wal_checkpoints_happen_off_the_request_path(tmp_path: Path) -> No
             reader.close()
 
     assert in_main_file() == 0
-    checkpointer = WalCheckpointer(str(path), interval=0.02)
+    held = 0
+
+    @contextlib.asynccontextmanager
+    async def hold() -> AsyncIterator[None]:
+        nonlocal held
+        held += 1
+        yield
+
+    checkpointer = WalCheckpointer(str(path), hold, interval=0.02, restart_pages=1)
     checkpointer.start()
     try:
         for _ in range(100):
@@ -245,6 +255,7 @@ async def test_wal_checkpoints_happen_off_the_request_path(tmp_path: Path) -> No
             if in_main_file() == 100:
                 break
         assert in_main_file() == 100
+        assert held  # a RESTART ran with the connection held
     finally:
         await checkpointer.stop()
         writer.close()
