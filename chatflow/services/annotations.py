@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -72,11 +73,30 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
     return result
 
 
+# Every message checks whether its app has annotation reply on; the answer is kept this
+# long. A change made by this worker applies at once; one made by another worker (the
+# enable/disable job ran there) within this many seconds.
+REPLY_SETTING_TTL = 1.0
+
+
 class AnnotationService:
     def __init__(self, db: Database, models: ModelRegistry) -> None:
         self._db = db
         self._models = models
         self._jobs: dict[str, asyncio.Task[None]] = {}
+        # app id -> (score threshold, or None when reply is off; monotonic expiry)
+        self._thresholds: dict[str, tuple[float | None, float]] = {}
+
+    async def _reply_threshold(self, app_id: str) -> float | None:
+        now = time.monotonic()
+        cached = self._thresholds.get(app_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        threshold = await turns_repo.annotation_reply_threshold(self._db, app_id)
+        if len(self._thresholds) >= 10_000:
+            self._thresholds.clear()  # bounded; refilled one read per app
+        self._thresholds[app_id] = (threshold, now + REPLY_SETTING_TTL)
+        return threshold
 
     # -- CRUD ------------------------------------------------------------------------
 
@@ -186,6 +206,7 @@ class AnnotationService:
                 await self._reindex(app_id)
             else:
                 await self._disable(app_id)
+            self._thresholds.pop(app_id, None)
             await self._set_status(job_id, "completed")
         except asyncio.CancelledError:
             await asyncio.shield(self._set_status(job_id, "failed", SHUTDOWN_ERROR))
@@ -247,7 +268,7 @@ class AnnotationService:
         """
         if not query.strip():
             return None
-        threshold = await turns_repo.annotation_reply_threshold(self._db, app_id)
+        threshold = await self._reply_threshold(app_id)
         if threshold is None:
             return None
         async with self._db.session() as session:

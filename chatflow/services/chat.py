@@ -66,6 +66,8 @@ class ChatRequest:
     conversation_id: str | None = None
     files: Sequence[Mapping[str, Any]] = ()
     auto_generate_name: bool = True
+    # False for `response_mode: blocking`: the run's events are not published, only its end.
+    streaming: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +190,8 @@ class ChatService:
         turns = [Turn(query=h.query, answer=h.answer, files=h.files) for h in prepared.history]
         await self.streams.open(task_id, meta=turn_meta(app.id, info))
         task = asyncio.create_task(
-            self._run(app, info, pool, inputs, turns), name=f"chat-turn-{task_id}"
+            self._run(app, info, pool, inputs, turns, publish_events=request.streaming),
+            name=f"chat-turn-{task_id}",
         )
         self._tasks.register(task_id, owner_key(app.id, end_user_id), task)
         self._idle.turn_started(task)
@@ -306,6 +309,8 @@ class ChatService:
         pool: VariablePool,
         inputs: Mapping[str, Any],
         history: Sequence[Turn],
+        *,
+        publish_events: bool = True,
     ) -> TurnEnded:
         recorder = TurnRecorder(time.time())
         graph = functools.partial(
@@ -330,9 +335,24 @@ class ChatService:
 
         if self.pauses is None:
             return await run_to_end(
-                events, info=info, streams=self.streams, recorder=recorder, save=save, finish=finish
+                events,
+                info=info,
+                streams=self.streams,
+                recorder=recorder,
+                save=save,
+                finish=finish,
+                publish_events=publish_events,
             )
-        return await self.pauses.run(app, info, events, recorder, pool, save=save, finish=finish)
+        return await self.pauses.run(
+            app,
+            info,
+            events,
+            recorder,
+            pool,
+            save=save,
+            finish=finish,
+            publish_events=publish_events,
+        )
 
     async def _name_after(
         self, app: LoadedApp, info: TurnInfo, turn: asyncio.Task[TurnEnded], query: str

@@ -106,13 +106,16 @@ async def run_to_end(
     save: Save,
     save_pause: Save | None = None,
     finish: Callable[[TurnEnded], TurnEnded] | None = None,
+    publish_events: bool = True,
 ) -> TurnEnded:
     """Drive the run, save it (`save_pause` when it paused; without one a pause ends it
     failed), then publish its `TurnEnded` and close its stream. `finish` lets the
-    caller add to the end (chat features) before it is saved."""
+    caller add to the end (chat features) before it is saved. Without `publish_events`
+    (a blocking request: nobody reads the stream) only the `TurnEnded` is published."""
 
     async def publish(event: Event) -> None:
-        await streams.publish(info.task_id, event)
+        if publish_events:
+            await streams.publish(info.task_id, event)
 
     run_id = info.workflow_run_id
     outcome = await drive(events, recorder, publish, run_id)

@@ -122,10 +122,12 @@ class HumanInputService:
         *,
         save: Save,
         finish: Callable[[TurnEnded], TurnEnded] | None = None,
+        publish_events: bool = True,
     ) -> TurnEnded:
         """Drive a run (turn, workflow run or resumed segment) that may pause: `save`
         keeps it when it ends, a pause is saved here. A form of this run submitted while
-        the segment ran resumes it as soon as its pause is saved."""
+        the segment ran resumes it as soon as its pause is saved. `publish_events`: as in
+        `run_to_end`."""
 
         async def save_pause(end: TurnEnded) -> None:
             await self._save_pause(app, info, end, recorder, pool)
@@ -138,6 +140,7 @@ class HumanInputService:
             save=save,
             save_pause=save_pause,
             finish=finish,
+            publish_events=publish_events,
         )
         if end.paused is not None:
             await self._resume_submitted(app, info.workflow_run_id)

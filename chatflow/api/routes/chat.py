@@ -35,6 +35,7 @@ async def send_chat_message(request: Request) -> Response:
             conversation_id=body.conversation_id,
             files=body.files,
             auto_generate_name=body.auto_generate_name,
+            streaming=body.response_mode == "streaming",
         ),
     )
     info = handle.info
