@@ -70,7 +70,13 @@ export function createSidebar({ session, onOpen, onDeleted, onError }) {
     return li;
   }
 
+  // While a rename field is open the list is not redrawn (a refresh, such as the poll
+  // for a new conversation's name, would throw away what is being typed); it is redrawn
+  // once the rename ends.
+  let editing = false;
+
   function render() {
+    if (editing) return;
     $("conversations").replaceChildren(...conversations.map(item));
     $("conversations-empty").hidden = conversations.length > 0;
   }
@@ -101,6 +107,7 @@ export function createSidebar({ session, onOpen, onDeleted, onError }) {
     const cancel = (refocus = false) => {
       if (settled) return;
       settled = true;
+      editing = false;
       render();
       if (refocus) {
         const selector = `[data-id="${CSS.escape(conversation.id)}"] .conv-open`;
@@ -113,6 +120,7 @@ export function createSidebar({ session, onOpen, onDeleted, onError }) {
       if (settled) return;
       if (!name || name === conversation.name) return cancel();
       settled = true;
+      editing = false;
       try {
         await session.api.request(`/conversations/${encodeURIComponent(conversation.id)}/name`, {
           method: "POST",
@@ -133,6 +141,7 @@ export function createSidebar({ session, onOpen, onDeleted, onError }) {
     // Leaving the field keeps what was typed, as renaming in a file manager does.
     input.addEventListener("blur", () => form.requestSubmit());
     li.replaceChildren(form);
+    editing = true;
     input.focus();
     input.select();
   }
