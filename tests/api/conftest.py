@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -135,7 +136,10 @@ def live(
     # (`LIVE_REGISTRY`, a `FakeRegistry` subclass), e.g. one with a real embedder.
     overrides: dict[str, Any] = getattr(request.module, "LIVE_SETTINGS", {})
     settings = Settings(data_dir=data_dir, model_backend="fake", ping_interval=0.5, **overrides)
-    keys = asyncio.run(_prepare(Database(url, schema=schema), settings))
+    # On a thread of its own: Playwright's sync API (browser tests) may already run an
+    # event loop on this one, depending on which fixture pytest set up first.
+    with ThreadPoolExecutor(1) as pool:
+        keys = pool.submit(asyncio.run, _prepare(Database(url, schema=schema), settings)).result()
 
     registry = getattr(request.module, "LIVE_REGISTRY", FakeRegistry)(FakeLLM(TOKENS))
     app = create_app(settings, database=Database(url, schema=schema), models=registry)
