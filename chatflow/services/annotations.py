@@ -87,6 +87,10 @@ class AnnotationService:
         # app id -> (score threshold, or None when reply is off; monotonic expiry)
         self._thresholds: dict[str, tuple[float | None, float]] = {}
 
+    async def reply_enabled(self, app_id: str) -> bool:
+        """Whether annotation reply is on for the app (cached like `match`'s check)."""
+        return await self._reply_threshold(app_id) is not None
+
     async def _reply_threshold(self, app_id: str) -> float | None:
         now = time.monotonic()
         cached = self._thresholds.get(app_id)

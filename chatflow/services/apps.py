@@ -49,6 +49,8 @@ class LoadedApp:
     takes_file_inputs: bool = field(init=False)
     # The (provider, model) conversation names are generated with; None: no model.
     model: tuple[str, str] | None = field(init=False)
+    # Whether a run can pause for a human-input form (its rows must exist meanwhile).
+    can_pause: bool = field(init=False)
 
     def __post_init__(self) -> None:
         variables = tuple(InputVariable.model_validate(v) for v in self.dsl.start_variables())
@@ -58,6 +60,8 @@ class LoadedApp:
             self, "takes_file_inputs", any(v.type in ("file", "file-list") for v in variables)
         )
         object.__setattr__(self, "model", app_model(self.graph))
+        pausing = any(node.type == "human-input" for node in self.graph.nodes.values())
+        object.__setattr__(self, "can_pause", pausing)
 
     @property
     def chat_mode(self) -> str:

@@ -42,6 +42,7 @@ from chatflow.store import conversations as conversations_repo
 from chatflow.store import end_users as end_users_repo
 from chatflow.store import messages as messages_repo
 from chatflow.store import turns as turns_repo
+from chatflow.store.direct import Write, WriteMany
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -137,8 +138,7 @@ class ChatService:
         end_user_id, session_id = prepared.end_user_id, prepared.session_id
         conversation_id, inputs, files = prepared.conversation_id, prepared.inputs, prepared.files
         new = not request.conversation_id
-        rows = await turns_repo.insert_turn(
-            self._db,
+        start_writes, rows = turns_repo.start_writes(
             app_id=app.id,
             end_user_id=end_user_id,
             conversation_id=conversation_id,
@@ -162,6 +162,12 @@ class ChatService:
             if new
             else (),
         )
+        # A blocking turn's rows can wait for its end and go in the same transaction (one
+        # commit): no client can see its ids before the response. Not when the run may
+        # pause (the pause is saved against them) or record an annotation hit.
+        held = not request.streaming and not app.can_pause and not await self._annotated(app)
+        if not held:
+            await self._db.write(start_writes)
         info = TurnInfo(
             task_id=task_id,
             message_id=message_id,
@@ -190,7 +196,15 @@ class ChatService:
         turns = [Turn(query=h.query, answer=h.answer, files=h.files) for h in prepared.history]
         await self.streams.open(task_id, meta=turn_meta(app.id, info))
         task = asyncio.create_task(
-            self._run(app, info, pool, inputs, turns, publish_events=request.streaming),
+            self._run(
+                app,
+                info,
+                pool,
+                inputs,
+                turns,
+                publish_events=request.streaming,
+                start=start_writes if held else (),
+            ),
             name=f"chat-turn-{task_id}",
         )
         self._tasks.register(task_id, owner_key(app.id, end_user_id), task)
@@ -271,6 +285,9 @@ class ChatService:
             },
         )
 
+    async def _annotated(self, app: LoadedApp) -> bool:
+        return self._features is not None and await self._features.annotations.reply_enabled(app.id)
+
     async def _find_end_user(self, key: tuple[str, str]) -> tuple[str, str] | None:
         """`(id, session_id)` of an existing end user (then cached), or None.
 
@@ -311,6 +328,7 @@ class ChatService:
         history: Sequence[Turn],
         *,
         publish_events: bool = True,
+        start: Sequence[Write | WriteMany] = (),
     ) -> TurnEnded:
         recorder = TurnRecorder(time.time())
         graph = functools.partial(
@@ -331,7 +349,7 @@ class ChatService:
         declared = app.dsl.conversation_variables
 
         async def save(end: TurnEnded) -> None:
-            await save_turn(self._db, info, end, recorder, pool, declared)
+            await save_turn(self._db, info, end, recorder, pool, declared, start)
 
         if self.pauses is None:
             return await run_to_end(

@@ -23,6 +23,7 @@ from chatflow.store import Database
 from chatflow.store import conversation_variables as variables_repo
 from chatflow.store import runs as runs_repo
 from chatflow.store import turns as turns_repo
+from chatflow.store.direct import Write, WriteMany
 
 STOPPED_MESSAGE = "Stopped by user."
 _MESSAGE_STATUS = {"failed": "error", "stopped": "stopped"}
@@ -132,8 +133,10 @@ async def save_turn(
     recorder: TurnRecorder,
     pool: VariablePool,
     declared: Sequence[ConversationVariable],
+    start: Sequence[Write | WriteMany] = (),
 ) -> None:
-    """Write the finished turn: message, run, node executions, changed conversation vars."""
+    """Write the finished turn: message, run, node executions, changed conversation vars
+    (and its start rows, when `start` holds them back until now)."""
     run = end.run
     usage = end.usage
     await turns_repo.finish_turn(
@@ -163,6 +166,7 @@ async def save_turn(
         nodes=recorder.nodes,
         conversation_id=info.conversation_id,
         variables=changed_variables(recorder, pool, declared),
+        start=start,
     )
 
 

@@ -235,8 +235,14 @@ def _variable_rows(
     ]
 
 
-async def insert_turn(
-    db: Database,
+async def insert_turn(db: Database, **turn: Any) -> TurnRows:
+    """Write `start_writes(**turn)` in one transaction."""
+    writes, rows = start_writes(**turn)
+    await db.write(writes)
+    return rows
+
+
+def start_writes(
     *,
     app_id: str,
     end_user_id: str,
@@ -249,9 +255,9 @@ async def insert_turn(
     run_id: str,
     workflow_id: str,
     variables: Sequence[VariableValue] = (),
-) -> TurnRows:
-    """The turn's `running` message and run, and its conversation (new or bumped), in
-    one transaction; `variables` are a new conversation's initial conversation variables.
+) -> tuple[list[Write | WriteMany], TurnRows]:
+    """The writes of a turn's start: its `running` message and run, and its conversation
+    (new or bumped); `variables` are a new conversation's initial conversation variables.
 
     `new_conversation` holds a new conversation's `name`, `inputs` and `introduction`;
     it is inserted with `dialogue_count` 1. An existing one gets `dialogue_count + 1`
@@ -319,8 +325,7 @@ async def insert_turn(
     writes += [Write(_INSERT_MESSAGE, message), Write(_INSERT_RUN, run)]
     if variables:
         writes.append(WriteMany(_UPSERT_VARIABLES, _variable_rows(conversation_id, variables, now)))
-    await db.write(writes)
-    return TurnRows(conversation_id=conversation_id, message_id=message_id, created_at=now)
+    return writes, TurnRows(conversation_id=conversation_id, message_id=message_id, created_at=now)
 
 
 async def finish_turn(
@@ -332,9 +337,11 @@ async def finish_turn(
     nodes: Sequence[NodeExecutionRecord],
     conversation_id: str = "",
     variables: Sequence[VariableValue] = (),
+    start: Sequence[Write | WriteMany] = (),
 ) -> None:
     """Complete the message and the run, write the run's node executions and the
-    conversation variables it changed, in one transaction.
+    conversation variables it changed, in one transaction; `start` are the turn's
+    `start_writes` when they were held back until now (one transaction, one commit).
 
     `message` holds `message_id`, `answer`, `status`, `error`, `message_tokens`,
     `answer_tokens`, `usage`, `latency` and `metadata`; `run` holds `status`, `outputs`,
@@ -343,6 +350,7 @@ async def finish_turn(
     """
     now = utcnow()
     writes: list[Write | WriteMany] = [
+        *start,
         Write(_FINISH_MESSAGE, {**message, "now": now}),
         Write(_FINISH_RUN, {**run, "run_id": run_id}),
     ]
