@@ -21,6 +21,7 @@ from typing import Any
 from chatflow.engine._channel import Channel, drain
 from chatflow.engine._edges import Edges
 from chatflow.engine._step import (
+    PASS_START_TYPES,
     Abort,
     Step,
     StepBudget,
@@ -139,18 +140,22 @@ class ScopeRun:
                 while True:
                     result: NodeResult | None = None
                     try:
-                        async with aclosing(node.run(ctx, node.config)) as items:
-                            async for item in items:
-                                kind = type(item)
-                                if kind is StreamChunk:
-                                    on_chunk(item.selector, item.text)
-                                elif kind is NodeResult:
-                                    result = item
-                                else:
-                                    self.emit(item)
-                                if buffer:
-                                    for event in take(buffer):
-                                        yield event
+                        run = node.run(ctx, node.config)
+                        if type(run) is NodeResult:  # an instant node: nothing to iterate
+                            result = run
+                        else:
+                            async with aclosing(run) as items:
+                                async for item in items:
+                                    kind = type(item)
+                                    if kind is StreamChunk:
+                                        on_chunk(item.selector, item.text)
+                                    elif kind is NodeResult:
+                                        result = item
+                                    else:
+                                        self.emit(item)
+                                    if buffer:
+                                        for event in take(buffer):
+                                            yield event
                         ready = self._succeeded(step, checked(node, result))
                         break
                     except (asyncio.CancelledError, Abort):
@@ -226,7 +231,8 @@ class ScopeRun:
         self.budget.take(node)
         self.steps += 1
         step = Step(node, execution_id(), self.steps, predecessor, time.time(), self.container)
-        self.emit(step.started_event())
+        if node.type not in PASS_START_TYPES:  # a pass's start node is silent
+            self.emit(step.started_event())
         ctx = NodeContext(
             node.id, self.pool, self.services, self.history, self.container,
             self._run_subgraph, self.graph.mode, step.execution_id,
@@ -236,9 +242,12 @@ class ScopeRun:
         return step, ctx
 
     async def _attempt(self, node: GraphNode, ctx: NodeContext) -> NodeResult:
+        run = node.run(ctx, node.config)
+        if type(run) is NodeResult:  # an instant node (a plain `def run`)
+            return run
         result: NodeResult | None = None
         on_chunk = self.stream.on_chunk
-        async for item in node.run(ctx, node.config):
+        async for item in run:
             kind = type(item)
             if kind is StreamChunk:
                 on_chunk(item.selector, item.text)
@@ -265,12 +274,13 @@ class ScopeRun:
         if node.type in RESPONSE_TYPES:
             self._merge_response(result.outputs)
         self.stream.on_finished(node.id, result.handle)
-        self.emit(
-            step.finished(
-                result.status, outputs=result.outputs, inputs=result.inputs,
-                process_data=result.process_data, usage=result.usage, handle=result.handle,
-            )
-        )  # fmt: skip
+        if node.type not in PASS_START_TYPES:
+            self.emit(
+                step.finished(
+                    result.status, outputs=result.outputs, inputs=result.inputs,
+                    process_data=result.process_data, usage=result.usage, handle=result.handle,
+                )
+            )  # fmt: skip
         return self.edges.resolve(node, result.handle, self.stream.on_skipped)
 
     def _paused(self, step: Step) -> list[str]:

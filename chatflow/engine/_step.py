@@ -39,9 +39,9 @@ class Abort(Exception):
         self.error_type = error_type
 
 
-# Dify's iteration and loop drop their start node's events, so its step limit never
-# counts these nodes.
-_UNCOUNTED_TYPES = frozenset(("iteration-start", "loop-start"))
+# A container pass's own start node: it runs, but as in Dify's iteration and loop it
+# sends no node events and the step limit never counts it.
+PASS_START_TYPES = frozenset(("iteration-start", "loop-start"))
 
 
 @dataclass(slots=True)
@@ -58,7 +58,7 @@ class StepBudget:
     used: int = 0
 
     def take(self, node: GraphNode) -> None:
-        if node.type in _UNCOUNTED_TYPES:
+        if node.type in PASS_START_TYPES:
             return
         self.used += 1
         if self.used > self.limit:

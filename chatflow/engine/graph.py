@@ -25,7 +25,8 @@ CONTAINER_TYPES = frozenset(("iteration", "loop"))
 # Dify's "response" nodes: their text streams through the answer coordinator.
 RESPONSE_TYPES = frozenset(("answer", "end"))
 
-NodeRun = Callable[[NodeContext, Any], Any]  # (ctx, config) -> AsyncIterator[NodeEvent]
+# (ctx, config) -> AsyncIterator[NodeEvent], or NodeResult for an instant node
+NodeRun = Callable[[NodeContext, Any], Any]
 
 
 @dataclass(slots=True, eq=False)

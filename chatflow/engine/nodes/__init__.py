@@ -1,6 +1,9 @@
-"""Node registry: maps a DSL node type string to its module's Config and run coroutine.
+"""Node registry: maps a DSL node type string to its module's Config and run function.
 
-Each node module defines `TYPE` (a string or tuple of strings), `Config` and `run`.
+Each node module defines `TYPE` (a string or tuple of strings), `Config` and `run`:
+an async generator of `NodeEvent`s ending with a `NodeResult`, or, for a node that
+neither waits nor streams, a plain function returning its `NodeResult` (an "instant"
+node: the scheduler then skips the generator machinery, a few µs per node).
 Adding a node type means adding a module and listing it in `_MODULES`. Every listed
 module is imported when this package is: a missing or broken module is an import error,
 never a node type that silently disappears from the registry.
@@ -14,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent
+from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
 
 _MODULES: tuple[str, ...] = (
     "start",
@@ -47,7 +50,7 @@ _MODULES: tuple[str, ...] = (
 class NodeSpec:
     type: str
     config: builtins.type[NodeConfig]  # `type` alone would name the field above
-    run: Callable[[NodeContext, Any], AsyncIterator[NodeEvent]]
+    run: Callable[[NodeContext, Any], AsyncIterator[NodeEvent] | NodeResult]
 
 
 def _load() -> dict[str, NodeSpec]:

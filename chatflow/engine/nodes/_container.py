@@ -2,9 +2,9 @@
 
 A pass runs `ctx.run_subgraph` over a forked pool and re-yields the children's events.
 It fails when the subgraph raises or when a direct child (an event stamped with this
-pass's scope) finishes `failed`, i.e. with no error strategy that handled it. As Dify's
-iteration and loop do, the pass's own start node (`iteration-start`, `loop-start`) runs
-but its node events are dropped.
+pass's scope) finishes `failed`, i.e. with no error strategy that handled it. (The
+pass's own start node, `iteration-start` or `loop-start`, runs without node events: see
+`PASS_START_TYPES`.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from chatflow.engine.events import ContainerScope, Event, NodeFinished, NodeStarted
+from chatflow.engine.events import ContainerScope, Event, NodeFinished
 from chatflow.engine.files import File
 from chatflow.engine.nodes.base import NodeContext, SubgraphRunner
 from chatflow.engine.variables import VariablePool
@@ -23,7 +23,6 @@ from chatflow.providers.base import Usage
 # Container nodes report their children's usage summed; counting only leaf nodes keeps
 # nested containers (whose own NodeFinished carries an aggregate) from counting twice.
 _CONTAINER_TYPES = frozenset(("iteration", "loop"))
-_START_TYPES = frozenset(("iteration-start", "loop-start"))
 
 
 @dataclass(slots=True)
@@ -54,11 +53,8 @@ async def run_pass(
         # Only the subgraph raises here: the consumer stops us with cancellation or
         # aclose(), which are BaseExceptions and pass through.
         async for event in events:
-            if isinstance(event, NodeStarted | NodeFinished):
-                if event.node_type in _START_TYPES and event.scope == scope:
-                    continue
-                if isinstance(event, NodeFinished):
-                    _observe(event, scope, outcome)
+            if isinstance(event, NodeFinished):
+                _observe(event, scope, outcome)
             yield event
     except Exception as exc:  # a failed child surfaces as the pass's error
         if outcome.error is None:

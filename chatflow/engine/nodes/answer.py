@@ -7,11 +7,10 @@ Markdown style, as Dify renders arrays and objects) and the files it references.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from chatflow.engine.files import File
-from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
+from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeResult
 from chatflow.engine.template import render, selectors
 
 TYPE = "answer"
@@ -21,7 +20,7 @@ class Config(NodeConfig):
     answer: str = ""
 
 
-async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
+def run(ctx: NodeContext, config: Config) -> NodeResult:
     text = render(config.answer, ctx.pool, "markdown")
     files: list[File] = []
     for selector in selectors(config.answer):
@@ -30,4 +29,4 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
             files.append(value)
         elif isinstance(value, list):
             files.extend(item for item in value if isinstance(item, File))
-    yield NodeResult(outputs={"answer": text, "files": files})
+    return NodeResult(outputs={"answer": text, "files": files})

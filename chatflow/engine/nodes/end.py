@@ -6,11 +6,9 @@ joined by newlines, as Dify's end node does.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
+from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeResult
 
 TYPE = "end"
 
@@ -26,6 +24,6 @@ class Config(NodeConfig):
     outputs: list[OutputVariable] = Field(default_factory=list)
 
 
-async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
+def run(ctx: NodeContext, config: Config) -> NodeResult:
     outputs = {item.variable: ctx.pool.get(item.value_selector, None) for item in config.outputs}
-    yield NodeResult(inputs=outputs, outputs=outputs)
+    return NodeResult(inputs=outputs, outputs=outputs)

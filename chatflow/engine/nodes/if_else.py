@@ -8,13 +8,12 @@ The comparison language itself lives in `chatflow.engine.conditions`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from chatflow.engine.conditions import Condition, ConditionError, evaluate
-from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
+from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeResult
 from chatflow.errors import NodeError
 
 TYPE = "if-else"
@@ -46,7 +45,7 @@ class Config(NodeConfig):
         ]
 
 
-async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
+def run(ctx: NodeContext, config: Config) -> NodeResult:
     """Evaluate cases in order; Dify falls back to the "false" handle."""
     legacy = config.cases is None
     condition_results: list[dict[str, Any]] = []
@@ -70,7 +69,7 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
             matched = True
             selected = case.case_id
             break
-    yield NodeResult(
+    return NodeResult(
         outputs={"result": matched, "selected_case_id": selected},
         inputs={"conditions": inputs},
         process_data={"condition_results": condition_results},

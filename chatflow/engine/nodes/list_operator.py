@@ -8,13 +8,13 @@ booleans and files work as in Dify; arrays of objects filter and sort by `key`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatflow.engine.files import File
-from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
+from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeResult
 from chatflow.engine.template import render
 from chatflow.engine.variables import MISSING
 from chatflow.errors import NodeError
@@ -66,7 +66,7 @@ class Config(NodeConfig):
     extract_by: ExtractBy = Field(default_factory=ExtractBy)
 
 
-async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
+def run(ctx: NodeContext, config: Config) -> NodeResult:
     """Apply the enabled operations in Dify's order and publish the resulting list."""
     value = ctx.pool.get(config.variable)
     if value is MISSING or value is None:
@@ -91,7 +91,7 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
         "first_record": items[0] if items else None,
         "last_record": items[-1] if items else None,
     }
-    yield NodeResult(outputs=outputs, inputs=inputs, process_data=inputs)
+    return NodeResult(outputs=outputs, inputs=inputs, process_data=inputs)
 
 
 def _jsonable(item: Any) -> Any:

@@ -6,9 +6,7 @@ runs its subgraph from here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
+from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeResult
 
 TYPE = "loop-start"
 
@@ -17,5 +15,5 @@ class Config(NodeConfig):
     pass
 
 
-async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
-    yield NodeResult()
+def run(ctx: NodeContext, config: Config) -> NodeResult:
+    return NodeResult()

@@ -10,12 +10,12 @@ the node's outputs are the inputs plus every system variable as `sys.<name>`.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
+from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeResult
 from chatflow.engine.variables import SYSTEM
 from chatflow.errors import InvalidRequest, NodeError
 
@@ -91,7 +91,7 @@ def _coerce(entity: InputVariable, value: Any) -> Any:
     return value
 
 
-async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
+def run(ctx: NodeContext, config: Config) -> NodeResult:
     given = ctx.pool.node_outputs(ctx.node_id)
     try:
         values = coerce_inputs(config.variables, given)
@@ -99,4 +99,4 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
         raise NodeError(exc.message, node_id=ctx.node_id, error_type="InvalidInput") from exc
     system = {f"sys.{name}": value for name, value in ctx.pool.node_outputs(SYSTEM).items()}
     outputs = {**values, **system}
-    yield NodeResult(inputs=outputs, outputs=outputs)
+    return NodeResult(inputs=outputs, outputs=outputs)

@@ -7,13 +7,12 @@ Matches Dify: each `variables` entry binds a name to a pool value (missing value
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatflow.engine.nodes._jinja import TemplateRenderError, jsonable, render
-from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
+from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeResult
 from chatflow.engine.variables import MISSING
 from chatflow.errors import NodeError
 
@@ -32,7 +31,7 @@ class Config(NodeConfig):
     template: str = ""
 
 
-async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
+def run(ctx: NodeContext, config: Config) -> NodeResult:
     """Render in the sandbox; template errors become a NodeError that names the problem."""
     variables: dict[str, Any] = {}
     for binding in config.variables:
@@ -44,4 +43,4 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
         )
     except TemplateRenderError as exc:
         raise NodeError(str(exc), node_id=ctx.node_id, error_type="TemplateRenderError") from exc
-    yield NodeResult(outputs={"output": output}, inputs=variables)
+    return NodeResult(outputs={"output": output}, inputs=variables)

@@ -8,12 +8,12 @@ are `{group_name: {"output": value}}`. When nothing exists the output is empty, 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
+from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeResult
 from chatflow.engine.variables import MISSING, VariablePool
 
 TYPE = ("variable-aggregator", "variable-assigner")
@@ -48,7 +48,7 @@ def _first(pool: VariablePool, selectors: Sequence[Sequence[str]]) -> tuple[str,
     return None
 
 
-async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
+def run(ctx: NodeContext, config: Config) -> NodeResult:
     """Pick the first existing value (per group when grouping is on)."""
     outputs: dict[str, Any] = {}
     inputs: dict[str, Any] = {}
@@ -64,4 +64,4 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
             if found is not None:
                 outputs[group.group_name] = {"output": found[1]}
                 inputs[found[0]] = found[1]
-    yield NodeResult(outputs=outputs, inputs=inputs)
+    return NodeResult(outputs=outputs, inputs=inputs)

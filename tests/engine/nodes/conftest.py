@@ -139,7 +139,10 @@ def run_node() -> RunNode:
     ) -> tuple[NodeResult, list[NodeEvent]]:
         node_type = module.TYPE if isinstance(module.TYPE, str) else module.TYPE[0]
         config = module.Config.model_validate({"type": node_type, **data})
-        events = [event async for event in module.run(ctx, config)]
+        run = module.run(ctx, config)
+        if isinstance(run, NodeResult):  # an instant node
+            return run, []
+        events = [event async for event in run]
         assert events and isinstance(events[-1], NodeResult)
         assert not any(isinstance(e, NodeResult) for e in events[:-1])
         return events[-1], events[:-1]

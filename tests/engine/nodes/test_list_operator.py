@@ -32,9 +32,9 @@ def _ctx(value: Any, **extra: Any) -> NodeContext:
 
 async def _run(value: Any, data: dict[str, Any], **extra: Any) -> NodeResult:
     config = list_operator.Config.model_validate({"variable": ["src", "items"], **data})
-    events = [event async for event in list_operator.run(_ctx(value, **extra), config)]
-    assert len(events) == 1 and isinstance(events[0], NodeResult)
-    return events[0]
+    result = list_operator.run(_ctx(value, **extra), config)
+    assert isinstance(result, NodeResult)
+    return result
 
 
 def _file(name: str, type_: str, size: int) -> File:
