@@ -13,7 +13,8 @@
 - `stop`     start a stream, wait for its first `message`, POST stop: seconds from the
              stop request to the end of the stream;
 - `tokens`   one streaming request: first-`message` latency and the time of every
-             `message` frame (tokens/s through the API); with `requests`: that many,
+             `message` frame (tokens/s through the API), read with the lean client of
+             `bench/_rawload.py` (httpx with `"client": "httpx"`); with `requests`: that many,
              one after another on one client, as `runs` (the first pays this process's
              cold client path and a new connection, so callers can drop it).
 
@@ -215,7 +216,19 @@ async def tokens(client: httpx.AsyncClient, spec: dict[str, Any]) -> dict[str, A
             text.append(frame["answer"])
         return False
 
-    status, total = await _stream(client, spec, on_frame)
+    if spec.get("client", "raw") == "raw":
+        body = json.dumps({**_body(spec["query"], "streaming"), **spec.get("extra", {})})
+        raw = _rawload.encode_post(
+            spec["url"], "/v1/chat-messages", body.encode(), _headers(spec["key"])
+        )
+        frames: list[tuple[dict[str, Any], float]] = []
+        status, total = await _rawload.stream(
+            spec["url"], raw, lambda frame, elapsed: frames.append((frame, elapsed))
+        )
+        for frame, elapsed in frames:
+            await on_frame(frame, elapsed)
+    else:
+        status, total = await _stream(client, spec, on_frame)
     return {"status": status, "times": times, "total": total, "text": "".join(text)}
 
 

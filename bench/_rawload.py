@@ -1,15 +1,18 @@
-"""A lean HTTP/1.1 keep-alive client for the throughput benchmark (like `wrk`, in Python).
+"""A lean HTTP/1.1 client for the throughput and token-rate benchmarks (like `wrk`).
 
 httpx spends ~1-2 ms of CPU per request on its own; on a 2-core machine that shares the
 CPU with the server, the throughput figure then measured the client (the bare Starlette
 floor topped out near 400 msg/s). Here each connection sends one pre-encoded request and
 reads its response with httptools (the parser uvicorn uses), ~30 µs a request, so the
-figure is the server's.
+figure is the server's. `stream` reads one SSE response the same way, for the embedded
+model's token timings (a per-frame httpx + `aiter_lines` client takes CPU from llama.cpp's
+threads on 2 cores; the direct side has no client at all).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -97,3 +100,51 @@ async def throughput(url: str, raw: bytes, *, concurrency: int, seconds: float) 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return {"ok": done, "errors": errors, "elapsed": time.perf_counter() - started}
+
+
+class _Stream(asyncio.Protocol):
+    """One streaming response: `on_frame(data, elapsed)` per SSE `data:` frame."""
+
+    def __init__(self, on_frame: Any, started: float) -> None:
+        self._parser = httptools.HttpResponseParser(self)
+        self._on_frame = on_frame
+        self._started = started
+        self._buffer = b""
+        self.done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc or ConnectionResetError("connection closed"))
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            if not self.done.done():
+                self.done.set_exception(exc)
+
+    def on_body(self, body: bytes) -> None:  # httptools callback (chunked encoding undone)
+        elapsed = time.perf_counter() - self._started
+        *frames, self._buffer = (self._buffer + body).split(b"\n\n")
+        for frame in frames:
+            if frame.startswith(b"data: "):
+                self._on_frame(json.loads(frame[6:]), elapsed)
+
+    def on_message_complete(self) -> None:
+        if not self.done.done():
+            self.done.set_result(self._parser.get_status_code())
+
+
+async def stream(url: str, raw: bytes, on_frame: Any) -> tuple[int, float]:
+    """Send `raw` (a streaming POST) on a new connection; (status, seconds to the end)."""
+    parts = urlsplit(url)
+    started = time.perf_counter()
+    transport, protocol = await asyncio.get_running_loop().create_connection(
+        lambda: _Stream(on_frame, started), parts.hostname, parts.port
+    )
+    try:
+        transport.write(raw)
+        status = await protocol.done
+    finally:
+        transport.close()
+    return status, time.perf_counter() - started
