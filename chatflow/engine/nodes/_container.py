@@ -49,6 +49,7 @@ async def run_pass(
 ) -> AsyncIterator[Event]:
     """Yield the pass's events, recording failure, usage and loop-end into `outcome`."""
     events = runner(start_node_id, pool, scope)
+    ended = False
     try:
         # Only the subgraph raises here: the consumer stops us with cancellation or
         # aclose(), which are BaseExceptions and pass through.
@@ -56,12 +57,15 @@ async def run_pass(
             if isinstance(event, NodeFinished):
                 _observe(event, scope, outcome)
             yield event
+        ended = True
     except Exception as exc:  # a failed child surfaces as the pass's error
+        ended = True
         if outcome.error is None:
             outcome.error = str(exc) or type(exc).__name__
     finally:
-        # Closing promptly matters when the run is stopped mid-pass.
-        close = getattr(events, "aclose", None)
+        # Closing promptly matters when the run is stopped mid-pass (an ended
+        # generator has nothing left to close).
+        close = None if ended else getattr(events, "aclose", None)
         if close is not None:
             await close()
 
