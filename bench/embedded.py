@@ -150,22 +150,28 @@ def measure(*, quick: bool = False) -> Section:
             own = direct(runs)
             base_first += own[0]
             base_rate += own[1]
+    first_ms, base_first_ms = Summary.of(first).p50 * 1e3, Summary.of(base_first).p50 * 1e3
     section.rows.append(
         Row(
             "first token p50",
             "ms",
-            Summary.of(first).p50 * 1e3,
-            Summary.of(base_first).p50 * 1e3,
+            first_ms,
+            base_first_ms,
             "xllamacpp direct",
+            target="< 5 ms more than direct",
+            met=first_ms - base_first_ms < 5,
         )
     )
+    ours_rate, base = Summary.of(rate).p50, Summary.of(base_rate).p50
     section.rows.append(
         Row(
             "tokens/s p50",
             "tok/s",
-            Summary.of(rate).p50,
-            Summary.of(base_rate).p50,
+            ours_rate,
+            base,
             "xllamacpp direct",
+            target=">= 0.95x direct",
+            met=ours_rate >= 0.95 * base,
         )
     )
     section.notes.append(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,7 +34,7 @@ import aiosqlite
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy import Connection, event, exc, make_url, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -43,7 +44,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from chatflow.store.checkpoint import BACKSTOP_PAGES, JOURNAL_SIZE_LIMIT, WalCheckpointer
-from chatflow.store.direct import Statement, Write, WriteMany
+from chatflow.store.direct import Statement, Write, WriteMany, single_statement
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Arbitrary constant: every chatflow worker migrating one Postgres database shares this lock.
@@ -51,6 +52,8 @@ _PG_MIGRATION_LOCK = 0x63686174666C6F77 & 0x7FFFFFFFFFFFFFFF
 
 # Seconds a session may wait for the SQLite connection before the request fails (503).
 _SQLITE_POOL_TIMEOUT = 120.0
+# A Postgres connection idle in the pool this long is pinged before it is handed out.
+_PING_AFTER_IDLE_SECONDS = 10.0
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",  # readers never block the writer
@@ -135,6 +138,10 @@ class Database:
         self._checkpointer: WalCheckpointer | None = None
         # True while the checkpointer holds the connection (no direct writes meanwhile).
         self._exclusive = False
+        # Direct writes and reads share the pool's steady connections: past `pool_size`
+        # at once they wait here rather than open overflow connections, which the pool
+        # closes again on return (a Postgres connection per request under load).
+        self._direct_slots = asyncio.Semaphore(pool_size)
 
     @property
     def dialect(self) -> str:
@@ -180,13 +187,15 @@ class Database:
             await session.commit()
 
     async def write(self, writes: Sequence[Write | WriteMany]) -> None:
-        """Run `writes` in one transaction straight on the driver connection."""
+        """Run `writes` in one transaction straight on the driver connection (on Postgres
+        as one statement when they allow it, see `direct.single_statement`: so no write
+        may depend on another's effects)."""
         dialect = self.engine.dialect
         free = self._free_sqlite()
         if free is not None:
             _write_sqlite(free, [w.bound(dialect) for w in writes])
             return
-        async with self.engine.connect() as conn:
+        async with self._direct_slots, self.engine.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
             bound = [w.bound(dialect) for w in writes]
             if self.dialect == "sqlite":
@@ -204,7 +213,7 @@ class Database:
         if free is not None:
             found = free.execute(compiled.sql, args).fetchone()
         else:
-            async with self.engine.connect() as conn:
+            async with self._direct_slots, self.engine.connect() as conn:
                 driver: Any = (await conn.get_raw_connection()).driver_connection
                 if self.dialect == "sqlite":
                     async with driver.execute(compiled.sql, args) as cursor:
@@ -281,15 +290,12 @@ class Database:
             for closing in ("close", "invalidate", "soft_invalidate", "detach"):
                 event.listen(engine.sync_engine.pool, closing, self._forget_inline)
             return engine
-        kwargs.update(
-            pool_size=self._pool_size,
-            max_overflow=self._max_overflow,
-            pool_pre_ping=True,
-            pool_recycle=1800,
-        )
+        kwargs.update(pool_size=self._pool_size, max_overflow=self._max_overflow, pool_recycle=1800)
         if self.schema:
             kwargs["connect_args"] = {"server_settings": {"search_path": self.schema}}
-        return create_async_engine(self.url, **kwargs)
+        engine = create_async_engine(self.url, **kwargs)
+        _ping_when_idle(engine)
+        return engine
 
     def _upgrade(self, conn: Connection) -> None:
         """Run `alembic upgrade head` on `conn`, serialised against other workers."""
@@ -337,6 +343,10 @@ async def _write_aiosqlite(driver: Any, writes: list[_Bound]) -> None:
 
 
 async def _write_asyncpg(driver: Any, writes: list[_Bound]) -> None:
+    statement = single_statement(writes)
+    if statement is not None:  # one round trip, atomic on its own
+        await driver.execute(statement[0], *statement[1])
+        return
     async with driver.transaction():
         for sql, args in writes:
             if isinstance(args, list):
@@ -350,6 +360,33 @@ def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled Postgres connection only when it sat idle for a while.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: a round trip, ~300 µs of this
+    process's CPU, on every request. A connection in steady use cannot have gone stale
+    unnoticed, so only one idle for `_PING_AFTER_IDLE_SECONDS` is pinged (a server
+    restart or an idle timeout is then caught before a request uses it); a failed ping
+    makes the pool drop it and connect again (SQLAlchemy's "pessimistic" checkout event).
+    """
+    dialect = engine.dialect
+
+    def checkin(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        idle_since = record.info.get("checked_in")
+        if idle_since is None or time.monotonic() - idle_since < _PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError(f"stale connection: {error}") from error
+
+    event.listen(engine.sync_engine.pool, "checkin", checkin)
+    event.listen(engine.sync_engine.pool, "checkout", checkout)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:

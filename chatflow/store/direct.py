@@ -12,8 +12,10 @@ the driver's own values (an SQLite boolean is an int): callers convert what they
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Dialect
@@ -113,3 +115,76 @@ def _compile(clause: ClauseElement, dialect: Dialect, columns: list[str] | None)
         name: bind.effective_value for name, bind in compiler.binds.items() if not bind.required
     }
     return Compiled(sql=compiler.string, binds=binds, fixed=fixed)
+
+
+# Postgres: one statement's parameters are `$1`...`$n`; a statement takes at most 32767.
+_PARAMETER = re.compile(r"\$(\d+)")
+_MAX_PARAMETERS = 32_767
+
+Bound = tuple[str, tuple[Any, ...] | list[tuple[Any, ...]]]
+
+
+def single_statement(writes: Sequence[Bound]) -> tuple[str, list[Any]] | None:
+    """`writes` (bound for asyncpg) as one Postgres statement, or None when they cannot be.
+
+    Each write becomes a data-modifying `WITH` query of one `... SELECT 1` (an
+    `executemany` becomes one multi-row `VALUES`), with its parameters renumbered: one
+    round trip, atomic without BEGIN/COMMIT, instead of one round trip per statement
+    plus two. The queries share one snapshot, so they must not depend on each other's
+    effects; the same statement twice (which could touch one row twice, an error for
+    `ON CONFLICT`) and more parameters than Postgres takes are left to a transaction.
+    """
+    texts = [sql for sql, _ in writes]
+    if len(set(texts)) != len(texts):
+        return None
+    parts: list[str] = []
+    args: list[Any] = []
+    for sql, bound in writes:
+        if isinstance(bound, list):
+            if not bound:
+                continue
+            text = _multi_row(sql, len(bound))
+            if text is None:
+                return None
+            values = [value for row in bound for value in row]
+        else:
+            text, values = sql, list(bound)
+        offset = len(args)
+        if offset + len(values) > _MAX_PARAMETERS:
+            return None
+        if offset:
+            text = _shift(text, offset)
+        parts.append(text)
+        args += values
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0], args
+    queries = ", ".join(f"w{index} AS ({part})" for index, part in enumerate(parts))
+    return f"WITH {queries} SELECT 1", args
+
+
+@lru_cache(maxsize=256)
+def _multi_row(sql: str, rows: int) -> str | None:
+    """An `INSERT ... VALUES (...)` for `rows` rows, or None if `sql` has parameters
+    outside its one VALUES group."""
+    start = sql.find(" VALUES (")
+    if start < 0:
+        return None
+    start += len(" VALUES ")
+    depth, end = 0, start
+    for end in range(start, len(sql)):
+        depth += {"(": 1, ")": -1}.get(sql[end], 0)
+        if depth == 0:
+            break
+    group = sql[start : end + 1]
+    count = len(_PARAMETER.findall(group))
+    if count != len(_PARAMETER.findall(sql)):
+        return None
+    groups = [_shift(group, row * count) for row in range(rows)]
+    return sql[:start] + ", ".join(groups) + sql[end + 1 :]
+
+
+def _shift(sql: str, by: int) -> str:
+    """`sql` with every `$n` parameter renumbered `$(n + by)`."""
+    return _PARAMETER.sub(lambda match: f"${int(match.group(1)) + by}", sql)

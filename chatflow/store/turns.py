@@ -341,7 +341,8 @@ async def finish_turn(
 ) -> None:
     """Complete the message and the run, write the run's node executions and the
     conversation variables it changed, in one transaction; `start` are the turn's
-    `start_writes` when they were held back until now (one transaction, one commit).
+    `start_writes` when they were held back until now (one transaction, one commit, and
+    the message and run inserted complete rather than inserted and then updated).
 
     `message` holds `message_id`, `answer`, `status`, `error`, `message_tokens`,
     `answer_tokens`, `usage`, `latency` and `metadata`; `run` holds `status`, `outputs`,
@@ -349,11 +350,11 @@ async def finish_turn(
     `finished_at`.
     """
     now = utcnow()
-    writes: list[Write | WriteMany] = [
-        *start,
-        Write(_FINISH_MESSAGE, {**message, "now": now}),
-        Write(_FINISH_RUN, {**run, "run_id": run_id}),
-    ]
+    writes, merged = _with_end(start, message, run, now)
+    if _INSERT_MESSAGE not in merged:
+        writes.append(Write(_FINISH_MESSAGE, {**message, "now": now}))
+    if _INSERT_RUN not in merged:
+        writes.append(Write(_FINISH_RUN, {**run, "run_id": run_id}))
     if nodes:
         # Shallow rows: `dataclasses.asdict` would deep-copy every node's inputs/outputs.
         rows = [
@@ -364,6 +365,51 @@ async def finish_turn(
     if variables:
         writes.append(WriteMany(_UPSERT_VARIABLES, _variable_rows(conversation_id, variables, now)))
     await db.write(writes)
+
+
+def _with_end(
+    start: Sequence[Write | WriteMany],
+    message: Mapping[str, Any],
+    run: Mapping[str, Any],
+    now: datetime,
+) -> tuple[list[Write | WriteMany], set[Statement]]:
+    """Held start writes with the turn's end folded into their message and run INSERTs
+    (one INSERT each instead of an INSERT and an UPDATE); also which were folded."""
+    writes: list[Write | WriteMany] = []
+    merged: set[Statement] = set()
+    for write in start:
+        if isinstance(write, Write) and write.statement is _INSERT_MESSAGE:
+            end = {key: message[key] for key in _MESSAGE_END}
+            end.update(message_metadata=message["metadata"], updated_at=now)
+            write = Write(_INSERT_MESSAGE, {**write.params, **end})
+            merged.add(_INSERT_MESSAGE)
+        elif isinstance(write, Write) and write.statement is _INSERT_RUN:
+            write = Write(_INSERT_RUN, {**write.params, **{key: run[key] for key in _RUN_END}})
+            merged.add(_INSERT_RUN)
+        writes.append(write)
+    return writes, merged
+
+
+# What `finish_turn` sets on the message (besides its metadata and `updated_at`) and run.
+_MESSAGE_END = (
+    "answer",
+    "status",
+    "error",
+    "message_tokens",
+    "answer_tokens",
+    "usage",
+    "latency",
+)
+_RUN_END = (
+    "status",
+    "outputs",
+    "error",
+    "elapsed_time",
+    "total_tokens",
+    "total_steps",
+    "exceptions_count",
+    "finished_at",
+)
 
 
 async def name_conversation(

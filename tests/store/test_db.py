@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy import Connection, inspect, make_url, select, text
 
-from chatflow.store import Database
+from chatflow.store import Database, turns
+from chatflow.store import db as db_module
 from chatflow.store.db import alembic_config
 from chatflow.store.models import App, Base
 
-from .conftest import Target
+from .conftest import PG_URL, Target
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -145,3 +147,29 @@ async def test_session_before_connect_is_an_error() -> None:
     with pytest.raises(RuntimeError):
         async with db.session():
             pass
+
+
+@pytest.mark.parametrize("target", ["postgresql"], indirect=True)
+async def test_postgres_connection_killed_while_idle_is_replaced(
+    target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle pooled connections are pinged before use (busy ones are not): one the server
+    dropped meanwhile (a restart, an idle timeout) is replaced, not handed to a request."""
+    database = target.database()
+    await database.connect()
+    try:
+        async with database.session() as session:
+            backend = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        dsn = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+        admin = await asyncpg.connect(dsn)
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", backend)
+        finally:
+            await admin.close()
+        monkeypatch.setattr(db_module, "_PING_AFTER_IDLE_SECONDS", 0.0)
+        async with database.session() as session:
+            fresh = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert fresh != backend
+        assert await turns.find_end_user_id(database, "no-app", "nobody") is None
+    finally:
+        await database.close()
