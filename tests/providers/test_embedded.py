@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
+import sys
+import threading
 import time
 
 import pytest
 
 from chatflow.providers.base import ChatMessage, LLMChunk, LLMRequest, ToolSpec
-from chatflow.providers.embedded import EmbeddedEmbedder, EmbeddedLLM
+from chatflow.providers.embedded import MODEL_NICE, EmbeddedEmbedder, EmbeddedLLM, _low_priority
 
 pytestmark = pytest.mark.embedded
 
@@ -118,3 +121,30 @@ async def test_embedder_returns_normalisable_vectors() -> None:
     vectors = await EmbeddedEmbedder(threads=2).embed(["the cat sat", "a dog ran", ""])
     assert len(vectors) == 3 and len({len(v) for v in vectors}) == 1
     assert all(math.isfinite(x) for x in vectors[0]) and any(vectors[0])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_threads_the_model_loader_starts_run_niced_and_the_caller_does_not() -> None:
+    seen: dict[str, int] = {}
+
+    def load() -> str:
+        def compute() -> None:
+            seen["child"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+        thread = threading.Thread(target=compute)
+        thread.start()
+        thread.join()
+        return "server"
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert _low_priority(load) == "server"
+    assert seen["child"] >= MODEL_NICE
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
+def test_a_failing_model_load_raises_in_the_caller() -> None:
+    def load() -> str:
+        raise RuntimeError("no such model")
+
+    with pytest.raises(RuntimeError, match="no such model"):
+        _low_priority(load)
