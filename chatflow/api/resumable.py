@@ -15,16 +15,15 @@ it runs and for `stream_retention_seconds` after it ends.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 
-from chatflow.api.sse import PING, ChatStreamEncoder, encode_stream, frame
+from chatflow.api.sse import PING, ChatStreamEncoder, encode_stream, frame, with_pings
 from chatflow.errors import InvalidRequest
 from chatflow.services.turn import StreamItem, TurnEnded
 
@@ -75,23 +74,13 @@ async def encode_resumable(
     """Like `sse.encode_stream`, with `id: N-K` before each frame and frames up to
     `after` left out. `items` must start at the stream's first item."""
     yield PING
-    iterator = aiter(items)
-    pending: asyncio.Future[tuple[int, StreamItem]] | None = None
     expected = 1
-    try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(iterator))
-            done, _ = await asyncio.wait({pending}, timeout=ping_interval)
-            if not done:
+    async with aclosing(with_pings(items, ping_interval)) as entries:
+        async for entry in entries:
+            if entry is None:
                 yield PING
                 continue
-            try:
-                number, item = pending.result()
-            except StopAsyncIteration:
-                return
-            finally:
-                pending = None
+            number, item = entry
             if number != expected:  # trimmed (stream_max_events): the state is gone
                 yield frame(_stream_expired(encoder))
                 return
@@ -102,14 +91,6 @@ async def encode_resumable(
                     yield f"id: {event_id}\n".encode() + frame(payload)
             if isinstance(item, TurnEnded):
                 return
-    finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 def encode_turn(

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
+from typing import Any, TypeVar
 
 from starlette.responses import StreamingResponse
 
@@ -33,6 +34,7 @@ SSE_HEADERS = {
     "Connection": "keep-alive",
 }
 Frame = dict[str, Any]
+T = TypeVar("T")
 
 
 def frame(payload: Mapping[str, Any]) -> bytes:
@@ -329,38 +331,64 @@ async def encode_stream(
     *,
     ping_interval: float,
 ) -> AsyncIterator[bytes]:
-    """SSE bytes for a turn: a ping first, the frames, a ping whenever idle.
-
-    Waiting for the next item never cancels the subscription (cancelling `anext` would
-    close the generator); the pending read is simply awaited again after each ping.
-    """
+    """SSE bytes for a turn: a ping first, the frames, a ping whenever idle."""
     yield PING
-    iterator = aiter(items)
-    pending: asyncio.Future[tuple[int, StreamItem]] | None = None
-    try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(iterator))
-            done, _ = await asyncio.wait({pending}, timeout=ping_interval)
-            if not done:
+    async with aclosing(with_pings(items, ping_interval)) as entries:
+        async for entry in entries:
+            if entry is None:
                 yield PING
                 continue
-            try:
-                _, item = pending.result()
-            except StopAsyncIteration:
-                return
-            finally:
-                pending = None
+            _, item = entry
             for payload in encoder.encode(item):
                 yield frame(payload)
             if isinstance(item, TurnEnded):
                 return
+
+
+# How many items `with_pings` reads ahead of its consumer.
+_READ_AHEAD = 64
+
+
+async def with_pings(items: AsyncIterator[T], interval: float) -> AsyncGenerator[T | None, None]:
+    """`items`, and None whenever `interval` seconds pass without one (time to ping).
+
+    A task reads `items` into a queue, so the wait for the next item can time out without
+    cancelling the read (cancelling `anext` would close the generator), and an item costs
+    no task or `asyncio.wait` of its own: a token is one queue hand-over.
+    """
+    queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue(maxsize=_READ_AHEAD)
+
+    async def read() -> None:
+        try:
+            async for item in items:
+                await queue.put((True, item))
+        except Exception as exc:  # raised to the consumer, in order
+            await queue.put((False, exc))
+            return
+        await queue.put((False, None))
+
+    reader = asyncio.create_task(read())
+    try:
+        while True:
+            if queue.empty():
+                try:
+                    async with asyncio.timeout(interval):
+                        ok, value = await queue.get()
+                except TimeoutError:
+                    yield None
+                    continue
+            else:
+                ok, value = queue.get_nowait()
+            if not ok:
+                if value is not None:
+                    raise value
+                return
+            yield value
     finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
-        aclose = getattr(iterator, "aclose", None)
+        reader.cancel()
+        with contextlib.suppress(BaseException):
+            await reader
+        aclose = getattr(items, "aclose", None)
         if aclose is not None:
             await aclose()
 
