@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import aclosing
 from typing import Any, TypeVar
 
 from starlette.responses import StreamingResponse
@@ -333,7 +332,7 @@ async def encode_stream(
 ) -> AsyncIterator[bytes]:
     """SSE bytes for a turn: a ping first, the frames, a ping whenever idle."""
     yield PING
-    async with aclosing(with_pings(items, ping_interval)) as entries:
+    async with contextlib.aclosing(with_pings(items, ping_interval)) as entries:
         async for entry in entries:
             if entry is None:
                 yield PING

@@ -10,6 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 def insert_for(session: AsyncSession, table: Any) -> sqlite.Insert | postgresql.Insert:
     """An INSERT with `on_conflict_do_*` for the session's backend."""
-    if session.get_bind().dialect.name == "postgresql":
+    return insert_for_dialect(session.get_bind().dialect.name, table)
+
+
+def insert_for_dialect(dialect: str, table: Any) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT with `on_conflict_do_*` for the backend named `dialect`."""
+    if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)

@@ -32,11 +32,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value
+        return _naive_utc(value)
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         # SQLite: straight to SQLAlchemy's text format, in one step instead of two
@@ -51,13 +47,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
 def _sqlite_text(value: datetime | None) -> str | None:
     """SQLAlchemy's SQLite DATETIME text (`2026-01-02 03:04:05.000006`) of naive UTC."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
+    value = _naive_utc(value)
+    return None if value is None else value.isoformat(" ", "microseconds")
 
 
 # JSONB on Postgres (indexable, compact), JSON text elsewhere.

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -32,17 +34,11 @@ class VariableValue:
     description: str = ""
 
 
-async def upsert_conversation_variables(
-    session: AsyncSession, conversation_id: str, values: Sequence[VariableValue]
-) -> None:
-    """Insert or overwrite several variables in one statement (at run start or end).
-
-    An existing row keeps its `created_at` (the paging order) and `description`.
-    """
-    if not values:
-        return
-    now = utcnow()
-    rows = [
+def variable_rows(
+    conversation_id: str, values: Sequence[VariableValue], now: datetime
+) -> list[dict[str, Any]]:
+    """The rows `values` are stored as (new ids; `now` as both timestamps)."""
+    return [
         {
             "id": new_id(),
             "conversation_id": conversation_id,
@@ -56,8 +52,14 @@ async def upsert_conversation_variables(
         }
         for v in values
     ]
-    stmt = insert_for(session, ConversationVariable).values(rows)
-    stmt = stmt.on_conflict_do_update(
+
+
+def overwrite_on_conflict(
+    stmt: sqlite.Insert | postgresql.Insert,
+) -> sqlite.Insert | postgresql.Insert:
+    """`stmt` (an INSERT of variable rows) overwriting existing rows; an existing row
+    keeps its `created_at` (the paging order) and `description`."""
+    return stmt.on_conflict_do_update(
         index_elements=["conversation_id", "variable_id"],
         set_={
             "name": stmt.excluded.name,
@@ -66,6 +68,22 @@ async def upsert_conversation_variables(
             "updated_at": stmt.excluded.updated_at,
         },
     )
+
+
+async def upsert_conversation_variables(
+    session: AsyncSession, conversation_id: str, values: Sequence[VariableValue]
+) -> None:
+    """Insert or overwrite several variables in one statement (at run start or end).
+
+    An existing row keeps its `created_at` (the paging order) and `description`.
+    """
+    if not values:
+        return
+    now = utcnow()
+    stmt = insert_for(session, ConversationVariable).values(
+        variable_rows(conversation_id, values, now)
+    )
+    stmt = overwrite_on_conflict(stmt)
     await session.execute(stmt, execution_options={"synchronize_session": False})
     # Rows already loaded in this session would otherwise keep showing the old values;
     # set them as committed state (expiring would force a lazy load, not allowed in async).

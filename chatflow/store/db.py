@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from chatflow.store.checkpoint import BACKSTOP_PAGES, JOURNAL_SIZE_LIMIT, WalCheckpointer
-from chatflow.store.direct import Statement, Write, WriteMany, single_statement
+from chatflow.store.direct import Bound, Statement, Write, WriteMany, single_statement
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Arbitrary constant: every chatflow worker migrating one Postgres database shares this lock.
@@ -312,11 +312,7 @@ class Database:
         command.upgrade(config, "head")
 
 
-# A bound statement: its SQL and its arguments, a list of them for `executemany`.
-_Bound = tuple[str, tuple[Any, ...] | list[tuple[Any, ...]]]
-
-
-def _write_sqlite(connection: sqlite3.Connection, writes: list[_Bound]) -> None:
+def _write_sqlite(connection: sqlite3.Connection, writes: list[Bound]) -> None:
     try:
         for sql, args in writes:
             if isinstance(args, list):
@@ -329,7 +325,7 @@ def _write_sqlite(connection: sqlite3.Connection, writes: list[_Bound]) -> None:
         raise
 
 
-async def _write_aiosqlite(driver: Any, writes: list[_Bound]) -> None:
+async def _write_aiosqlite(driver: Any, writes: list[Bound]) -> None:
     try:
         for sql, args in writes:
             if isinstance(args, list):
@@ -342,7 +338,7 @@ async def _write_aiosqlite(driver: Any, writes: list[_Bound]) -> None:
         raise
 
 
-async def _write_asyncpg(driver: Any, writes: list[_Bound]) -> None:
+async def _write_asyncpg(driver: Any, writes: list[Bound]) -> None:
     statement = single_statement(writes)
     if statement is not None:  # one round trip, atomic on its own
         await driver.execute(statement[0], *statement[1])

@@ -23,6 +23,9 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any]
+# A statement ready for the driver: its SQL and its arguments (a list of them for
+# `executemany`).
+Bound = tuple[str, tuple[Any, ...] | list[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,7 @@ class Write:
     statement: Statement
     params: Mapping[str, Any]
 
-    def bound(self, dialect: Dialect) -> tuple[str, tuple[Any, ...] | list[tuple[Any, ...]]]:
+    def bound(self, dialect: Dialect) -> Bound:
         """The SQL and the driver's positional arguments."""
         compiled = self.statement.compiled(dialect)
         return compiled.sql, compiled.args(self.params)
@@ -96,7 +99,7 @@ class WriteMany:
     statement: Statement
     rows: Sequence[Mapping[str, Any]]
 
-    def bound(self, dialect: Dialect) -> tuple[str, tuple[Any, ...] | list[tuple[Any, ...]]]:
+    def bound(self, dialect: Dialect) -> Bound:
         """The SQL and one tuple of positional arguments per row."""
         compiled = self.statement.compiled(dialect)
         return compiled.sql, [compiled.args(row) for row in self.rows]
@@ -120,8 +123,6 @@ def _compile(clause: ClauseElement, dialect: Dialect, columns: list[str] | None)
 # Postgres: one statement's parameters are `$1`...`$n`; a statement takes at most 32767.
 _PARAMETER = re.compile(r"\$(\d+)")
 _MAX_PARAMETERS = 32_767
-
-Bound = tuple[str, tuple[Any, ...] | list[tuple[Any, ...]]]
 
 
 def single_statement(writes: Sequence[Bound]) -> tuple[str, list[Any]] | None:

@@ -2,10 +2,11 @@
 
 Every chat message writes the same few rows, so these statements are built once at
 import and run below SQLAlchemy's execution layer (`direct.py`): the start of a turn is
-one transaction of plain INSERTs, its end one transaction of UPDATEs and one
-`executemany`. Results match `messages.create_message` / `finish_message`,
-`conversations.create_conversation` and `runs.create_run` / `finish_run`, which the rest
-of the code keeps using.
+one transaction of plain INSERTs (`start_writes`), its end one transaction of UPDATEs and
+one `executemany` (`finish_turn`); a start held back until the end goes in the end's
+transaction, its message and run inserted complete. Results match
+`messages.create_message` / `finish_message`, `conversations.create_conversation` and
+`runs.create_run` / `finish_run`, which the rest of the code keeps using.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ClauseElement
 
-from chatflow.store._types import new_id, utcnow
+from chatflow.store import conversation_variables as variables_repo
+from chatflow.store._dialect import insert_for_dialect
+from chatflow.store._types import utcnow
 from chatflow.store.conversation_variables import VariableValue
 from chatflow.store.db import Database
 from chatflow.store.direct import Statement, Write, WriteMany
@@ -121,34 +123,42 @@ _BUMP_CONVERSATION = Statement(
         dialogue_count=_conversations.c.dialogue_count + 1,
     )
 )
+
+# What `finish_turn` sets on the message (besides its metadata and `updated_at`) and run.
+_MESSAGE_END = (
+    "answer",
+    "status",
+    "error",
+    "message_tokens",
+    "answer_tokens",
+    "usage",
+    "latency",
+)
+_RUN_END = (
+    "status",
+    "outputs",
+    "error",
+    "elapsed_time",
+    "total_tokens",
+    "total_steps",
+    "exceptions_count",
+    "finished_at",
+)
 _FINISH_MESSAGE = Statement(
     update(_messages)
     .where(_messages.c.id == bindparam("message_id"))
     .values(
-        answer=bindparam("answer", type_=_messages.c.answer.type),
-        status=bindparam("status", type_=_messages.c.status.type),
-        error=bindparam("error", type_=_messages.c.error.type),
-        message_tokens=bindparam("message_tokens", type_=_messages.c.message_tokens.type),
-        answer_tokens=bindparam("answer_tokens", type_=_messages.c.answer_tokens.type),
-        usage=bindparam("usage", type_=_messages.c.usage.type),
-        latency=bindparam("latency", type_=_messages.c.latency.type),
-        message_metadata=bindparam("metadata", type_=_messages.c.message_metadata.type),
-        updated_at=bindparam("now", type_=_messages.c.updated_at.type),
+        {
+            **{name: bindparam(name, type_=_messages.c[name].type) for name in _MESSAGE_END},
+            "message_metadata": bindparam("metadata", type_=_messages.c.message_metadata.type),
+            "updated_at": bindparam("now", type_=_messages.c.updated_at.type),
+        }
     )
 )
 _FINISH_RUN = Statement(
     update(_runs)
     .where(_runs.c.id == bindparam("run_id"))
-    .values(
-        status=bindparam("status", type_=_runs.c.status.type),
-        outputs=bindparam("outputs", type_=_runs.c.outputs.type),
-        error=bindparam("error", type_=_runs.c.error.type),
-        elapsed_time=bindparam("elapsed_time", type_=_runs.c.elapsed_time.type),
-        total_tokens=bindparam("total_tokens", type_=_runs.c.total_tokens.type),
-        total_steps=bindparam("total_steps", type_=_runs.c.total_steps.type),
-        exceptions_count=bindparam("exceptions_count", type_=_runs.c.exceptions_count.type),
-        finished_at=bindparam("finished_at", type_=_runs.c.finished_at.type),
-    )
+    .values({name: bindparam(name, type_=_runs.c[name].type) for name in _RUN_END})
 )
 _FIND_END_USER = Statement(
     select(_end_users.c.id, _end_users.c.session_id).where(
@@ -177,18 +187,7 @@ _ANNOTATION_REPLY = Statement(
 
 
 def _upsert_variables(dialect: str) -> ClauseElement:
-    """Insert or overwrite conversation variables; an existing row keeps its
-    `created_at` (the paging order) and `description`."""
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_variables)
-    return stmt.on_conflict_do_update(
-        index_elements=["conversation_id", "variable_id"],
-        set_={
-            "name": stmt.excluded.name,
-            "value_type": stmt.excluded.value_type,
-            "value": stmt.excluded.value,
-            "updated_at": stmt.excluded.updated_at,
-        },
-    )
+    return variables_repo.overwrite_on_conflict(insert_for_dialect(dialect, _variables))
 
 
 _UPSERT_VARIABLES = Statement(_upsert_variables, _VARIABLE_COLUMNS)
@@ -196,7 +195,7 @@ _UPSERT_VARIABLES = Statement(_upsert_variables, _VARIABLE_COLUMNS)
 
 @dataclass(frozen=True, slots=True)
 class TurnRows:
-    """What `insert_turn` wrote: the ids and the timestamp the wire frames carry."""
+    """What `start_writes` writes: the ids and the timestamp the wire frames carry."""
 
     conversation_id: str
     message_id: str
@@ -216,30 +215,11 @@ async def annotation_reply_threshold(db: Database, app_id: str) -> float | None:
     return float(row[1]) if row is not None and row[0] else None
 
 
-def _variable_rows(
-    conversation_id: str, values: Sequence[VariableValue], now: datetime
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": new_id(),
-            "conversation_id": conversation_id,
-            "variable_id": v.variable_id,
-            "name": v.name,
-            "value_type": v.value_type,
-            "value": v.value,
-            "description": v.description,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for v in values
-    ]
-
-
-async def insert_turn(db: Database, **turn: Any) -> TurnRows:
-    """Write `start_writes(**turn)` in one transaction."""
-    writes, rows = start_writes(**turn)
-    await db.write(writes)
-    return rows
+def _variables_write(
+    conversation_id: str, variables: Sequence[VariableValue], now: datetime
+) -> WriteMany:
+    rows = variables_repo.variable_rows(conversation_id, variables, now)
+    return WriteMany(_UPSERT_VARIABLES, rows)
 
 
 def start_writes(
@@ -324,7 +304,7 @@ def start_writes(
     }
     writes += [Write(_INSERT_MESSAGE, message), Write(_INSERT_RUN, run)]
     if variables:
-        writes.append(WriteMany(_UPSERT_VARIABLES, _variable_rows(conversation_id, variables, now)))
+        writes.append(_variables_write(conversation_id, variables, now))
     return writes, TurnRows(conversation_id=conversation_id, message_id=message_id, created_at=now)
 
 
@@ -363,7 +343,7 @@ async def finish_turn(
         ]
         writes.append(WriteMany(_INSERT_NODES, rows))
     if variables:
-        writes.append(WriteMany(_UPSERT_VARIABLES, _variable_rows(conversation_id, variables, now)))
+        writes.append(_variables_write(conversation_id, variables, now))
     await db.write(writes)
 
 
@@ -388,28 +368,6 @@ def _with_end(
             merged.add(_INSERT_RUN)
         writes.append(write)
     return writes, merged
-
-
-# What `finish_turn` sets on the message (besides its metadata and `updated_at`) and run.
-_MESSAGE_END = (
-    "answer",
-    "status",
-    "error",
-    "message_tokens",
-    "answer_tokens",
-    "usage",
-    "latency",
-)
-_RUN_END = (
-    "status",
-    "outputs",
-    "error",
-    "elapsed_time",
-    "total_tokens",
-    "total_steps",
-    "exceptions_count",
-    "finished_at",
-)
 
 
 async def name_conversation(

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from chatflow.store import Database
 from chatflow.store import turns as turns_repo
 from chatflow.store.checkpoint import WalCheckpointer
 from chatflow.store.conversation_variables import VariableValue, load_conversation_variables
+from chatflow.store.direct import Write, WriteMany
 from chatflow.store.models import Conversation, Message, NodeExecution, WorkflowRun
 from chatflow.store.runs import NodeExecutionRecord
 
@@ -33,12 +35,17 @@ async def _world(db: Database) -> World:
         return await make_world(session)
 
 
-async def _start(
-    db: Database, world: World, *, query: str = "héllo", name: str = "n"
-) -> tuple[str, str, str]:
-    conversation_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
-    await turns_repo.insert_turn(
-        db,
+async def _insert_turn(db: Database, **turn: Any) -> turns_repo.TurnRows:
+    """A turn's start written at once, as a streaming turn's is."""
+    writes, rows = turns_repo.start_writes(**turn)
+    await db.write(writes)
+    return rows
+
+
+def _start_writes(
+    world: World, conversation_id: str, message_id: str, run_id: str, query: str, name: str
+) -> list[Write | WriteMany]:
+    writes, _ = turns_repo.start_writes(
         app_id=world.app_id,
         end_user_id=world.alice,
         conversation_id=conversation_id,
@@ -51,12 +58,28 @@ async def _start(
         workflow_id=str(uuid.uuid4()),
         variables=[VariableValue("v1", "counter", "number", 1, "a counter")],
     )
+    return writes
+
+
+async def _start(
+    db: Database, world: World, *, query: str = "héllo", name: str = "n"
+) -> tuple[str, str, str]:
+    conversation_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
+    await db.write(_start_writes(world, conversation_id, message_id, run_id, query, name))
     return conversation_id, message_id, run_id
 
 
-async def test_a_turn_reads_back_through_the_orm(db: Database) -> None:
+@pytest.mark.parametrize("held", [False, True], ids=["started-first", "held-start"])
+async def test_a_turn_reads_back_through_the_orm(db: Database, held: bool) -> None:
+    """Written at its start and completed at its end, or (a blocking turn) all at the end
+    with the start folded in: the same rows either way."""
     world = await _world(db)
-    conversation_id, message_id, run_id = await _start(db, world)
+    if held:
+        conversation_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
+        start = _start_writes(world, conversation_id, message_id, run_id, "héllo", "n")
+    else:
+        conversation_id, message_id, run_id = await _start(db, world)
+        start = []
     finished = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     await turns_repo.finish_turn(
         db,
@@ -94,6 +117,7 @@ async def test_a_turn_reads_back_through_the_orm(db: Database) -> None:
         ],
         conversation_id=conversation_id,
         variables=[VariableValue("v1", "counter", "number", 2, "ignored on update")],
+        start=start,
     )
     await turns_repo.name_conversation(
         db,
@@ -135,7 +159,7 @@ async def test_a_turn_reads_back_through_the_orm(db: Database) -> None:
 async def test_continuing_bumps_the_conversation(db: Database) -> None:
     world = await _world(db)
     conversation_id, _, _ = await _start(db, world)
-    await turns_repo.insert_turn(
+    await _insert_turn(
         db,
         app_id=world.app_id,
         end_user_id=world.alice,
@@ -158,7 +182,7 @@ async def test_a_failing_statement_rolls_back_the_whole_write(db: Database) -> N
     _, message_id, _ = await _start(db, world)
     duplicate_message = str(uuid.uuid4())
     with pytest.raises(Exception):  # noqa: B017 - the driver's own IntegrityError
-        await turns_repo.insert_turn(
+        await _insert_turn(
             db,
             app_id=world.app_id,
             end_user_id=world.alice,
