@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 CORPUS = Path(__file__).resolve().parents[4] / "shared" / "dsl"
@@ -25,3 +27,13 @@ def _all_nodes() -> tuple[tuple[str, dict[str, Any]], ...]:
 
 def corpus_nodes(node_type: str) -> list[tuple[str, dict[str, Any]]]:
     return [(name, data) for name, data in _all_nodes() if data.get("type") == node_type]
+
+
+def require_corpus() -> None:
+    """Skip unless the corpus is beside this checkout (`../shared/dsl`, as in CI); under
+    CI its absence fails the test instead."""
+    if CORPUS.is_dir():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"the DSL corpus is required in CI but {CORPUS} is missing")
+    pytest.skip(f"{CORPUS} is not beside this checkout")
