@@ -1,0 +1,1 @@
+"""Built-in tool providers, one module per provider."""
