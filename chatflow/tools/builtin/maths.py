@@ -11,9 +11,13 @@ import ast
 import math
 import operator
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatflow.tools.base import TextMessage, ToolContext, ToolDescriptor, ToolError, ToolParameter
+
+if TYPE_CHECKING:
+    from chatflow.settings import Settings
+
 from chatflow.tools.builtin._kit import BuiltinProvider, FunctionTool, required_text
 
 ID = "maths"
@@ -156,7 +160,7 @@ async def eval_expression(
     yield TextMessage(format_number(evaluate(required_text(params, "expression"))))
 
 
-def provider() -> BuiltinProvider:
+def provider(settings: Settings) -> BuiltinProvider:
     descriptor = ToolDescriptor(
         ID,
         "eval_expression",

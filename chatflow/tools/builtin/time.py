@@ -9,10 +9,14 @@ from __future__ import annotations
 import calendar
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chatflow.tools.base import TextMessage, ToolContext, ToolDescriptor, ToolError, ToolParameter
+
+if TYPE_CHECKING:
+    from chatflow.settings import Settings
+
 from chatflow.tools.builtin._kit import BuiltinProvider, FunctionTool, required_text, text_param
 
 ID = "time"
@@ -98,7 +102,7 @@ def _descriptor(name: str, description: str, *params: ToolParameter) -> ToolDesc
     return ToolDescriptor(ID, name, name.replace("_", " ").title(), description, params)
 
 
-def provider() -> BuiltinProvider:
+def provider(settings: Settings) -> BuiltinProvider:
     tools = [
         FunctionTool(
             _descriptor(
