@@ -212,7 +212,7 @@ class Settings(BaseSettings):
     )
     files_url: str = Field(
         default="",
-        description="Base URL put in front of signed file URLs (Dify's FILES_URL); default relative.",
+        description="Base URL in front of signed file URLs (Dify's FILES_URL); default relative.",
     )
     files_access_timeout: int = Field(
         default=300, description="Seconds a signed file URL stays valid (Dify: 300)."
