@@ -235,6 +235,13 @@ class Settings(BaseSettings):
         default=True,
         description="SQL tools run in a read-only transaction/connection; false allows writes.",
     )
+    tools_pdf_font: str | None = Field(
+        default=None,
+        description=(
+            "TTF/OTF font md_to_pdf writes with (a CJK font for Chinese/Japanese text); "
+            "default DejaVu Sans where installed."
+        ),
+    )
     tools_sql_max_rows: int = Field(default=1000, description="Most rows a SQL tool returns.")
 
     def resolved_database_url(self) -> str:
