@@ -76,7 +76,7 @@ async def test_text_utilities(tmp_path: Path) -> None:
         {"matches": ["1", "22", "333"]}
     ]
     stats = await call(tmp_path, "text", "text_stats", {"content": "one two\nthree"})
-    assert [m.value for m in stats if isinstance(m, JsonMessage)][0] == {
+    assert next(m.value for m in stats if isinstance(m, JsonMessage)) == {
         "characters": 13, "characters_no_spaces": 11, "words": 3, "lines": 2,
     }  # fmt: skip
     upper = await call(tmp_path, "text", "case_convert", {"content": "abc", "mode": "upper"})
