@@ -81,8 +81,11 @@ def test_bad_signatures_are_refused(server: LiveServer) -> None:
     for params in cases:
         response = client.get(path, params=params)
         assert response.status_code == 403, params
-        assert response.json() == {"code": "forbidden", "message": "Invalid request.",
-                                   "status": 403}  # fmt: skip
+        assert response.json() == {
+            "code": "forbidden",
+            "message": "Invalid request.",
+            "status": 403,
+        }
     # The signature also covers time: an hour-old one has expired.
     old = str(int(time.time()) - 3600)
     assert client.get(path, params={**query, "timestamp": old}).status_code == 403

@@ -43,9 +43,11 @@ print("hi")
 
 async def _export(tmp_path: Path, tool: str, name: str = "报告") -> BlobMessage:
     messages = await call(
-        tmp_path, "bowenliang123/md_exporter/md_exporter", tool,
+        tmp_path,
+        "bowenliang123/md_exporter/md_exporter",
+        tool,
         {"md_text": MARKDOWN, "output_filename": name},
-    )  # fmt: skip
+    )
     (blob,) = messages
     assert isinstance(blob, BlobMessage)
     return blob

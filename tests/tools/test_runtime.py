@@ -103,7 +103,7 @@ def _provider(image_url: str = "", failures: list[int] | None = None) -> Builtin
                 ),
             ),
             everything,
-        ),  # fmt: skip
+        ),
         FunctionTool(ToolDescriptor("demo", "flaky"), flaky),
     ]
     return BuiltinProvider("demo", ("acme/demo/demo",), "Demo", tools)
@@ -128,12 +128,16 @@ async def test_id_forms_and_mappings(tmp_path: Path) -> None:
 
 
 def test_json_schema_offers_llm_parameters_only() -> None:
-    descriptor = ToolDescriptor("p", "t", parameters=(
-        ToolParameter("q", "string", description="the query", required=True),
-        ToolParameter("n", "integer"),
-        ToolParameter("mode", "select", options=("a", "b")),
-        ToolParameter("key", "secret-input", form="form"),
-    ))  # fmt: skip
+    descriptor = ToolDescriptor(
+        "p",
+        "t",
+        parameters=(
+            ToolParameter("q", "string", description="the query", required=True),
+            ToolParameter("n", "integer"),
+            ToolParameter("mode", "select", options=("a", "b")),
+            ToolParameter("key", "secret-input", form="form"),
+        ),
+    )
     assert descriptor.json_schema() == {
         "type": "object",
         "properties": {
@@ -167,7 +171,7 @@ async def test_messages_become_node_outputs(
                 },
             ),
             node("answer", "answer", answer="{{#t.text#}}{{#t.files#}}"),
-        ],  # fmt: skip
+        ],
         edges=chain("start", "t", "answer"),
     )
     engine = EngineServices(models=FakeRegistry(), limits=EngineLimits(), tools=runtime)
@@ -181,8 +185,10 @@ async def test_messages_become_node_outputs(
     csv_file, image = outputs["files"]
     assert isinstance(csv_file, File) and isinstance(image, File)
     assert (csv_file.transfer_method, csv_file.filename, csv_file.extension) == (
-        "tool_file", "escape.csv", ".csv",
-    )  # fmt: skip
+        "tool_file",
+        "escape.csv",
+        ".csv",
+    )
     assert image.type == "image" and image.mime_type == "image/png" and image.size == len(PNG)
     assert csv_file.url and csv_file.url.startswith(f"/files/tools/{csv_file.id}.csv?timestamp=")
     row = await tool_files.find(csv_file.id or "")
@@ -198,8 +204,10 @@ async def test_caller_is_recorded(tool_files: ToolFileService) -> None:
     saved = await tool_files.save(b"x", "a.txt", "text/plain", caller)
     row = await tool_files.find(saved.id or "")
     assert row is not None and (row.app_id, row.user_id, row.conversation_id) == (
-        "app-1", "u-1", "c-1",
-    )  # fmt: skip
+        "app-1",
+        "u-1",
+        "c-1",
+    )
     assert await tool_files.find("../../etc/passwd") is None
 
 
@@ -219,15 +227,24 @@ def _flaky_graph(**data: Any) -> Any:
     ("data", "failures", "status", "answer"),
     [
         ({}, 1, "failed", None),
-        ({"retry_config": {"retry_enabled": True, "max_retries": 2, "retry_interval": 1}},
-         2, "succeeded", "ok recovered"),
-        ({"error_strategy": "default-value",
-          "default_value": [{"key": "text", "type": "string", "value": "fallback"}]},
-         1, "partial-succeeded", "ok fallback"),
-        ({"error_strategy": "fail-branch"}, 1, "partial-succeeded",
-         "failed: upstream is down"),
+        (
+            {"retry_config": {"retry_enabled": True, "max_retries": 2, "retry_interval": 1}},
+            2,
+            "succeeded",
+            "ok recovered",
+        ),
+        (
+            {
+                "error_strategy": "default-value",
+                "default_value": [{"key": "text", "type": "string", "value": "fallback"}],
+            },
+            1,
+            "partial-succeeded",
+            "ok fallback",
+        ),
+        ({"error_strategy": "fail-branch"}, 1, "partial-succeeded", "failed: upstream is down"),
     ],
-)  # fmt: skip
+)
 async def test_error_strategies_and_retries(
     data: dict[str, Any], failures: int, status: str, answer: str | None
 ) -> None:
@@ -257,7 +274,7 @@ async def test_unconfigured_provider_fails_the_node_with_the_setting(tmp_path: P
                 tool_parameters={"query": {"type": "constant", "value": "select 1"}},
             ),
             node("a", "answer", answer="{{#t.text#}}"),
-        ],  # fmt: skip
+        ],
         edges=chain("start", "t", "a"),
     )
     engine = EngineServices(models=FakeRegistry(), limits=EngineLimits(), tools=runtime)

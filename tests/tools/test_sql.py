@@ -64,8 +64,11 @@ async def test_formats_on_sqlite(tmp_path: Path, sqlite_url: str) -> None:
     md = texts(await run("md"))  # type: ignore[arg-type]
     assert md.splitlines()[:3] == ["| item | price |", "| --- | --- |", "| pen | 1.5 |"]
     as_json = await run("json")
-    records = [{"item": "pen", "price": 1.5}, {"item": "书", "price": 12}, {"item": "lamp",
-               "price": 30.25}]  # fmt: skip
+    records = [
+        {"item": "pen", "price": 1.5},
+        {"item": "书", "price": 12},
+        {"item": "lamp", "price": 30.25},
+    ]
     assert JsonMessage(records) in as_json
     assert json.loads(texts(as_json)) == records  # type: ignore[arg-type]
     assert texts(await run("csv")).splitlines()[0] == "item,price"  # type: ignore[arg-type]
@@ -100,28 +103,45 @@ async def test_sqlite_cannot_attach_or_create_files(tmp_path: Path, sqlite_url: 
     target = tmp_path / "created.db"
     with pytest.raises(ToolError):
         await call(
-            tmp_path, SQL, "sql_execute", {"query": f"ATTACH DATABASE '{target}' AS o"},
+            tmp_path,
+            SQL,
+            "sql_execute",
+            {"query": f"ATTACH DATABASE '{target}' AS o"},
             tools_sql_url=sqlite_url,
-        )  # fmt: skip
+        )
     assert not target.exists()
     with pytest.raises(ToolError, match="not authorized"):
-        await call(tmp_path, SQL, "sql_execute", {"query": "PRAGMA query_only = OFF"},
-                   tools_sql_url=sqlite_url)  # fmt: skip
+        await call(
+            tmp_path,
+            SQL,
+            "sql_execute",
+            {"query": "PRAGMA query_only = OFF"},
+            tools_sql_url=sqlite_url,
+        )
     # Reading pragmas still works.
-    info = await call(tmp_path, SQL, "sql_execute", {"query": "PRAGMA table_info(orders)"},
-                      tools_sql_url=sqlite_url)  # fmt: skip
+    info = await call(
+        tmp_path,
+        SQL,
+        "sql_execute",
+        {"query": "PRAGMA table_info(orders)"},
+        tools_sql_url=sqlite_url,
+    )
     assert "price" in texts(info)
     with pytest.raises(ToolError, match="readonly"):
-        await call(tmp_path, SQL, "sql_execute", {"query": "DELETE FROM orders"},
-                   tools_sql_url=sqlite_url)  # fmt: skip
+        await call(
+            tmp_path, SQL, "sql_execute", {"query": "DELETE FROM orders"}, tools_sql_url=sqlite_url
+        )
 
 
 async def test_writes_when_allowed(tmp_path: Path, sqlite_url: str) -> None:
     messages = await call(
-        tmp_path, ROOKIE, "rookie_excute_sql",
+        tmp_path,
+        ROOKIE,
+        "rookie_excute_sql",
         {"sql": "INSERT INTO orders (item, price) VALUES ('cup', 2)", "result_format": "text"},
-        tools_sql_url=sqlite_url, tools_sql_read_only=False,
-    )  # fmt: skip
+        tools_sql_url=sqlite_url,
+        tools_sql_read_only=False,
+    )
     assert texts(messages) == "Statement executed; 1 rows affected."
     with sqlite3.connect(make_url(sqlite_url).database or "") as conn:
         assert conn.execute("SELECT count(*) FROM orders").fetchone() == (4,)
@@ -152,11 +172,16 @@ async def test_postgres_results_and_read_only(
     ):
         await call(tmp_path, SQL, "sql_execute", {"query": switch}, tools_sql_url=url)
     with pytest.raises(ToolError, match="read-only"):
-        await call(tmp_path, SQL, "sql_execute", {"query": f"DELETE FROM {table}"},
-                   tools_sql_url=url)  # fmt: skip
-    count = await call(tmp_path, SQL, "sql_execute",
-                       {"query": f"SELECT count(*) AS n FROM {table}", "format": "md"},
-                       tools_sql_url=url)  # fmt: skip
+        await call(
+            tmp_path, SQL, "sql_execute", {"query": f"DELETE FROM {table}"}, tools_sql_url=url
+        )
+    count = await call(
+        tmp_path,
+        SQL,
+        "sql_execute",
+        {"query": f"SELECT count(*) AS n FROM {table}", "format": "md"},
+        tools_sql_url=url,
+    )
     assert texts(count).splitlines()[-1] == "| 2 |"
 
 
@@ -182,8 +207,10 @@ async def test_text2data_writes_sql_from_the_schema(tmp_path: Path, sqlite_url: 
     params = {
         "query": "expensive items?",
         "model": {"provider": "langgenius/deepseek/deepseek", "model": "deepseek-chat"},
-        "db_type": "mysql", "host": "host.docker.internal", "password": "ignored",
-    }  # fmt: skip
+        "db_type": "mysql",
+        "host": "host.docker.internal",
+        "password": "ignored",
+    }
     messages = await call(tmp_path, ROOKIE, "rookie_text2data", params, runtime=runtime)
     assert texts(messages) == "SELECT item FROM orders WHERE price > 10"
     system = writer.requests[0].messages[0].content
