@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chatflow.engine.files import File
-from chatflow.tools.base import BlobMessage, ToolError
+from chatflow.tools.base import BlobMessage, ToolError, ToolNotConfigured
 from chatflow.tools.catalog import build_registry
 from chatflow.tools.runtime import ToolRuntimeService
 from tests.tools.conftest import call, settings, texts
@@ -49,3 +49,16 @@ async def test_tts_then_asr(tmp_path: Path) -> None:
 async def test_asr_needs_an_audio_file(tmp_path: Path) -> None:
     with pytest.raises(ToolError, match="'audio_file'"):
         await call(tmp_path, "audio", "asr", {"audio_file": "not a file"})
+
+
+async def test_remote_speech_backend_names_its_setting(tmp_path: Path) -> None:
+    with pytest.raises(ToolNotConfigured, match=r"set CHATFLOW_SPEECH_BASE_URL \(or CHATFLOW_"):
+        await call(
+            tmp_path,
+            "audio",
+            "tts",
+            {"text": "hi"},
+            speech_backend="openai",
+            openai_base_url=None,
+            speech_base_url=None,
+        )
