@@ -47,6 +47,11 @@ def test_message_file_event_and_signed_url(server: LiveServer) -> None:
     )
     assert tool_node["data"]["status"] == "succeeded"
     assert tool_node["data"]["outputs"]["files"][0]["filename"] == "report.docx"
+    # As in Dify, node_finished and workflow_finished list the files among the outputs.
+    (listed,) = tool_node["data"]["files"]
+    assert listed["related_id"] == frame["id"] and listed["transfer_method"] == "tool_file"
+    finished = next(e for e in events if e["event"] == "workflow_finished")
+    assert [f["related_id"] for f in finished["data"]["files"]] == [frame["id"]]
 
     response = _root(server).get(url)
     assert response.status_code == 200, response.text
