@@ -4,6 +4,7 @@
     chatflow app import FILE.yml [--api-key KEY]
     chatflow app list
     chatflow app key APP
+    chatflow app site APP [--enable|--disable] [--passcode TEXT|--no-passcode]
     chatflow chat FILE.yml|APP
     chatflow tools list | map REF TOOL
 
@@ -24,6 +25,7 @@ from chatflow.errors import ChatflowError
 from chatflow.services import Services
 from chatflow.services.apps import ImportResult, LoadedApp
 from chatflow.services.chat import ChatRequest
+from chatflow.services.sites import SiteInfo
 from chatflow.services.turn import TurnEnded
 from chatflow.settings import Settings
 from chatflow.tools.commands import tools_cli
@@ -99,17 +101,21 @@ def serve(
     settings = _settings(data_dir, **overrides)
     texts = [_read(path) for path in files or [EXAMPLE_APP]]
 
-    async def import_all(services: Services) -> list[ImportResult]:
-        return [await services.apps.import_dsl(text) for text in texts]
+    async def import_all(services: Services) -> list[tuple[ImportResult, SiteInfo]]:
+        imported = []
+        for text in texts:
+            result = await services.apps.import_dsl(text)
+            # Published on first serve, as Dify publishes a new app's web app.
+            imported.append((result, await services.sites.ensure(result.app_id)))
+        return imported
 
     origin = f"http://{settings.host}:{settings.port}"
     base_url = f"{origin}/v1"
-    for result in _with_services(settings, import_all):
+    for result, site in _with_services(settings, import_all):
         typer.echo(
             f"{result.name}  id={result.app_id}  key={_key_text(result)}  base_url={base_url}"
         )
-        if result.api_key:  # the web page reads the key from the fragment, never sent
-            typer.echo(f"  chat: {origin}/#key={result.api_key}")
+        typer.echo(f"  chat: {_site_text(origin, site)}")
         _echo_missing_tools(result)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
@@ -153,6 +159,38 @@ def create_key(
 ) -> None:
     """Mint a new Service API key for an app and print it (it is shown only once)."""
     typer.echo(_with_services(_settings(data_dir), lambda s: s.apps.create_key(app)))
+
+
+def _site_text(origin: str, site: SiteInfo) -> str:
+    if not site.enabled:
+        return f"site off (`chatflow app site APP --enable` publishes {origin}/chat/{site.code})"
+    passcode = "  (passcode required)" if site.has_passcode else ""
+    return f"{origin}/chat/{site.code}{passcode}"
+
+
+@app_cli.command("site")
+def site(
+    app: Annotated[str, typer.Argument(help="App name or id.")],
+    enable: Annotated[
+        bool | None,
+        typer.Option("--enable/--disable", help="Publish or withdraw the app's chat site."),
+    ] = None,
+    passcode: Annotated[
+        str | None, typer.Option(help="Ask browsers for this passcode before they chat.")
+    ] = None,
+    no_passcode: Annotated[bool, typer.Option("--no-passcode", help="Drop the passcode.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Show or change the app's chat site (`/chat/CODE`); browsers signed in before a new
+    passcode or a disable must sign in again."""
+    settings = _settings(data_dir)
+    info = _with_services(
+        settings,
+        lambda s: s.sites.configure(
+            app, enabled=enable, passcode=passcode, clear_passcode=no_passcode
+        ),
+    )
+    typer.echo(_site_text(f"http://{settings.host}:{settings.port}", info))
 
 
 async def _turn(services: Services, app: LoadedApp, query: str, conversation: str | None) -> str:

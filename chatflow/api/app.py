@@ -29,6 +29,7 @@ from chatflow.api.routes import (
     streams,
     tool_files,
     web,
+    web_api,
     workflows,
 )
 from chatflow.providers.base import ModelRegistry
@@ -86,5 +87,6 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     install_docs(app, prefix=API_PREFIX)
     app.include_router(tool_files.router)  # Dify serves these at the root, not under /v1
-    app.include_router(web.router)  # the chat page at `/`
+    app.include_router(web_api.router)  # the chat sites' own API at `/api`
+    app.include_router(web.router)  # the chat page at `/chat/{code}`
     return app

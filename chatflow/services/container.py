@@ -27,6 +27,7 @@ from chatflow.services.files import FileService
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.moderation import ModerationService
 from chatflow.services.runtime import Runtime, open_runtime
+from chatflow.services.sites import SiteService
 from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import StreamItem
 from chatflow.services.workflows import WorkflowService
@@ -79,6 +80,7 @@ class Services:
     runtime: Runtime
     tools: ToolRuntimeService
     tool_files: ToolFileService
+    sites: SiteService
 
     @classmethod
     async def open(
@@ -164,6 +166,7 @@ class Services:
             runtime=runtime,
             tools=tools,
             tool_files=tool_files,
+            sites=SiteService(db, apps, session_days=settings.web_session_days),
         )
 
     async def close(self) -> None:

@@ -1,0 +1,56 @@
+"""Sites (an app's published chat page) and the browsers' end-user sessions on them.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+DATETIME = sa.DateTime()
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sites",
+        sa.Column("app_id", sa.String(length=36), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("passcode_hash", sa.String(length=255), nullable=True),
+        sa.Column("show_workflow_steps", sa.Boolean(), nullable=False),
+        sa.Column("created_at", DATETIME, nullable=False),
+        sa.Column("updated_at", DATETIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["app_id"], ["apps.id"], name=op.f("fk_sites_app_id_apps"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("app_id", name=op.f("pk_sites")),
+        sa.UniqueConstraint("code", name=op.f("uq_sites_code")),
+    )
+    op.create_table(
+        "web_sessions",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("app_id", sa.String(length=36), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user", sa.String(length=64), nullable=False),
+        sa.Column("created_at", DATETIME, nullable=False),
+        sa.Column("expires_at", DATETIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["app_id"], ["apps.id"], name=op.f("fk_web_sessions_app_id_apps"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_web_sessions_token_hash")),
+    )
+    op.create_index(op.f("ix_web_sessions_app_id"), "web_sessions", ["app_id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_web_sessions_app_id"), table_name="web_sessions")
+    op.drop_table("web_sessions")
+    op.drop_table("sites")
