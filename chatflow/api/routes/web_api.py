@@ -229,6 +229,7 @@ def _message(row: Message, rating: str | None) -> dict[str, Any]:
     return {
         **serializers.message(row, rating),
         "stopped": row.status == "stopped",
+        "running": row.status == "running",
         "workflow_run_id": row.workflow_run_id,
     }
 
