@@ -114,9 +114,7 @@ def test_cross_site_writes_are_refused(server: LiveServer) -> None:
 
 def test_uploads_belong_to_their_session(server: LiveServer) -> None:
     """Bob cannot send Alice's upload (the app must take files for an upload at all)."""
-    name = next(
-        (n for n in server.keys if "file" in n.lower() or "vision" in n.lower()), None
-    )
+    name = next((n for n in server.keys if "file" in n.lower() or "vision" in n.lower()), None)
     if name is None:
         pytest.skip("no file-taking example app")
     alice, bob = server.web_client(name), server.web_client(name)

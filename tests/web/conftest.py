@@ -94,7 +94,9 @@ def page_client(page: Page, server: LiveServer, app: str = "assistant") -> httpx
 
 
 # Screenshots are test artifacts: bench/out is gitignored and CI keeps it.
-SHOTS = Path(os.environ.get("CHATFLOW_TEST_SHOTS", Path(__file__).parents[2] / "bench/out/screenshots"))
+SHOTS = Path(
+    os.environ.get("CHATFLOW_TEST_SHOTS", Path(__file__).parents[2] / "bench/out/screenshots")
+)
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"  # axe-core 4.14.1 (MPL-2.0), from npm
 
 

@@ -67,7 +67,9 @@ def wait_idle(page: Page) -> None:
     expect(page.locator("#send")).to_be_visible()
 
 
-def api_conversations(page: Page, server: LiveServer, app: str = "assistant") -> list[dict[str, Any]]:
+def api_conversations(
+    page: Page, server: LiveServer, app: str = "assistant"
+) -> list[dict[str, Any]]:
     body = page_client(page, server, app).get("/conversations").json()
     data: list[dict[str, Any]] = body["data"]
     return data

@@ -121,7 +121,9 @@ def _scan(page: Page, name: str) -> list[dict[str, Any]]:
     return axe_violations(page)
 
 
-def test_accessibility_light_dark_and_narrow(scan_context: BrowserContext, server: LiveServer) -> None:
+def test_accessibility_light_dark_and_narrow(
+    scan_context: BrowserContext, server: LiveServer
+) -> None:
     page = scan_context.new_page()
     open_chat(page, server)
     send(page, "hello")
