@@ -5,6 +5,7 @@
     chatflow app list
     chatflow app key APP
     chatflow app site APP [--enable|--disable] [--passcode TEXT|--no-passcode]
+    chatflow admin create USERNAME          (an operator of the console at /console)
     chatflow chat FILE.yml|APP
     chatflow tools list | map REF TOOL
 
@@ -37,7 +38,9 @@ CLI_USER = "cli-user"
 
 cli = typer.Typer(help="Run Dify chatflow apps behind Dify's Service API.", no_args_is_help=True)
 app_cli = typer.Typer(help="Import, list and key apps.", no_args_is_help=True)
+admin_cli = typer.Typer(help="Console operators.", no_args_is_help=True)
 cli.add_typer(app_cli, name="app")
+cli.add_typer(admin_cli, name="admin")
 cli.add_typer(tools_cli, name="tools")
 
 DataDir = Annotated[
@@ -191,6 +194,29 @@ def site(
         ),
     )
     typer.echo(_site_text(f"http://{settings.host}:{settings.port}", info))
+
+
+@admin_cli.command("create")
+def create_operator(
+    username: Annotated[str, typer.Argument(help="The operator's login name.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="CHATFLOW_ADMIN_PASSWORD",
+            help="Asked for when not given (or read from CHATFLOW_ADMIN_PASSWORD).",
+        ),
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Create a console operator (the password is stored as an Argon2id hash only)."""
+    settings = _settings(data_dir)
+    _with_services(settings, lambda s: s.operators.create(username, password))
+    typer.echo(
+        f"operator {username} created; sign in at http://{settings.host}:{settings.port}/console"
+    )
 
 
 async def _turn(services: Services, app: LoadedApp, query: str, conversation: str | None) -> str:

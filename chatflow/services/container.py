@@ -18,6 +18,7 @@ from chatflow.services.annotations import AnnotationService
 from chatflow.services.apps import AppService
 from chatflow.services.audio import AudioService
 from chatflow.services.chat import ChatService
+from chatflow.services.console import ConsoleService
 from chatflow.services.conversation_variables import ConversationVariableService
 from chatflow.services.conversations import ConversationService
 from chatflow.services.end_users import EndUserService
@@ -26,6 +27,7 @@ from chatflow.services.feedbacks import FeedbackService
 from chatflow.services.files import FileService
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.moderation import ModerationService
+from chatflow.services.operators import OperatorService
 from chatflow.services.runtime import Runtime, open_runtime
 from chatflow.services.sites import SiteService
 from chatflow.services.tool_files import ToolFileService
@@ -81,6 +83,8 @@ class Services:
     tools: ToolRuntimeService
     tool_files: ToolFileService
     sites: SiteService
+    operators: OperatorService
+    console: ConsoleService
 
     @classmethod
     async def open(
@@ -144,6 +148,7 @@ class Services:
         human_input = HumanInputService(db, engine, tasks, streams, apps)
         workflows = WorkflowService(db, engine, tasks, streams)
         chat.pauses = workflows.pauses = human_input
+        sites = SiteService(db, apps, session_days=settings.web_session_days)
         return cls(
             settings=settings,
             db=db,
@@ -166,7 +171,9 @@ class Services:
             runtime=runtime,
             tools=tools,
             tool_files=tool_files,
-            sites=SiteService(db, apps, session_days=settings.web_session_days),
+            sites=sites,
+            console=ConsoleService(db, apps, sites),
+            operators=OperatorService(db),
         )
 
     async def close(self) -> None:

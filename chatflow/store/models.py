@@ -124,6 +124,28 @@ class WebSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class Operator(Base):
+    """A console account; the password is kept only as an Argon2id hash."""
+
+    __tablename__ = "operators"
+    id: Mapped[str] = _id()
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = _created()
+
+
+class OperatorSession(Base):
+    """A signed-in console browser: the cookie's sha256 and the session's CSRF token."""
+
+    __tablename__ = "operator_sessions"
+    id: Mapped[str] = _id()
+    operator_id: Mapped[str] = _fk("operators.id", index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class EndUser(Base):
     """A Service API caller, identified per app by the request's `user` string."""
 

@@ -658,11 +658,18 @@ async function load(site) {
   $("site-notice").hidden = true;
   document.body.classList.remove("no-site");
   renderApp(site, params);
-  document.body.classList.add("ready");
+  // Nothing can be typed until the open conversation is back (a message sent meanwhile
+  // would land in a thread about to be replaced).
+  const workflow = $("query").disabled;
+  $("query").disabled = true;
   await sidebar.refresh();
   const saved = storage.get(conversationStore());
   if (saved) await openConversation(saved, { restoring: true });
   else newChat();
+  $("query").disabled = workflow;
+  updateSend();
+  if (!workflow) $("query").focus();
+  document.body.classList.add("ready");
 }
 
 function autosize() {

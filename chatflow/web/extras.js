@@ -86,8 +86,8 @@ export class Trace {
             time ? h("span", { class: "muted small" }, ` · ${time}`) : null,
           ),
           step.error ? h("p", { class: "step-error small" }, step.error) : null,
-          step.inputs ? h("div", { class: "small" }, "Inputs", h("pre", {}, pretty(step.inputs))) : null,
-          step.outputs ? h("div", { class: "small" }, "Outputs", h("pre", {}, pretty(step.outputs))) : null,
+          step.inputs ? h("div", { class: "small" }, "Inputs", h("pre", { tabindex: 0 }, pretty(step.inputs))) : null,
+          step.outputs ? h("div", { class: "small" }, "Outputs", h("pre", { tabindex: 0 }, pretty(step.outputs))) : null,
           children.length
             ? h("details", { class: "fold" }, h("summary", { class: "small" }, `${children.length} steps inside`),
               h("ol", { class: "timeline" }, children.map(row)))

@@ -14,11 +14,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from tests.api.conftest import LiveServer, live, server
 
 __all__ = ["live", "server"]
+
+# `expect` waits on what the page shows; on a busy machine that can take a while (it
+# returns as soon as the condition holds, so the bound costs nothing when things are fast).
+expect.set_options(timeout=30_000)
 
 CHROMIUM = Path(os.environ.get("CHATFLOW_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

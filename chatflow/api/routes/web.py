@@ -29,6 +29,8 @@ MEDIA_TYPES = {
     "api.js": "text/javascript; charset=utf-8",
     "dom.js": "text/javascript; charset=utf-8",
     "extras.js": "text/javascript; charset=utf-8",
+    "console.js": "text/javascript; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
     "inputs.js": "text/javascript; charset=utf-8",
     "markdown.js": "text/javascript; charset=utf-8",
     "sidebar.js": "text/javascript; charset=utf-8",
@@ -63,6 +65,7 @@ class Asset:
 class Bundle:
     version: str
     page: Asset
+    console: Asset
     assets: dict[str, Asset]
 
 
@@ -77,10 +80,14 @@ def bundle() -> Bundle:
     for name in sorted(assets):
         digest.update(name.encode() + b"\0" + assets[name].body)
     version = digest.hexdigest()[:12]
-    page = files.joinpath("index.html").read_text(encoding="utf-8")
-    for name in assets:
-        page = page.replace("{{" + name + "}}", f"{ASSET_PREFIX}/{version}/{name}")
-    return Bundle(version, Asset(page.encode("utf-8"), "text/html; charset=utf-8"), assets)
+
+    def html(name: str) -> Asset:
+        page = files.joinpath(name).read_text(encoding="utf-8")
+        for asset in assets:
+            page = page.replace("{{" + asset + "}}", f"{ASSET_PREFIX}/{version}/{asset}")
+        return Asset(page.encode("utf-8"), "text/html; charset=utf-8")
+
+    return Bundle(version, html("index.html"), html("console.html"), assets)
 
 
 def _serve(request: Request, asset: Asset, cache_control: str) -> Response:
@@ -100,6 +107,12 @@ async def home(request: Request) -> Response:
 async def chat_page(code: str, request: Request) -> Response:
     """An app's site; the page asks `/api/site` whether the code is published."""
     return _serve(request, bundle().page, "no-cache")
+
+
+@router.api_route("/console", methods=["GET", "HEAD"])
+async def console_page(request: Request) -> Response:
+    """The operator console; it signs in through `/console/api` (`routes/console_api.py`)."""
+    return _serve(request, bundle().console, "no-cache")
 
 
 @router.api_route(ASSET_PREFIX + "/{version}/{name}", methods=["GET", "HEAD"])

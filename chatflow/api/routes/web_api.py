@@ -59,7 +59,7 @@ def _code(request: Request) -> str:
     return code
 
 
-def _same_origin(request: Request) -> None:
+def same_origin(request: Request) -> None:
     if request.method in _SAFE_METHODS:
         return
     origin = request.headers.get("origin")
@@ -73,7 +73,7 @@ def _same_origin(request: Request) -> None:
 async def web_user(request: Request) -> WebUser:
     """The session's app and user (401 `web_session_required` without one)."""
     code = _code(request)
-    _same_origin(request)
+    same_origin(request)
     token = request.cookies.get(cookie_name(code))
     return await services_of(request).sites.authenticate(code, token)
 
@@ -114,7 +114,7 @@ class PassportBody(BaseModel):
 async def passport(request: Request, services: ServicesDep) -> JSONResponse:
     """Open an end-user session: the token goes only into the HttpOnly cookie."""
     code = _code(request)
-    _same_origin(request)
+    same_origin(request)
     body = await json_body(request, PassportBody) if await request.body() else PassportBody()
     if body.passcode is not None and len(body.passcode) > 256:
         raise InvalidRequest("passcode: too long")
