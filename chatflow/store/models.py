@@ -393,3 +393,7 @@ class HumanInputForm(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
+
+
+# The knowledge tables live in their own module; importing it registers them on `Base`.
+from chatflow.store import knowledge_models as _knowledge_models  # noqa: E402, F401
