@@ -1,4 +1,4 @@
-"""Knowledge bases: documents in, chunks indexed, chunks retrieved.
+"""Knowledge bases: datasets of documents split into segments, and their retrieval engine.
 
 `extract` turns uploaded files into text, `splitter` cuts text into chunks by Dify's
 process rules, `index` (the retrieval engine) indexes and searches chunks, and

@@ -1,0 +1,113 @@
+"""Full-text side of retrieval: a tokenizer that handles CJK, and an in-memory BM25 index.
+
+Tokens: Latin/Cyrillic/digit runs become lower-cased words; a run of CJK ideographs (or
+kana/hangul) becomes its single characters plus its overlapping bigrams. Chinese has no
+spaces, so whole-run tokens would never match a paraphrase; unigrams+bigrams is the
+dictionary-free scheme Lucene's CJKAnalyzer and Elasticsearch's `cjk_bigram` use, and on
+our evaluation set it finds the passage of most Chinese queries without a word list
+(jieba would add a 20 MB dictionary and a slow first load). English words get a light
+suffix strip so "refunds" meets "refund".
+
+`BM25Index` holds one dataset's postings as NumPy arrays: a query touches only the
+postings of its own terms. Scores are normalised to [0, 1] by the query's total IDF
+(a chunk holding every query term once, at average length, scores 1.0), so they mix
+with cosine similarities under Dify's keyword weight.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from itertools import pairwise
+
+import numpy as np
+import numpy.typing as npt
+
+# CJK Unified Ideographs (+ext A, compatibility), Hiragana, Katakana, Hangul syllables.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
+_CJK_RUN = re.compile(rf"[{_CJK}]")
+# Function words that carry no topic; a short list, as stop-lists beyond this hurt recall.
+_STOP = frozenset(
+    "a an and are as at be by can do does for from how i in is it its me my of on or our "
+    "so that the this to was we what when where which who why will with you your "
+    "的 了 是 在 和 我 你 吗 呢 吧 啊 么 怎 什".split()
+)
+_K1 = 1.2
+_B = 0.75
+
+
+def _stem(word: str) -> str:
+    """A light English suffix strip (plural/-ing/-ed); enough to pair word forms."""
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 4 and word.endswith("ied"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith("ed"):
+        return word[:-2]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    """Index terms of `text` (duplicates kept: their counts are term frequencies)."""
+    terms: list[str] = []
+    for match in _TOKEN.finditer(text.lower()):
+        run = match.group()
+        if _CJK_RUN.match(run):
+            terms.extend(c for c in run if c not in _STOP)
+            terms.extend(a + b for a, b in pairwise(run))
+        elif run not in _STOP:
+            terms.append(_stem(run))
+    return terms
+
+
+class BM25Index:
+    """BM25 over a fixed list of documents (row i = document i); immutable once built."""
+
+    def __init__(self, documents: Sequence[Sequence[str]]) -> None:
+        self.size = len(documents)
+        lengths = np.fromiter((len(d) for d in documents), dtype=np.float32, count=self.size)
+        average = float(lengths.mean()) if self.size else 0.0
+        # Per-document length normalisation, folded once: k1 * (1 - b + b * dl / avgdl).
+        self._norm = _K1 * (1.0 - _B + _B * lengths / max(average, 1e-9))
+        rows: dict[str, list[int]] = {}
+        freqs: dict[str, list[int]] = {}
+        for row, document in enumerate(documents):
+            for term, count in Counter(document).items():
+                rows.setdefault(term, []).append(row)
+                freqs.setdefault(term, []).append(count)
+        self._postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {
+            term: (np.asarray(r, dtype=np.int32), np.asarray(freqs[term], dtype=np.float32))
+            for term, r in rows.items()
+        }
+
+    def _idf(self, document_frequency: int) -> float:
+        # Lucene's BM25 IDF: always positive, so a term in most chunks still counts a little.
+        return math.log(1.0 + (self.size - document_frequency + 0.5) / (document_frequency + 0.5))
+
+    def scores(self, query: str) -> npt.NDArray[np.float32]:
+        """Normalised BM25 score of every document for `query` (0 where no term matches)."""
+        out = np.zeros(self.size, dtype=np.float32)
+        terms = set(tokenize(query))
+        total_idf = 0.0
+        for term in terms:
+            posting = self._postings.get(term)
+            if posting is None:
+                # An unseen term still counts in the normaliser: a query half made of
+                # words the corpus lacks cannot score a full match.
+                total_idf += self._idf(0)
+                continue
+            rows, tf = posting
+            idf = self._idf(len(rows))
+            total_idf += idf
+            out[rows] += idf * tf * (_K1 + 1.0) / (tf + self._norm[rows])
+        if total_idf > 0:
+            out /= np.float32(total_idf)
+        np.minimum(out, 1.0, out=out)
+        return out
