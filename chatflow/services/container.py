@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from chatflow.engine.limits import EngineLimits
 from chatflow.engine.nodes.base import EngineServices
+from chatflow.knowledge.index import ChunkIndex
 from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
@@ -25,6 +26,8 @@ from chatflow.services.features import TurnFeatures
 from chatflow.services.feedbacks import FeedbackService
 from chatflow.services.files import FileService
 from chatflow.services.human_input import HumanInputService
+from chatflow.services.knowledge import KnowledgeService
+from chatflow.services.knowledge_base import DatasetKnowledgeBase
 from chatflow.services.moderation import ModerationService
 from chatflow.services.runtime import Runtime, open_runtime
 from chatflow.services.turn import StreamItem
@@ -73,6 +76,7 @@ class Services:
     audio: AudioService
     human_input: HumanInputService
     runtime: Runtime
+    knowledge: KnowledgeService
 
     @classmethod
     async def open(
@@ -102,6 +106,13 @@ class Services:
             upload_max_mb=settings.upload_max_mb,
             ssrf_allow=settings.ssrf_allow,
         )
+        knowledge = KnowledgeService(
+            db,
+            LocalFileStorage(settings.data_dir / "uploads"),
+            ChunkIndex(db, models.embedder()),
+            upload_max_mb=settings.upload_max_mb,
+            embedding_model=("chatflow", settings.embedding_backend),
+        )
         engine = EngineServices(
             models=models,
             limits=engine_limits(settings),
@@ -109,6 +120,7 @@ class Services:
             file_reader=files.read,
             file_saver=files.save_generated,
             ssrf_allow=settings.ssrf_allow,
+            knowledge=DatasetKnowledgeBase(db, knowledge),
         )
         # In-process, or shared by every worker through Redis (`settings.redis_url`).
         runtime = await open_runtime(settings, db, sweep=sweep)
@@ -122,6 +134,8 @@ class Services:
         human_input = HumanInputService(db, engine, tasks, streams, apps)
         workflows = WorkflowService(db, engine, tasks, streams)
         chat.pauses = workflows.pauses = human_input
+        if sweep:  # servers ingest documents; the CLI starts it when it needs it
+            await knowledge.start()
         return cls(
             settings=settings,
             db=db,
@@ -142,9 +156,11 @@ class Services:
             audio=AudioService(db, settings),
             human_input=human_input,
             runtime=runtime,
+            knowledge=knowledge,
         )
 
     async def close(self) -> None:
+        await self.knowledge.close()
         await self.runtime.close()
         await self.chat.close()
         await self.annotations.close()

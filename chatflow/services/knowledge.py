@@ -27,6 +27,7 @@ from chatflow.services.knowledge_ingest import Ingester
 from chatflow.store import Database
 from chatflow.store import knowledge as repo
 from chatflow.store._types import utcnow
+from chatflow.store.apps import hash_token
 from chatflow.store.knowledge_models import (
     Dataset,
     DatasetDocument,
@@ -194,7 +195,7 @@ class KnowledgeService:
 
     async def authenticate(self, token: str) -> None:
         """Accept a dataset key; `Unauthorized` otherwise (app keys included)."""
-        token_hash = repo.hash_token(token)
+        token_hash = hash_token(token)
         now = time.monotonic()
         if self._keys.get(token_hash, 0.0) > now:
             return
@@ -355,9 +356,7 @@ class KnowledgeService:
             if not dataset.indexing_technique:
                 dataset.indexing_technique = indexing_technique
                 if indexing_technique == "high_quality" and not dataset.embedding_model:
-                    dataset.embedding_model_provider, dataset.embedding_model = (
-                        self.embedding_model
-                    )
+                    dataset.embedding_model_provider, dataset.embedding_model = self.embedding_model
             if retrieval_model and not dataset.retrieval_model:
                 dataset.retrieval_model = _checked_retrieval_model(retrieval_model)
             dataset.data_source_type = dataset.data_source_type or "upload_file"
@@ -620,7 +619,9 @@ class KnowledgeService:
             await self.index.add(dataset_id, chunks)
         except Exception as exc:
             async with self._db.session() as session:
-                for found in (await repo.segments_by_ids(session, [s.id for s in segments])).values():
+                for found in (
+                    await repo.segments_by_ids(session, [s.id for s in segments])
+                ).values():
                     found.status, found.error = "error", str(exc) or repr(exc)
             raise
         now = utcnow()
@@ -636,7 +637,7 @@ class KnowledgeService:
         async with self._db.session() as session:
             document = await session.get(DatasetDocument, document_id)
             if document is not None:
-                count, characters, _ = await repo.segment_stats(session, document_id)
+                _, characters, _ = await repo.segment_stats(session, document_id)
                 document.word_count = characters
                 document.updated_at = utcnow()
 
@@ -873,11 +874,11 @@ class KnowledgeService:
                 segment = segments.get(hit.segment_id)
                 if segment is None or not segment.enabled or segment.status != "completed":
                     continue
-                document = admitted.get(segment.document_id)
-                dataset = datasets.get(segment.dataset_id)
-                if document is None or dataset is None:
+                owner = admitted.get(segment.document_id)
+                source = datasets.get(segment.dataset_id)
+                if owner is None or source is None:
                     continue
-                results.append(RetrievedChunk(segment, document, dataset, float(hit.score)))
+                results.append(RetrievedChunk(segment, owner, source, float(hit.score)))
             results.sort(key=lambda r: r.score, reverse=True)
             if count_hits and results:
                 await repo.add_hits(session, [r.segment.id for r in results])
@@ -938,7 +939,10 @@ def settings_for(dataset: Dataset, raw: Mapping[str, Any]) -> RetrievalSettings:
     merged = {**default_retrieval_model(), **raw}
     if dataset.indexing_technique == "economy":
         merged["search_method"] = "keyword_search"
-    return RetrievalSettings.from_dify(merged)
+    try:
+        return RetrievalSettings.from_dify(merged)
+    except ValueError as exc:
+        raise InvalidRequest(f"retrieval_model: {exc}") from None
 
 
 def _checked_retrieval_model(raw: Mapping[str, Any]) -> dict[str, Any]:

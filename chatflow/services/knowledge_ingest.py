@@ -186,9 +186,7 @@ class Ingester:
                 f"No text found in {document.name!r}: a scanned PDF or an empty file has "
                 "nothing to index. Upload a text version of the document."
             )
-        segments = [
-            _segment(document, position, text) for position, text in enumerate(chunks, 1)
-        ]
+        segments = [_segment(document, position, text) for position, text in enumerate(chunks, 1)]
         async with self._db.session() as session:
             session.add_all(segments)
         await self._progress(

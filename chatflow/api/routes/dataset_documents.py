@@ -42,7 +42,9 @@ def _created(knowledge: KnowledgeService, document: Any, batch: str) -> JSONResp
 
 @router.post("/datasets/{dataset_id}/document/create-by-text")
 @router.post("/datasets/{dataset_id}/document/create_by_text")
-async def create_by_text(dataset_id: str, request: Request, knowledge: KnowledgeDep) -> JSONResponse:
+async def create_by_text(
+    dataset_id: str, request: Request, knowledge: KnowledgeDep
+) -> JSONResponse:
     """A document from `name` and `text`; ingestion runs in the background (`batch`)."""
     body = await json_object(request)
     name = str_field(body, "name", required=True) or ""
@@ -115,7 +117,9 @@ async def _new_from_upload(
 
 @router.post("/datasets/{dataset_id}/document/create-by-file")
 @router.post("/datasets/{dataset_id}/document/create_by_file")
-async def create_by_file(dataset_id: str, request: Request, knowledge: KnowledgeDep) -> JSONResponse:
+async def create_by_file(
+    dataset_id: str, request: Request, knowledge: KnowledgeDep
+) -> JSONResponse:
     """A document from a multipart `file` (txt, md, html, pdf, docx, xlsx, csv, ...) and
     optional `data` (JSON: indexing_technique, process_rule, doc_form, ...)."""
     dataset_id = uuid_path(dataset_id)
@@ -190,7 +194,9 @@ async def update_by_file(
 
 
 @router.get("/datasets/{dataset_id}/documents")
-async def list_documents(dataset_id: str, request: Request, knowledge: KnowledgeDep) -> JSONResponse:
+async def list_documents(
+    dataset_id: str, request: Request, knowledge: KnowledgeDep
+) -> JSONResponse:
     """Documents, newest first; `page`, `limit`, `keyword`, `status` (display status)."""
     limit = int_arg(request, "limit", 20, high=100)
     page = int_arg(request, "page", 1)

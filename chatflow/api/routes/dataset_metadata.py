@@ -32,8 +32,7 @@ async def list_fields(dataset_id: str, knowledge: KnowledgeDep) -> JSONResponse:
     return JSONResponse(
         {
             "doc_metadata": [
-                {"id": f.id, "name": f.name, "type": f.type, "count": count}
-                for f, count in fields
+                {"id": f.id, "name": f.name, "type": f.type, "count": count} for f, count in fields
             ],
             "built_in_field_enabled": dataset.built_in_field_enabled,
         }

@@ -56,9 +56,7 @@ async def create_segments(
     document, segments = await knowledge.create_segments(
         uuid_path(dataset_id), uuid_path(document_id), items
     )
-    return JSONResponse(
-        {"data": [ser.segment(s) for s in segments], "doc_form": document.doc_form}
-    )
+    return JSONResponse({"data": [ser.segment(s) for s in segments], "doc_form": document.doc_form})
 
 
 @router.get(_PATH + "/{segment_id}")

@@ -60,7 +60,9 @@ async def get_dataset(dataset_id: str, knowledge: KnowledgeDep) -> JSONResponse:
 
 
 @router.patch("/datasets/{dataset_id}")
-async def update_dataset(dataset_id: str, request: Request, knowledge: KnowledgeDep) -> JSONResponse:
+async def update_dataset(
+    dataset_id: str, request: Request, knowledge: KnowledgeDep
+) -> JSONResponse:
     """Only the fields given change (`name`, `description`, `indexing_technique`,
     `permission`, `retrieval_model`, `embedding_model`, `embedding_model_provider`)."""
     body = await json_object(request)
