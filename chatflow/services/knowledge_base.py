@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from chatflow.engine.graph import Graph
 from chatflow.engine.nodes.base import DatasetInfo, RetrievalRequest
+from chatflow.engine.nodes.knowledge_retrieval import Config as RetrievalConfig
 from chatflow.errors import InvalidRequest, NodeError
 from chatflow.knowledge.filters import MetadataFilter
 from chatflow.knowledge.index import RetrievalSettings
@@ -154,3 +156,33 @@ def _item(hit: RetrievedChunk, position: int) -> dict[str, Any]:
         "files": [],
         "summary": None,
     }
+
+
+def dataset_refs(graph: Graph) -> list[str]:
+    """Every dataset reference an app's graph makes, in graph order, once each."""
+    refs: list[str] = []
+    for node in graph.nodes.values():
+        if isinstance(node.config, RetrievalConfig):
+            refs.extend(node.config.dataset_ids)
+    return list(dict.fromkeys(refs))
+
+
+async def map_refs(
+    db: Database, app_id: str, refs: Sequence[str], mapping: Mapping[str, str]
+) -> list[str]:
+    """Store `mapping` (ref -> dataset id or name) for the app; the refs left unmapped
+    (neither mapped now or before, nor one of this server's dataset ids or names)."""
+    async with db.session() as session:
+        for ref, target in mapping.items():
+            dataset = await repo.find_dataset(session, target)
+            if dataset is None:
+                raise InvalidRequest(f"--dataset {ref}={target}: no dataset {target!r}")
+            await repo.set_app_ref(session, app_id, ref, dataset.id)
+        mapped = await repo.app_refs(session, app_id)
+        unmapped: list[str] = []
+        for ref in refs:
+            if ref in mapped:
+                continue
+            if await repo.find_dataset(session, ref) is None:
+                unmapped.append(ref)
+    return unmapped
