@@ -233,3 +233,61 @@ def test_document_chat_workflow_retrieves_for_every_route(server: LiveServer) ->
     assert data["status"] == "succeeded", data
     # Single-mode retrieval fed the installation chunk through the template to the LLM.
     assert any(INSTALL in prompt for prompt in model.prompts)
+
+
+CHAT_APP = """
+app:
+  mode: chat
+  name: handbook-chat
+kind: app
+version: 0.1.5
+model_config:
+  model:
+    provider: openai
+    name: gpt-4o-mini
+    mode: chat
+    completion_params: {}
+  pre_prompt: You are the HR helper of {{company}}.
+  prompt_type: simple
+  user_input_form:
+  - text-input:
+      variable: company
+      label: Company
+      required: false
+  retriever_resource:
+    enabled: true
+  dataset_configs:
+    retrieval_model: multiple
+    top_k: 2
+    reranking_enable: false
+    datasets:
+      datasets:
+      - dataset:
+          enabled: true
+          id: exported-dataset-id
+"""
+
+
+def test_chat_mode_app_with_dataset_configs(server: LiveServer) -> None:
+    dataset_id = _build(
+        dataset_client(server),
+        "handbook-for-chat",
+        {"leave.md": ("Annual leave: 25 days, booked in the HR portal.", None)},
+    )
+    token, unmapped = _import(server, CHAT_APP, {"exported-dataset-id": dataset_id})
+    assert unmapped == []
+    model = RecordingLLM(())
+    server.registry.fake = model
+    client = _app_client(server, token)
+    body = {
+        "inputs": {"company": "Acme"},
+        "query": "How many days of annual leave?",
+        "user": "u",
+        "response_mode": "blocking",
+    }
+    answer = client.post("/chat-messages", json=body)
+    assert answer.status_code == 200, answer.text
+    (cited,) = answer.json()["metadata"]["retriever_resources"]
+    assert cited["document_name"] == "leave.md" and cited["dataset_name"] == "handbook-for-chat"
+    (prompt,) = model.prompts
+    assert "25 days" in prompt and "HR helper of Acme" in prompt and "<context>" in prompt
