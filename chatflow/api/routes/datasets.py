@@ -24,7 +24,8 @@ async def list_datasets(request: Request, knowledge: KnowledgeDep) -> JSONRespon
         page=page,
         limit=limit,
         keyword=request.query_params.get("keyword") or None,
-        tag_ids=[t for t in request.query_params.getlist("tag_ids") if t],
+        # Repeated (`tag_ids=a&tag_ids=b`, as Dify reads them) or comma-separated.
+        tag_ids=[t for raw in request.query_params.getlist("tag_ids") for t in raw.split(",") if t],
     )
     return JSONResponse(
         ser.page(
