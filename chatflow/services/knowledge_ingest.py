@@ -56,6 +56,8 @@ class Ingester:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        # Segment ids the current pass put in the index (one document at a time).
+        self._indexed: list[str] = []
 
     async def start(self) -> None:
         if self._task is None:
@@ -113,11 +115,17 @@ class Ingester:
 
     async def _ingest(self, document_id: str, dataset_id: str) -> None:
         started = time.perf_counter()
+        self._indexed = []
         heartbeat = asyncio.create_task(self._heartbeat(document_id))
         try:
             await self._steps(document_id, dataset_id, started)
         except LeaseLost:
-            log.warning("document %s was taken over by another worker", document_id)
+            async with self._db.session() as session:
+                gone = await session.get(DatasetDocument, document_id) is None
+            if gone:  # deleted meanwhile: what this pass indexed must not outlive it
+                await self._index.remove(dataset_id, self._indexed)
+            else:
+                log.warning("document %s was taken over by another worker", document_id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -223,6 +231,7 @@ class Ingester:
                     f"Indexing failed: {_describe(exc)}. Check the embedding backend "
                     "(CHATFLOW_EMBEDDING_BACKEND) and retry by updating the document."
                 ) from exc
+            self._indexed.extend(s.id for s in batch)
             now = utcnow()
             async with self._db.session() as session:
                 rows = await repo.segments_by_ids(session, [s.id for s in batch])
