@@ -21,6 +21,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from chatflow.cli_knowledge import kb_cli, key_cli
+from chatflow.dsl import load_app, to_graph
 from chatflow.engine.events import TextChunk
 from chatflow.errors import ChatflowError
 from chatflow.services import Services
@@ -103,7 +104,7 @@ def serve(
     texts = [_read(path) for path in files or [EXAMPLE_APP]]
 
     async def import_all(services: Services) -> list[tuple[ImportResult, list[str]]]:
-        imported = [await _import_mapped(services, text, None, {}) for text in texts]
+        imported = [await _import_mapped(services, text, None, []) for text in texts]
         return [(result, unmapped) for result, unmapped, _ in imported]
 
     origin = f"http://{settings.host}:{settings.port}"
@@ -119,24 +120,35 @@ def serve(
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
-def _mapping(pairs: list[str]) -> dict[str, str]:
+def _split_pairs(pairs: list[str]) -> list[str]:
+    for pair in pairs:
+        if "=" not in pair.strip("="):
+            raise typer.BadParameter(f"expected REF=DATASET, got {pair!r}", param_hint="--dataset")
+    return pairs
+
+
+def _mapping(pairs: list[str], refs: list[str]) -> dict[str, str]:
+    """REF=DATASET pairs as {REF: DATASET}. Exported refs often end in `=` (base64), so
+    the split is the one whose REF is a reference of the file; else the last `=`."""
     mapping: dict[str, str] = {}
     for pair in pairs:
-        ref, sep, dataset = pair.rpartition("=")
-        if not sep or not ref or not dataset:
-            raise typer.BadParameter(f"expected REF=DATASET, got {pair!r}", param_hint="--dataset")
+        splits = [(pair[:i], pair[i + 1 :]) for i, c in enumerate(pair) if c == "=" and i]
+        splits = [(ref, dataset) for ref, dataset in splits if dataset]
+        known = [(ref, dataset) for ref, dataset in splits if ref in refs]
+        ref, dataset = (known or splits)[-1]
         mapping[ref] = dataset
     return mapping
 
 
 async def _import_mapped(
-    services: Services, text: str, api_key: str | None, mapping: dict[str, str]
+    services: Services, text: str, api_key: str | None, pairs: list[str]
 ) -> tuple[ImportResult, list[str], list[str]]:
     """Import, store the dataset mapping; (result, unmapped refs, refs not in the file)."""
+    refs = dataset_refs(to_graph(load_app(text)))
+    mapping = _mapping(pairs, refs)
     for target in mapping.values():
         await services.knowledge.find_dataset(target)  # a wrong DATASET fails before import
     result = await services.apps.import_dsl(text, api_key=api_key)
-    refs = dataset_refs((await services.apps.find(result.app_id)).graph)
     unmapped = await map_refs(services.db, result.app_id, refs, mapping)
     return result, unmapped, [ref for ref in mapping if ref not in refs]
 
@@ -170,9 +182,9 @@ def import_app(
     """Import a DSL file; the same app name updates that app in place, keeping its keys.
     Every dataset reference left unmapped is listed with the command that maps it."""
     text = _read(file)
-    mapping = _mapping(dataset or [])
+    pairs = _split_pairs(dataset or [])
     result, unmapped, unknown = _with_services(
-        _settings(data_dir), lambda s: _import_mapped(s, text, api_key, mapping)
+        _settings(data_dir), lambda s: _import_mapped(s, text, api_key, pairs)
     )
     action = "created" if result.created else "updated"
     typer.echo(f"{action} {result.name}  id={result.app_id}  key={_key_text(result)}")

@@ -2,7 +2,7 @@
 
     chatflow dataset-key create [--api-key KEY]      a Knowledge API key (`dataset-...`)
     chatflow kb create NAME [--description TEXT]
-    chatflow kb add NAME FILE... [--max-tokens N] [--separator S] [--overlap N]
+    chatflow kb add NAME FILE... [--metadata FIELD=VALUE] [--max-tokens N] [--separator S]
     chatflow kb list
     chatflow kb search NAME QUERY [--top-k N] [--method hybrid_search]
 
@@ -78,9 +78,23 @@ def add(
     max_tokens: Annotated[int | None, typer.Option(help="Chunk size (50-4000 tokens).")] = None,
     separator: Annotated[str, typer.Option(help="Split on this first.")] = "\\n",
     overlap: Annotated[int, typer.Option(help="Tokens repeated between chunks.")] = 50,
+    metadata: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metadata",
+            help="FIELD=VALUE set on every added file (a string field, created if new); "
+            "what apps' metadata filters match. Repeatable.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Add files and wait until they are indexed, with a progress bar."""
+    values: dict[str, str] = {}
+    for pair in metadata or []:
+        field, sep, value = pair.partition("=")
+        if not sep or not field.strip():
+            raise typer.BadParameter(f"expected FIELD=VALUE, got {pair!r}", param_hint="--metadata")
+        values[field.strip()] = value
     for path in files:
         if not path.is_file():
             raise typer.BadParameter(f"no such file: {path}")
@@ -119,6 +133,16 @@ def add(
                 dataset.id, new, indexing_technique="high_quality"
             )
             created.append((document.id, batch))
+        if values:
+            _, fields = await knowledge.metadata_fields(dataset.id)
+            known = {field.name for field, _ in fields}
+            for field_name in values:
+                if field_name not in known:
+                    await knowledge.create_metadata_field(dataset.id, "string", field_name)
+            items = [{"name": n, "value": v} for n, v in values.items()]
+            await knowledge.update_documents_metadata(
+                dataset.id, [{"document_id": d, "metadata_list": items} for d, _ in created]
+            )
         results: dict[str, tuple[str, str, str | None]] = {}
         with typer.progressbar(length=len(created), label="indexing") as bar:
             while len(results) < len(created):
