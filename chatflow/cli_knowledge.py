@@ -134,13 +134,13 @@ def add(
             )
             created.append((document.id, batch))
         if values:
-            _, fields = await knowledge.metadata_fields(dataset.id)
+            _, fields = await knowledge.metadata.fields(dataset.id)
             known = {field.name for field, _ in fields}
             for field_name in values:
                 if field_name not in known:
-                    await knowledge.create_metadata_field(dataset.id, "string", field_name)
+                    await knowledge.metadata.create_field(dataset.id, "string", field_name)
             items = [{"name": n, "value": v} for n, v in values.items()]
-            await knowledge.update_documents_metadata(
+            await knowledge.metadata.set_document_values(
                 dataset.id, [{"document_id": d, "metadata_list": items} for d, _ in created]
             )
         results: dict[str, tuple[str, str, str | None]] = {}

@@ -12,15 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from chatflow.services.knowledge import (
-    BUILT_IN_FIELDS,
     BatchStatus,
     DatasetView,
     DocumentStats,
     RetrievedChunk,
-    built_in_values,
-    display_status,
     effective_retrieval,
 )
+from chatflow.services.knowledge_rows import BUILT_IN_FIELDS, built_in_values, display_status
 from chatflow.store.knowledge_models import (
     Dataset,
     DatasetDocument,

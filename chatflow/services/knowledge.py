@@ -1,7 +1,7 @@
 """Knowledge bases: Dify's Knowledge API rules over the store, the index and the ingester.
 
 `KnowledgeService` is what the Knowledge API routes, the CLI and the engine's knowledge
-base call. It validates like Dify (same messages and codes), keeps the original files in
+base call (its `metadata` and `tags` parts live in `knowledge_meta.py`). It validates like Dify (same messages and codes), keeps the original files in
 file storage, queues documents for the background `Ingester`, keeps the retrieval index
 (`knowledge.index.ChunkIndex`) in step with segment edits, and runs searches that only
 ever see completed, enabled documents and enabled segments.
@@ -24,6 +24,14 @@ from chatflow.knowledge.filters import MetadataFilter
 from chatflow.knowledge.index import ChunkIndex, IndexedChunk, RetrievalSettings
 from chatflow.services.files import FileTooLarge, UnsupportedFileType
 from chatflow.services.knowledge_ingest import Ingester
+from chatflow.services.knowledge_meta import MetadataService, TagService
+from chatflow.services.knowledge_rows import (
+    dataset_or_404,
+    display_status,
+    document_metadata,
+    document_or_404,
+    segment_or_404,
+)
 from chatflow.store import Database
 from chatflow.store import knowledge as repo
 from chatflow.store._types import utcnow
@@ -43,14 +51,6 @@ _STORAGE_PREFIX = "datasets"
 QUERY_MAX_CHARS = 250  # Dify's hit-testing limit
 INDEXING_TECHNIQUES = ("high_quality", "economy")
 SEARCH_METHODS = ("semantic_search", "full_text_search", "hybrid_search", "keyword_search")
-METADATA_TYPES = ("string", "number", "time")
-BUILT_IN_FIELDS = (
-    ("document_name", "string"),
-    ("uploader", "string"),
-    ("upload_date", "time"),
-    ("last_update_date", "time"),
-    ("source", "string"),
-)
 _ACTIVE = ("parsing", "cleaning", "splitting", "indexing")
 
 
@@ -139,25 +139,6 @@ class NewDocument:
     doc_language: str = "English"
 
 
-def built_in_values(document: DatasetDocument) -> dict[str, Any]:
-    """Dify's built-in metadata of a document (when the dataset enables them)."""
-    return {
-        "document_name": document.name,
-        "uploader": "api",
-        "upload_date": int(document.created_at.timestamp()),
-        "last_update_date": int(document.updated_at.timestamp()),
-        "source": "file_upload",
-    }
-
-
-def document_metadata(document: DatasetDocument, dataset: Dataset) -> dict[str, Any]:
-    """The values metadata filters see: custom fields, plus the built-in ones if enabled."""
-    values = dict(document.doc_metadata or {})
-    if dataset.built_in_field_enabled:
-        values.update(built_in_values(document))
-    return values
-
-
 class KnowledgeService:
     def __init__(
         self,
@@ -175,6 +156,8 @@ class KnowledgeService:
         # (provider, model) reported as the datasets' embedding model.
         self.embedding_model = embedding_model
         self.ingester = Ingester(db, storage, index)
+        self.metadata = MetadataService(db)
+        self.tags = TagService(db)
         self._keys: dict[str, float] = {}  # token hash -> expiry of the cached lookup
 
     async def start(self) -> None:
@@ -258,7 +241,7 @@ class KnowledgeService:
 
     async def get_dataset(self, dataset_id: str) -> DatasetView:
         async with self._db.session() as session:
-            row = await self._dataset(session, dataset_id)
+            row = await dataset_or_404(session, dataset_id)
             return (await self._views(session, [row]))[0]
 
     async def find_dataset(self, ref: str) -> Dataset:
@@ -276,7 +259,7 @@ class KnowledgeService:
         retrieval = changes.get("retrieval_model")
         try:
             async with self._db.session() as session:
-                row = await self._dataset(session, dataset_id)
+                row = await dataset_or_404(session, dataset_id)
                 if "name" in changes and changes["name"] is not None:
                     name = str(changes["name"]).strip()
                     if not name or len(name) > 40:
@@ -308,7 +291,7 @@ class KnowledgeService:
 
     async def delete_dataset(self, dataset_id: str) -> None:
         async with self._db.session() as session:
-            row = await self._dataset(session, dataset_id)
+            row = await dataset_or_404(session, dataset_id)
             if (await repo.app_counts(session, [row.id])).get(row.id):
                 raise KnowledgeError(
                     "The dataset is being used by some apps. Please remove the dataset from "
@@ -347,7 +330,7 @@ class KnowledgeService:
         _check_technique(indexing_technique)
         rule = splitter.parse_rule(new.process_rule) if new.process_rule else None
         async with self._db.session() as session:
-            dataset = await self._dataset(session, dataset_id)
+            dataset = await dataset_or_404(session, dataset_id)
             if not dataset.indexing_technique and not indexing_technique:
                 raise InvalidRequest("indexing_technique is required.")
             if rule is None and new.process_rule is None and dataset.process_rule:
@@ -387,9 +370,9 @@ class KnowledgeService:
     ) -> tuple[DatasetDocument, str]:
         """update-by-text / update-by-file: new content (or rules) re-ingests the document."""
         async with self._db.session() as session:
-            dataset = await self._dataset(session, dataset_id)
-            document = await self._document(session, dataset.id, document_id)
-            if _display_status(document) not in ("available", "disabled", "error"):
+            dataset = await dataset_or_404(session, dataset_id)
+            document = await document_or_404(session, dataset.id, document_id)
+            if display_status(document) not in ("available", "disabled", "error"):
                 raise InvalidRequest("Document is not available")
             old_key = None
             if name:
@@ -426,7 +409,7 @@ class KnowledgeService:
         self, dataset_id: str, *, page: int, limit: int, keyword: str | None, status: str | None
     ) -> NumberedPage[DatasetDocument]:
         async with self._db.session() as session:
-            await self._dataset(session, dataset_id)
+            await dataset_or_404(session, dataset_id)
             return await repo.list_documents(
                 session, dataset_id, page=page, limit=limit, keyword=keyword, status=status
             )
@@ -435,19 +418,19 @@ class KnowledgeService:
         self, dataset_id: str, document_id: str
     ) -> tuple[Dataset, DatasetDocument, DocumentStats]:
         async with self._db.session() as session:
-            dataset = await self._dataset(session, dataset_id)
-            document = await self._document(session, dataset.id, document_id)
+            dataset = await dataset_or_404(session, dataset_id)
+            document = await document_or_404(session, dataset.id, document_id)
             stats = DocumentStats(*await repo.segment_stats(session, document.id))
         return dataset, document, stats
 
     async def document_dataset(self, dataset_id: str) -> Dataset:
         async with self._db.session() as session:
-            return await self._dataset(session, dataset_id)
+            return await dataset_or_404(session, dataset_id)
 
     async def delete_document(self, dataset_id: str, document_id: str) -> None:
         async with self._db.session() as session:
-            dataset = await self._dataset(session, dataset_id)
-            document = await self._document(session, dataset.id, document_id)
+            dataset = await dataset_or_404(session, dataset_id)
+            document = await document_or_404(session, dataset.id, document_id)
             if document.archived:
                 raise KnowledgeError(
                     "The archived document is not editable.",
@@ -466,7 +449,7 @@ class KnowledgeService:
 
     async def indexing_status(self, dataset_id: str, batch: str) -> list[BatchStatus]:
         async with self._db.session() as session:
-            await self._dataset(session, dataset_id)
+            await dataset_or_404(session, dataset_id)
             documents = await repo.batch_documents(session, dataset_id, batch)
             if not documents:
                 raise NotFound("Documents not found.")
@@ -480,7 +463,7 @@ class KnowledgeService:
         if action not in ("enable", "disable", "archive", "un_archive"):
             raise KnowledgeError("Invalid action.", code="invalid_action", status=400)
         async with self._db.session() as session:
-            await self._dataset(session, dataset_id)
+            await dataset_or_404(session, dataset_id)
             documents = await repo.documents_by_ids(session, dataset_id, document_ids)
             now = utcnow()
             for document in documents:
@@ -519,8 +502,8 @@ class KnowledgeService:
         keyword: str | None,
     ) -> tuple[DatasetDocument, NumberedPage[DatasetSegment]]:
         async with self._db.session() as session:
-            dataset = await self._dataset(session, dataset_id)
-            document = await self._document(session, dataset.id, document_id)
+            dataset = await dataset_or_404(session, dataset_id)
+            document = await document_or_404(session, dataset.id, document_id)
             found = await repo.list_segments(
                 session, document.id, page=page, limit=limit, statuses=statuses, keyword=keyword
             )
@@ -530,9 +513,9 @@ class KnowledgeService:
         self, dataset_id: str, document_id: str, segment_id: str
     ) -> tuple[DatasetDocument, DatasetSegment]:
         async with self._db.session() as session:
-            dataset = await self._dataset(session, dataset_id)
-            document = await self._document(session, dataset.id, document_id)
-            segment = await self._segment(session, document.id, segment_id)
+            dataset = await dataset_or_404(session, dataset_id)
+            document = await document_or_404(session, dataset.id, document_id)
+            segment = await segment_or_404(session, document.id, segment_id)
         return document, segment
 
     async def create_segments(
@@ -543,8 +526,8 @@ class KnowledgeService:
             if not isinstance(item, Mapping) or not str(item.get("content") or "").strip():
                 raise InvalidRequest("Content is empty")
         async with self._db.session() as session:
-            dataset = await self._dataset(session, dataset_id)
-            document = await self._document(session, dataset.id, document_id)
+            dataset = await dataset_or_404(session, dataset_id)
+            document = await document_or_404(session, dataset.id, document_id)
             if document.indexing_status != "completed":
                 raise NotFound("Document is not completed.")
             if not document.enabled:
@@ -565,9 +548,9 @@ class KnowledgeService:
         self, dataset_id: str, document_id: str, segment_id: str, changes: Mapping[str, Any]
     ) -> tuple[DatasetDocument, DatasetSegment]:
         async with self._db.session() as session:
-            dataset = await self._dataset(session, dataset_id)
-            document = await self._document(session, dataset.id, document_id)
-            segment = await self._segment(session, document.id, segment_id)
+            dataset = await dataset_or_404(session, dataset_id)
+            document = await document_or_404(session, dataset.id, document_id)
+            segment = await segment_or_404(session, document.id, segment_id)
             enabled = changes.get("enabled")
             now = utcnow()
             if enabled is False:
@@ -598,9 +581,9 @@ class KnowledgeService:
 
     async def delete_segment(self, dataset_id: str, document_id: str, segment_id: str) -> None:
         async with self._db.session() as session:
-            dataset = await self._dataset(session, dataset_id)
-            document = await self._document(session, dataset.id, document_id)
-            segment = await self._segment(session, document.id, segment_id)
+            dataset = await dataset_or_404(session, dataset_id)
+            document = await document_or_404(session, dataset.id, document_id)
+            segment = await segment_or_404(session, document.id, segment_id)
             await session.delete(segment)
         await self.index.remove(dataset_id, [segment_id])
         await self._refresh_counts(document_id)
@@ -641,172 +624,6 @@ class KnowledgeService:
                 document.word_count = characters
                 document.updated_at = utcnow()
 
-    # -- metadata ----------------------------------------------------------------------
-
-    async def create_metadata_field(
-        self, dataset_id: str, type_: str, name: str
-    ) -> DatasetMetadataField:
-        name = (name or "").strip()
-        if type_ not in METADATA_TYPES:
-            raise InvalidRequest(f"Invalid metadata type: {type_}")
-        if not name or len(name) > 255:
-            raise InvalidRequest("Metadata name cannot exceed 255 characters.")
-        if name in dict(BUILT_IN_FIELDS):
-            raise InvalidRequest("Metadata name already exists in Built-in fields.")
-        async with self._db.session() as session:
-            await self._dataset(session, dataset_id)
-            if any(f.name == name for f in await repo.metadata_fields(session, dataset_id)):
-                raise InvalidRequest("Metadata name already exists.")
-            field = DatasetMetadataField(dataset_id=dataset_id, name=name, type=type_)
-            session.add(field)
-            await session.flush()
-        return field
-
-    async def metadata_fields(
-        self, dataset_id: str
-    ) -> tuple[Dataset, list[tuple[DatasetMetadataField, int]]]:
-        """The fields with how many documents set each."""
-        async with self._db.session() as session:
-            dataset = await self._dataset(session, dataset_id)
-            fields = await repo.metadata_fields(session, dataset_id)
-            documents = await repo.dataset_documents_with_metadata(session, dataset_id)
-        counts = {f.name: 0 for f in fields}
-        for document in documents:
-            for name in (document.doc_metadata or {}).keys():
-                if name in counts:
-                    counts[name] += 1
-        return dataset, [(f, counts[f.name]) for f in fields]
-
-    async def rename_metadata_field(
-        self, dataset_id: str, field_id: str, name: str
-    ) -> DatasetMetadataField:
-        name = (name or "").strip()
-        if not name or len(name) > 255:
-            raise InvalidRequest("Metadata name cannot exceed 255 characters.")
-        if name in dict(BUILT_IN_FIELDS):
-            raise InvalidRequest("Metadata name already exists in Built-in fields.")
-        async with self._db.session() as session:
-            await self._dataset(session, dataset_id)
-            field = await repo.metadata_field(session, dataset_id, field_id)
-            if field is None:
-                raise NotFound("Metadata not found.")
-            fields = await repo.metadata_fields(session, dataset_id)
-            if any(f.name == name and f.id != field.id for f in fields):
-                raise InvalidRequest("Metadata name already exists.")
-            old = field.name
-            field.name = name
-            for document in await repo.dataset_documents_with_metadata(session, dataset_id):
-                values = dict(document.doc_metadata or {})
-                if old in values:
-                    values[name] = values.pop(old)
-                    document.doc_metadata = values
-            await session.flush()
-        return field
-
-    async def delete_metadata_field(self, dataset_id: str, field_id: str) -> None:
-        async with self._db.session() as session:
-            await self._dataset(session, dataset_id)
-            field = await repo.metadata_field(session, dataset_id, field_id)
-            if field is None:
-                raise NotFound("Metadata not found.")
-            for document in await repo.dataset_documents_with_metadata(session, dataset_id):
-                values = dict(document.doc_metadata or {})
-                if values.pop(field.name, None) is not None or field.name in (
-                    document.doc_metadata or {}
-                ):
-                    document.doc_metadata = values or None
-            await session.delete(field)
-
-    async def set_built_in_fields(self, dataset_id: str, enabled: bool) -> None:
-        async with self._db.session() as session:
-            dataset = await self._dataset(session, dataset_id)
-            dataset.built_in_field_enabled = enabled
-
-    async def update_documents_metadata(
-        self, dataset_id: str, operations: Sequence[Mapping[str, Any]]
-    ) -> None:
-        """POST /documents/metadata: each document's values replace its old ones."""
-        async with self._db.session() as session:
-            await self._dataset(session, dataset_id)
-            fields = {f.id: f for f in await repo.metadata_fields(session, dataset_id)}
-            by_name = {f.name: f for f in fields.values()}
-            for operation in operations:
-                if not isinstance(operation, Mapping):
-                    raise InvalidRequest("operation_data: each item must be an object")
-                document = await self._document(
-                    session, dataset_id, str(operation.get("document_id", ""))
-                )
-                values: dict[str, Any] = {}
-                for item in operation.get("metadata_list") or []:
-                    field = fields.get(str(item.get("id", ""))) or by_name.get(
-                        str(item.get("name", ""))
-                    )
-                    if field is None:
-                        raise NotFound(f"Metadata not found: {item.get('id') or item.get('name')}")
-                    values[field.name] = _metadata_value(field, item.get("value"))
-                document.doc_metadata = values or None
-                document.updated_at = utcnow()
-
-    # -- tags --------------------------------------------------------------------------
-
-    async def list_tags(self) -> list[tuple[KnowledgeTag, int]]:
-        async with self._db.session() as session:
-            return await repo.list_tags(session)
-
-    async def create_tag(self, name: str) -> KnowledgeTag:
-        name = (name or "").strip()
-        if not name or len(name) > 50:
-            raise InvalidRequest("Tag name must be between 1 to 50 characters.")
-        try:
-            async with self._db.session() as session:
-                tag = KnowledgeTag(name=name)
-                session.add(tag)
-                await session.flush()
-        except IntegrityError:
-            raise InvalidRequest("Tag name already exists") from None
-        return tag
-
-    async def rename_tag(self, tag_id: str, name: str) -> tuple[KnowledgeTag, int]:
-        name = (name or "").strip()
-        if not name or len(name) > 50:
-            raise InvalidRequest("Tag name must be between 1 to 50 characters.")
-        try:
-            async with self._db.session() as session:
-                tag = await session.get(KnowledgeTag, tag_id)
-                if tag is None:
-                    raise NotFound("Tag not found.")
-                tag.name = name
-                await session.flush()
-                count = await repo.tag_binding_count(session, tag_id)
-        except IntegrityError:
-            raise InvalidRequest("Tag name already exists") from None
-        return tag, count
-
-    async def delete_tag(self, tag_id: str) -> None:
-        async with self._db.session() as session:
-            tag = await session.get(KnowledgeTag, tag_id)
-            if tag is None:
-                raise NotFound("Tag not found.")
-            await session.delete(tag)
-
-    async def bind_tags(self, dataset_id: str, tag_ids: Sequence[str]) -> None:
-        async with self._db.session() as session:
-            await self._dataset(session, dataset_id)
-            for tag_id in tag_ids:
-                if await session.get(KnowledgeTag, tag_id) is None:
-                    raise NotFound("Tag not found.")
-            await repo.bind_tags(session, dataset_id, tag_ids)
-
-    async def unbind_tags(self, dataset_id: str, tag_ids: Sequence[str]) -> None:
-        async with self._db.session() as session:
-            await self._dataset(session, dataset_id)
-            await repo.unbind_tags(session, dataset_id, tag_ids)
-
-    async def dataset_tags(self, dataset_id: str) -> list[KnowledgeTag]:
-        async with self._db.session() as session:
-            await self._dataset(session, dataset_id)
-            return (await repo.dataset_tags(session, [dataset_id])).get(dataset_id, [])
-
     # -- retrieval ---------------------------------------------------------------------
 
     async def retrieve(
@@ -823,7 +640,7 @@ class KnowledgeService:
                 f"Query is required and cannot exceed {QUERY_MAX_CHARS} characters"
             )
         async with self._db.session() as session:
-            dataset = await self._dataset(session, dataset_id)
+            dataset = await dataset_or_404(session, dataset_id)
         raw = dict(retrieval_model) if retrieval_model else dict(effective_retrieval(dataset))
         if retrieval_model:
             raw = _checked_retrieval_model(raw)
@@ -907,24 +724,6 @@ class KnowledgeService:
             )
         return views
 
-    async def _dataset(self, session: Any, dataset_id: str) -> Dataset:
-        row = await repo.get_dataset(session, dataset_id)
-        if row is None:
-            raise NotFound("Dataset not found.")
-        return row
-
-    async def _document(self, session: Any, dataset_id: str, document_id: str) -> DatasetDocument:
-        row = await repo.get_document(session, dataset_id, document_id)
-        if row is None:
-            raise NotFound("Document not found.")
-        return row
-
-    async def _segment(self, session: Any, document_id: str, segment_id: str) -> DatasetSegment:
-        row = await repo.get_segment(session, document_id, segment_id)
-        if row is None:
-            raise NotFound("Segment not found.")
-        return row
-
 
 def effective_retrieval(dataset: Dataset) -> dict[str, Any]:
     """The dataset's retrieval settings as Dify reports them (`retrieval_model_dict`);
@@ -973,27 +772,6 @@ def _batch_id() -> str:
     return time.strftime("%Y%m%d%H%M%S") + str(uuid.uuid4().int)[:6]
 
 
-def _display_status(document: DatasetDocument) -> str:
-    return display_status(document)
-
-
-def display_status(document: DatasetDocument) -> str:
-    """Dify's `display_status`: queuing, indexing, paused, error, available, disabled,
-    archived."""
-    status = document.indexing_status
-    if status == "waiting":
-        return "queuing"
-    if status == "paused":
-        return "paused"
-    if status in _ACTIVE:
-        return "indexing"
-    if status == "error":
-        return "error"
-    if document.archived:
-        return "archived"
-    return "available" if document.enabled else "disabled"
-
-
 def _indexed_text(segment: DatasetSegment) -> str:
     if segment.answer:
         return f"{segment.content}\n{segment.answer}"
@@ -1029,22 +807,3 @@ def _new_segment(
     )
     _measure(segment)
     return segment
-
-
-def _metadata_value(field: DatasetMetadataField, value: Any) -> Any:
-    if value is None:
-        return None
-    if field.type == "number":
-        if isinstance(value, bool):
-            raise InvalidRequest(f"Metadata {field.name}: must be a number")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise InvalidRequest(f"Metadata {field.name}: must be a number") from None
-        return int(number) if number.is_integer() else number
-    if field.type == "time":
-        try:
-            return int(float(value))
-        except (TypeError, ValueError):
-            raise InvalidRequest(f"Metadata {field.name}: must be a Unix timestamp") from None
-    return str(value)

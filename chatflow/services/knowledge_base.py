@@ -22,13 +22,12 @@ from chatflow.errors import InvalidRequest, NodeError
 from chatflow.knowledge.filters import MetadataFilter
 from chatflow.knowledge.index import RetrievalSettings
 from chatflow.services.knowledge import (
-    BUILT_IN_FIELDS,
     KnowledgeService,
     RetrievedChunk,
-    document_metadata,
     effective_retrieval,
     settings_for,
 )
+from chatflow.services.knowledge_rows import BUILT_IN_FIELDS, document_metadata
 from chatflow.store import Database
 from chatflow.store import knowledge as repo
 from chatflow.store.knowledge_models import Dataset

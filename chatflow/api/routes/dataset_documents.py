@@ -238,7 +238,7 @@ async def get_document(
         )
     dataset_id = uuid_path(dataset_id)
     dataset, document, stats = await knowledge.get_document(dataset_id, uuid_path(document_id))
-    _, fields = await knowledge.metadata_fields(dataset_id)
+    _, fields = await knowledge.metadata.fields(dataset_id)
     return JSONResponse(
         ser.document_detail(document, dataset, stats, [f for f, _ in fields], metadata)
     )

@@ -9,7 +9,8 @@ from chatflow.api import knowledge_serializers as ser
 from chatflow.api._json import JSONResponse
 from chatflow.api.knowledge_deps import KnowledgeDep, json_object, str_field, uuid_path
 from chatflow.errors import InvalidRequest
-from chatflow.services.knowledge import BUILT_IN_FIELDS, KnowledgeError
+from chatflow.services.knowledge import KnowledgeError
+from chatflow.services.knowledge_rows import BUILT_IN_FIELDS
 
 router = APIRouter(tags=["Knowledge: metadata"])
 
@@ -18,7 +19,7 @@ router = APIRouter(tags=["Knowledge: metadata"])
 async def create_field(dataset_id: str, request: Request, knowledge: KnowledgeDep) -> JSONResponse:
     """A metadata field: `type` (string, number, time) and `name`."""
     body = await json_object(request)
-    field = await knowledge.create_metadata_field(
+    field = await knowledge.metadata.create_field(
         uuid_path(dataset_id),
         str_field(body, "type", required=True) or "",
         str_field(body, "name", required=True) or "",
@@ -28,7 +29,7 @@ async def create_field(dataset_id: str, request: Request, knowledge: KnowledgeDe
 
 @router.get("/datasets/{dataset_id}/metadata")
 async def list_fields(dataset_id: str, knowledge: KnowledgeDep) -> JSONResponse:
-    dataset, fields = await knowledge.metadata_fields(uuid_path(dataset_id))
+    dataset, fields = await knowledge.metadata.fields(uuid_path(dataset_id))
     return JSONResponse(
         {
             "doc_metadata": [
@@ -49,7 +50,7 @@ async def built_in_fields(dataset_id: str, knowledge: KnowledgeDep) -> JSONRespo
 async def toggle_built_in(dataset_id: str, action: str, knowledge: KnowledgeDep) -> JSONResponse:
     if action not in ("enable", "disable"):
         raise KnowledgeError("Invalid action.", code="invalid_action", status=400)
-    await knowledge.set_built_in_fields(uuid_path(dataset_id), action == "enable")
+    await knowledge.metadata.set_built_in(uuid_path(dataset_id), action == "enable")
     return JSONResponse({"result": "success"})
 
 
@@ -58,7 +59,7 @@ async def rename_field(
     dataset_id: str, metadata_id: str, request: Request, knowledge: KnowledgeDep
 ) -> JSONResponse:
     body = await json_object(request)
-    field = await knowledge.rename_metadata_field(
+    field = await knowledge.metadata.rename_field(
         uuid_path(dataset_id), uuid_path(metadata_id), str_field(body, "name", required=True) or ""
     )
     return JSONResponse(ser.metadata_field(field))
@@ -66,7 +67,7 @@ async def rename_field(
 
 @router.delete("/datasets/{dataset_id}/metadata/{metadata_id}", status_code=204)
 async def delete_field(dataset_id: str, metadata_id: str, knowledge: KnowledgeDep) -> Response:
-    await knowledge.delete_metadata_field(uuid_path(dataset_id), uuid_path(metadata_id))
+    await knowledge.metadata.delete_field(uuid_path(dataset_id), uuid_path(metadata_id))
     return Response(status_code=204)
 
 
@@ -79,5 +80,5 @@ async def set_documents_metadata(
     operations = body.get("operation_data")
     if not isinstance(operations, list):
         raise InvalidRequest("operation_data: Field required")
-    await knowledge.update_documents_metadata(uuid_path(dataset_id), operations)
+    await knowledge.metadata.set_document_values(uuid_path(dataset_id), operations)
     return JSONResponse({"result": "success"})

@@ -24,20 +24,20 @@ def _tag_ids(body: dict[str, object]) -> list[str]:
 
 @router.get("/datasets/tags")
 async def list_tags(knowledge: KnowledgeDep) -> JSONResponse:
-    return JSONResponse([ser.tag(t, count) for t, count in await knowledge.list_tags()])
+    return JSONResponse([ser.tag(t, count) for t, count in await knowledge.tags.list()])
 
 
 @router.post("/datasets/tags")
 async def create_tag(request: Request, knowledge: KnowledgeDep) -> JSONResponse:
     body = await json_object(request)
-    tag = await knowledge.create_tag(str_field(body, "name", required=True) or "")
+    tag = await knowledge.tags.create(str_field(body, "name", required=True) or "")
     return JSONResponse(ser.tag(tag, 0))
 
 
 @router.patch("/datasets/tags")
 async def rename_tag(request: Request, knowledge: KnowledgeDep) -> JSONResponse:
     body = await json_object(request)
-    tag, count = await knowledge.rename_tag(
+    tag, count = await knowledge.tags.rename(
         str_field(body, "tag_id", required=True) or "",
         str_field(body, "name", required=True) or "",
     )
@@ -47,7 +47,7 @@ async def rename_tag(request: Request, knowledge: KnowledgeDep) -> JSONResponse:
 @router.delete("/datasets/tags", status_code=204)
 async def delete_tag(request: Request, knowledge: KnowledgeDep) -> Response:
     body = await json_object(request)
-    await knowledge.delete_tag(str_field(body, "tag_id", required=True) or "")
+    await knowledge.tags.delete(str_field(body, "tag_id", required=True) or "")
     return Response(status_code=204)
 
 
@@ -55,7 +55,7 @@ async def delete_tag(request: Request, knowledge: KnowledgeDep) -> Response:
 async def bind(request: Request, knowledge: KnowledgeDep) -> Response:
     body = await json_object(request)
     target = str_field(body, "target_id", required=True) or ""
-    await knowledge.bind_tags(uuid_path(target), _tag_ids(body))
+    await knowledge.tags.bind(uuid_path(target), _tag_ids(body))
     return Response(status_code=204)
 
 
@@ -63,11 +63,11 @@ async def bind(request: Request, knowledge: KnowledgeDep) -> Response:
 async def unbind(request: Request, knowledge: KnowledgeDep) -> Response:
     body = await json_object(request)
     target = str_field(body, "target_id", required=True) or ""
-    await knowledge.unbind_tags(uuid_path(target), _tag_ids(body))
+    await knowledge.tags.unbind(uuid_path(target), _tag_ids(body))
     return Response(status_code=204)
 
 
 @router.get("/datasets/{dataset_id}/tags")
 async def dataset_tags(dataset_id: str, knowledge: KnowledgeDep) -> JSONResponse:
-    tags = await knowledge.dataset_tags(uuid_path(dataset_id))
+    tags = await knowledge.tags.of_dataset(uuid_path(dataset_id))
     return JSONResponse({"data": [{"id": t.id, "name": t.name} for t in tags], "total": len(tags)})
