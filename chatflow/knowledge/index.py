@@ -255,10 +255,13 @@ class ChunkIndex:
             self._schema_ready = True
 
     async def _embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        # Embedders that can hand back an array (the local one) skip the list round trip.
+        as_array = getattr(self.embedder, "embed_array", None)
         parts = []
         for start in range(0, len(texts), _EMBED_BATCH):
-            batch = await self.embedder.embed(list(texts[start : start + _EMBED_BATCH]))
-            parts.append(np.asarray(batch, dtype=np.float32))
+            batch = list(texts[start : start + _EMBED_BATCH])
+            vectors = await (as_array(batch) if as_array else self.embedder.embed(batch))
+            parts.append(np.asarray(vectors, dtype=np.float32))
         return _unit(np.concatenate(parts)) if parts else np.zeros((0, 0), np.float32)
 
     async def add(self, dataset_id: str, chunks: Sequence[IndexedChunk]) -> None:
@@ -383,7 +386,8 @@ class ChunkIndex:
             and settings.reranking_mode == "reranking_model"
             and self.reranker is not None
         ):
-            scored = await self._rerank(snapshot, query, scored, want)
+            name = settings.reranking_model.model if settings.reranking_model else None
+            scored = await self._rerank(snapshot, query, scored, want, name)
         return _finish(snapshot, scored, settings)
 
     def _score(
@@ -414,11 +418,13 @@ class ChunkIndex:
             scores = vector if vector is not None else np.zeros(rows.size, np.float32)
         return _Scored(rows, np.asarray(scores, dtype=np.float32))
 
-    async def _rerank(self, snapshot: _Snapshot, query: str, scored: _Scored, want: int) -> _Scored:
+    async def _rerank(
+        self, snapshot: _Snapshot, query: str, scored: _Scored, want: int, model: str | None
+    ) -> _Scored:
         assert self.reranker is not None
         order = np.argsort(-scored.scores, kind="stable")[:want]
         rows = scored.rows[order]
-        scores = await self.reranker.rerank(query, [snapshot.texts[int(r)] for r in rows])
+        scores = await self.reranker.rerank(query, [snapshot.texts[int(r)] for r in rows], model)
         return _Scored(rows, np.clip(np.asarray(scores, dtype=np.float32), 0.0, 1.0))
 
 
