@@ -102,6 +102,8 @@ def section_markdown(section: Section) -> list[str]:
                 f"| {row.baseline_name} | {fmt(row.ratio)}x | {row.target} | {met} |"
             )
         lines.append("")
+    if section.markdown:
+        lines += [*section.markdown, ""]
     if section.chart:
         lines += [f"![{section.title}]({section.chart})", ""]
     lines += [f"- {note}" for note in section.notes]

@@ -18,6 +18,9 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatflow.store.db import Database
+from chatflow.store.direct import Statement
+
 _SCHEMA = {
     "sqlite": (
         """CREATE TABLE IF NOT EXISTS kb_chunks (
@@ -94,12 +97,13 @@ async def bump_generation(conn: AsyncConnection, dataset_id: str) -> None:
     )
 
 
-async def generation(conn: AsyncConnection, dataset_id: str) -> int:
-    row = (
-        await conn.execute(
-            text("SELECT generation FROM kb_index_state WHERE dataset_id = :d"), {"d": dataset_id}
-        )
-    ).first()
+_GENERATION = Statement(text("SELECT generation FROM kb_index_state WHERE dataset_id = :d"))
+
+
+async def generation(db: Database, dataset_id: str) -> int:
+    """The dataset's generation (0: never written). Runs on every search, so it takes
+    the database's direct read path rather than SQLAlchemy's execution layer."""
+    row = await db.read_one(_GENERATION, {"d": dataset_id})
     return int(row[0]) if row else 0
 
 

@@ -307,12 +307,12 @@ class ChunkIndex:
         await self._ensure_schema()
         lock = self._loading.setdefault(dataset_id, asyncio.Lock())
         async with lock:
+            current = await chunk_store.generation(self.db, dataset_id)
+            cached = self._snapshots.get(dataset_id)
+            if cached is not None and cached.generation == current:
+                self._snapshots.move_to_end(dataset_id)
+                return cached
             async with self.db.engine.connect() as conn:
-                current = await chunk_store.generation(conn, dataset_id)
-                cached = self._snapshots.get(dataset_id)
-                if cached is not None and cached.generation == current:
-                    self._snapshots.move_to_end(dataset_id)
-                    return cached
                 chunks = await chunk_store.load(conn, dataset_id)
             chunks = await self._refresh_vectors(chunks)
             dimensions = len(chunks[0].vector) // 4 if chunks else 0

@@ -81,13 +81,11 @@ class VectorIndex:
             # A selective filter leaves few rows: scanning those exactly is cheaper and exact.
             if admitted is None or admitted.size >= IVF_MIN_ROWS:
                 return self._search_ivf(query, k, admitted)
-        if allowed is not None:
-            candidates = np.flatnonzero(allowed).astype(np.int64)
-            scores = self.cosine(query, candidates)
-        else:
-            candidates = np.arange(self.size, dtype=np.int64)
-            scores = self.vectors @ query
-        return _top(candidates, scores, k)
+        if allowed is None:
+            return _exact(self.vectors, query, k)
+        candidates = np.flatnonzero(allowed).astype(np.int64)
+        rows, scores = _exact(self.vectors[candidates], query, k)
+        return candidates[rows], scores
 
     def _search_ivf(self, query: Vectors, k: int, admitted: Rows | None) -> tuple[Rows, Vectors]:
         params: Any = faiss.SearchParametersIVF()
@@ -101,11 +99,12 @@ class VectorIndex:
         return rows[0][found].astype(np.int64), scores[0][found].astype(np.float32)
 
 
-def _top(rows: Rows, scores: Vectors, k: int) -> tuple[Rows, Vectors]:
-    if k <= 0 or rows.size == 0:
-        return rows[:0], scores[:0]
-    if k < rows.size:
-        part = np.argpartition(-scores, k - 1)[:k]
-        rows, scores = rows[part], scores[part]
-    order = np.argsort(-scores, kind="stable")
-    return rows[order], scores[order]
+def _exact(vectors: Vectors, query: Vectors, k: int) -> tuple[Rows, Vectors]:
+    """Exact top-k by inner product. faiss's single-query kernel (SIMD, one thread), not
+    `vectors @ query`: NumPy's BLAS mat-vec spreads over threads, which on a busy machine
+    measured 20-50x slower at 10k rows (bench/RESULTS.md shows both)."""
+    k = min(k, int(vectors.shape[0]))
+    if k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    scores, rows = faiss.knn(query.reshape(1, -1), vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
+    return rows[0].astype(np.int64), scores[0].astype(np.float32)

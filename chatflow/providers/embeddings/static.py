@@ -16,6 +16,7 @@ pinned here; a mismatch refuses to load, so a tampered or swapped wheel never em
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import importlib.util
 import threading
@@ -43,6 +44,8 @@ MODEL_NAME = "wordllama-l2-supercat-256"
 DIMENSIONS = 256
 # Tokens of one text that count; past this a text is long enough that its mean is stable.
 MAX_TOKENS = 8192
+# Inputs this small are embedded on the calling thread (see `embed_array`).
+_INLINE_CHARS = 2000
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatflow-embed")
 _lock = threading.Lock()
@@ -53,6 +56,7 @@ def _not_initialized(message: str) -> ProviderError:
     return ProviderError(message, code="provider_not_initialize")
 
 
+@functools.cache
 def package_dir() -> Path:
     """The installed wordllama folder (found, not imported)."""
     spec = importlib.util.find_spec(PACKAGE)
@@ -152,6 +156,10 @@ class StaticEmbedder:
 
     async def embed_array(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """`embed` as one float32 array (no Python lists: bulk indexing uses this)."""
+        table = _loaded.get(self.root or package_dir())
+        if table is not None and len(texts) <= 4 and sum(map(len, texts)) <= _INLINE_CHARS:
+            # A search query: a table lookup of microseconds, cheaper than the thread hop.
+            return table.embed(texts)
         loop = asyncio.get_running_loop()
         table = await loop.run_in_executor(_executor, self._table)
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
