@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import chain, filterfalse
 
 import numpy as np
 import numpy.typing as npt
@@ -70,8 +70,8 @@ def tokenize(text: str) -> list[str]:
     lookup = _TERMS.get
     for cjk, word in _TOKEN.findall(text.lower()):
         if cjk:
-            terms.extend(c for c in cjk if c not in _STOP)
-            terms.extend(a + b for a, b in pairwise(cjk))
+            terms.extend(filterfalse(_STOP.__contains__, cjk))
+            terms.extend(map(str.__add__, cjk, cjk[1:]))  # overlapping bigrams
         else:
             term = lookup(word)
             if term is None:
@@ -81,24 +81,40 @@ def tokenize(text: str) -> list[str]:
     return terms
 
 
+# Raised whenever `tokenize` changes what it makes: stored terms of another version are
+# made again when their dataset loads.
+TERMS_VERSION = 1
+
+
+def index_terms(text: str, keywords: Sequence[str] = ()) -> str:
+    """The stored form of a chunk's terms: its text's and keywords' tokens, space-joined
+    (no token holds a space)."""
+    terms = tokenize(text)
+    if keywords:
+        terms += tokenize(" ".join(keywords))
+    return " ".join(terms)
+
+
 class BM25Index:
     """BM25 over a fixed list of documents (row i = document i); immutable once built."""
 
     def __init__(self, documents: Sequence[Sequence[str]]) -> None:
         self.size = len(documents)
-        vocabulary: dict[str, int] = {}
-        term_ids: list[int] = []
-        lengths = np.zeros(self.size, dtype=np.int64)
-        for row, document in enumerate(documents):
-            term_ids.extend([vocabulary.setdefault(t, len(vocabulary)) for t in document])
-            lengths[row] = len(document)
+        lengths = np.fromiter(map(len, documents), dtype=np.int64, count=self.size)
+        # Term ids by C-level loops (dict.fromkeys, map): millions of tokens at 100k chunks.
+        vocabulary = {t: i for i, t in enumerate(dict.fromkeys(chain.from_iterable(documents)))}
+        term_ids = np.fromiter(
+            map(vocabulary.__getitem__, chain.from_iterable(documents)),
+            dtype=np.int64,
+            count=int(lengths.sum()),
+        )
         average = float(lengths.mean()) if self.size else 0.0
         # Per-document length normalisation, folded once: k1 * (1 - b + b * dl / avgdl).
         self._norm = (_K1 * (1.0 - _B + _B * lengths / max(average, 1e-9))).astype(np.float32)
         # Postings in one sorted array: (term, document) pairs counted by np.unique, so
         # building takes a sort instead of a Python loop per posting.
         rows = np.repeat(np.arange(self.size, dtype=np.int64), lengths)
-        keys = np.asarray(term_ids, dtype=np.int64) * max(self.size, 1) + rows
+        keys = term_ids * max(self.size, 1) + rows
         pairs, counts = np.unique(keys, return_counts=True)
         self._rows = (pairs % max(self.size, 1)).astype(np.int32)
         self._tf = counts.astype(np.float32)

@@ -239,3 +239,15 @@ async def test_a_changed_embedder_re_embeds_stored_chunks(db: Database) -> None:
     async with db.engine.connect() as conn:
         models = (await conn.execute(text("SELECT DISTINCT model FROM kb_chunks"))).all()
     assert [m[0] for m in models] == [static.model]
+
+
+async def test_terms_of_an_older_tokenizer_are_made_again(db: Database) -> None:
+    await ChunkIndex(db, StaticEmbedder()).add("ds", CHUNKS)
+    async with db.engine.begin() as conn:
+        await conn.execute(text("UPDATE kb_chunks SET terms = '', terms_version = 0"))
+    index = ChunkIndex(db, StaticEmbedder())
+    hits = await index.search("ds", "博物馆", settings("full_text_search"))
+    assert ids(hits)[0] == "zh-museum"
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT terms, terms_version FROM kb_chunks"))).all()
+    assert all(version == 1 and terms for terms, version in rows)
