@@ -1,7 +1,9 @@
 """The retrieval engine's own tables, the same on SQLite and Postgres.
 
-`kb_chunks` holds one row per indexed segment: its text, keywords, and its embedding as
-float32 bytes with the name of the embedder that made it. `kb_index_state` holds one
+`kb_chunks` holds one row per indexed segment: its text, keywords, its embedding as
+float32 bytes with the name of the embedder that made it, and its full-text terms
+(space-joined, with the tokenizer version that made them), so loading a dataset into
+memory never re-embeds or re-tokenizes what is already done. `kb_index_state` holds one
 generation number per dataset, raised in the same transaction as every change, so every
 worker (and every process sharing the database) knows when its in-memory index of that
 dataset is stale. The tables are created on first use, idempotently: they belong to the
@@ -13,10 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatflow.store.db import Database
+from chatflow.store.direct import Statement
 
 _SCHEMA = {
     "sqlite": (
@@ -29,6 +35,8 @@ _SCHEMA = {
             keywords TEXT NOT NULL DEFAULT '[]',
             model TEXT NOT NULL,
             vector BLOB NOT NULL,
+            terms TEXT NOT NULL,
+            terms_version INTEGER NOT NULL,
             UNIQUE (dataset_id, segment_id))""",
         """CREATE TABLE IF NOT EXISTS kb_index_state (
             dataset_id TEXT PRIMARY KEY, generation INTEGER NOT NULL)""",
@@ -43,6 +51,8 @@ _SCHEMA = {
             keywords TEXT NOT NULL DEFAULT '[]',
             model TEXT NOT NULL,
             vector BYTEA NOT NULL,
+            terms TEXT NOT NULL,
+            terms_version INTEGER NOT NULL,
             UNIQUE (dataset_id, segment_id))""",
         """CREATE TABLE IF NOT EXISTS kb_index_state (
             dataset_id TEXT PRIMARY KEY, generation BIGINT NOT NULL)""",
@@ -50,15 +60,19 @@ _SCHEMA = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class StoredChunk:
-    id: int
-    segment_id: str
-    document_id: str
-    content: str
-    keywords: tuple[str, ...]
-    model: str
-    vector: bytes
+@dataclass(slots=True)
+class StoredChunks:
+    """A dataset's chunks, column by column (row i of each list is one chunk)."""
+
+    ids: list[int]
+    segment_ids: list[str]
+    document_ids: list[str]
+    contents: list[str]
+    keywords: list[str]  # JSON arrays
+    models: list[str]
+    vectors: list[bytes]
+    terms: list[str]
+    terms_versions: list[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +83,8 @@ class NewChunk:
     keywords: tuple[str, ...]
     model: str
     vector: bytes
+    terms: str
+    terms_version: int
 
 
 async def ensure_schema(conn: AsyncConnection) -> None:
@@ -94,12 +110,13 @@ async def bump_generation(conn: AsyncConnection, dataset_id: str) -> None:
     )
 
 
-async def generation(conn: AsyncConnection, dataset_id: str) -> int:
-    row = (
-        await conn.execute(
-            text("SELECT generation FROM kb_index_state WHERE dataset_id = :d"), {"d": dataset_id}
-        )
-    ).first()
+_GENERATION = Statement(text("SELECT generation FROM kb_index_state WHERE dataset_id = :d"))
+
+
+async def generation(db: Database, dataset_id: str) -> int:
+    """The dataset's generation (0: never written). Runs on every search, so it takes
+    the database's direct read path rather than SQLAlchemy's execution layer."""
+    row = await db.read_one(_GENERATION, {"d": dataset_id})
     return int(row[0]) if row else 0
 
 
@@ -110,9 +127,9 @@ async def upsert(conn: AsyncConnection, dataset_id: str, chunks: Sequence[NewChu
     await delete(conn, dataset_id, [c.segment_id for c in chunks])
     await conn.execute(
         text(
-            "INSERT INTO kb_chunks "
-            "(dataset_id, segment_id, document_id, content, keywords, model, vector) "
-            "VALUES (:dataset_id, :segment_id, :document_id, :content, :keywords, :model, :vector)"
+            "INSERT INTO kb_chunks (dataset_id, segment_id, document_id, content, keywords, "
+            "model, vector, terms, terms_version) VALUES (:dataset_id, :segment_id, "
+            ":document_id, :content, :keywords, :model, :vector, :terms, :terms_version)"
         ),
         [
             {
@@ -123,6 +140,8 @@ async def upsert(conn: AsyncConnection, dataset_id: str, chunks: Sequence[NewChu
                 "keywords": json.dumps(list(c.keywords), ensure_ascii=False),
                 "model": c.model,
                 "vector": c.vector,
+                "terms": c.terms,
+                "terms_version": c.terms_version,
             }
             for c in chunks
         ],
@@ -145,27 +164,35 @@ async def drop(conn: AsyncConnection, dataset_id: str) -> None:
     await conn.execute(text("DELETE FROM kb_chunks WHERE dataset_id = :d"), {"d": dataset_id})
 
 
-async def load(conn: AsyncConnection, dataset_id: str) -> list[StoredChunk]:
-    """Every chunk of the dataset, in insertion order."""
-    result = await conn.execute(
-        text(
-            "SELECT id, segment_id, document_id, content, keywords, model, vector "
-            "FROM kb_chunks WHERE dataset_id = :d ORDER BY id"
-        ),
-        {"d": dataset_id},
+_LOAD = (
+    "SELECT id, segment_id, document_id, content, keywords, model, vector, terms, "
+    "terms_version FROM kb_chunks WHERE dataset_id = {} ORDER BY id"
+)
+
+
+async def load(db: Database, dataset_id: str) -> StoredChunks:
+    """Every chunk of the dataset, in insertion order. Read on the driver connection:
+    a 100k-chunk dataset is 100k rows, and SQLAlchemy's row objects cost more than the
+    query itself."""
+    async with db.engine.connect() as conn:
+        driver: Any = (await conn.get_raw_connection()).driver_connection
+        if conn.dialect.name == "sqlite":
+            async with driver.execute(_LOAD.format("?"), (dataset_id,)) as cursor:
+                rows = list(await cursor.fetchall())
+        else:
+            rows = list(await driver.fetch(_LOAD.format("$1"), dataset_id))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 9
+    return StoredChunks(
+        ids=list(columns[0]),
+        segment_ids=list(columns[1]),
+        document_ids=list(columns[2]),
+        contents=list(columns[3]),
+        keywords=list(columns[4]),
+        models=list(columns[5]),
+        vectors=[bytes(v) for v in columns[6]],
+        terms=list(columns[7]),
+        terms_versions=list(columns[8]),
     )
-    return [
-        StoredChunk(
-            id=int(r[0]),
-            segment_id=r[1],
-            document_id=r[2],
-            content=r[3],
-            keywords=tuple(json.loads(r[4])),
-            model=r[5],
-            vector=bytes(r[6]),
-        )
-        for r in result
-    ]
 
 
 async def replace_vectors(
@@ -176,4 +203,15 @@ async def replace_vectors(
         await conn.execute(
             text("UPDATE kb_chunks SET model = :m, vector = :v WHERE id = :id"),
             [{"m": model, "v": v, "id": i} for i, v in vectors],
+        )
+
+
+async def replace_terms(
+    conn: AsyncConnection, version: int, terms: Sequence[tuple[int, str]]
+) -> None:
+    """Store re-made full-text terms (chunk id, terms) made by tokenizer `version`."""
+    if terms:
+        await conn.execute(
+            text("UPDATE kb_chunks SET terms = :t, terms_version = :v WHERE id = :id"),
+            [{"t": t, "v": version, "id": i} for i, t in terms],
         )

@@ -21,6 +21,7 @@ bm25`, Dify's weighted score), optional reranking by a reranker model, `top_k`,
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
@@ -31,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chatflow.knowledge import chunk_store
-from chatflow.knowledge.lexical import BM25Index, tokenize
+from chatflow.knowledge.lexical import TERMS_VERSION, BM25Index, index_terms
 from chatflow.knowledge.rerank import Reranker
 from chatflow.knowledge.vectors import VectorIndex
 from chatflow.providers.base import Embedder
@@ -202,24 +203,27 @@ class _Snapshot:
         return mask
 
 
-def _build_snapshot(
-    generation: int, chunks: Sequence[chunk_store.StoredChunk], dimensions: int
-) -> _Snapshot:
+def _build_snapshot(generation: int, chunks: chunk_store.StoredChunks) -> _Snapshot:
     """CPU work of a snapshot (runs on a worker thread)."""
-    matrix = np.zeros((len(chunks), dimensions), dtype=np.float32)
+    count = len(chunks.ids)
+    blob = b"".join(chunks.vectors)
+    dimensions = len(blob) // 4 // count if count else 0
+    matrix = np.frombuffer(blob, dtype=np.float32).reshape(count, dimensions)
     by_document: dict[str, list[int]] = {}
-    for row, chunk in enumerate(chunks):
-        matrix[row] = np.frombuffer(chunk.vector, dtype=np.float32)
-        by_document.setdefault(chunk.document_id, []).append(row)
-    documents = [tokenize(c.content) + tokenize(" ".join(c.keywords)) for c in chunks]
+    for row, document_id in enumerate(chunks.document_ids):
+        by_document.setdefault(document_id, []).append(row)
     return _Snapshot(
         generation=generation,
-        segment_ids=[c.segment_id for c in chunks],
-        texts=[c.content for c in chunks],
+        segment_ids=chunks.segment_ids,
+        texts=chunks.contents,
         document_rows={d: np.asarray(r, dtype=np.int64) for d, r in by_document.items()},
         vectors=VectorIndex(matrix),
-        lexical=BM25Index(documents),
+        lexical=BM25Index([t.split() for t in chunks.terms]),
     )
+
+
+def _terms_of(chunks: Sequence[IndexedChunk]) -> list[str]:
+    return [index_terms(c.text, c.keywords) for c in chunks]
 
 
 @dataclass(slots=True)
@@ -255,10 +259,13 @@ class ChunkIndex:
             self._schema_ready = True
 
     async def _embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        # Embedders that can hand back an array (the local one) skip the list round trip.
+        as_array = getattr(self.embedder, "embed_array", None)
         parts = []
         for start in range(0, len(texts), _EMBED_BATCH):
-            batch = await self.embedder.embed(list(texts[start : start + _EMBED_BATCH]))
-            parts.append(np.asarray(batch, dtype=np.float32))
+            batch = list(texts[start : start + _EMBED_BATCH])
+            vectors = await (as_array(batch) if as_array else self.embedder.embed(batch))
+            parts.append(np.asarray(vectors, dtype=np.float32))
         return _unit(np.concatenate(parts)) if parts else np.zeros((0, 0), np.float32)
 
     async def add(self, dataset_id: str, chunks: Sequence[IndexedChunk]) -> None:
@@ -267,6 +274,7 @@ class ChunkIndex:
             return
         await self._ensure_schema()
         vectors = await self._embed([c.text for c in chunks])
+        terms = await asyncio.to_thread(_terms_of, chunks)
         rows = [
             chunk_store.NewChunk(
                 segment_id=c.segment_id,
@@ -275,8 +283,10 @@ class ChunkIndex:
                 keywords=tuple(c.keywords),
                 model=self.model,
                 vector=vector.tobytes(),
+                terms=chunk_terms,
+                terms_version=TERMS_VERSION,
             )
-            for c, vector in zip(chunks, vectors, strict=True)
+            for c, vector, chunk_terms in zip(chunks, vectors, terms, strict=True)
         ]
         async with self.db.engine.begin() as conn:
             await chunk_store.upsert(conn, dataset_id, rows)
@@ -304,42 +314,42 @@ class ChunkIndex:
         await self._ensure_schema()
         lock = self._loading.setdefault(dataset_id, asyncio.Lock())
         async with lock:
-            async with self.db.engine.connect() as conn:
-                current = await chunk_store.generation(conn, dataset_id)
-                cached = self._snapshots.get(dataset_id)
-                if cached is not None and cached.generation == current:
-                    self._snapshots.move_to_end(dataset_id)
-                    return cached
-                chunks = await chunk_store.load(conn, dataset_id)
-            chunks = await self._refresh_vectors(chunks)
-            dimensions = len(chunks[0].vector) // 4 if chunks else 0
-            snapshot = await asyncio.to_thread(_build_snapshot, current, chunks, dimensions)
+            current = await chunk_store.generation(self.db, dataset_id)
+            cached = self._snapshots.get(dataset_id)
+            if cached is not None and cached.generation == current:
+                self._snapshots.move_to_end(dataset_id)
+                return cached
+            chunks = await chunk_store.load(self.db, dataset_id)
+            await self._refresh(chunks)
+            snapshot = await asyncio.to_thread(_build_snapshot, current, chunks)
             self._snapshots[dataset_id] = snapshot
             while len(self._snapshots) > _MAX_SNAPSHOTS:
                 self._snapshots.popitem(last=False)
             return snapshot
 
-    async def _refresh_vectors(
-        self, chunks: list[chunk_store.StoredChunk]
-    ) -> list[chunk_store.StoredChunk]:
-        """Re-embed chunks whose vector another embedder made, and store the new ones."""
-        stale = [i for i, c in enumerate(chunks) if c.model != self.model]
-        if not stale:
-            return chunks
-        vectors = await self._embed([chunks[i].content for i in stale])
-        fresh = list(chunks)
-        updates: list[tuple[int, bytes]] = []
-        for i, vector in zip(stale, vectors, strict=True):
-            old = chunks[i]
-            blob = vector.tobytes()
-            fresh[i] = chunk_store.StoredChunk(
-                old.id, old.segment_id, old.document_id, old.content, old.keywords, self.model, blob
-            )
-            updates.append((old.id, blob))
-        # No generation bump: the rows' content is unchanged, only their embedding.
-        async with self.db.engine.begin() as conn:
-            await chunk_store.replace_vectors(conn, self.model, updates)
-        return fresh
+    async def _refresh(self, chunks: chunk_store.StoredChunks) -> None:
+        """Remake, in place and in the database, the vectors another embedder made and the
+        terms another tokenizer version made. No generation bump: the rows' content is
+        unchanged, only derived data."""
+        stale = [i for i, model in enumerate(chunks.models) if model != self.model]
+        vectors: list[tuple[int, bytes]] = []
+        if stale:
+            made = await self._embed([chunks.contents[i] for i in stale])
+            for i, vector in zip(stale, made, strict=True):
+                chunks.vectors[i] = vector.tobytes()
+                chunks.models[i] = self.model
+                vectors.append((chunks.ids[i], chunks.vectors[i]))
+        old = [i for i, v in enumerate(chunks.terms_versions) if v != TERMS_VERSION]
+        terms: list[tuple[int, str]] = []
+        for i in old:
+            keywords = json.loads(chunks.keywords[i])
+            chunks.terms[i] = index_terms(chunks.contents[i], keywords)
+            chunks.terms_versions[i] = TERMS_VERSION
+            terms.append((chunks.ids[i], chunks.terms[i]))
+        if vectors or terms:
+            async with self.db.engine.begin() as conn:
+                await chunk_store.replace_vectors(conn, self.model, vectors)
+                await chunk_store.replace_terms(conn, TERMS_VERSION, terms)
 
     async def search(
         self,
@@ -383,7 +393,8 @@ class ChunkIndex:
             and settings.reranking_mode == "reranking_model"
             and self.reranker is not None
         ):
-            scored = await self._rerank(snapshot, query, scored, want)
+            name = settings.reranking_model.model if settings.reranking_model else None
+            scored = await self._rerank(snapshot, query, scored, want, name)
         return _finish(snapshot, scored, settings)
 
     def _score(
@@ -414,11 +425,13 @@ class ChunkIndex:
             scores = vector if vector is not None else np.zeros(rows.size, np.float32)
         return _Scored(rows, np.asarray(scores, dtype=np.float32))
 
-    async def _rerank(self, snapshot: _Snapshot, query: str, scored: _Scored, want: int) -> _Scored:
+    async def _rerank(
+        self, snapshot: _Snapshot, query: str, scored: _Scored, want: int, model: str | None
+    ) -> _Scored:
         assert self.reranker is not None
         order = np.argsort(-scored.scores, kind="stable")[:want]
         rows = scored.rows[order]
-        scores = await self.reranker.rerank(query, [snapshot.texts[int(r)] for r in rows])
+        scores = await self.reranker.rerank(query, [snapshot.texts[int(r)] for r in rows], model)
         return _Scored(rows, np.clip(np.asarray(scores, dtype=np.float32), 0.0, 1.0))
 
 

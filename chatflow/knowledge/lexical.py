@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import chain, filterfalse
 
 import numpy as np
 import numpy.typing as npt
 
 # CJK Unified Ideographs (+ext A, compatibility), Hiragana, Katakana, Hangul syllables.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-_TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
-_CJK_RUN = re.compile(rf"[{_CJK}]")
+_TOKEN = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)", re.UNICODE)
 # Function words that carry no topic; a short list, as stop-lists beyond this hurt recall.
 _STOP = frozenset(
     "a an and are as at be by can do does for from how i in is it its me my of on or our "
@@ -54,17 +52,47 @@ def _stem(word: str) -> str:
     return word
 
 
+# word -> its term ("" for a stop word); words repeat so much that this pays for itself.
+_TERMS: dict[str, str] = {}
+_TERMS_MAX = 200_000
+
+
+def _term(word: str) -> str:
+    term = "" if word in _STOP else _stem(word)
+    if len(_TERMS) < _TERMS_MAX:
+        _TERMS[word] = term
+    return term
+
+
 def tokenize(text: str) -> list[str]:
     """Index terms of `text` (duplicates kept: their counts are term frequencies)."""
     terms: list[str] = []
-    for match in _TOKEN.finditer(text.lower()):
-        run = match.group()
-        if _CJK_RUN.match(run):
-            terms.extend(c for c in run if c not in _STOP)
-            terms.extend(a + b for a, b in pairwise(run))
-        elif run not in _STOP:
-            terms.append(_stem(run))
+    lookup = _TERMS.get
+    for cjk, word in _TOKEN.findall(text.lower()):
+        if cjk:
+            terms.extend(filterfalse(_STOP.__contains__, cjk))
+            terms.extend(map(str.__add__, cjk, cjk[1:]))  # overlapping bigrams
+        else:
+            term = lookup(word)
+            if term is None:
+                term = _term(word)
+            if term:
+                terms.append(term)
     return terms
+
+
+# Raised whenever `tokenize` changes what it makes: stored terms of another version are
+# made again when their dataset loads.
+TERMS_VERSION = 1
+
+
+def index_terms(text: str, keywords: Sequence[str] = ()) -> str:
+    """The stored form of a chunk's terms: its text's and keywords' tokens, space-joined
+    (no token holds a space)."""
+    terms = tokenize(text)
+    if keywords:
+        terms += tokenize(" ".join(keywords))
+    return " ".join(terms)
 
 
 class BM25Index:
@@ -72,20 +100,28 @@ class BM25Index:
 
     def __init__(self, documents: Sequence[Sequence[str]]) -> None:
         self.size = len(documents)
-        lengths = np.fromiter((len(d) for d in documents), dtype=np.float32, count=self.size)
+        lengths = np.fromiter(map(len, documents), dtype=np.int64, count=self.size)
+        # Term ids by C-level loops (dict.fromkeys, map): millions of tokens at 100k chunks.
+        vocabulary = {t: i for i, t in enumerate(dict.fromkeys(chain.from_iterable(documents)))}
+        term_ids = np.fromiter(
+            map(vocabulary.__getitem__, chain.from_iterable(documents)),
+            dtype=np.int64,
+            count=int(lengths.sum()),
+        )
         average = float(lengths.mean()) if self.size else 0.0
         # Per-document length normalisation, folded once: k1 * (1 - b + b * dl / avgdl).
-        self._norm = _K1 * (1.0 - _B + _B * lengths / max(average, 1e-9))
-        rows: dict[str, list[int]] = {}
-        freqs: dict[str, list[int]] = {}
-        for row, document in enumerate(documents):
-            for term, count in Counter(document).items():
-                rows.setdefault(term, []).append(row)
-                freqs.setdefault(term, []).append(count)
-        self._postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {
-            term: (np.asarray(r, dtype=np.int32), np.asarray(freqs[term], dtype=np.float32))
-            for term, r in rows.items()
-        }
+        self._norm = (_K1 * (1.0 - _B + _B * lengths / max(average, 1e-9))).astype(np.float32)
+        # Postings in one sorted array: (term, document) pairs counted by np.unique, so
+        # building takes a sort instead of a Python loop per posting.
+        rows = np.repeat(np.arange(self.size, dtype=np.int64), lengths)
+        keys = term_ids * max(self.size, 1) + rows
+        pairs, counts = np.unique(keys, return_counts=True)
+        self._rows = (pairs % max(self.size, 1)).astype(np.int32)
+        self._tf = counts.astype(np.float32)
+        self._starts = np.searchsorted(
+            pairs // max(self.size, 1), np.arange(len(vocabulary) + 1, dtype=np.int64)
+        )
+        self._vocabulary = vocabulary
 
     def _idf(self, document_frequency: int) -> float:
         # Lucene's BM25 IDF: always positive, so a term in most chunks still counts a little.
@@ -97,13 +133,14 @@ class BM25Index:
         terms = set(tokenize(query))
         total_idf = 0.0
         for term in terms:
-            posting = self._postings.get(term)
-            if posting is None:
+            term_id = self._vocabulary.get(term)
+            if term_id is None:
                 # An unseen term still counts in the normaliser: a query half made of
                 # words the corpus lacks cannot score a full match.
                 total_idf += self._idf(0)
                 continue
-            rows, tf = posting
+            start, end = self._starts[term_id], self._starts[term_id + 1]
+            rows, tf = self._rows[start:end], self._tf[start:end]
             idf = self._idf(len(rows))
             total_idf += idf
             out[rows] += idf * tf * (_K1 + 1.0) / (tf + self._norm[rows])
