@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from chatflow.engine.limits import EngineLimits
 from chatflow.engine.nodes.base import EngineServices
 from chatflow.knowledge.index import ChunkIndex
+from chatflow.knowledge.rerank import build_reranker
 from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
@@ -109,7 +110,7 @@ class Services:
         knowledge = KnowledgeService(
             db,
             LocalFileStorage(settings.data_dir / "uploads"),
-            ChunkIndex(db, models.embedder()),
+            ChunkIndex(db, models.embedder(), reranker=build_reranker(settings)),
             upload_max_mb=settings.upload_max_mb,
             embedding_model=("chatflow", settings.embedding_backend),
         )

@@ -1,8 +1,9 @@
 """Knowledge bases: Dify's Knowledge API rules over the store, the index and the ingester.
 
 `KnowledgeService` is what the Knowledge API routes, the CLI and the engine's knowledge
-base call (its `metadata` and `tags` parts live in `knowledge_meta.py`). It validates like Dify (same messages and codes), keeps the original files in
-file storage, queues documents for the background `Ingester`, keeps the retrieval index
+base call (its `metadata` and `tags` parts live in `knowledge_meta.py`). It validates
+like Dify (same messages and codes), keeps the original files in file storage, queues
+documents for the background `Ingester`, keeps the retrieval index
 (`knowledge.index.ChunkIndex`) in step with segment edits, and runs searches that only
 ever see completed, enabled documents and enabled segments.
 """
