@@ -41,7 +41,7 @@ def _created(knowledge: KnowledgeService, document: Any, batch: str) -> JSONResp
 
 
 @router.post("/datasets/{dataset_id}/document/create-by-text")
-@router.post("/datasets/{dataset_id}/document/create_by_text")
+@router.post("/datasets/{dataset_id}/document/create_by_text", name="create_by_text_underscored")
 async def create_by_text(
     dataset_id: str, request: Request, knowledge: KnowledgeDep
 ) -> JSONResponse:
@@ -116,7 +116,7 @@ async def _new_from_upload(
 
 
 @router.post("/datasets/{dataset_id}/document/create-by-file")
-@router.post("/datasets/{dataset_id}/document/create_by_file")
+@router.post("/datasets/{dataset_id}/document/create_by_file", name="create_by_file_underscored")
 async def create_by_file(
     dataset_id: str, request: Request, knowledge: KnowledgeDep
 ) -> JSONResponse:
@@ -146,7 +146,10 @@ async def create_by_file(
 
 
 @router.post("/datasets/{dataset_id}/documents/{document_id}/update-by-text")
-@router.post("/datasets/{dataset_id}/documents/{document_id}/update_by_text")
+@router.post(
+    "/datasets/{dataset_id}/documents/{document_id}/update_by_text",
+    name="update_by_text_underscored",
+)
 async def update_by_text(
     dataset_id: str, document_id: str, request: Request, knowledge: KnowledgeDep
 ) -> JSONResponse:
@@ -173,7 +176,10 @@ async def update_by_text(
 
 
 @router.post("/datasets/{dataset_id}/documents/{document_id}/update-by-file")
-@router.post("/datasets/{dataset_id}/documents/{document_id}/update_by_file")
+@router.post(
+    "/datasets/{dataset_id}/documents/{document_id}/update_by_file",
+    name="update_by_file_underscored",
+)
 async def update_by_file(
     dataset_id: str, document_id: str, request: Request, knowledge: KnowledgeDep
 ) -> JSONResponse:
