@@ -642,9 +642,8 @@ class KnowledgeService:
             )
         async with self._db.session() as session:
             dataset = await dataset_or_404(session, dataset_id)
-        raw = dict(retrieval_model) if retrieval_model else dict(effective_retrieval(dataset))
-        if retrieval_model:
-            raw = _checked_retrieval_model(raw)
+        # A request's settings override the dataset's, field by field.
+        raw = {**effective_retrieval(dataset), **_checked_retrieval_model(retrieval_model or {})}
         settings = settings_for(dataset, raw)
         metadata_filter = MetadataFilter.from_dify(raw.get("metadata_filtering_conditions"))
         return await self.search(
@@ -663,36 +662,37 @@ class KnowledgeService:
         """Search each dataset with its settings; hits of completed, enabled documents
         and enabled segments only, best first."""
         async with self._db.session() as session:
-            datasets = {d: await repo.get_dataset(session, d) for d in dataset_ids}
-            documents = await repo.searchable_documents(session, list(dataset_ids))
-        admitted: dict[str, DatasetDocument] = {}
-        for document in documents:
-            dataset = datasets.get(document.dataset_id)
-            if dataset is None:
-                continue
-            if metadata_filter is None or metadata_filter.admits(
-                document_metadata(document, dataset)
-            ):
-                admitted[document.id] = document
-        searches = [
-            self.index.search(
-                dataset_id,
-                query,
-                settings[dataset_id],
-                [d.id for d in admitted.values() if d.dataset_id == dataset_id],
+            datasets = await repo.datasets_by_ids(session, dataset_ids)
+            keys = await repo.searchable_document_keys(
+                session, list(datasets), with_metadata=metadata_filter is not None
             )
+        admitted: dict[str, list[str]] = {dataset_id: [] for dataset_id in datasets}
+        for key in keys:
+            if metadata_filter is None or metadata_filter.admits(
+                document_metadata(key, datasets[key.dataset_id])
+            ):
+                admitted[key.dataset_id].append(key.id)
+        searches = [
+            self.index.search(dataset_id, query, settings[dataset_id], admitted[dataset_id])
             for dataset_id in dataset_ids
-            if datasets.get(dataset_id) is not None
+            if dataset_id in datasets
         ]
         hits = [hit for found in await asyncio.gather(*searches) for hit in found]
+        allowed = {document_id for ids in admitted.values() for document_id in ids}
         async with self._db.session() as session:
             segments = await repo.segments_by_ids(session, [h.segment_id for h in hits])
+            owners = {
+                d.id: d
+                for d in await repo.documents_of(
+                    session, {s.document_id for s in segments.values()} & allowed
+                )
+            }
             results: list[RetrievedChunk] = []
             for hit in hits:
                 segment = segments.get(hit.segment_id)
                 if segment is None or not segment.enabled or segment.status != "completed":
                     continue
-                owner = admitted.get(segment.document_id)
+                owner = owners.get(segment.document_id)
                 source = datasets.get(segment.dataset_id)
                 if owner is None or source is None:
                     continue

@@ -6,11 +6,26 @@ and the built-in metadata values are derived from a document row.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from chatflow.errors import NotFound
 from chatflow.store import knowledge as repo
 from chatflow.store.knowledge_models import Dataset, DatasetDocument, DatasetSegment
+
+
+class DocumentLike(Protocol):
+    """A document row, or the columns of one a search reads."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def doc_metadata(self) -> dict[str, Any] | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
 
 BUILT_IN_FIELDS = (
     ("document_name", "string"),
@@ -22,7 +37,7 @@ BUILT_IN_FIELDS = (
 _ACTIVE = ("parsing", "cleaning", "splitting", "indexing")
 
 
-def built_in_values(document: DatasetDocument) -> dict[str, Any]:
+def built_in_values(document: DocumentLike) -> dict[str, Any]:
     """Dify's built-in metadata of a document (when the dataset enables them)."""
     return {
         "document_name": document.name,
@@ -33,7 +48,7 @@ def built_in_values(document: DatasetDocument) -> dict[str, Any]:
     }
 
 
-def document_metadata(document: DatasetDocument, dataset: Dataset) -> dict[str, Any]:
+def document_metadata(document: DocumentLike, dataset: Dataset) -> dict[str, Any]:
     """The values metadata filters see: custom fields, plus the built-in ones if enabled."""
     values = dict(document.doc_metadata or {})
     if dataset.built_in_field_enabled:

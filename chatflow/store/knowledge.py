@@ -233,18 +233,44 @@ async def documents_by_ids(
     return list(rows)
 
 
-async def searchable_documents(
-    session: AsyncSession, dataset_ids: Collection[str]
+async def documents_of(
+    session: AsyncSession, document_ids: Collection[str]
 ) -> list[DatasetDocument]:
-    """The documents a search may return: completed, enabled, not archived."""
-    if not dataset_ids:
+    if not document_ids:
         return []
     rows = await session.scalars(
-        select(DatasetDocument).where(
-            DatasetDocument.dataset_id.in_(list(dataset_ids)),
-            DatasetDocument.indexing_status == "completed",
-            DatasetDocument.enabled.is_(True),
-            DatasetDocument.archived.is_(False),
+        select(DatasetDocument).where(DatasetDocument.id.in_(list(document_ids)))
+    )
+    return list(rows)
+
+
+async def datasets_by_ids(
+    session: AsyncSession, dataset_ids: Collection[str]
+) -> dict[str, Dataset]:
+    if not dataset_ids:
+        return {}
+    rows = await session.scalars(select(Dataset).where(Dataset.id.in_(list(dataset_ids))))
+    return {row.id: row for row in rows}
+
+
+async def searchable_document_keys(
+    session: AsyncSession, dataset_ids: Collection[str], *, with_metadata: bool
+) -> list[Any]:
+    """Rows (id, dataset_id[, name, doc_metadata, created_at, updated_at]) of the
+    documents a search may return: completed, enabled, not archived. Columns only, no
+    ORM objects: this runs on every retrieval over every document of the datasets."""
+    if not dataset_ids:
+        return []
+    doc = DatasetDocument
+    columns: list[Any] = [doc.id, doc.dataset_id]
+    if with_metadata:
+        columns += [doc.name, doc.doc_metadata, doc.created_at, doc.updated_at]
+    rows = await session.execute(
+        select(*columns).where(
+            doc.dataset_id.in_(list(dataset_ids)),
+            doc.indexing_status == "completed",
+            doc.enabled.is_(True),
+            doc.archived.is_(False),
         )
     )
     return list(rows)
