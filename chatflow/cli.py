@@ -5,6 +5,7 @@
     chatflow app list
     chatflow app key APP
     chatflow chat FILE.yml|APP
+    chatflow tools list | map REF TOOL
     chatflow dataset-key create [--api-key KEY]
     chatflow kb create|add|list|search ...      (see `cli_knowledge.py`)
 
@@ -30,6 +31,7 @@ from chatflow.services.chat import ChatRequest
 from chatflow.services.knowledge_base import dataset_refs, map_refs
 from chatflow.services.turn import TurnEnded
 from chatflow.settings import Settings
+from chatflow.tools.commands import tools_cli
 
 T = TypeVar("T")
 
@@ -39,6 +41,7 @@ CLI_USER = "cli-user"
 cli = typer.Typer(help="Run Dify chatflow apps behind Dify's Service API.", no_args_is_help=True)
 app_cli = typer.Typer(help="Import, list and key apps.", no_args_is_help=True)
 cli.add_typer(app_cli, name="app")
+cli.add_typer(tools_cli, name="tools")
 cli.add_typer(key_cli, name="dataset-key")
 cli.add_typer(kb_cli, name="kb")
 
@@ -116,6 +119,7 @@ def serve(
         )
         if result.api_key:  # the web page reads the key from the fragment, never sent
             typer.echo(f"  chat: {origin}/#key={result.api_key}")
+        _echo_missing_tools(result)
         _report_unmapped(path, unmapped)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
@@ -188,9 +192,16 @@ def import_app(
     )
     action = "created" if result.created else "updated"
     typer.echo(f"{action} {result.name}  id={result.app_id}  key={_key_text(result)}")
+    _echo_missing_tools(result)
     for ref in unknown:
         typer.echo(f"  note: {ref!r} is not a dataset reference of {file.name} (mapped anyway)")
     _report_unmapped(file, unmapped)
+
+
+def _echo_missing_tools(result: ImportResult) -> None:
+    """Like Dify's missing-plugin list: the app imports, these nodes fail until mapped."""
+    for line in result.missing_tools:
+        typer.echo(f"  missing {line}")
 
 
 @app_cli.command("list")

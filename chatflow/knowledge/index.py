@@ -1,16 +1,20 @@
 """The retrieval engine: what the knowledge service indexes segments into and searches.
 
-`ChunkIndex` keeps every chunk (text, keywords, embedding) in the database
-(`chunk_store`: the same tables on SQLite and Postgres) and answers searches from an
-in-memory snapshot per dataset: a vector index (`vectors.VectorIndex`) and a BM25 index
-with CJK tokenisation (`lexical.BM25Index`). A generation number per dataset, raised in
-the transaction of every change, tells each worker when its snapshot is stale, so a
-search never sees half of an `add` and every process sees the others' writes.
+`ChunkIndex` keeps every chunk (text, keywords, embedding, full-text terms) in the
+database (`chunk_store`: the same tables on SQLite and Postgres) and answers searches
+from an in-memory snapshot per dataset: a vector index (`vectors.VectorIndex`: an exact
+scan, FAISS IVF past 20k chunks) and a BM25 index with CJK tokenisation
+(`lexical.BM25Index`). A snapshot is rebuilt from the rows when its dataset changed (at
+100k chunks that takes seconds: bench/RESULTS.md), on a worker thread. A generation
+number per dataset, raised in the transaction of every change, tells each worker when
+its snapshot is stale, so a search never sees half of an `add` and every process sees
+the others' writes.
 
 Why not sqlite-vec / pgvector: CPython builds without `enable_load_extension` (this
-project's, python.org's macOS builds) cannot load any SQLite extension, and Debian 12's
-Postgres 15 has no pgvector package; an in-process index works the same on both
-databases and is measured against a brute-force NumPy scan in `make bench`.
+project's pyenv build; python.org's macOS builds) cannot load any SQLite extension, and
+Debian 12 (bookworm, this project's Postgres 15) has no pgvector package; an
+in-process index works the same on both databases, gives the same scores on both, and
+is measured against a brute-force NumPy scan in `make bench`.
 
 Search follows Dify's `retrieval_model`: semantic (cosine), full-text / keyword (BM25),
 hybrid (union of both candidate lists, then `vector_weight * cosine + keyword_weight *
@@ -32,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chatflow.knowledge import chunk_store
-from chatflow.knowledge.lexical import TERMS_VERSION, BM25Index, index_terms
+from chatflow.knowledge.lexical import TERMS_VERSION, BM25Index, Matches, index_terms
 from chatflow.knowledge.rerank import Reranker
 from chatflow.knowledge.vectors import VectorIndex
 from chatflow.providers.base import Embedder
@@ -375,7 +379,7 @@ class ChunkIndex:
             settings.reranking_enable and settings.reranking_mode == "weighted_score"
         )
         query_vector = (await self._embed([query]))[0] if use_vectors or weighted else None
-        keyword_scores = snapshot.lexical.scores(query) if use_keywords or weighted else None
+        keyword_scores = snapshot.lexical.search(query) if use_keywords or weighted else None
 
         candidates: list[npt.NDArray[np.int64]] = []
         if use_vectors and query_vector is not None:
@@ -403,7 +407,7 @@ class ChunkIndex:
         rows: npt.NDArray[np.int64],
         settings: RetrievalSettings,
         query_vector: npt.NDArray[np.float32] | None,
-        keyword_scores: npt.NDArray[np.float32] | None,
+        keyword_scores: Matches | None,
         weighted: bool,
     ) -> _Scored:
         vector = (
@@ -411,7 +415,7 @@ class ChunkIndex:
             if query_vector is not None
             else None
         )
-        keyword = keyword_scores[rows] if keyword_scores is not None else None
+        keyword = keyword_scores.score_of(rows) if keyword_scores is not None else None
         scores: npt.NDArray[np.floating[Any]]
         if weighted and vector is not None and keyword is not None:
             w = settings.weights or Weights()
@@ -436,14 +440,14 @@ class ChunkIndex:
 
 
 def _top_keyword(
-    scores: npt.NDArray[np.float32], k: int, allowed: npt.NDArray[np.bool_] | None
+    matches: Matches, k: int, allowed: npt.NDArray[np.bool_] | None
 ) -> npt.NDArray[np.int64]:
-    matched = scores > 0
+    rows, scores = matches.rows, matches.scores
     if allowed is not None:
-        matched &= allowed
-    rows = np.flatnonzero(matched).astype(np.int64)
+        admitted = allowed[rows]
+        rows, scores = rows[admitted], scores[admitted]
     if rows.size > k:
-        rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
+        rows = rows[np.argpartition(-scores, k - 1)[:k]]
     return rows
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import chain, filterfalse
 
 import numpy as np
@@ -127,12 +128,14 @@ class BM25Index:
         # Lucene's BM25 IDF: always positive, so a term in most chunks still counts a little.
         return math.log(1.0 + (self.size - document_frequency + 0.5) / (document_frequency + 0.5))
 
-    def scores(self, query: str) -> npt.NDArray[np.float32]:
-        """Normalised BM25 score of every document for `query` (0 where no term matches)."""
-        out = np.zeros(self.size, dtype=np.float32)
-        terms = set(tokenize(query))
+    def search(self, query: str) -> Matches:
+        """The documents sharing a term with `query` and their normalised BM25 scores.
+        Sparse: only the query terms' postings are touched, never an array per document,
+        which kept a hybrid search's cache footprint (and time) small at 100k chunks."""
+        parts_rows: list[npt.NDArray[np.int32]] = []
+        parts_scores: list[npt.NDArray[np.float32]] = []
         total_idf = 0.0
-        for term in terms:
+        for term in set(tokenize(query)):
             term_id = self._vocabulary.get(term)
             if term_id is None:
                 # An unseen term still counts in the normaliser: a query half made of
@@ -143,8 +146,35 @@ class BM25Index:
             rows, tf = self._rows[start:end], self._tf[start:end]
             idf = self._idf(len(rows))
             total_idf += idf
-            out[rows] += idf * tf * (_K1 + 1.0) / (tf + self._norm[rows])
-        if total_idf > 0:
-            out /= np.float32(total_idf)
-        np.minimum(out, 1.0, out=out)
+            parts_rows.append(rows)
+            parts_scores.append(idf * tf * (_K1 + 1.0) / (tf + self._norm[rows]))
+        if not parts_rows:
+            return Matches(np.zeros(0, np.int64), np.zeros(0, np.float32))
+        rows, where = np.unique(np.concatenate(parts_rows), return_inverse=True)
+        sums = np.bincount(where, weights=np.concatenate(parts_scores)).astype(np.float32)
+        sums /= np.float32(total_idf)
+        np.minimum(sums, 1.0, out=sums)
+        return Matches(rows.astype(np.int64), sums)
+
+    def scores(self, query: str) -> npt.NDArray[np.float32]:
+        """Normalised BM25 score of every document for `query` (0 where no term matches)."""
+        out = np.zeros(self.size, dtype=np.float32)
+        matches = self.search(query)
+        out[matches.rows] = matches.scores
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """Documents (ascending row numbers) and their scores."""
+
+    rows: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float32]
+
+    def score_of(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """Scores of the given rows (0 for rows that did not match)."""
+        if self.rows.size == 0:
+            return np.zeros(rows.size, np.float32)
+        at = np.minimum(np.searchsorted(self.rows, rows), self.rows.size - 1)
+        out: npt.NDArray[np.float32] = np.where(self.rows[at] == rows, self.scores[at], 0.0)
+        return out.astype(np.float32)

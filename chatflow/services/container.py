@@ -31,11 +31,15 @@ from chatflow.services.knowledge import KnowledgeService
 from chatflow.services.knowledge_base import DatasetKnowledgeBase
 from chatflow.services.moderation import ModerationService
 from chatflow.services.runtime import Runtime, open_runtime
+from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import StreamItem
 from chatflow.services.workflows import WorkflowService
 from chatflow.settings import Settings
 from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
+from chatflow.tools.catalog import build_registry as build_tool_registry
+from chatflow.tools.runtime import ToolRuntimeService
+from chatflow.tools.signing import FileSigner, load_secret
 
 
 def engine_limits(settings: Settings) -> EngineLimits:
@@ -78,6 +82,8 @@ class Services:
     human_input: HumanInputService
     runtime: Runtime
     knowledge: KnowledgeService
+    tools: ToolRuntimeService
+    tool_files: ToolFileService
 
     @classmethod
     async def open(
@@ -109,17 +115,31 @@ class Services:
         )
         knowledge = KnowledgeService(
             db,
-            LocalFileStorage(settings.data_dir / "uploads"),
+            files.storage,
             ChunkIndex(db, models.embedder(), reranker=build_reranker(settings)),
             upload_max_mb=settings.upload_max_mb,
             embedding_model=("chatflow", settings.embedding_backend),
+        )
+        signer = FileSigner(
+            load_secret(settings.secret_key, settings.data_dir),
+            base_url=settings.files_url,
+            timeout=settings.files_access_timeout,
+        )
+        tool_files = ToolFileService(db, files.storage, signer)
+        tools = ToolRuntimeService(
+            build_tool_registry(settings),
+            files=tool_files,
+            settings=settings,
+            services={"models": models, "file_reader": files.read},
         )
         engine = EngineServices(
             models=models,
             limits=engine_limits(settings),
             code=sandbox,
+            tools=tools,
             file_reader=files.read,
-            file_saver=files.save_generated,
+            # http-request bodies become tool files too (signed URL, `tool_files` row).
+            file_saver=tool_files.save,
             ssrf_allow=settings.ssrf_allow,
             knowledge=DatasetKnowledgeBase(db, knowledge),
         )
@@ -130,7 +150,7 @@ class Services:
         annotations = AnnotationService(db, models)
         moderation = ModerationService(settings)
         features = TurnFeatures(annotations, moderation)
-        apps = AppService(db)
+        apps = AppService(db, tools=tools.registry)
         chat = ChatService(db, engine, tasks, streams, features)
         human_input = HumanInputService(db, engine, tasks, streams, apps)
         workflows = WorkflowService(db, engine, tasks, streams)
@@ -158,6 +178,8 @@ class Services:
             human_input=human_input,
             runtime=runtime,
             knowledge=knowledge,
+            tools=tools,
+            tool_files=tool_files,
         )
 
     async def close(self) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import statistics
+import time
+
 import numpy as np
+import pytest
 
 from chatflow.knowledge.vectors import VectorIndex
 
@@ -59,3 +63,22 @@ def test_empty_index() -> None:
     index = VectorIndex(np.zeros((0, 8), dtype=np.float32))
     rows, scores = index.search(np.ones(8, dtype=np.float32), 3)
     assert rows.size == 0 and scores.size == 0
+
+
+@pytest.mark.perf
+def test_ivf_search_is_much_faster_than_an_exact_scan_at_60k() -> None:
+    """Sub-linear: at 60k rows the IVF probes ~1/12 of the cells (measured ~10x faster);
+    timed against the exact scan of the same vectors, interleaved, medians."""
+    vectors = clustered(60_000, dimensions=256)
+    indexed = VectorIndex(vectors)
+    exact = VectorIndex(vectors, ivf_min_rows=10**9)
+    assert indexed.indexed and not exact.indexed
+    ivf_times, exact_times = [], []
+    for query in vectors[:60]:
+        started = time.perf_counter()
+        indexed.search(query, 10)
+        ivf_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        exact.search(query, 10)
+        exact_times.append(time.perf_counter() - started)
+    assert statistics.median(ivf_times) < 0.5 * statistics.median(exact_times)
