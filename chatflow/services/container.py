@@ -113,12 +113,17 @@ class Services:
             upload_max_mb=settings.upload_max_mb,
             ssrf_allow=settings.ssrf_allow,
         )
+        embedder = models.embedder()
         knowledge = KnowledgeService(
             db,
             files.storage,
-            ChunkIndex(db, models.embedder(), reranker=build_reranker(settings)),
+            ChunkIndex(db, embedder, reranker=build_reranker(settings)),
             upload_max_mb=settings.upload_max_mb,
-            embedding_model=("chatflow", settings.embedding_backend),
+            # Reported as the datasets' embedding model: (backend, model name).
+            embedding_model=(
+                settings.embedding_backend,
+                str(getattr(embedder, "model", "") or settings.embedding_backend),
+            ),
         )
         signer = FileSigner(
             load_secret(settings.secret_key, settings.data_dir),

@@ -80,7 +80,7 @@ def test_published_client(name: str, server: LiveServer) -> None:
 # Knowledge API drivers (dataset key): name -> (requirement, driver, calls that must pass).
 KNOWLEDGE_CLIENTS: dict[str, tuple[str | None, str, int]] = {
     "dify-python-sdk": ("dify-python-sdk==0.1.16", "dify_python_sdk_knowledge.py", 28),
-    "dify-oapi2": (None, "dify_oapi2_knowledge.py", 29),
+    "dify-oapi2": (None, "dify_oapi2_knowledge.py", 30),
 }
 
 

@@ -124,3 +124,36 @@ def _object(body: dict[str, Any], name: str) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise InvalidRequest(f"{name}: Input should be a valid dictionary")
     return value
+
+
+@router.get("/workspaces/current/models/model-types/text-embedding")
+async def embedding_models(knowledge: KnowledgeDep) -> JSONResponse:
+    """The embedding model datasets are indexed with (this server has one)."""
+    provider, model = knowledge.embedding_model
+    label = {"en_US": model, "zh_Hans": model}
+    return JSONResponse(
+        {
+            "data": [
+                {
+                    "provider": provider,
+                    "label": {"en_US": provider, "zh_Hans": provider},
+                    "icon_small": None,
+                    "icon_large": None,
+                    "status": "active",
+                    "models": [
+                        {
+                            "model": model,
+                            "label": label,
+                            "model_type": "text-embedding",
+                            "features": None,
+                            "fetch_from": "predefined-model",
+                            "model_properties": {"context_size": 512},
+                            "deprecated": False,
+                            "status": "active",
+                            "load_balancing_enabled": False,
+                        }
+                    ],
+                }
+            ]
+        }
+    )

@@ -84,6 +84,9 @@ from dify_oapi.api.knowledge.v1.model import (
     get_segment_request as gsr,
 )
 from dify_oapi.api.knowledge.v1.model import (
+    get_text_embedding_models_request as gem,
+)
+from dify_oapi.api.knowledge.v1.model import (
     list_datasets_request as ldr,
 )
 from dify_oapi.api.knowledge.v1.model import (
@@ -577,5 +580,12 @@ t.call(
     lambda: ok(
         v1.dataset.delete(ddr.DeleteDatasetRequest.builder().dataset_id(dataset_id).build(), option)
     ),
+)
+t.call(
+    "model.embedding_models",
+    lambda: ok(
+        v1.model.embedding_models(gem.GetTextEmbeddingModelsRequest.builder().build(), option)
+    ),
+    lambda r: r.data[0].models[0].model_type == "text-embedding",
 )
 t.report()
