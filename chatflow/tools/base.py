@@ -159,9 +159,7 @@ class VariableMessage:
     value: Any
 
 
-ToolMessage = (
-    TextMessage | LinkMessage | ImageMessage | BlobMessage | JsonMessage | VariableMessage
-)
+ToolMessage = TextMessage | LinkMessage | ImageMessage | BlobMessage | JsonMessage | VariableMessage
 
 HttpFactory = Callable[[], httpx.AsyncClient]
 
