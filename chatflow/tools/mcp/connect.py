@@ -54,12 +54,16 @@ class McpServer:
         return cls(transport=transport, url=url, headers=dict(headers or {}), **kw)
 
     def secrets_missing(self) -> list[str]:
-        return secrets.missing({**self.headers, **self.env})
+        words = {f"arg{i}": part for i, part in enumerate(self.command)}
+        return secrets.missing({**self.headers, **self.env, **words})
 
     def describe(self) -> str:
         """What listings show: never header or env values."""
         if self.transport == "stdio":
-            return "stdio: " + " ".join(self.command)
+            # Arguments may carry tokens: only the program and how many follow it.
+            program = self.command[0] if self.command else ""
+            extra = len(self.command) - 1
+            return f"stdio: {program}" + (f" (+{extra} args)" if extra > 0 else "")
         return f"{self.transport}: {self.url}"
 
 
@@ -91,9 +95,10 @@ async def _streams(server: McpServer, policy: SSRFPolicy) -> AsyncIterator[tuple
     if server.transport == "stdio":
         if not server.command:
             raise ValueError("a stdio MCP server needs a command")
+        words = secrets.expand({str(i): part for i, part in enumerate(server.command)})
         params = StdioServerParameters(
-            command=server.command[0],
-            args=list(server.command[1:]),
+            command=words["0"],
+            args=[words[str(i)] for i in range(1, len(server.command))],
             env=secrets.expand(server.env) if server.env else None,
         )
         # The server's stderr goes to ours, like any child process's diagnostics.

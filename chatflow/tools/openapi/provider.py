@@ -45,6 +45,10 @@ class OpenApiProvider:
     async def tools(self) -> Sequence[Tool]:
         return self._tools
 
+    @property
+    def tool_names(self) -> list[str]:
+        return [tool.descriptor.name for tool in self._tools]
+
     def missing_configuration(self) -> str | None:
         absent = secrets.missing(self.headers)
         if not absent:
