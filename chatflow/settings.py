@@ -202,6 +202,48 @@ class Settings(BaseSettings):
         default=30, description="Max size of an /audio-to-text upload in MB (Dify: 30)."
     )
 
+    # Tools (chatflow/tools)
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "Key that signs file URLs (/files/tools/...). Default: a random key kept in "
+            "data_dir/secret_key; set it when several machines serve one database."
+        ),
+    )
+    files_url: str = Field(
+        default="",
+        description="Base URL in front of signed file URLs (Dify's FILES_URL); default relative.",
+    )
+    files_access_timeout: int = Field(
+        default=300, description="Seconds a signed file URL stays valid (Dify: 300)."
+    )
+    tools_map: str | None = Field(
+        default=None,
+        description=(
+            "JSON object or path to a JSON/YAML file mapping DSL tool references "
+            "('provider' or 'provider:tool') to tools here; `chatflow tools map` adds to it."
+        ),
+    )
+    tools_sql_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the database the SQL tools (sql_execute, rookie_text2data, "
+            "rookie_excute_sql) query; the DSL's own connection fields are ignored."
+        ),
+    )
+    tools_sql_read_only: bool = Field(
+        default=True,
+        description="SQL tools run in a read-only transaction/connection; false allows writes.",
+    )
+    tools_pdf_font: str | None = Field(
+        default=None,
+        description=(
+            "TTF/OTF font md_to_pdf writes with (a CJK font for Chinese/Japanese text); "
+            "default DejaVu Sans where installed."
+        ),
+    )
+    tools_sql_max_rows: int = Field(default=1000, description="Most rows a SQL tool returns.")
+
     # Remote tools (chatflow/tools/openapi, chatflow/tools/mcp) and web built-ins
     mcp_timeout_seconds: float = Field(
         default=30.0, description="MCP tools: connect and HTTP request timeout in seconds."
