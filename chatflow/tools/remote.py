@@ -208,3 +208,10 @@ def public_view(settings: Settings) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+async def close(providers: Sequence[ToolProvider]) -> None:
+    """End the sessions (and stdio server processes) MCP providers hold open."""
+    for provider in providers:
+        if isinstance(provider, McpProvider):
+            await provider.aclose()

@@ -12,6 +12,8 @@ mistake shows now rather than mid-run. Nothing printed here contains a header or
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -93,10 +95,7 @@ def add_openapi(
     headers = _pairs(header, secrets.parse_header, "--header")
     remote.check_name(name)
     document, source_url = _run(read_spec(spec, ssrf_allow=settings.ssrf_allow))
-    try:
-        provider = OpenApiProvider(name, document, source_url=source_url, headers=headers)
-    except ChatflowError as exc:
-        raise _fail(exc.message) from None
+    provider = OpenApiProvider(name, document, source_url=source_url, headers=headers)
     source = spec if source_url else str(Path(spec).resolve())
     entry = remote.openapi_entry(source, document, source_url, headers, alias or ())
     remote.put(settings, "openapi", name, entry)
@@ -209,10 +208,23 @@ def _warn_missing(missing: str | None) -> None:
         typer.echo(f"note: before it can run, set {missing}", err=True)
 
 
+def _reported(command: Callable[..., None]) -> Callable[..., None]:
+    """A command whose project errors end it with `error: ...` and exit status 1."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except ChatflowError as exc:
+            raise _fail(exc.message) from None
+
+    return run
+
+
 def register(group: typer.Typer) -> None:
     """Add these commands to the `chatflow tools` group."""
-    group.command("add-openapi")(add_openapi)
-    group.command("add-mcp")(add_mcp)
-    group.command("refresh")(refresh)
-    group.command("remove")(remove)
-    group.command("remote")(show)
+    group.command("add-openapi")(_reported(add_openapi))
+    group.command("add-mcp")(_reported(add_mcp))
+    group.command("refresh")(_reported(refresh))
+    group.command("remove")(_reported(remove))
+    group.command("remote")(_reported(show))

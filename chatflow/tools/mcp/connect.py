@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit
 
 import httpx
@@ -90,6 +90,19 @@ def guarded_http_factory(policy: SSRFPolicy) -> Any:
     return create
 
 
+def _errlog() -> TextIO:
+    """The server's stderr goes to ours, like any child's diagnostics; the process needs
+    a real file descriptor, which a replaced `sys.stderr` (a CLI test runner) may lack."""
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.fileno()
+                return stream
+        except (AttributeError, OSError, ValueError):
+            continue
+    raise RuntimeError("no stderr to give an MCP stdio server")
+
+
 @asynccontextmanager
 async def _streams(server: McpServer, policy: SSRFPolicy) -> AsyncIterator[tuple[Any, Any]]:
     if server.transport == "stdio":
@@ -101,8 +114,7 @@ async def _streams(server: McpServer, policy: SSRFPolicy) -> AsyncIterator[tuple
             args=[words[str(i)] for i in range(1, len(server.command))],
             env=secrets.expand(server.env) if server.env else None,
         )
-        # The server's stderr goes to ours, like any child process's diagnostics.
-        async with stdio_client(params, errlog=sys.stderr) as (read, write):
+        async with stdio_client(params, errlog=_errlog()) as (read, write):
             yield read, write
         return
     headers = secrets.expand(server.headers)
