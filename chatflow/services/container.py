@@ -137,7 +137,7 @@ class Services:
         annotations = AnnotationService(db, models)
         moderation = ModerationService(settings)
         features = TurnFeatures(annotations, moderation)
-        apps = AppService(db)
+        apps = AppService(db, tools=tools.registry)
         chat = ChatService(db, engine, tasks, streams, features)
         human_input = HumanInputService(db, engine, tasks, streams, apps)
         workflows = WorkflowService(db, engine, tasks, streams)

@@ -124,8 +124,8 @@ class ToolRegistry:
         resolved = self.resolve(provider_id, tool_name)
         if resolved is None:
             raise ToolNotFound(
-                f"tool provider '{provider_id}' is not available here; "
-                f"map it to a tool listed by `chatflow tools list` with: "
+                f"tool provider '{provider_id}' is not configured: no provider here answers "
+                f"to it; map it to a tool that `chatflow tools list` shows with: "
                 f"{map_command(provider_id, tool_name)}"
             )
         for tool in await resolved.provider.tools():
