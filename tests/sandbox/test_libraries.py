@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
@@ -152,3 +153,47 @@ async def test_network_can_be_switched_off(api: str) -> None:
             timeout=15,
         )
     assert "not allowed" in result["error"]
+
+
+@pytest.fixture
+def upload_code() -> str:
+    """financial-report-html.yml's upload node's code, as exported."""
+    import yaml
+
+    from tests.engine.corpus_cases import DSL_DIR
+
+    path = Path(DSL_DIR, "financial-report-html.yml")
+    if not path.is_file():
+        pytest.skip("DSL corpus not present")
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    (node,) = [n for n in document["workflow"]["graph"]["nodes"] if n["id"] == "1747128616679"]
+    return str(node["data"]["code"])
+
+
+async def test_the_corpus_code_node_that_imports_requests(
+    allowed: SandboxExecutor, upload_code: str
+) -> None:
+    """The export's code: `import requests`, POST the HTML with a bearer token, read
+    `html_url` back (run unchanged)."""
+    received: list[dict[str, object]] = []
+
+    async def upload(request: Request) -> Response:
+        payload = await request.json()
+        received.append({"auth": request.headers.get("authorization"), **payload})
+        return JSONResponse({"html_url": "https://files.example/r.html", "filename": "r.html"})
+
+    with serve(Starlette(routes=[Route("/upload", upload, methods=["POST"])])) as base:
+        inputs = {
+            "json_html": "<think>x</think>```html\n<html><body>Q3</body></html>\n```",
+            "apikey": "k-1",
+            "apiurl": f"{base}/upload",
+            "strtype": "report",
+        }
+        result = await allowed.run("python3", upload_code, inputs, timeout=15)
+    assert result == {
+        "html_url": "https://files.example/r.html",
+        "filename": "r.html",
+        "markdown_result": "[点击查看](https://files.example/r.html)",
+    }
+    (sent,) = received
+    assert sent["auth"] == "Bearer k-1" and sent["html_content"] == "<html><body>Q3</body></html>"
