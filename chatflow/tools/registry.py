@@ -70,6 +70,8 @@ class ToolRegistry:
         self._providers: dict[str, ToolProvider] = {}
         self._aliases: dict[str, str] = {}
         self._mappings: dict[str, ToolRef] = {}
+        # Bumped on every change, so callers may cache what they resolved.
+        self.version = 0
         for provider in providers:
             self.register(provider)
         for source, target in (mappings or {}).items():
@@ -82,10 +84,12 @@ class ToolRegistry:
         self._providers[provider.id] = provider
         for alias in provider.aliases:
             self._aliases[alias] = provider.id
+        self.version += 1
 
     def map(self, source: str, target: str) -> None:
         """Send DSL reference `source` (`PROVIDER` or `PROVIDER:TOOL`) to `target`."""
         self._mappings[str(ToolRef.parse(source))] = ToolRef.parse(target)
+        self.version += 1
 
     @property
     def mappings(self) -> dict[str, str]:

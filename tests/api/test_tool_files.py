@@ -47,6 +47,11 @@ def test_message_file_event_and_signed_url(server: LiveServer) -> None:
     )
     assert tool_node["data"]["status"] == "succeeded"
     assert tool_node["data"]["outputs"]["files"][0]["filename"] == "report.docx"
+    # As in Dify, node_finished and workflow_finished list the files among the outputs.
+    (listed,) = tool_node["data"]["files"]
+    assert listed["related_id"] == frame["id"] and listed["transfer_method"] == "tool_file"
+    finished = next(e for e in events if e["event"] == "workflow_finished")
+    assert [f["related_id"] for f in finished["data"]["files"]] == [frame["id"]]
 
     response = _root(server).get(url)
     assert response.status_code == 200, response.text
@@ -103,3 +108,18 @@ def test_ids_that_are_paths_never_reach_storage(server: LiveServer) -> None:
         response = client.get(path, params=query)
         assert response.status_code in (403, 404), (path, response.status_code)
         assert response.headers["content-type"].startswith("application/json")
+
+
+def test_html_and_svg_tool_files_only_download(server: LiveServer) -> None:
+    """A tool's HTML (md_to_html passes raw HTML through) never renders on this origin."""
+    client = _root(server)
+    for name, mime in (("page.html", "text/html"), ("chart.svg", "image/svg+xml")):
+        saved = server.call(
+            server.services.tool_files.save(b"<script>alert(1)</script>", name, mime)
+        )
+        response = client.get(saved.url or "")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/octet-stream"
+        assert response.headers["content-disposition"].startswith("attachment;")
+        assert response.headers["content-security-policy"] == "sandbox"
+        assert response.headers["x-content-type-options"] == "nosniff"

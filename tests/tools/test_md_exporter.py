@@ -58,7 +58,14 @@ async def test_html(tmp_path: Path) -> None:
     assert blob.filename == "report.html" and blob.mime_type == "text/html"
     page = blob.data.decode()
     assert "<title>Quarterly report</title>" in page and "<strong>strongly</strong>" in page
-    assert "<table>" in page and "<script>" not in page
+    # Raw HTML passes through, as with Dify's md_exporter (served only as a download).
+    assert "<table>" in page and "<script>alert(1)</script>" in page
+
+
+async def test_docx_keeps_raw_html_as_text(tmp_path: Path) -> None:
+    blob = await _export(tmp_path, "md_to_docx")
+    texts = [p.text for p in docx.Document(io.BytesIO(blob.data)).paragraphs]
+    assert "<script>alert(1)</script> stays text." in texts
 
 
 async def test_pdf(tmp_path: Path) -> None:

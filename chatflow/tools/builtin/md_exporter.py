@@ -53,7 +53,7 @@ def file_name(params: Mapping[str, Any], extension: str) -> str:
 
 
 def to_html(markdown: str) -> bytes:
-    body = md.to_html(markdown)
+    body = md.to_html(markdown, html=True)
     title = next((b.text for b in md.blocks(markdown) if b.kind == "heading"), "Document")
     return (
         '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
