@@ -127,7 +127,8 @@ class Services:
             code=sandbox,
             tools=tools,
             file_reader=files.read,
-            file_saver=files.save_generated,
+            # http-request bodies become tool files too (signed URL, `tool_files` row).
+            file_saver=tool_files.save,
             ssrf_allow=settings.ssrf_allow,
         )
         # In-process, or shared by every worker through Redis (`settings.redis_url`).
