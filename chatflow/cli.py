@@ -6,6 +6,7 @@
     chatflow app key APP
     chatflow chat FILE.yml|APP
     chatflow tools list | map REF TOOL
+    chatflow tools add-openapi NAME SPEC [--header 'K: V']   (and add-mcp, refresh, remove, remote)
 
 Every command goes through `chatflow.services`; nothing here holds logic of its own.
 """
@@ -27,6 +28,7 @@ from chatflow.services.chat import ChatRequest
 from chatflow.services.turn import TurnEnded
 from chatflow.settings import Settings
 from chatflow.tools.commands import tools_cli
+from chatflow.tools.remote_cli import register as register_remote_tool_commands
 
 T = TypeVar("T")
 
@@ -36,6 +38,7 @@ CLI_USER = "cli-user"
 cli = typer.Typer(help="Run Dify chatflow apps behind Dify's Service API.", no_args_is_help=True)
 app_cli = typer.Typer(help="Import, list and key apps.", no_args_is_help=True)
 cli.add_typer(app_cli, name="app")
+register_remote_tool_commands(tools_cli)
 cli.add_typer(tools_cli, name="tools")
 
 DataDir = Annotated[
