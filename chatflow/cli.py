@@ -6,6 +6,7 @@
     chatflow app key APP
     chatflow chat FILE.yml|APP
     chatflow tools list | map REF TOOL
+    chatflow tools add-openapi NAME SPEC [--header 'K: V']   (and add-mcp, refresh, remove, remote)
     chatflow dataset-key create [--api-key KEY]
     chatflow kb create|add|list|search ...      (see `cli_knowledge.py`)
 
@@ -32,6 +33,7 @@ from chatflow.services.knowledge_base import dataset_refs, map_refs
 from chatflow.services.turn import TurnEnded
 from chatflow.settings import Settings
 from chatflow.tools.commands import tools_cli
+from chatflow.tools.remote_cli import register as register_remote_tool_commands
 
 T = TypeVar("T")
 
@@ -41,6 +43,7 @@ CLI_USER = "cli-user"
 cli = typer.Typer(help="Run Dify chatflow apps behind Dify's Service API.", no_args_is_help=True)
 app_cli = typer.Typer(help="Import, list and key apps.", no_args_is_help=True)
 cli.add_typer(app_cli, name="app")
+register_remote_tool_commands(tools_cli)
 cli.add_typer(tools_cli, name="tools")
 cli.add_typer(key_cli, name="dataset-key")
 cli.add_typer(kb_cli, name="kb")

@@ -168,8 +168,9 @@ async def run_case(
     conversation = {v.name: v.value for v in workflow.conversation_variables} if workflow else {}
     conversation.update(case.conversation)
     models = FakeRegistry(ScriptedLLM(case.replies))
-    # Built-in tools as an operator would set them up (SQL tools on a seeded SQLite).
-    tools, _ = corpus_tools(Path(tempfile.mkdtemp(prefix="corpus-tools-")), models)
+    # Built-in tools as an operator would set them up (SQL tools on a seeded SQLite, web
+    # tools answered by the loopback server's routes).
+    tools, _ = corpus_tools(Path(tempfile.mkdtemp(prefix="corpus-tools-")), models, server.base)
     services = EngineServices(
         models=models,
         limits=EngineLimits(),
