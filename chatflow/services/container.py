@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from chatflow.engine.limits import EngineLimits
 from chatflow.engine.nodes.base import EngineServices
+from chatflow.knowledge.index import ChunkIndex
+from chatflow.knowledge.rerank import build_reranker
 from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
@@ -26,6 +28,8 @@ from chatflow.services.features import TurnFeatures
 from chatflow.services.feedbacks import FeedbackService
 from chatflow.services.files import FileService
 from chatflow.services.human_input import HumanInputService
+from chatflow.services.knowledge import KnowledgeService
+from chatflow.services.knowledge_base import DatasetKnowledgeBase
 from chatflow.services.moderation import ModerationService
 from chatflow.services.operators import OperatorService
 from chatflow.services.runtime import Runtime, open_runtime
@@ -37,6 +41,7 @@ from chatflow.settings import Settings
 from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
 from chatflow.tools.catalog import build_registry as build_tool_registry
+from chatflow.tools.remote import close as close_remote_tools
 from chatflow.tools.runtime import ToolRuntimeService
 from chatflow.tools.signing import FileSigner, load_secret
 
@@ -80,6 +85,7 @@ class Services:
     audio: AudioService
     human_input: HumanInputService
     runtime: Runtime
+    knowledge: KnowledgeService
     tools: ToolRuntimeService
     tool_files: ToolFileService
     sites: SiteService
@@ -114,6 +120,18 @@ class Services:
             upload_max_mb=settings.upload_max_mb,
             ssrf_allow=settings.ssrf_allow,
         )
+        embedder = models.embedder()
+        knowledge = KnowledgeService(
+            db,
+            files.storage,
+            ChunkIndex(db, embedder, reranker=build_reranker(settings)),
+            upload_max_mb=settings.upload_max_mb,
+            # Reported as the datasets' embedding model: (backend, model name).
+            embedding_model=(
+                settings.embedding_backend,
+                str(getattr(embedder, "model", "") or settings.embedding_backend),
+            ),
+        )
         signer = FileSigner(
             load_secret(settings.secret_key, settings.data_dir),
             base_url=settings.files_url,
@@ -135,6 +153,7 @@ class Services:
             # http-request bodies become tool files too (signed URL, `tool_files` row).
             file_saver=tool_files.save,
             ssrf_allow=settings.ssrf_allow,
+            knowledge=DatasetKnowledgeBase(db, knowledge),
         )
         # In-process, or shared by every worker through Redis (`settings.redis_url`).
         runtime = await open_runtime(settings, db, sweep=sweep)
@@ -149,6 +168,8 @@ class Services:
         workflows = WorkflowService(db, engine, tasks, streams)
         chat.pauses = workflows.pauses = human_input
         sites = SiteService(db, apps, session_days=settings.web_session_days)
+        if sweep:  # servers ingest documents; the CLI starts it when it needs it
+            await knowledge.start()
         return cls(
             settings=settings,
             db=db,
@@ -169,6 +190,7 @@ class Services:
             audio=AudioService(db, settings),
             human_input=human_input,
             runtime=runtime,
+            knowledge=knowledge,
             tools=tools,
             tool_files=tool_files,
             sites=sites,
@@ -177,9 +199,11 @@ class Services:
         )
 
     async def close(self) -> None:
+        await self.knowledge.close()
         await self.runtime.close()
         await self.chat.close()
         await self.annotations.close()
         await self.moderation.close()
         await self.sandbox.close()
+        await close_remote_tools(self.tools.registry.providers)
         await self.db.close()

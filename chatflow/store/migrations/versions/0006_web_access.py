@@ -1,8 +1,8 @@
 """Sites (an app's published chat page) and the browsers' end-user sessions on them;
 operators (the console's accounts) and their sessions.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 
 DATETIME = sa.DateTime()
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | None = None
 depends_on: str | None = None
 
