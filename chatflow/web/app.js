@@ -264,7 +264,26 @@ function historyTurn(message) {
     turn.stopped = true;
     setStatus(turn, "Stopped");
   }
+  if (showsSteps() && message.workflow_run_id) lazyTrace(turn);
   return turn;
+}
+
+/** A stored answer's run trace, fetched the first time it is opened. */
+function lazyTrace(turn) {
+  const details = h("details", { class: "trace" }, h("summary", {}, "Workflow steps"));
+  details.addEventListener("toggle", async () => {
+    if (!details.open || turn.trace) return;
+    turn.trace = new Trace();
+    try {
+      const { data } = await session.api.request(`/messages/${encodeURIComponent(turn.messageId)}/trace`);
+      for (const node of data) turn.trace.add({ event: "node_finished", data: node });
+      turn.trace.render(turn.traceBox);
+    } catch (error) {
+      turn.trace = null;
+      showError(error);
+    }
+  });
+  turn.traceBox.replaceChildren(details);
 }
 
 // ---- answer actions ----------------------------------------------------------------

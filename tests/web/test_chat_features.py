@@ -177,6 +177,14 @@ def test_run_trace_follows_the_sites_setting(page: Page, server: LiveServer) -> 
     steps.nth(1).locator("summary").click()
     expect(steps.nth(1)).to_contain_text("Outputs")
     expect(steps.nth(1).locator("pre").last).to_contain_text(ANSWER)
+    # Reloaded from history, the trace is fetched when first opened.
+    page.reload()
+    page.wait_for_selector("body.ready")
+    stored = page.locator("#messages .trace")
+    expect(stored.locator("> summary")).to_have_text("Workflow steps")
+    stored.locator("> summary").click()
+    expect(stored.locator("> summary")).to_have_text("Workflow steps (3)")
+    expect(stored.locator(".step .step-title")).to_have_text(["Start", "LLM", "Answer"])
 
     sites = server.services.sites
     server.call(sites.configure("assistant", show_workflow_steps=False))

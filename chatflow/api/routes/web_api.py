@@ -31,7 +31,7 @@ from chatflow.api.routes.files import receive_upload, upload_payload
 from chatflow.api.routes.streams import resume_stream
 from chatflow.api.schemas import ChatMessageBody, RenameBody
 from chatflow.api.sse import ChatStreamEncoder, sse_response
-from chatflow.errors import ChatflowError, InvalidRequest
+from chatflow.errors import ChatflowError, InvalidRequest, NotFound
 from chatflow.services.chat import ChatRequest
 from chatflow.services.sites import SiteInfo, WebUser
 from chatflow.store.models import Message
@@ -277,6 +277,33 @@ async def feedback(
 async def suggested(message_id: str, who: WebUserDep, services: ServicesDep) -> JSONResponse:
     questions = await services.conversations.suggested(who.app, who.user, message_id)
     return JSONResponse({"result": "success", "data": questions})
+
+
+@router.get("/messages/{message_id}/trace")
+async def trace(message_id: str, who: WebUserDep, services: ServicesDep) -> JSONResponse:
+    """The run trace of one of this user's answers, where the site shows workflow steps."""
+    if not who.site.show_workflow_steps:
+        raise NotFound("This site does not show workflow steps.")
+    nodes = await services.conversations.trace(who.app, who.user, message_id)
+    return JSONResponse(
+        {
+            "data": [
+                {
+                    "id": n.id,
+                    "node_id": n.node_id,
+                    "node_type": n.node_type,
+                    "title": n.title,
+                    "status": n.status,
+                    "error": n.error,
+                    "elapsed_time": n.elapsed_time,
+                    "inputs": n.inputs,
+                    "outputs": n.outputs,
+                    "iteration_id": (n.execution_metadata or {}).get("iteration_id"),
+                }
+                for n in nodes
+            ]
+        }
+    )
 
 
 @router.post("/files/upload", status_code=201)
