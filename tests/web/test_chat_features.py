@@ -347,3 +347,28 @@ def test_more_than_a_hundred_conversations_page_in(page: Page, server: LiveServe
     expect(page.locator(".conv-open")).to_have_text(["Trip 2", "Trip 1", "Trip 0"])
     page.fill("#conv-search", "no such name")
     expect(page.locator("#conversations-empty")).to_have_text("No conversation matches.")
+
+
+def test_read_aloud_and_dictation_when_the_app_enables_them(page: Page, server: LiveServer) -> None:
+    open_chat(page, server)  # the assistant has neither
+    expect(page.locator("#mic")).to_be_hidden()
+    open_chat(page, server, "speech")
+    send(page, "hello")
+    wait_idle(page)
+    speak = answer_button(page, "Read aloud")
+    with page.expect_response(lambda r: r.url.endswith("/api/text-to-audio")) as spoken:
+        speak.click()
+    assert spoken.value.ok and spoken.value.headers["content-type"].startswith("audio/")
+    expect(page.locator("#announcer")).to_have_text("Reading the answer aloud")
+
+    mic = page.get_by_role("button", name="Dictate a message")
+    mic.click()
+    expect(page.get_by_role("button", name="Stop dictating")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    with page.expect_response(lambda r: r.url.endswith("/api/audio-to-text")) as heard:
+        page.get_by_role("button", name="Stop dictating").click()
+    # The fake microphone plays a tone: the WAV decodes; any words heard go to the box.
+    assert heard.value.status == 200, heard.value.text()
+    expect(page.locator("#query")).to_have_value(heard.value.json()["text"])
+    expect(mic).to_have_attribute("aria-pressed", "false")

@@ -26,6 +26,7 @@ from chatflow.api import serializers
 from chatflow.api._json import JSONResponse
 from chatflow.api.deps import ServicesDep, blank_to_none, int_param, json_body, services_of
 from chatflow.api.resumable import encode_turn, wants_ids
+from chatflow.api.routes.audio import transcribe_form
 from chatflow.api.routes.feedbacks import FeedbackBody
 from chatflow.api.routes.files import receive_upload, upload_payload
 from chatflow.api.routes.streams import resume_stream
@@ -304,6 +305,26 @@ async def trace(message_id: str, who: WebUserDep, services: ServicesDep) -> JSON
             ]
         }
     )
+
+
+class SpeakBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    message_id: str
+
+
+@router.post("/text-to-audio")
+async def text_to_audio(request: Request, who: WebUserDep, services: ServicesDep) -> Response:
+    """One of this user's answers read aloud (only answers: the site is no free TTS)."""
+    body = await json_body(request, SpeakBody)
+    audio = services.audio
+    text = await audio.speech_text(who.app, text=None, message_id=body.message_id, user=who.user)
+    data, mime_type = await audio.tts().synthesize(text.strip(), voice=audio.voice(who.app, None))
+    return Response(data, media_type=mime_type)
+
+
+@router.post("/audio-to-text")
+async def audio_to_text(request: Request, who: WebUserDep, services: ServicesDep) -> JSONResponse:
+    return JSONResponse({"text": await transcribe_form(request, services, who.app)})
 
 
 @router.post("/files/upload", status_code=201)
