@@ -162,6 +162,8 @@ function openApp(id) {
   $("app-meta").textContent = `${app.mode} · ${app.id}`;
   renderSite(app.site);
   renderKeys(app);
+  $("metrics").replaceChildren(); // not the previous app's while this one's load
+  $("graph").replaceChildren();
   selectTab("overview");
   drawGraph(app.id);
   drawMetrics(app.id);
