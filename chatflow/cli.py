@@ -4,6 +4,8 @@
     chatflow app import FILE.yml [--api-key KEY] [--dataset REF=DATASET ...]
     chatflow app list
     chatflow app key APP
+    chatflow app site APP [--enable|--disable] [--passcode TEXT|--no-passcode]
+    chatflow admin create USERNAME          (an operator of the console at /console)
     chatflow chat FILE.yml|APP
     chatflow tools list | map REF TOOL
     chatflow tools add-openapi NAME SPEC [--header 'K: V']   (and add-mcp, refresh, remove, remote)
@@ -30,6 +32,7 @@ from chatflow.services import Services
 from chatflow.services.apps import ImportResult, LoadedApp
 from chatflow.services.chat import ChatRequest
 from chatflow.services.knowledge_base import dataset_refs, map_refs
+from chatflow.services.sites import SiteInfo
 from chatflow.services.turn import TurnEnded
 from chatflow.settings import Settings
 from chatflow.tools.commands import tools_cli
@@ -42,7 +45,9 @@ CLI_USER = "cli-user"
 
 cli = typer.Typer(help="Run Dify chatflow apps behind Dify's Service API.", no_args_is_help=True)
 app_cli = typer.Typer(help="Import, list and key apps.", no_args_is_help=True)
+admin_cli = typer.Typer(help="Console operators.", no_args_is_help=True)
 cli.add_typer(app_cli, name="app")
+cli.add_typer(admin_cli, name="admin")
 register_remote_tool_commands(tools_cli)
 cli.add_typer(tools_cli, name="tools")
 cli.add_typer(key_cli, name="dataset-key")
@@ -109,19 +114,25 @@ def serve(
     settings = _settings(data_dir, **overrides)
     texts = [_read(path) for path in files or [EXAMPLE_APP]]
 
-    async def import_all(services: Services) -> list[tuple[ImportResult, list[str]]]:
+    async def import_all(
+        services: Services,
+    ) -> list[tuple[ImportResult, list[str], SiteInfo]]:
         imported = [await _import_mapped(services, text, None, []) for text in texts]
-        return [(result, unmapped) for result, unmapped, _ in imported]
+        # Published on first serve, as Dify publishes a new app's web app.
+        return [
+            (result, unmapped, await services.sites.ensure(result.app_id))
+            for result, unmapped, _ in imported
+        ]
 
     origin = f"http://{settings.host}:{settings.port}"
     base_url = f"{origin}/v1"
     paths = files or [EXAMPLE_APP]
-    for path, (result, unmapped) in zip(paths, _with_services(settings, import_all), strict=True):
+    served = _with_services(settings, import_all)
+    for path, (result, unmapped, site) in zip(paths, served, strict=True):
         typer.echo(
             f"{result.name}  id={result.app_id}  key={_key_text(result)}  base_url={base_url}"
         )
-        if result.api_key:  # the web page reads the key from the fragment, never sent
-            typer.echo(f"  chat: {origin}/#key={result.api_key}")
+        typer.echo(f"  chat: {_site_text(origin, site)}")
         _echo_missing_tools(result)
         _report_unmapped(path, unmapped)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
@@ -224,6 +235,61 @@ def create_key(
 ) -> None:
     """Mint a new Service API key for an app and print it (it is shown only once)."""
     typer.echo(_with_services(_settings(data_dir), lambda s: s.apps.create_key(app)))
+
+
+def _site_text(origin: str, site: SiteInfo) -> str:
+    if not site.enabled:
+        return f"site off (`chatflow app site APP --enable` publishes {origin}/chat/{site.code})"
+    passcode = "  (passcode required)" if site.has_passcode else ""
+    return f"{origin}/chat/{site.code}{passcode}"
+
+
+@app_cli.command("site")
+def site(
+    app: Annotated[str, typer.Argument(help="App name or id.")],
+    enable: Annotated[
+        bool | None,
+        typer.Option("--enable/--disable", help="Publish or withdraw the app's chat site."),
+    ] = None,
+    passcode: Annotated[
+        str | None, typer.Option(help="Ask browsers for this passcode before they chat.")
+    ] = None,
+    no_passcode: Annotated[bool, typer.Option("--no-passcode", help="Drop the passcode.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Show or change the app's chat site (`/chat/CODE`); browsers signed in before a new
+    passcode or a disable must sign in again."""
+    settings = _settings(data_dir)
+    info = _with_services(
+        settings,
+        lambda s: s.sites.configure(
+            app, enabled=enable, passcode=passcode, clear_passcode=no_passcode
+        ),
+    )
+    typer.echo(_site_text(f"http://{settings.host}:{settings.port}", info))
+
+
+@admin_cli.command("create")
+def create_operator(
+    username: Annotated[str, typer.Argument(help="The operator's login name.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="CHATFLOW_ADMIN_PASSWORD",
+            help="Asked for when not given (or read from CHATFLOW_ADMIN_PASSWORD).",
+        ),
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Create a console operator (the password is stored as an Argon2id hash only)."""
+    settings = _settings(data_dir)
+    _with_services(settings, lambda s: s.operators.create(username, password))
+    typer.echo(
+        f"operator {username} created; sign in at http://{settings.host}:{settings.port}/console"
+    )
 
 
 async def _turn(services: Services, app: LoadedApp, query: str, conversation: str | None) -> str:

@@ -20,6 +20,7 @@ from chatflow.api.routes import (
     app_info,
     audio,
     chat,
+    console_api,
     conversation_variables,
     conversations,
     dataset_documents,
@@ -34,6 +35,7 @@ from chatflow.api.routes import (
     streams,
     tool_files,
     web,
+    web_api,
     workflows,
 )
 from chatflow.providers.base import ModelRegistry
@@ -97,5 +99,7 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     install_docs(app, prefix=API_PREFIX)
     app.include_router(tool_files.router)  # Dify serves these at the root, not under /v1
-    app.include_router(web.router)  # the chat page at `/`
+    app.include_router(web_api.router)  # the chat sites' own API at `/api`
+    app.include_router(console_api.router)  # the operator console's API
+    app.include_router(web.router)  # the chat page at `/chat/{code}`
     return app
