@@ -418,3 +418,39 @@ def test_trace_folds_iteration_steps_under_their_iteration(page: Page, server: L
         "inner": ["Inner 1", "Inner 2"],
         "errors": ["boom", "boom"],
     }
+
+
+def test_trace_shows_agent_rounds_and_tool_calls(page: Page, server: LiveServer) -> None:
+    open_chat(page, server)
+    script = page.locator("script[type=module]").get_attribute("src")
+    assert script is not None
+    rendered = page.evaluate(
+        """async (src) => {
+          const { Trace } = await import(src.replace("app.js", "extras.js"));
+          const trace = new Trace();
+          const frame = (event, data) => trace.add({ event, data });
+          frame("node_started", { id: "x", node_id: "agent", node_type: "agent", title: "Agent" });
+          const log = (id, label, status, parent_id = null) =>
+            frame("agent_log", { node_execution_id: "x", id, label, status, parent_id, data: {} });
+          log("r1", "ROUND 1", "start");
+          log("t1", "Thought", "success", "r1");
+          log("c1", "CALL current_time", "start", "r1");
+          log("c1", "CALL current_time", "success", "r1");
+          log("r1", "ROUND 1", "success");
+          log("r2", "ROUND 2", "success");
+          frame("node_finished", { id: "x", node_id: "agent", status: "succeeded" });
+          const box = document.createElement("div");
+          trace.render(box);
+          const rounds = box.querySelectorAll(".step > details > div > .agent-log > li");
+          return [...rounds].map((li) => [
+            li.querySelector(".agent-label").textContent,
+            [...li.querySelectorAll(":scope > ol .agent-label")].map((e) => e.textContent),
+            li.className,
+          ]);
+        }""",
+        script,
+    )
+    assert rendered == [
+        ["ROUND 1", ["Thought", "CALL current_time"], "agent-entry success"],
+        ["ROUND 2", [], "agent-entry success"],
+    ]
