@@ -84,4 +84,4 @@ clean:
 
 # Regenerate the README's settings table from chatflow/settings.py.
 docs: install
-	$(BIN)/python -c "import re,pathlib,subprocess;p=pathlib.Path('README.md');t=subprocess.run(['$(BIN)/chatflow','settings'],capture_output=True,text=True,check=True).stdout.strip();s=p.read_text();p.write_text(re.sub(r'(<!-- settings-table:start -->).*?(<!-- settings-table:end -->)',lambda m:m.group(1)+chr(10)+t+chr(10)+m.group(2),s,flags=re.S))"
+	$(BIN)/python -c "import re,pathlib,subprocess;p=pathlib.Path('README.md');t=subprocess.run(['$(BIN)/chatflow','settings','--defaults'],capture_output=True,text=True,check=True).stdout.strip();s=p.read_text();p.write_text(re.sub(r'(<!-- settings-table:start -->).*?(<!-- settings-table:end -->)',lambda m:m.group(1)+chr(10)+t+chr(10)+m.group(2),s,flags=re.S))"

@@ -24,6 +24,8 @@ class Runtime:
     streams: EventStream[StreamItem]
     sweeper: RunSweeper
     _close: Callable[[], Awaitable[None]]
+    # Redis only: raises when Redis cannot be reached (the readiness probe).
+    ping: Callable[[], Awaitable[object]] | None = None
 
     async def close(self) -> None:
         """Stop the sweeper, cancel this worker's runs (they save), release Redis."""
@@ -71,4 +73,8 @@ async def _redis_runtime(settings: Settings, db: Database, *, sweep: bool) -> Ru
     sweeper = RunSweeper(db, live_runs=runtime.live_runs, interval=ttl, grace=ttl)
     if sweep:
         await sweeper.start()
-    return Runtime(runtime.tasks, runtime.streams, sweeper, runtime.close)
+
+    async def ping() -> None:
+        await runtime.redis.ping()  # type: ignore[misc]
+
+    return Runtime(runtime.tasks, runtime.streams, sweeper, runtime.close, ping)
