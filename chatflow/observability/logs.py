@@ -24,11 +24,22 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | 
 }
 
 
-def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
+def _record_with_ids(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Every record takes the ids of the request/run it was logged in, when it is made
+    (a handler may format it later, on another thread)."""
+    record = _base_factory(*args, **kwargs)
     current = context.current()
-    if current is not None:
-        fields.update(current.as_fields())
+    record._chatflow_ids = current.as_fields() if current is not None else None
+    return record
+
+
+_base_factory = logging.getLogRecordFactory()
+if getattr(_base_factory, "__name__", "") != "_record_with_ids":
+    logging.setLogRecordFactory(_record_with_ids)
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    fields: dict[str, Any] = dict(getattr(record, "_chatflow_ids", None) or {})
     for key, value in record.__dict__.items():
         if key not in _STANDARD and not key.startswith("_"):
             fields[key] = value

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from chatflow.errors import ProviderError
+from chatflow.observability import metrics as m
 from chatflow.providers import model_file
 from chatflow.providers.base import ChatMessage, LLMChunk, LLMRequest, ToolCall, ToolSpec, Usage
 
@@ -49,6 +50,40 @@ _DONE = object()
 # idle cores it changes nothing.
 MODEL_NICE = 10
 _executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="chatflow-llama")
+
+
+class ModelQueue:
+    """This process's embedded-model requests: waiting for a llama.cpp slot (from submit
+    to first token) or generating. Read by back-pressure (`services/admission.py`),
+    `/metrics` and the `X-Chatflow-Model-Queue` header."""
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self.generating = 0
+
+    def enter(self) -> int:
+        """A request joins the queue; returns how many were waiting ahead of it."""
+        ahead = self.waiting
+        self.waiting += 1
+        m.MODEL_QUEUE.inc()
+        return ahead
+
+    def started(self) -> None:
+        self.waiting -= 1
+        self.generating += 1
+        m.MODEL_QUEUE.dec()
+        m.MODEL_BUSY.inc()
+
+    def left(self, started: bool) -> None:
+        if started:
+            self.generating -= 1
+            m.MODEL_BUSY.dec()
+        else:
+            self.waiting -= 1
+            m.MODEL_QUEUE.dec()
+
+
+MODEL_QUEUE = ModelQueue()
 _servers: dict[tuple[str, int, int, int | None, bool], Any] = {}
 _servers_lock = threading.Lock()
 
@@ -237,11 +272,17 @@ class EmbeddedLLM:
                 deliver(_DONE)
 
         future = loop.run_in_executor(_executor, work)
+        MODEL_QUEUE.enter()
+        generating = False
         try:
             async with aclosing(self._chunks(queue, started, bool(request.tools))) as chunks:
                 async for chunk in chunks:
+                    if not generating:
+                        generating = True
+                        MODEL_QUEUE.started()
                     yield chunk
         finally:
+            MODEL_QUEUE.left(generating)
             stop.set()
             future.cancel()  # only effective while still queued in the executor
 

@@ -14,6 +14,7 @@ from chatflow.engine.nodes.base import EngineServices
 from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
+from chatflow.services.admission import RunAdmission
 from chatflow.services.annotations import AnnotationService
 from chatflow.services.apps import AppService
 from chatflow.services.audio import AudioService
@@ -73,6 +74,7 @@ class Services:
     audio: AudioService
     human_input: HumanInputService
     runtime: Runtime
+    admission: RunAdmission
 
     @classmethod
     async def open(
@@ -142,6 +144,7 @@ class Services:
             audio=AudioService(db, settings),
             human_input=human_input,
             runtime=runtime,
+            admission=RunAdmission(settings.model_queue_max),
         )
 
     async def close(self) -> None:

@@ -56,6 +56,7 @@ async def _redis_runtime(settings: Settings, db: Database, *, sweep: bool) -> Ru
     import redis.asyncio as aioredis
 
     from chatflow.runtime.redis import RedisRuntime
+    from chatflow.services.orphans import OrphanCloser
     from chatflow.services.stream_items import STREAM_CODEC
 
     assert settings.redis_url is not None
@@ -70,7 +71,14 @@ async def _redis_runtime(settings: Settings, db: Database, *, sweep: bool) -> Ru
     )
     await runtime.start()
     ttl = settings.worker_heartbeat_seconds
-    sweeper = RunSweeper(db, live_runs=runtime.live_runs, interval=ttl, grace=ttl)
+    # Every ttl/5: with the heartbeat key's 0.8 ttl, a dead worker's runs end within a ttl.
+    sweeper = RunSweeper(
+        db,
+        live_runs=runtime.live_runs,
+        orphans=OrphanCloser(db, runtime),
+        interval=ttl / 5,
+        grace=ttl,
+    )
     if sweep:
         await sweeper.start()
 
