@@ -39,7 +39,9 @@ async def open_runtime(settings: Settings, db: Database, *, sweep: bool = False)
         return await _redis_runtime(settings, db, sweep=sweep)
     tasks = LocalTaskRegistry()
     streams: LocalEventStream[StreamItem] = LocalEventStream(
-        retention=settings.stream_retention_seconds
+        retention=settings.stream_retention_seconds,
+        max_bytes=settings.stream_memory_max_mb * 1024 * 1024,
+        max_runs=settings.stream_memory_max_runs,
     )
 
     async def close() -> None:
