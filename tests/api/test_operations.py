@@ -196,6 +196,8 @@ def test_a_full_model_queue_answers_429_until_it_drains(server: LiveServer) -> N
             while MODEL_QUEUE.waiting:
                 MODEL_QUEUE.left(started=False)
     after = _metrics(server)
-    assert _value(after, "chatflow_rejected_runs_total") - _value(
-        before, "chatflow_rejected_runs_total"
-    ) == 3
+    assert (
+        _value(after, "chatflow_rejected_runs_total")
+        - _value(before, "chatflow_rejected_runs_total")
+        == 3
+    )
