@@ -220,7 +220,7 @@ class Settings(BaseSettings):
         ),
     )
     stream_memory_max_mb: int = Field(
-        default=256,
+        default=64,
         ge=1,
         description=(
             "Without Redis: most memory the kept event streams of finished runs may hold "

@@ -108,7 +108,7 @@ class LocalEventStream(Generic[T]):
         self,
         *,
         retention: float = 600.0,
-        max_bytes: int = 256 * 1024 * 1024,
+        max_bytes: int = 64 * 1024 * 1024,
         max_runs: int = 10_000,
     ) -> None:
         self._retention = retention
