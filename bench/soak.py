@@ -46,6 +46,7 @@ class Outcome:
     error_samples: list[str] = field(default_factory=list)
     rss_mib: list[tuple[float, float]] = field(default_factory=list)  # (elapsed s, MiB)
     tracebacks: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)  # /metrics at the end
 
     @property
     def total(self) -> int:
@@ -157,6 +158,11 @@ async def _drive(url: str, pid: int, seconds: float, clients: int) -> Outcome:
             _sample(pid, started, deadline, outcome),
             *(_client(client, i, deadline, outcome) for i in range(clients)),
         )
+        text = (await client.get("/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("chatflow_") and " " in line:
+            name, value = line.rsplit(" ", 1)
+            outcome.metrics[name] = float(value)
     return outcome
 
 

@@ -21,6 +21,11 @@ def test_short_soak_has_no_errors_and_flat_memory() -> None:
     assert outcome.error_count == 0, outcome.error_samples
     assert outcome.tracebacks == 0
     assert set(outcome.requests) == set(soak.KINDS)
-    start, end, peak = outcome.memory()
+    # The kept streams stay within their bound although far more was streamed.
+    kept = outcome.metrics["chatflow_streams_kept_bytes"]
+    assert 0 < kept <= 1024 * 1024
+    streamed_runs = outcome.metrics['chatflow_runs_total{mode="advanced-chat",status="succeeded"}']
+    assert outcome.metrics["chatflow_streams_kept_runs"] < streamed_runs
+    start, _, peak = outcome.memory()
     # Flat after warm-up: allocator noise only, not a per-request cost.
     assert peak - start < 40, outcome.rss_mib

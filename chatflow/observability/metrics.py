@@ -103,6 +103,17 @@ SANDBOX_RUNNING = Gauge(
     multiprocess_mode="livesum",
 )
 
+STREAMS_KEPT_BYTES = Gauge(
+    "chatflow_streams_kept_bytes",
+    "Without Redis: estimated bytes of finished runs' event streams kept for resuming.",
+    multiprocess_mode="livesum",
+)
+STREAMS_KEPT_RUNS = Gauge(
+    "chatflow_streams_kept_runs",
+    "Without Redis: finished runs whose event streams are kept for resuming.",
+    multiprocess_mode="livesum",
+)
+
 _DB_FILE = re.compile(r"gauge_live\w*_(\d+)\.db$")
 
 

@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Generic, TypeVar
 
+from chatflow.observability import metrics as m
+
 T = TypeVar("T")
 
 # How long `stop` waits for a cancelled run to save its partial answer before answering.
@@ -157,6 +159,7 @@ class LocalEventStream(Generic[T]):
         self._finished[task_id] = loop.call_later(self._retention, self._drop, task_id)
         self._finished_bytes += channel.size
         self._evict()
+        self._report()
 
     async def subscribe(self, task_id: str, after: int = 0) -> AsyncIterator[tuple[int, T]]:
         channel = self._channels.get(task_id)
@@ -179,6 +182,7 @@ class LocalEventStream(Generic[T]):
         self._finished.clear()
         self._finished_bytes = 0
         self._channels.clear()
+        self._report()
 
     def _evict(self) -> None:
         while self._finished and (
@@ -193,3 +197,8 @@ class LocalEventStream(Generic[T]):
         channel = self._channels.pop(task_id, None)
         if channel is not None:
             self._finished_bytes -= channel.size
+        self._report()
+
+    def _report(self) -> None:
+        m.STREAMS_KEPT_BYTES.set(self._finished_bytes)
+        m.STREAMS_KEPT_RUNS.set(len(self._finished))
