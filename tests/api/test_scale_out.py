@@ -97,6 +97,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "CHATFLOW_FAKE_TOKEN_DELAY": "0.05",
         "CHATFLOW_WORKER_HEARTBEAT_SECONDS": "1",
         "CHATFLOW_MODEL_BACKEND": "fake",
+        # Every worker writes its metrics here, as `chatflow serve --workers N` sets up.
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics")),
     }
     cluster = Cluster(schema, prefix, env, keys["assistant"], [])
     try:
@@ -117,6 +119,25 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 @pytest.fixture(scope="module")
 def workers(cluster: Cluster) -> tuple[str, str]:
     return cluster.start(), cluster.start()
+
+
+def _parameters_count(base: str) -> float:
+    text = httpx.get(f"{base.removesuffix('/v1')}/metrics", timeout=10).text
+    wanted = 'chatflow_http_requests_total{method="GET",route="/v1/parameters",status="200"}'
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(wanted)
+    )
+
+
+def test_metrics_of_every_worker_add_up_on_any_worker(
+    cluster: Cluster, workers: tuple[str, str]
+) -> None:
+    a, b = workers
+    before = _parameters_count(a)
+    for _ in range(3):
+        assert httpx.get(f"{b}/parameters", headers=cluster.auth).status_code == 200
+    assert _parameters_count(a) - before == 3  # served by B, counted in A's answer
+    assert _parameters_count(b) == _parameters_count(a)
 
 
 def _frames(response: httpx.Response) -> Iterator[tuple[str | None, dict[str, Any]]]:
