@@ -36,6 +36,10 @@ $(VENV)/.installed-test: sdk/pyproject.toml lock/dev.txt $(VENV)/.installed
 	for spec in $(CLIENTS); do \
 	  $(BIN)/pip install --quiet --no-deps --only-binary :all: --upgrade --target $(VENV)/clients/$${spec%%==*} $$spec; \
 	done
+	@# md_to_pdf takes CJK glyphs from an installed CJK font (tests export Chinese text).
+	test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei) || \
+		echo "warning: fonts-wqy-microhei not installed; the CJK PDF test will skip"
 	@# Browser tests drive Debian's Chromium; Playwright never downloads a browser here.
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || \
@@ -55,8 +59,8 @@ lock: | $(BIN)/python
 		-c lock/runtime.txt -o lock/dev.txt
 	$(UV_COMPILE) --no-deps lock/model.in -o lock/model.txt
 
-# CI: every locked dependency resolves to a prebuilt wheel whose hash matches, into an
-# empty target (nothing already installed can hide a source-only package).
+# CI: every locked dependency resolves to a prebuilt wheel whose hash matches, resolved as
+# if nothing were installed (an installed package cannot hide a source-only one).
 check-wheels: | $(BIN)/python
 	$(BIN)/pip install $(LOCKED) --dry-run --ignore-installed -r lock/dev.txt -r lock/model.txt
 

@@ -8,6 +8,8 @@
     chatflow model fetch
     chatflow settings [--defaults]
     chatflow --version
+    chatflow tools list | map REF TOOL
+    chatflow tools add-openapi NAME SPEC [--header 'K: V']   (and add-mcp, refresh, remove, remote)
 
 Every command goes through `chatflow.services`; nothing here holds logic of its own.
 """
@@ -34,6 +36,8 @@ from chatflow.services.apps import ImportResult, LoadedApp
 from chatflow.services.chat import ChatRequest
 from chatflow.services.turn import TurnEnded
 from chatflow.settings import Settings, effective_settings, env_name
+from chatflow.tools.commands import tools_cli
+from chatflow.tools.remote_cli import register as register_remote_tool_commands
 
 T = TypeVar("T")
 
@@ -45,6 +49,8 @@ app_cli = typer.Typer(help="Import, list and key apps.", no_args_is_help=True)
 cli.add_typer(app_cli, name="app")
 model_cli = typer.Typer(help="The embedded model file.", no_args_is_help=True)
 cli.add_typer(model_cli, name="model")
+register_remote_tool_commands(tools_cli)
+cli.add_typer(tools_cli, name="tools")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the SQLite file and uploads live.")
@@ -171,6 +177,7 @@ def serve(
         )
         if result.api_key:  # the web page reads the key from the fragment, never sent
             typer.echo(f"  chat: {origin}/#key={result.api_key}")
+        _echo_missing_tools(result)
     _ensure_model(settings)
     options: dict[str, Any] = {
         "host": settings.host,
@@ -210,6 +217,13 @@ def import_app(
     result = _with_services(_settings(data_dir), lambda s: s.apps.import_dsl(text, api_key=api_key))
     action = "created" if result.created else "updated"
     typer.echo(f"{action} {result.name}  id={result.app_id}  key={_key_text(result)}")
+    _echo_missing_tools(result)
+
+
+def _echo_missing_tools(result: ImportResult) -> None:
+    """Like Dify's missing-plugin list: the app imports, these nodes fail until mapped."""
+    for line in result.missing_tools:
+        typer.echo(f"  missing {line}")
 
 
 @app_cli.command("list")

@@ -28,11 +28,16 @@ from chatflow.services.files import FileService
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.moderation import ModerationService
 from chatflow.services.runtime import Runtime, open_runtime
+from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import StreamItem
 from chatflow.services.workflows import WorkflowService
 from chatflow.settings import Settings
 from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
+from chatflow.tools.catalog import build_registry as build_tool_registry
+from chatflow.tools.remote import close as close_remote_tools
+from chatflow.tools.runtime import ToolRuntimeService
+from chatflow.tools.signing import FileSigner, load_secret
 
 
 def engine_limits(settings: Settings) -> EngineLimits:
@@ -75,6 +80,8 @@ class Services:
     human_input: HumanInputService
     runtime: Runtime
     admission: RunAdmission
+    tools: ToolRuntimeService
+    tool_files: ToolFileService
 
     @classmethod
     async def open(
@@ -104,12 +111,26 @@ class Services:
             upload_max_mb=settings.upload_max_mb,
             ssrf_allow=settings.ssrf_allow,
         )
+        signer = FileSigner(
+            load_secret(settings.secret_key, settings.data_dir),
+            base_url=settings.files_url,
+            timeout=settings.files_access_timeout,
+        )
+        tool_files = ToolFileService(db, files.storage, signer)
+        tools = ToolRuntimeService(
+            build_tool_registry(settings),
+            files=tool_files,
+            settings=settings,
+            services={"models": models, "file_reader": files.read},
+        )
         engine = EngineServices(
             models=models,
             limits=engine_limits(settings),
             code=sandbox,
+            tools=tools,
             file_reader=files.read,
-            file_saver=files.save_generated,
+            # http-request bodies become tool files too (signed URL, `tool_files` row).
+            file_saver=tool_files.save,
             ssrf_allow=settings.ssrf_allow,
         )
         # In-process, or shared by every worker through Redis (`settings.redis_url`).
@@ -119,7 +140,7 @@ class Services:
         annotations = AnnotationService(db, models)
         moderation = ModerationService(settings)
         features = TurnFeatures(annotations, moderation)
-        apps = AppService(db)
+        apps = AppService(db, tools=tools.registry)
         chat = ChatService(db, engine, tasks, streams, features)
         human_input = HumanInputService(db, engine, tasks, streams, apps)
         workflows = WorkflowService(db, engine, tasks, streams)
@@ -145,6 +166,8 @@ class Services:
             human_input=human_input,
             runtime=runtime,
             admission=RunAdmission(settings.model_queue_max),
+            tools=tools,
+            tool_files=tool_files,
         )
 
     async def close(self) -> None:
@@ -153,4 +176,5 @@ class Services:
         await self.annotations.close()
         await self.moderation.close()
         await self.sandbox.close()
+        await close_remote_tools(self.tools.registry.providers)
         await self.db.close()
