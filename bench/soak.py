@@ -148,7 +148,11 @@ async def _sample(pid: int, started: float, deadline: float, outcome: Outcome) -
 async def _drive(url: str, pid: int, seconds: float, clients: int) -> Outcome:
     outcome = Outcome(seconds, clients)
     headers = {"Authorization": f"Bearer {_server.api_key('llm')}"}
-    limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout would close
+    # them under a request just being sent (a client-side race, not a server error).
+    limits = httpx.Limits(
+        max_connections=clients * 2, max_keepalive_connections=clients * 2, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(
         base_url=url, headers=headers, timeout=30, limits=limits
     ) as client:
