@@ -25,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import orjson
+import redis
 import redis.asyncio as aioredis
 
 from chatflow.runtime.codec import DataclassCodec
@@ -352,14 +354,16 @@ class RedisRuntime(Generic[T]):
         self.streams.orphan_wait = max(2 * heartbeat_ttl, 1.0)
         self._loops: list[asyncio.Task[None]] = []
         self._listening = asyncio.Event()
+        self._heartbeat: _Heartbeat | None = None
 
     async def start(self) -> None:
         """Announce this worker and listen for stop requests (returns once subscribed)."""
         await self._beat()
-        self._loops = [
-            asyncio.create_task(self._heartbeat(), name="redis-heartbeat"),
-            asyncio.create_task(self._listen(), name="redis-stop-listener"),
-        ]
+        self._heartbeat = _Heartbeat(
+            _sync_client(self.redis), self.keys.worker(self.worker_id), self.heartbeat_ttl
+        )
+        self._heartbeat.start()
+        self._loops = [asyncio.create_task(self._listen(), name="redis-stop-listener")]
         await asyncio.wait_for(self._listening.wait(), timeout=10)
 
     async def live_runs(self, run_ids: Iterable[str]) -> set[str]:
@@ -410,8 +414,15 @@ class RedisRuntime(Generic[T]):
                 owners[run_id] = (worker, task_id)
         return owners
 
+    def stop_heartbeat(self) -> None:
+        """Stop renewing this worker's key (shutdown; tests use it to play dead)."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+
     async def close(self) -> None:
         await self.tasks.close()
+        await asyncio.to_thread(self.stop_heartbeat)
         for loop in self._loops:
             loop.cancel()
         for loop in self._loops:
@@ -422,19 +433,7 @@ class RedisRuntime(Generic[T]):
         await self.redis.aclose()
 
     async def _beat(self) -> None:
-        # The key outlives a beat by 0.8 ttl: a dead worker is seen within 0.8 ttl of its
-        # last beat, and the sweeper (every ttl/5) fails its runs within one ttl; a live
-        # worker's loop may stall for almost half a ttl without being taken for dead.
-        ttl_ms = max(int(self.heartbeat_ttl * 800), 100)
-        await self.redis.set(self.keys.worker(self.worker_id), b"1", px=ttl_ms)
-
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat_ttl / 4)
-            try:
-                await self._beat()
-            except Exception as exc:  # a Redis hiccup must not end the heartbeat
-                log.warning("heartbeat failed: %r", exc)
+        await self.redis.set(self.keys.worker(self.worker_id), b"1", px=_key_ms(self.heartbeat_ttl))
 
     async def _listen(self) -> None:
         while True:
@@ -450,3 +449,50 @@ class RedisRuntime(Generic[T]):
             except Exception as exc:  # reconnect: stops must keep arriving
                 log.warning("stop listener lost its connection: %r", exc)
                 await asyncio.sleep(0.5)
+
+
+def _key_ms(ttl: float) -> int:
+    # The key outlives a beat (every ttl/4) by 0.8 ttl: a dead worker is seen within 0.8
+    # ttl of its last beat and the sweeper (every ttl/5) fails its runs within one ttl.
+    return max(int(ttl * 800), 100)
+
+
+def _sync_client(client: aioredis.Redis) -> redis.Redis:
+    """A blocking client to the same server as `client` (for the heartbeat thread)."""
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    names = ("host", "port", "db", "username", "password", "socket_connect_timeout")
+    options: dict[str, Any] = {name: kwargs[name] for name in names if name in kwargs}
+    options["socket_timeout"] = 5.0
+    if "path" in kwargs:
+        options["unix_socket_path"] = kwargs["path"]
+    if issubclass(pool.connection_class, aioredis.SSLConnection):
+        options["ssl"] = True
+        options.update({k: v for k, v in kwargs.items() if k.startswith("ssl_")})
+    return redis.Redis(**options)
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the worker's key from a thread of its own, on its own connection: a busy or
+    stalled event loop (a long pause, a starved CPU) never makes a live worker look dead
+    to the other workers' sweepers; only a dead process stops beating."""
+
+    def __init__(self, client: redis.Redis, key: str, ttl: float) -> None:
+        super().__init__(name="redis-heartbeat", daemon=True)
+        self._client = client
+        self._key = key
+        self._ttl_ms = _key_ms(ttl)
+        self._interval = ttl / 4
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self._client.set(self._key, b"1", px=self._ttl_ms)
+            except Exception as exc:  # a Redis hiccup must not end the heartbeat
+                log.warning("heartbeat failed: %r", exc)
+        self._client.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=10)
