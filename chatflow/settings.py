@@ -213,6 +213,11 @@ class Settings(BaseSettings):
     # HTTP
     ping_interval: float = Field(default=10.0, description="Seconds between SSE keep-alive pings.")
     upload_max_mb: int = Field(default=15, description="Default max upload size in MB.")
+    web_session_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a browser's end-user session on a chat site (`/chat/CODE`) lasts.",
+    )
     ssrf_allow: str = Field(
         default="",
         description="Comma-separated hosts/CIDRs http-request may reach despite the SSRF guard.",

@@ -108,3 +108,22 @@ def test_serve_refuses_several_workers_without_redis(
     assert result.exit_code == 2
     assert "--workers 2 needs Redis (CHATFLOW_REDIS_URL)" in result.output
     assert not (tmp_path / "chatflow.db").exists()  # refused before touching anything
+
+
+def test_app_site_publishes_withdraws_and_sets_a_passcode(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    runner.invoke(cli, ["app", "import", str(EXAMPLE_APP), *data])
+    shown = runner.invoke(cli, ["app", "site", "assistant", *data])
+    assert shown.exit_code == 0, shown.output
+    url = shown.output.strip()
+    assert url.startswith("http://127.0.0.1:5001/chat/") and "app-" not in url
+    code = url.rsplit("/", 1)[1]
+
+    off = runner.invoke(cli, ["app", "site", "assistant", "--disable", *data])
+    assert off.output.startswith("site off") and code in off.output
+    on = runner.invoke(cli, ["app", "site", "assistant", "--enable", "--passcode", "s3", *data])
+    assert on.output.strip() == f"{url}  (passcode required)"  # the same code again
+    plain = runner.invoke(cli, ["app", "site", "assistant", "--no-passcode", *data])
+    assert plain.output.strip() == url
+    missing = runner.invoke(cli, ["app", "site", "nope", *data])
+    assert missing.exit_code == 1 and "App not found" in missing.output
