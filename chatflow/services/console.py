@@ -13,11 +13,14 @@ from typing import Any
 import yaml
 from sqlalchemy import delete, select
 
+from chatflow.dsl import load_app, to_graph
 from chatflow.errors import NotFound
 from chatflow.services.apps import AppService, ImportResult
+from chatflow.services.knowledge_base import dataset_refs, map_refs
 from chatflow.services.sites import SiteInfo, SiteService
 from chatflow.store import Database
 from chatflow.store import apps as apps_repo
+from chatflow.store import knowledge as knowledge_repo
 from chatflow.store import sites as sites_repo
 from chatflow.store._types import utcnow
 from chatflow.store.models import ApiKey, App, Conversation, Message, NodeExecution, WorkflowRun
@@ -79,6 +82,25 @@ class ConsoleService:
 
     async def import_dsl(self, text: str) -> ImportResult:
         return await self._apps.import_dsl(text)
+
+    async def unmapped_datasets(self, app_id: str) -> list[str]:
+        """The dataset references of the app's knowledge nodes that match no dataset."""
+        row = await self._app(app_id)
+        refs = dataset_refs(to_graph(load_app(row.dsl_text)))
+        return await map_refs(self._db, app_id, refs, {})
+
+    async def map_dataset(self, app_id: str, ref: str, dataset: str) -> list[str]:
+        """Map one reference to a dataset (id or name); the references still unmapped."""
+        row = await self._app(app_id)
+        refs = dataset_refs(to_graph(load_app(row.dsl_text)))
+        if ref not in refs:
+            raise NotFound(f"The app has no dataset reference {ref!r}.", code="not_found")
+        return await map_refs(self._db, app_id, refs, {ref: dataset})
+
+    async def datasets(self) -> list[dict[str, str]]:
+        async with self._db.session() as session:
+            page = await knowledge_repo.list_datasets(session, page=1, limit=100)
+        return [{"id": d.id, "name": d.name} for d in page.items]
 
     async def set_site(self, app_id: str, enabled: bool) -> SiteInfo:
         await self._app(app_id)

@@ -77,6 +77,9 @@ class OperatorService:
             if _HASHER.check_needs_rehash(row.password_hash):
                 row.password_hash = _HASHER.hash(password)
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+            await session.execute(
+                delete(OperatorSession).where(OperatorSession.expires_at <= utcnow())
+            )
             session.add(
                 OperatorSession(
                     operator_id=row.id,

@@ -31,6 +31,8 @@ async def create_site(session: AsyncSession, app_id: str, code: str, *, enabled:
 async def add_session(
     session: AsyncSession, app_id: str, token_hash: str, user: str, expires_at: datetime
 ) -> WebSession:
+    # Expired sessions go when new ones come, so the table holds only live ones.
+    await session.execute(delete(WebSession).where(WebSession.expires_at <= utcnow()))
     row = WebSession(app_id=app_id, token_hash=token_hash, user=user, expires_at=expires_at)
     session.add(row)
     await session.flush()

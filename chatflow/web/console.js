@@ -118,10 +118,42 @@ async function importFile(file) {
     if (result.api_key) lines.push(`Its API key (shown once): ${result.api_key}`);
     for (const missing of result.missing_tools) lines.push(`Missing: ${missing}`);
     $("import-result").replaceChildren(...lines.map((line) => h("p", {}, line)));
+    if (result.unmapped_datasets.length) await mappingForms(result.app_id, result.unmapped_datasets);
     await loadApps(result.app_id);
   } catch (error) {
     $("import-result").textContent = `Import failed: ${error.message}`;
   }
+}
+
+let mapForms = 0;
+
+/** One small form per dataset reference that matches no dataset here: pick one, map it. */
+async function mappingForms(appId, refs) {
+  const { data } = await call("/datasets");
+  const forms = refs.map((ref) => {
+    const id = `map-${(mapForms += 1)}`;
+    const select = h("select", { id }, h("option", { value: "" }, "— choose —"),
+      data.map((d) => h("option", { value: d.id }, d.name)));
+    const form = h("form", { class: "map-form" },
+      h("label", { for: id }, `Dataset for ${ref}`), select,
+      h("button", { class: "btn ghost", type: "submit" }, "Map"));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!select.value) return;
+      try {
+        const left = await call(`/apps/${appId}/datasets`, { method: "PUT", json: { ref, dataset: select.value } });
+        form.replaceWith(h("p", {}, `Mapped ${ref}. ${left.unmapped_datasets.length} left unmapped.`));
+      } catch (error) {
+        fail(error);
+      }
+    });
+    return form;
+  });
+  $("import-result").append(
+    h("p", {}, data.length ? "Unmapped datasets (knowledge nodes fail until mapped):"
+      : "Unmapped datasets; create datasets first (Knowledge API or `chatflow kb create`)."),
+    ...(data.length ? forms : refs.map((ref) => h("p", {}, ref))),
+  );
 }
 
 const zone = $("drop-zone");

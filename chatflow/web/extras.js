@@ -37,6 +37,7 @@ export class Trace {
   /** Take one stream frame; true when the trace changed. */
   add(frame) {
     const data = frame.data || {};
+    if (frame.event === "agent_log") return this.addLog(data);
     if (!["node_started", "node_finished", "iteration_started", "iteration_completed",
       "loop_started", "loop_completed"].includes(frame.event)) return false;
     const id = data.id || `${data.node_id}`;
@@ -54,6 +55,17 @@ export class Trace {
       step.outputs = data.outputs;
       step.error = data.error;
     }
+    return true;
+  }
+
+  /** An agent node's round, thought or tool call (sent at its start and again at its end). */
+  addLog(data) {
+    const step = this.steps.get(data.node_execution_id);
+    if (!step) return false;
+    step.logs = step.logs || new Map();
+    const entry = step.logs.get(data.id) || { id: data.id, parent: data.parent_id || null };
+    Object.assign(entry, { label: data.label, status: data.status, error: data.error, data: data.data });
+    step.logs.set(data.id, entry);
     return true;
   }
 
@@ -88,6 +100,7 @@ export class Trace {
           step.error ? h("p", { class: "step-error small" }, step.error) : null,
           step.inputs ? h("div", { class: "small" }, "Inputs", h("pre", { tabindex: 0 }, pretty(step.inputs))) : null,
           step.outputs ? h("div", { class: "small" }, "Outputs", h("pre", { tabindex: 0 }, pretty(step.outputs))) : null,
+          step.logs ? agentLog([...step.logs.values()]) : null,
           children.length
             ? h("details", { class: "fold" }, h("summary", { class: "small" }, `${children.length} steps inside`),
               h("ol", { class: "timeline" }, children.map(row)))
@@ -105,4 +118,21 @@ export class Trace {
       ),
     );
   }
+}
+
+/** Agent rounds, each with its thoughts and tool calls. */
+function agentLog(entries) {
+  const item = (entry) => {
+    const children = entries.filter((e) => e.parent === entry.id);
+    return h(
+      "li",
+      { class: `agent-entry ${entry.status}` },
+      h("span", { class: "agent-label" }, entry.label),
+      h("span", { class: "muted small" }, ` ${entry.status}`),
+      entry.error ? h("p", { class: "step-error small" }, entry.error) : null,
+      children.length ? h("ol", { class: "agent-log" }, children.map(item)) : null,
+    );
+  };
+  const rounds = entries.filter((e) => !e.parent || !entries.some((p) => p.id === e.parent));
+  return h("div", { class: "small" }, "Agent", h("ol", { class: "agent-log" }, rounds.map(item)));
 }

@@ -160,3 +160,30 @@ def test_disable_and_passcode(server: LiveServer) -> None:
             assert httpx.get(f"{server.origin()}/chat/{code}").status_code == 200  # the shell
     finally:
         server.call(sites.configure("assistant", enabled=True, clear_passcode=True))
+
+
+def test_expired_sessions_are_refused_and_swept(server: LiveServer) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import func, select, update
+
+    from chatflow.store._types import utcnow
+    from chatflow.store.models import WebSession
+
+    alice = server.web_client()
+    assert alice.get("/conversations").status_code == 200
+
+    async def expire_all() -> None:
+        async with server.services.db.session() as session:
+            await session.execute(
+                update(WebSession).values(expires_at=utcnow() - timedelta(seconds=1))
+            )
+
+    async def count() -> int:
+        async with server.services.db.session() as session:
+            return int(await session.scalar(select(func.count()).select_from(WebSession)) or 0)
+
+    server.call(expire_all())
+    assert alice.get("/conversations").json()["code"] == "web_session_required"
+    server.web_client()  # a new sign-in sweeps the expired rows
+    assert server.call(count()) == 1

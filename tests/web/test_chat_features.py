@@ -372,3 +372,85 @@ def test_read_aloud_and_dictation_when_the_app_enables_them(page: Page, server: 
     assert heard.value.status == 200, heard.value.text()
     expect(page.locator("#query")).to_have_value(heard.value.json()["text"])
     expect(mic).to_have_attribute("aria-pressed", "false")
+
+
+def test_trace_folds_iteration_steps_under_their_iteration(page: Page, server: LiveServer) -> None:
+    open_chat(page, server)
+    script = page.locator("script[type=module]").get_attribute("src")
+    assert script is not None
+    rendered = page.evaluate(
+        """async (src) => {
+          const { Trace } = await import(src.replace("app.js", "extras.js"));
+          const trace = new Trace();
+          const frame = (event, data) => trace.add({ event, data });
+          frame("node_started",
+                { id: "a", node_id: "start", node_type: "start", title: "Start" });
+          frame("node_finished",
+                { id: "a", node_id: "start", status: "succeeded", elapsed_time: 0.01 });
+          frame("iteration_started",
+                { id: "b", node_id: "loop", node_type: "iteration", title: "Each" });
+          for (const [id, n] of [["c", 1], ["d", 2]]) {
+            frame("node_started", { id, node_id: "inner", node_type: "llm", title: `Inner ${n}`,
+                                    iteration_id: "loop" });
+            frame("node_finished", { id, node_id: "inner", status: "failed", error: "boom",
+                                     iteration_id: "loop" });
+          }
+          frame("iteration_completed", { id: "b", node_id: "loop", status: "succeeded",
+                                         outputs: { output: [1, 2] } });
+          const box = document.createElement("div");
+          trace.render(box);
+          const path = ":scope > details > ol > li > details > summary .step-title";
+          const top = [...box.querySelectorAll(path)];
+          return {
+            summary: box.querySelector("summary").textContent,
+            top: top.map((e) => e.textContent),
+            folded: box.querySelector(".fold > summary").textContent,
+            inner: [...box.querySelectorAll(".fold .step-title")].map((e) => e.textContent),
+            errors: [...box.querySelectorAll(".fold .step-error")].map((e) => e.textContent),
+          };
+        }""",
+        script,
+    )
+    assert rendered == {
+        "summary": "Workflow steps (2)",
+        "top": ["Start", "Each"],
+        "folded": "2 steps inside",
+        "inner": ["Inner 1", "Inner 2"],
+        "errors": ["boom", "boom"],
+    }
+
+
+def test_trace_shows_agent_rounds_and_tool_calls(page: Page, server: LiveServer) -> None:
+    open_chat(page, server)
+    script = page.locator("script[type=module]").get_attribute("src")
+    assert script is not None
+    rendered = page.evaluate(
+        """async (src) => {
+          const { Trace } = await import(src.replace("app.js", "extras.js"));
+          const trace = new Trace();
+          const frame = (event, data) => trace.add({ event, data });
+          frame("node_started", { id: "x", node_id: "agent", node_type: "agent", title: "Agent" });
+          const log = (id, label, status, parent_id = null) =>
+            frame("agent_log", { node_execution_id: "x", id, label, status, parent_id, data: {} });
+          log("r1", "ROUND 1", "start");
+          log("t1", "Thought", "success", "r1");
+          log("c1", "CALL current_time", "start", "r1");
+          log("c1", "CALL current_time", "success", "r1");
+          log("r1", "ROUND 1", "success");
+          log("r2", "ROUND 2", "success");
+          frame("node_finished", { id: "x", node_id: "agent", status: "succeeded" });
+          const box = document.createElement("div");
+          trace.render(box);
+          const rounds = box.querySelectorAll(".step > details > div > .agent-log > li");
+          return [...rounds].map((li) => [
+            li.querySelector(".agent-label").textContent,
+            [...li.querySelectorAll(":scope > ol .agent-label")].map((e) => e.textContent),
+            li.className,
+          ]);
+        }""",
+        script,
+    )
+    assert rendered == [
+        ["ROUND 1", ["Thought", "CALL current_time"], "agent-entry success"],
+        ["ROUND 2", [], "agent-entry success"],
+    ]

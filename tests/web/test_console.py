@@ -215,3 +215,53 @@ def test_console_in_the_browser(
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator("#login-view")).to_be_visible()
+
+
+KNOWLEDGE_DSL = """
+app: {name: policy-console, mode: advanced-chat}
+kind: app
+version: 0.1.5
+workflow:
+  graph:
+    nodes:
+    - id: start
+      data: {type: start, title: Start, variables: []}
+    - id: kr
+      data:
+        type: knowledge-retrieval
+        title: Policies
+        query_variable_selector: [sys, query]
+        dataset_ids: [EXPORTED+ID/abc==]
+        retrieval_mode: multiple
+        multiple_retrieval_config: {top_k: 2, reranking_enable: false}
+    - id: answer
+      data: {type: answer, title: Answer, answer: '{{#kr.result#}}'}
+    edges:
+    - {id: e1, source: start, target: kr}
+    - {id: e2, source: kr, target: answer}
+"""
+
+
+def test_import_lists_unmapped_datasets_and_maps_them(
+    page: Page, server: LiveServer, operator: tuple[str, str]
+) -> None:
+    server.call(server.services.knowledge.create_dataset("Company policies"))
+    _sign_in(page, server)
+    transfer = page.evaluate_handle(
+        """(text) => { const dt = new DataTransfer();
+             dt.items.add(new File([text], "policy.yml", {type: "application/x-yaml"}));
+             return dt; }""",
+        KNOWLEDGE_DSL,
+    )
+    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
+    choose = page.get_by_label("Dataset for EXPORTED+ID/abc==")
+    expect(choose).to_be_visible()
+    choose.select_option(label="Company policies")
+    page.get_by_role("button", name="Map").click()
+    expect(page.locator("#import-result")).to_contain_text(
+        "Mapped EXPORTED+ID/abc==. 0 left unmapped."
+    )
+    app_id = next(
+        a.id for a in server.call(server.services.apps.list_apps()) if a.name == "policy-console"
+    )
+    assert server.call(server.services.console.unmapped_datasets(app_id)) == []

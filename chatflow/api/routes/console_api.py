@@ -101,9 +101,31 @@ async def import_app(request: Request, who: OperatorDep, services: ServicesDep) 
             "created": result.created,
             "api_key": result.api_key,  # shown once, as at creation in Dify
             "missing_tools": list(result.missing_tools),
+            "unmapped_datasets": await services.console.unmapped_datasets(result.app_id),
             "site": {"code": site.code, "enabled": site.enabled},
         }
     )
+
+
+@router.get("/datasets")
+async def datasets(who: OperatorDep, services: ServicesDep) -> JSONResponse:
+    return JSONResponse({"data": await services.console.datasets()})
+
+
+class MapBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    ref: str = Field(max_length=255)
+    dataset: str = Field(max_length=255)
+
+
+@router.put("/apps/{app_id}/datasets")
+async def map_dataset(
+    app_id: str, request: Request, who: OperatorDep, services: ServicesDep
+) -> JSONResponse:
+    """Map a knowledge node's dataset reference to one of this server's datasets."""
+    body = await json_body(request, MapBody)
+    unmapped = await services.console.map_dataset(app_id, body.ref, body.dataset)
+    return JSONResponse({"unmapped_datasets": unmapped})
 
 
 @router.get("/apps/{app_id}/graph")
