@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from sdk_live import LiveServer, Tally
+from sdk_live import LiveServer, Tally, chatflow_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHAT_KEY = "app-test-sdk-chat-0001"
@@ -28,13 +27,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _chatflow() -> str:
-    exe = Path(sys.executable).with_name("chatflow")
-    if not exe.exists():
-        pytest.fail(f"the `chatflow` CLI is not installed next to {sys.executable}")
-    return str(exe)
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     }
     env.pop("DATABASE_URL", None)
     env.pop("CHATFLOW_REDIS_URL", None)
-    cli = _chatflow()
+    cli = chatflow_cli()
     for dsl, key in (("live_chat.yml", CHAT_KEY), ("live_workflow.yml", WORKFLOW_KEY)):
         done = subprocess.run(
             [cli, "app", "import", str(FIXTURES / dsl), "--api-key", key],

@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 SPEC = Path(__file__).parents[2] / "chatflow" / "api" / "openapi" / "seed.json"
 # Beyond Dify's Chatflow API (28 operations): the Workflow App API's run and stop.
 EXTRA = [("POST", "/workflows/run"), ("POST", "/workflows/tasks/{task_id}/stop")]
 KINDS = ("sync", "async")
+
+
+def chatflow_cli() -> str:
+    """The `chatflow` CLI installed beside this interpreter (live tests start servers with it)."""
+    exe = Path(sys.executable).with_name("chatflow")
+    if not exe.exists():
+        pytest.fail(f"the `chatflow` CLI is not installed next to {sys.executable}")
+    return str(exe)
 
 
 def spec_operations() -> list[tuple[str, str]]:

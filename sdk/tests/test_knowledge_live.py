@@ -8,8 +8,7 @@ import uuid
 from typing import Any, TypeVar
 
 import pytest
-from conftest import _chatflow
-from sdk_live import LiveServer
+from sdk_live import LiveServer, chatflow_cli
 
 from chatflow_client import AsyncClient, AuthenticationError, Client, NotFoundError
 
@@ -24,7 +23,7 @@ async def run(value: T | Any) -> Any:
 @pytest.fixture(scope="module")
 def dataset_key(server: LiveServer) -> str:
     done = subprocess.run(
-        [_chatflow(), "dataset-key", "create", "--api-key", DATASET_KEY],
+        [chatflow_cli(), "dataset-key", "create", "--api-key", DATASET_KEY],
         env=server.env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

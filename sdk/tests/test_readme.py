@@ -25,11 +25,11 @@ def test_readme_has_the_promised_sections() -> None:
 @pytest.fixture(scope="module")
 def readme_dataset_key(server: LiveServer) -> str:
     """A Knowledge API key for the knowledge snippet (`chatflow dataset-key create`)."""
-    from conftest import _chatflow
+    from sdk_live import chatflow_cli
 
     key = "dataset-test-sdk-readme"
     done = subprocess.run(
-        [_chatflow(), "dataset-key", "create", "--api-key", key],
+        [chatflow_cli(), "dataset-key", "create", "--api-key", key],
         env=server.env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
