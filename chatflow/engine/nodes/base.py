@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatflow.engine.events import ContainerScope, Event, NodeStatus
 from chatflow.engine.variables import VariablePool
-from chatflow.providers.base import ModelRegistry, Usage
+from chatflow.providers.base import ModelRegistry, ToolSpec, Usage
 
 if TYPE_CHECKING:
     from chatflow.engine.limits import EngineLimits
@@ -121,6 +121,18 @@ class ToolRuntime(Protocol):
     ) -> AsyncIterator[Any]: ...
 
 
+class McpConnector(Protocol):
+    """MCP servers an agent may use (the `mcp_agent` strategy): `server` is one entry of
+    the strategy's server list, `{name, url, transport, headers, timeout,
+    sse_read_timeout}`. `call_tool` yields tool messages like `ToolRuntime.invoke`."""
+
+    async def list_tools(self, server: Mapping[str, Any]) -> list[ToolSpec]: ...
+
+    def call_tool(
+        self, server: Mapping[str, Any], tool: str, arguments: Mapping[str, Any]
+    ) -> AsyncIterator[Any]: ...
+
+
 class KnowledgeBase(Protocol):
     async def retrieve(
         self, dataset_ids: Sequence[str], query: str, *, top_k: int, score_threshold: float | None
@@ -140,6 +152,7 @@ class EngineServices:
     limits: EngineLimits
     code: CodeExecutor | None = None
     tools: ToolRuntime | None = None
+    mcp: McpConnector | None = None
     knowledge: KnowledgeBase | None = None
     # Loads files' text/bytes by upload id (document-extractor, vision); set by the server.
     file_reader: Callable[[Any], Awaitable[bytes]] | None = None
