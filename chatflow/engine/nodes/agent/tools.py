@@ -4,7 +4,8 @@ Tools come from the DSL's `tools` parameter (`provider_name`, `tool_name`, `para
 as `{auto, value}` settings or raw values, optional `schemas`) and, for the `mcp_agent`
 strategy, from MCP servers (`services.mcp`). A tool's function schema is its
 `llm`-form parameters: the DSL's `schemas` when exported, else the tool runtime's
-descriptor (`describe`), else the settings marked `auto`. Fixed settings are merged
+descriptor (`describe`), else the settings marked `auto` (or left empty, as agent-chat
+apps store them). Fixed settings are merged
 under what the model chose, as Dify's strategies do (`{**runtime_parameters, **args}`).
 
 Results become observations as in Dify's function-calling strategy: text as is, links
@@ -83,7 +84,12 @@ async def _dsl_tool(ctx: NodeContext, entry: Mapping[str, Any]) -> AgentTool:
     if parameters is None:
         parameters = await _described(ctx, provider, name)
     if parameters is None:
-        auto = [k for k, s in settings.items() if isinstance(s, Mapping) and s.get("auto")]
+        # No schema anywhere: settings marked `auto`, or left empty, are the model's.
+        auto = [
+            key
+            for key, setting in settings.items()
+            if (setting.get("auto") if isinstance(setting, Mapping) else setting in (None, ""))
+        ]
         parameters = {
             "type": "object",
             "properties": {key: {"type": "string", "description": ""} for key in auto},
