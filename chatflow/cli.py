@@ -5,6 +5,7 @@
     chatflow app list
     chatflow app key APP
     chatflow chat FILE.yml|APP
+    chatflow tools add-openapi NAME SPEC [--header 'K: V']   (and add-mcp, refresh, remove, remote)
 
 Every command goes through `chatflow.services`; nothing here holds logic of its own.
 """
@@ -25,6 +26,7 @@ from chatflow.services.apps import ImportResult, LoadedApp
 from chatflow.services.chat import ChatRequest
 from chatflow.services.turn import TurnEnded
 from chatflow.settings import Settings
+from chatflow.tools.remote_cli import register as register_remote_tool_commands
 
 T = TypeVar("T")
 
@@ -34,6 +36,9 @@ CLI_USER = "cli-user"
 cli = typer.Typer(help="Run Dify chatflow apps behind Dify's Service API.", no_args_is_help=True)
 app_cli = typer.Typer(help="Import, list and key apps.", no_args_is_help=True)
 cli.add_typer(app_cli, name="app")
+tools_cli = typer.Typer(help="Tools: OpenAPI and MCP providers, mappings.", no_args_is_help=True)
+cli.add_typer(tools_cli, name="tools")
+register_remote_tool_commands(tools_cli)
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the SQLite file and uploads live.")

@@ -223,6 +223,100 @@ class Settings(BaseSettings):
         default=30, description="Max size of an /audio-to-text upload in MB (Dify: 30)."
     )
 
+    # Tools (chatflow/tools)
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "Key that signs file URLs (/files/tools/...). Default: a random key kept in "
+            "data_dir/secret_key; set it when several machines serve one database."
+        ),
+    )
+    files_url: str = Field(
+        default="",
+        description="Base URL in front of signed file URLs (Dify's FILES_URL); default relative.",
+    )
+    files_access_timeout: int = Field(
+        default=300, description="Seconds a signed file URL stays valid (Dify: 300)."
+    )
+    tools_map: str | None = Field(
+        default=None,
+        description=(
+            "JSON object or path to a JSON/YAML file mapping DSL tool references "
+            "('provider' or 'provider:tool') to tools here; `chatflow tools map` adds to it."
+        ),
+    )
+    tools_sql_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the database the SQL tools (sql_execute, rookie_text2data, "
+            "rookie_excute_sql) query; the DSL's own connection fields are ignored."
+        ),
+    )
+    tools_sql_read_only: bool = Field(
+        default=True,
+        description="SQL tools run in a read-only transaction/connection; false allows writes.",
+    )
+    tools_pdf_font: str | None = Field(
+        default=None,
+        description=(
+            "TTF/OTF font md_to_pdf writes with (a CJK font for Chinese/Japanese text); "
+            "default DejaVu Sans where installed."
+        ),
+    )
+    tools_sql_max_rows: int = Field(default=1000, description="Most rows a SQL tool returns.")
+
+    # Remote tools (chatflow/tools/openapi, chatflow/tools/mcp) and web built-ins
+    mcp_timeout_seconds: float = Field(
+        default=30.0, description="MCP tools: connect and HTTP request timeout in seconds."
+    )
+    mcp_call_timeout_seconds: float = Field(
+        default=120.0,
+        description="MCP tools: longest wait for one tool call's result (and SSE read timeout).",
+    )
+    tools_duckduckgo_url: str = Field(
+        default="https://html.duckduckgo.com/html/",
+        description="DuckDuckGo HTML search endpoint the ddgo_search tool queries.",
+    )
+    tools_searxng_url: str | None = Field(
+        default=None,
+        description="Base URL of a SearXNG instance (JSON format enabled) for searxng_search.",
+    )
+    tools_tavily_url: str = Field(
+        default="https://api.tavily.com", description="Tavily API base URL (tavily_search)."
+    )
+    tools_tavily_api_key: str | None = Field(
+        default=None, description="Tavily API key; tavily tools need it."
+    )
+    tools_perplexity_url: str = Field(
+        default="https://api.perplexity.ai",
+        description="Perplexity API base URL (OpenAI-style /chat/completions).",
+    )
+    tools_perplexity_api_key: str | None = Field(
+        default=None, description="Perplexity API key; the perplexity tool needs it."
+    )
+    tools_google_search_url: str = Field(
+        default="https://serpapi.com/search",
+        description="SerpApi-compatible search endpoint the google_search tool queries.",
+    )
+    tools_google_search_api_key: str | None = Field(
+        default=None, description="API key for tools_google_search_url (SerpApi key)."
+    )
+    tools_wikipedia_url: str = Field(
+        default="https://{language}.wikipedia.org/w/api.php",
+        description=(
+            "MediaWiki API URL for wikipedia_search; `{language}` is replaced by the "
+            "tool's language parameter (default en)."
+        ),
+    )
+    tools_google_translate_url: str = Field(
+        default="https://translate.googleapis.com/translate_a/single",
+        description="Google Translate endpoint (the keyless gtx client) for google_translate.",
+    )
+    tools_web_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        description="Largest web page or API answer a web tool reads, in bytes.",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

@@ -27,11 +27,16 @@ from chatflow.services.files import FileService
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.moderation import ModerationService
 from chatflow.services.runtime import Runtime, open_runtime
+from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import StreamItem
 from chatflow.services.workflows import WorkflowService
 from chatflow.settings import Settings
 from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
+from chatflow.tools.catalog import build_registry as build_tool_registry
+from chatflow.tools.remote import close as close_remote_tools
+from chatflow.tools.runtime import ToolRuntimeService
+from chatflow.tools.signing import FileSigner, load_secret
 
 
 def engine_limits(settings: Settings) -> EngineLimits:
@@ -73,6 +78,8 @@ class Services:
     audio: AudioService
     human_input: HumanInputService
     runtime: Runtime
+    tools: ToolRuntimeService
+    tool_files: ToolFileService
 
     @classmethod
     async def open(
@@ -102,10 +109,23 @@ class Services:
             upload_max_mb=settings.upload_max_mb,
             ssrf_allow=settings.ssrf_allow,
         )
+        signer = FileSigner(
+            load_secret(settings.secret_key, settings.data_dir),
+            base_url=settings.files_url,
+            timeout=settings.files_access_timeout,
+        )
+        tool_files = ToolFileService(db, files.storage, signer)
+        tools = ToolRuntimeService(
+            build_tool_registry(settings),
+            files=tool_files,
+            settings=settings,
+            services={"models": models, "file_reader": files.read},
+        )
         engine = EngineServices(
             models=models,
             limits=engine_limits(settings),
             code=sandbox,
+            tools=tools,
             file_reader=files.read,
             file_saver=files.save_generated,
             ssrf_allow=settings.ssrf_allow,
@@ -142,6 +162,8 @@ class Services:
             audio=AudioService(db, settings),
             human_input=human_input,
             runtime=runtime,
+            tools=tools,
+            tool_files=tool_files,
         )
 
     async def close(self) -> None:
@@ -150,4 +172,5 @@ class Services:
         await self.annotations.close()
         await self.moderation.close()
         await self.sandbox.close()
+        await close_remote_tools(self.tools.registry.providers)
         await self.db.close()
