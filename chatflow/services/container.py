@@ -14,6 +14,7 @@ from chatflow.engine.nodes.base import EngineServices
 from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
+from chatflow.services.agent_mcp import AgentMcpServers
 from chatflow.services.annotations import AnnotationService
 from chatflow.services.apps import AppService
 from chatflow.services.audio import AudioService
@@ -79,6 +80,7 @@ class Services:
     human_input: HumanInputService
     runtime: Runtime
     tools: ToolRuntimeService
+    agent_mcp: AgentMcpServers
     tool_files: ToolFileService
 
     @classmethod
@@ -121,11 +123,13 @@ class Services:
             settings=settings,
             services={"models": models, "file_reader": files.read},
         )
+        agent_mcp = AgentMcpServers(settings.ssrf_allow, tool_files)
         engine = EngineServices(
             models=models,
             limits=engine_limits(settings),
             code=sandbox,
             tools=tools,
+            mcp=agent_mcp,
             file_reader=files.read,
             file_saver=files.save_generated,
             ssrf_allow=settings.ssrf_allow,
@@ -164,6 +168,7 @@ class Services:
             runtime=runtime,
             tools=tools,
             tool_files=tool_files,
+            agent_mcp=agent_mcp,
         )
 
     async def close(self) -> None:
@@ -173,4 +178,5 @@ class Services:
         await self.moderation.close()
         await self.sandbox.close()
         await close_remote_tools(self.tools.registry.providers)
+        await self.agent_mcp.aclose()
         await self.db.close()

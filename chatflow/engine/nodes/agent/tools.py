@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatflow.engine.files import File
-from chatflow.engine.nodes.base import NodeContext
+from chatflow.engine.nodes.base import NodeContext, ToolCaller
 from chatflow.errors import NodeError
 from chatflow.providers.base import ToolCall, ToolSpec
 
@@ -197,7 +197,17 @@ def _messages(ctx: NodeContext, tool: AgentTool, parameters: Mapping[str, Any]) 
         assert ctx.services.mcp is not None  # mcp_tools checked it
         return ctx.services.mcp.call_tool(tool.mcp_server, tool.name, parameters)
     assert ctx.services.tools is not None  # dsl_tools checked it
-    return ctx.services.tools.invoke(tool.provider, tool.name, parameters)
+    caller = ToolCaller(
+        app_id=_system(ctx, "app_id"),
+        user_id=_system(ctx, "user_id"),
+        conversation_id=_system(ctx, "conversation_id"),
+    )
+    return ctx.services.tools.invoke(tool.provider, tool.name, parameters, caller=caller)
+
+
+def _system(ctx: NodeContext, name: str) -> str:
+    value = ctx.pool.get(["sys", name])
+    return value if isinstance(value, str) else ""
 
 
 def _observe(message: Any, outcome: Outcome) -> str:
