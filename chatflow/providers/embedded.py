@@ -252,6 +252,12 @@ class EmbeddedLLM:
         """Load the model now (blocking) instead of on the first request."""
         _load_server(self.model_path, *self._options, False)
 
+    def openai_endpoint(self) -> tuple[str, str]:
+        """`(base_url, api_key)` of llama.cpp's own OpenAI-compatible HTTP server for this
+        model (loopback only, random key): a real server for the OpenAI backend's tests."""
+        server = _load_server(self.model_path, *self._options, False)
+        return f"{server.listening_address}/v1", _server_keys[id(server)]
+
     def _body(self, request: LLMRequest) -> dict[str, Any]:
         messages = list(request.messages)
         tools = request.tools if request.tool_choice != "none" else ()
