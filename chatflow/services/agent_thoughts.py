@@ -48,13 +48,13 @@ class AgentThoughts:
             thought["thought"] = str(data.get("output") or "")
             thought["tool"] = str(data.get("tool_name") or "")
             thought["tool_input"] = _json(_inputs(data.get("tool_input")))
-            return dict(thought)
+            return _labelled(thought)
         if "thought" in data and "action" in data:  # ReAct: the model turn
             thought["thought"] = str(data.get("thought") or "")
             if "action_input" in data and str(data["action"]).lower() != "final answer":
                 thought["tool"] = str(data["action"])
                 thought["tool_input"] = _json({str(data["action"]): data["action_input"]})
-            return dict(thought)
+            return _labelled(thought)
         return None  # a tool call's own log: the round's end carries its result
 
     def _round(self, log: AgentLog) -> dict[str, Any] | None:
@@ -90,10 +90,16 @@ class AgentThoughts:
             thought["observation"] = _json({thought["tool"]: log.data["observation"]})
         else:
             return None
-        thought["tool_labels"] = {
-            name: {"en_US": name, "zh_Hans": name} for name in thought["tool"].split(";") if name
-        }
-        return dict(thought)
+        return _labelled(thought)
+
+
+def _labelled(thought: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `thought` with a label per tool it called (Dify: the tools' own labels;
+    the logs carry names only)."""
+    thought["tool_labels"] = {
+        name: {"en_US": name, "zh_Hans": name} for name in thought["tool"].split(";") if name
+    }
+    return dict(thought)
 
 
 def _inputs(value: Any) -> Any:

@@ -95,9 +95,8 @@ async def _dsl_tool(ctx: NodeContext, entry: Mapping[str, Any]) -> AgentTool:
             "properties": {key: {"type": "string", "description": ""} for key in auto},
             "required": [],
         }
-    # What the model fills is the model's: a fixed value only stands in when it omits it.
-    llm_filled = set((parameters.get("properties") or {}).keys())
-    fixed = {k: v for k, v in fixed.items() if k not in llm_filled or v not in (None, "")}
+    # A setting left empty is unset: the tool's default applies (or the model fills it).
+    fixed = {key: value for key, value in fixed.items() if value not in (None, "")}
     label = str(entry.get("tool_label") or name)
     return AgentTool(ToolSpec(name, description, parameters), provider, fixed, label)
 
