@@ -4,7 +4,7 @@ A benchmark that cannot run here (no server yet, no Python 3.12 for graphon, no
 embedded model) is reported as not measured, with the reason, instead of failing the run.
 
 Options: --quick (fewer runs; a smoke run), --streams N (concurrent streams, default
-2000), --only engine,http,embedded.
+2000), --only engine,http,embedded,agents.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--streams", type=int, default=2000)
-    parser.add_argument("--only", default="engine,http,embedded")
+    parser.add_argument("--only", default="engine,http,embedded,agents")
     args = parser.parse_args()
     only = set(args.only.split(","))
     started = time.monotonic()
@@ -70,6 +70,12 @@ def main() -> None:
                 lambda: embedded.measure(quick=args.quick),
             )
         )
+        print_section(sections[-1])
+
+    if "agents" in only:
+        from bench import agents
+
+        sections.append(_guard("agents", "Agents", lambda: agents.measure(quick=args.quick)))
         print_section(sections[-1])
 
     command = "python -m bench " + shlex.join(sys.argv[1:])

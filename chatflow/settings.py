@@ -84,9 +84,9 @@ class Settings(BaseSettings):
     embedded_first_tool_call: Literal["auto", "required"] = Field(
         default="auto",
         description=(
-            "Embedded model, agents: `required` makes the model call a tool when no tool has "
-            "answered yet in the turn (small local models otherwise tend to answer without "
-            "tools); `auto` lets it choose, as remote models do."
+            "Embedded model, agents: `required` makes the model call a tool first and answer "
+            "in text once a tool has answered (small local models otherwise answer without "
+            "tools, or never stop calling them); `auto` lets it choose, as remote models do."
         ),
     )
     embedded_parallel: int = Field(default=2, description="Embedded model parallel sequences.")

@@ -150,17 +150,18 @@ def _low_priority(make: Callable[[], Any]) -> Any:
 
 def _message(message: ChatMessage) -> dict[str, Any]:
     """A message in the plain shape SmolLM2's template understands: tool calls and tool
-    results become text (the template has no tool roles)."""
+    results become sentences (the template has no tool roles, and a small model copies
+    the JSON of earlier calls into its answer if it sees it)."""
     if message.role == "tool":
         name = f" {message.name}" if message.name else ""
-        return {"role": "user", "content": f"Result of tool{name}: {message.content}"}
+        return {"role": "user", "content": f"The tool{name} returned: {message.content}"}
     content = message.content
     if message.tool_calls:
-        calls = "\n".join(
-            json.dumps({"name": c.name, "arguments": _arguments(c.arguments)}, ensure_ascii=False)
+        calls = "; ".join(
+            f"{c.name} with {json.dumps(_arguments(c.arguments), ensure_ascii=False)}"
             for c in message.tool_calls
         )
-        content = f"{content}\n{calls}" if content else calls
+        content = f"{content}\nI called the tool {calls}." if content else f"I called {calls}."
     return {"role": message.role, "content": content}
 
 
@@ -177,15 +178,20 @@ def _call_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
         "anyOf": [
             {
                 "type": "object",
-                "properties": {
-                    "name": {"const": tool.name},
-                    "arguments": dict(tool.parameters) or {"type": "object"},
-                },
+                "properties": {"name": {"const": tool.name}, "arguments": _closed(tool)},
                 "required": ["name", "arguments"],
             }
             for tool in tools
         ]
     }
+
+
+def _closed(tool: ToolSpec) -> dict[str, Any]:
+    """The tool's parameters schema, admitting no argument it does not declare."""
+    schema = dict(tool.parameters) or {"type": "object"}
+    if schema.get("type") == "object" and "additionalProperties" not in schema:
+        schema["additionalProperties"] = False
+    return schema
 
 
 def tool_grammar(tools: Sequence[ToolSpec], *, required: bool) -> str:
@@ -234,7 +240,7 @@ class EmbeddedLLM:
     ) -> None:
         self.model_path = model_path or default_model_path()
         self._model = model or Path(self.model_path).stem
-        # "required": a request offering tools with no tool result yet must call one.
+        # "required": call a tool first, answer once a tool has answered (small models).
         self._first_tool_call = first_tool_call
         self._context_size = context_size or _trained_context(self.model_path)
         self._options = (self._context_size, parallel, threads)
@@ -281,13 +287,11 @@ class EmbeddedLLM:
         return body
 
     def _tool_choice(self, request: LLMRequest) -> str:
-        if (
-            request.tool_choice == "auto"
-            and self._first_tool_call == "required"
-            and not any(m.role == "tool" for m in request.messages)
-        ):
-            return "required"
-        return request.tool_choice
+        """The request's choice, or with `first_tool_call="required"`: a tool call while
+        no tool has answered in the conversation, then a text answer."""
+        if request.tool_choice != "auto" or self._first_tool_call != "required":
+            return request.tool_choice
+        return "none" if any(m.role == "tool" for m in request.messages) else "required"
 
     async def count_tokens(
         self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()
