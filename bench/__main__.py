@@ -4,7 +4,7 @@ A benchmark that cannot run here (no server yet, no Python 3.12 for graphon, no
 embedded model) is reported as not measured, with the reason, instead of failing the run.
 
 Options: --quick (fewer runs; a smoke run), --streams N (concurrent streams, default
-2000), --only engine,http,embedded,agents.
+2000), --only engine,http,embedded,tools,mcp,agents.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--streams", type=int, default=2000)
-    parser.add_argument("--only", default="engine,http,embedded,agents")
+    parser.add_argument("--only", default="engine,http,embedded,tools,mcp,agents")
     args = parser.parse_args()
     only = set(args.only.split(","))
     started = time.monotonic()
@@ -68,6 +68,32 @@ def main() -> None:
                 "embedded",
                 "Embedded model pass-through",
                 lambda: embedded.measure(quick=args.quick),
+            )
+        )
+        print_section(sections[-1])
+
+    if "tools" in only:
+        from bench import tools
+
+        runs = 300 if args.quick else 2000
+        sections.append(
+            _guard(
+                "tools",
+                "Built-in tool node overhead",
+                lambda: asyncio.run(tools.measure(runs=runs)),
+            )
+        )
+        print_section(sections[-1])
+
+    if "mcp" in only:
+        from bench import mcp_tools
+
+        runs = 60 if args.quick else 300
+        sections.append(
+            _guard(
+                "mcp",
+                "MCP tool call",
+                lambda: asyncio.run(mcp_tools.measure(runs=runs, warmup=10 if args.quick else 20)),
             )
         )
         print_section(sections[-1])

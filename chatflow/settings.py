@@ -194,6 +194,13 @@ class Settings(BaseSettings):
     code_max_output_bytes: int = Field(
         default=5 * 1024 * 1024, description="Code sandbox: max size of a job's JSON result."
     )
+    code_network: bool = Field(
+        default=True,
+        description=(
+            "Code sandbox: code may make HTTP requests with requests/httpx (as in Dify's "
+            "sandbox); the server sends them through the SSRF guard (ssrf_allow applies)."
+        ),
+    )
     code_network_namespace: bool = Field(
         default=True,
         description="Code sandbox: run jobs in an empty network namespace when permitted.",

@@ -131,7 +131,8 @@ class Services:
             tools=tools,
             mcp=agent_mcp,
             file_reader=files.read,
-            file_saver=files.save_generated,
+            # http-request bodies become tool files too (signed URL, `tool_files` row).
+            file_saver=tool_files.save,
             ssrf_allow=settings.ssrf_allow,
         )
         # In-process, or shared by every worker through Redis (`settings.redis_url`).
@@ -141,7 +142,7 @@ class Services:
         annotations = AnnotationService(db, models)
         moderation = ModerationService(settings)
         features = TurnFeatures(annotations, moderation)
-        apps = AppService(db)
+        apps = AppService(db, tools=tools.registry)
         chat = ChatService(db, engine, tasks, streams, features)
         human_input = HumanInputService(db, engine, tasks, streams, apps)
         workflows = WorkflowService(db, engine, tasks, streams)

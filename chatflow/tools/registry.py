@@ -70,6 +70,8 @@ class ToolRegistry:
         self._providers: dict[str, ToolProvider] = {}
         self._aliases: dict[str, str] = {}
         self._mappings: dict[str, ToolRef] = {}
+        # Bumped on every change, so callers may cache what they resolved.
+        self.version = 0
         for provider in providers:
             self.register(provider)
         for source, target in (mappings or {}).items():
@@ -82,10 +84,12 @@ class ToolRegistry:
         self._providers[provider.id] = provider
         for alias in provider.aliases:
             self._aliases[alias] = provider.id
+        self.version += 1
 
     def map(self, source: str, target: str) -> None:
         """Send DSL reference `source` (`PROVIDER` or `PROVIDER:TOOL`) to `target`."""
         self._mappings[str(ToolRef.parse(source))] = ToolRef.parse(target)
+        self.version += 1
 
     @property
     def mappings(self) -> dict[str, str]:
@@ -124,8 +128,8 @@ class ToolRegistry:
         resolved = self.resolve(provider_id, tool_name)
         if resolved is None:
             raise ToolNotFound(
-                f"tool provider '{provider_id}' is not available here; "
-                f"map it to a tool listed by `chatflow tools list` with: "
+                f"tool provider '{provider_id}' is not configured: no provider here answers "
+                f"to it; map it to a tool that `chatflow tools list` shows with: "
                 f"{map_command(provider_id, tool_name)}"
             )
         for tool in await resolved.provider.tools():

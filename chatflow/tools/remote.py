@@ -17,13 +17,14 @@ listing, an endpoint or a log line (`public_view` shows names and references onl
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from chatflow.errors import InvalidRequest
+from chatflow.errors import ChatflowError, InvalidRequest
 from chatflow.net.ssrf import SSRFPolicy
 from chatflow.settings import Settings
 from chatflow.tools import secrets
@@ -31,6 +32,8 @@ from chatflow.tools.base import ToolProvider
 from chatflow.tools.mcp.connect import TRANSPORTS, McpServer
 from chatflow.tools.mcp.provider import McpProvider
 from chatflow.tools.openapi.provider import OpenApiProvider
+
+logger = logging.getLogger(__name__)
 
 FILE_NAME = "remote_tools.json"
 KINDS = ("openapi", "mcp")
@@ -152,25 +155,35 @@ def mcp_server(entry: Mapping[str, Any], settings: Settings) -> McpServer:
 
 
 def providers(settings: Settings) -> list[ToolProvider]:
-    """One provider per stored entry (none connects until it is used)."""
+    """One provider per stored entry (none connects until it is used). An entry that can
+    no longer be read (a hand-edited file) is skipped with a warning naming it, so one bad
+    entry does not stop the server."""
     data = load(settings)
     policy = SSRFPolicy.parse(settings.ssrf_allow)
     found: list[ToolProvider] = []
     for name, entry in data["openapi"].items():
-        found.append(
-            OpenApiProvider(
-                name,
-                entry.get("document") or {},
-                source_url=str(entry.get("source_url") or ""),
-                headers=entry.get("headers") or {},
-                aliases=entry.get("aliases") or (),
+        try:
+            found.append(
+                OpenApiProvider(
+                    name,
+                    entry.get("document") or {},
+                    source_url=str(entry.get("source_url") or ""),
+                    headers=entry.get("headers") or {},
+                    aliases=entry.get("aliases") or (),
+                )
             )
-        )
+        except ChatflowError as exc:
+            logger.warning("OpenAPI tool provider %r skipped: %s", name, exc.message)
     for name, entry in data["mcp"].items():
+        try:
+            server = mcp_server(entry, settings)
+        except ChatflowError as exc:
+            logger.warning("MCP tool provider %r skipped: %s", name, exc.message)
+            continue
         found.append(
             McpProvider(
                 name,
-                mcp_server(entry, settings),
+                server,
                 policy=policy,
                 tools=entry.get("tools") or (),
                 aliases=entry.get("aliases") or (),

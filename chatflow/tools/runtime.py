@@ -26,11 +26,13 @@ from chatflow.tools.base import (
     JsonMessage,
     LinkMessage,
     TextMessage,
+    Tool,
     ToolContext,
     ToolDescriptor,
     ToolError,
     ToolMessage,
     ToolNotConfigured,
+    ToolProvider,
     VariableMessage,
 )
 from chatflow.tools.parameters import prepare
@@ -67,6 +69,19 @@ class ToolRuntimeService:
         self._services = dict(services or {})
         allow = settings.ssrf_allow if settings is not None else ""
         self._http = http_factory or (lambda: guarded_client(allow))
+        self._cache: dict[tuple[str, str], tuple[int, Tool, ToolProvider]] = {}
+
+    async def _find(self, provider: str, tool: str) -> tuple[Tool, ToolProvider]:
+        """The tool and its provider, cached per reference until the registry changes."""
+        key = (provider, tool)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] == self.registry.version:
+            return cached[1], cached[2]
+        found = await self.registry.find(provider, tool)
+        resolved = self.registry.resolve(provider, tool)
+        assert resolved is not None  # `find` succeeded
+        self._cache[key] = (self.registry.version, found, resolved.provider)
+        return found, resolved.provider
 
     async def describe(self, provider: str, tool: str) -> ToolDescriptor:
         return await self.registry.describe(provider, tool)
@@ -91,9 +106,8 @@ class ToolRuntimeService:
         caller: ToolCaller | None = None,
     ) -> AsyncIterator[ToolMessage]:
         """The tool's own messages, after resolution, configuration and parameter checks."""
-        found = await self.registry.find(provider, tool)
-        resolved = self.registry.resolve(provider, tool)
-        needs = resolved.provider.missing_configuration() if resolved else None
+        found, owner = await self._find(provider, tool)
+        needs = owner.missing_configuration()
         if needs:
             raise ToolNotConfigured(f"tool provider '{provider}' is not configured: set {needs}")
         values = prepare(found.descriptor, parameters)

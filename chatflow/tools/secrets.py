@@ -8,9 +8,12 @@ value; `redacted` is what listings show instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
+
+import httpx
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -62,3 +65,26 @@ def parse_header(text: str) -> tuple[str, str]:
     if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
         raise ValueError(f"a header is 'Name: value', got {text!r}")
     return name.strip(), value.strip()
+
+
+class _QueryRedaction(logging.Filter):
+    """httpx logs each request's full URL at INFO; some APIs take their key in the query
+    string (SerpApi's `api_key`), so the query is dropped from those records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                arg.copy_with(query=None) if isinstance(arg, httpx.URL) and arg.query else arg
+                for arg in record.args
+            )
+        return True
+
+
+def redact_request_logs() -> None:
+    """Install the query redaction on httpx's logger (once)."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _QueryRedaction) for f in logger.filters):
+        logger.addFilter(_QueryRedaction())
+
+
+redact_request_logs()

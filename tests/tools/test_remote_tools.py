@@ -176,3 +176,19 @@ def test_bad_input_is_refused(tmp_path: Path, pets: str) -> None:
     assert bad_header.exit_code == 1 and "Name: value" in bad_header.output
     not_spec = cli("tools", "add-openapi", "p", f"{pets}/v1/status", *data)
     assert not_spec.exit_code == 1 and "JSON or YAML object" in not_spec.output
+
+
+def test_a_broken_entry_is_skipped_not_fatal(
+    pets: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    good = remote.openapi_entry("x", petstore.openapi3(), pets, {})
+    bad = remote.openapi_entry("y", {"info": {}}, "", {})
+    remote.save(settings, {
+        "openapi": {"good": good, "bad": bad},
+        "mcp": {"odd": {"transport": "carrier-pigeon"}},
+    })  # fmt: skip
+    registry = build_registry(settings)
+    assert registry.provider("good") is not None
+    assert registry.provider("bad") is None and registry.provider("odd") is None
+    assert "'bad' skipped" in caplog.text and "'odd' skipped" in caplog.text

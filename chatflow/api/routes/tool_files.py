@@ -17,7 +17,8 @@ from starlette.responses import StreamingResponse
 from chatflow.api.deps import ServicesDep
 from chatflow.errors import ChatflowError, InvalidRequest
 
-router = APIRouter(tags=["Files"])
+# Not a Service API operation (Dify serves it outside `/v1`); not in the OpenAPI document.
+router = APIRouter(include_in_schema=False)
 
 # Shown inline these would run script on the server's origin; always download them.
 _FORCE_DOWNLOAD = frozenset(("text/html", "application/xhtml+xml", "image/svg+xml"))

@@ -71,8 +71,17 @@ def resolve_input(binding: ToolInput, pool: VariablePool) -> Any:
     return binding.value
 
 
+_BINDINGS = frozenset(("variable", "mixed", "constant"))
+
+
 def configuration(value: Any, pool: VariablePool) -> Any:
-    if isinstance(value, Mapping) and set(value) == {"type", "value"}:
+    """A v2 `{type, value}` binding is resolved (its `value` may be missing when null);
+    a v1 raw value is used as it is."""
+    if (
+        isinstance(value, Mapping)
+        and value.get("type") in _BINDINGS
+        and set(value) <= {"type", "value"}
+    ):
         return resolve_input(ToolInput.model_validate(value), pool)
     return value
 

@@ -1,7 +1,9 @@
 """Markdown parsed once (markdown-it-py) into simple blocks the exporters write out.
 
-Raw HTML in the markdown is not passed through (it is shown as text), so an exported
-HTML file carries no script a model or user slipped into the text.
+Raw HTML in the markdown is shown as text in PDF, DOCX and PPTX. The HTML exporter passes
+it through, as Dify's md_exporter (pandoc) does: apps ask a model for a web page and
+export it. Such files are only ever served as downloads under a `sandbox` CSP
+(`api/routes/tool_files.py`), never as a page of this server's origin.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 
-def parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+def parser(*, html: bool = False) -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": html}).enable(["table", "strikethrough"])
 
 
-def to_html(markdown: str) -> str:
-    return str(parser().render(markdown))
+def to_html(markdown: str, *, html: bool = False) -> str:
+    """HTML of `markdown`; raw HTML in it passes through only with `html=True`."""
+    return str(parser(html=html).render(markdown))
 
 
 @dataclass(frozen=True, slots=True)

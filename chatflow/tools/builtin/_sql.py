@@ -1,7 +1,8 @@
 """The SQL tools' database: the operator's `tools_sql_url`, never a DSL's connection fields.
 
 Read-only (the default) is enforced by the database, not by looking at the SQL text:
-SQLite is opened with `mode=ro` plus `PRAGMA query_only`; PostgreSQL connections start
+SQLite is opened with `mode=ro` plus `PRAGMA query_only`, and an authorizer denies ATTACH
+and PRAGMA assignments; PostgreSQL connections start
 with `default_transaction_read_only=on` and every call runs in a `READ ONLY` transaction
 that is rolled back. Other databases are refused in read-only mode (we cannot promise
 it there). One statement per call, run as the driver gets it (no bind-parameter parsing),
@@ -125,6 +126,9 @@ class SqlDatabase:
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA query_only = ON")
                 cursor.close()
+                # ATTACH would create files (attached databases are not opened read-only)
+                # and a PRAGMA assignment could lift query_only: the statement is denied.
+                dbapi_connection.run_async(lambda conn: conn.set_authorizer(_sqlite_guard))
 
         self._engine = engine
         return engine
@@ -188,6 +192,23 @@ class SqlDatabase:
                 return await conn.run_sync(read)
         except SQLAlchemyError as error:
             raise ToolError(f"could not read the database schema: {error}") from error
+
+
+_SQLITE_ATTACH, _SQLITE_DETACH, _SQLITE_PRAGMA = 24, 25, 19
+_SQLITE_OK, _SQLITE_DENY = 0, 1
+# Pragmas that take an argument yet only read (schema introspection).
+_READ_PRAGMAS = frozenset(
+    ("table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
+     "foreign_key_list", "table_list")
+)  # fmt: skip
+
+
+def _sqlite_guard(action: int, arg1: str | None, arg2: str | None, *_: Any) -> int:
+    if action in (_SQLITE_ATTACH, _SQLITE_DETACH):
+        return _SQLITE_DENY
+    if action == _SQLITE_PRAGMA and arg2 is not None and (arg1 or "").lower() not in _READ_PRAGMAS:
+        return _SQLITE_DENY
+    return _SQLITE_OK
 
 
 def _first_line(error: Any) -> str:

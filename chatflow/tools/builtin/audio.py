@@ -86,4 +86,11 @@ def provider(settings: Settings) -> BuiltinProvider:
             asr,
         ),
     ]
-    return BuiltinProvider(ID, ("langgenius/audio/audio",), "Audio", tools)
+
+    def needs() -> str | None:
+        remote = settings.speech_backend == "openai"
+        if remote and not (settings.speech_base_url or settings.openai_base_url):
+            return "CHATFLOW_SPEECH_BASE_URL (or CHATFLOW_OPENAI_BASE_URL)"
+        return None
+
+    return BuiltinProvider(ID, ("langgenius/audio/audio",), "Audio", tools, needs=needs)

@@ -73,13 +73,18 @@ async def json_parse(params: Mapping[str, Any], ctx: ToolContext) -> AsyncIterat
         yield TextMessage(str(result))
 
 
+def _index(match: DatumInContext) -> int | None:
+    indices: tuple[Any, ...] = tuple(getattr(match.path, "indices", None) or ())
+    return int(indices[0]) if len(indices) == 1 else None
+
+
 def _set_at(match: DatumInContext, root: Any, value: Any) -> Any:
     """Replace the matched value in its parent (or return the new root)."""
     parent = match.context.value if match.context is not None else None
     if parent is None:
         return value
     key = getattr(match.path, "fields", None)
-    index = getattr(match.path, "index", None)
+    index = _index(match)
     if isinstance(parent, dict) and key:
         parent[key[0]] = value
     elif isinstance(parent, list) and index is not None:
@@ -137,15 +142,7 @@ async def json_replace(params: Mapping[str, Any], ctx: ToolContext) -> AsyncIter
 async def json_delete(params: Mapping[str, Any], ctx: ToolContext) -> AsyncIterator[TextMessage]:
     data = _load(params)
     path = _path(params)
-    # Deepest and last first, so list indexes stay valid while deleting.
-    for match in reversed(path.find(data)):
-        parent = match.context.value if match.context is not None else None
-        fields = getattr(match.path, "fields", None)
-        index = getattr(match.path, "index", None)
-        if isinstance(parent, dict) and fields:
-            parent.pop(fields[0], None)
-        elif isinstance(parent, list) and index is not None and index < len(parent):
-            del parent[index]
+    data = path.filter(lambda _: True, data)
     yield TextMessage(_dump(data, params))
 
 

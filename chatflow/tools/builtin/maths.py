@@ -140,7 +140,7 @@ def evaluate(expression: str) -> Number:
     text = expression.strip().replace("^", "**").replace("×", "*").replace("÷", "/")
     try:
         tree = ast.parse(text, mode="eval")
-    except SyntaxError as error:
+    except (SyntaxError, RecursionError, MemoryError) as error:
         raise ToolError(f"Invalid expression: {expression}") from error
     try:
         return _Evaluator().eval(tree)

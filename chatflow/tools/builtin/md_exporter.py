@@ -53,7 +53,7 @@ def file_name(params: Mapping[str, Any], extension: str) -> str:
 
 
 def to_html(markdown: str) -> bytes:
-    body = md.to_html(markdown)
+    body = md.to_html(markdown, html=True)
     title = next((b.text for b in md.blocks(markdown) if b.kind == "heading"), "Document")
     return (
         '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
@@ -81,6 +81,7 @@ def _pdf_fonts(font: str | None) -> tuple[str, dict[str, Path]] | None:
 
 def to_pdf(markdown: str, font: str | None = None) -> bytes:
     from fpdf import FPDF
+    from fpdf.fonts import FontFace, TextStyle
 
     pdf = FPDF()
     pdf.set_auto_page_break(auto=True, margin=15)
@@ -95,7 +96,12 @@ def to_pdf(markdown: str, font: str | None = None) -> bytes:
             pdf.add_font(family, style, str(path))
     pdf.add_page()
     pdf.set_font(family, size=11)
-    pdf.write_html(body, font_family=family, pre_code_font=family)
+    # Code in the body font too: the core Courier font has no glyphs beyond Latin-1.
+    code_styles: dict[str, FontFace] = {
+        "code": FontFace(family=family),
+        "pre": TextStyle(font_family=family),
+    }
+    pdf.write_html(body, font_family=family, tag_styles=code_styles)
     return bytes(pdf.output())
 
 

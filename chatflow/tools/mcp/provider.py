@@ -9,6 +9,7 @@ server identifier, which `--alias` maps.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,6 +33,7 @@ from chatflow.tools.mcp.connect import McpServer, list_all_tools
 from chatflow.tools.mcp.connection import McpConnection
 from chatflow.tools.mcp.results import result_messages
 
+logger = logging.getLogger(__name__)
 _SIMPLE_TYPES = ("string", "number", "integer", "boolean", "object", "array")
 
 
@@ -135,8 +137,13 @@ class McpProvider:
         return list(self._listed)
 
     async def tools(self) -> Sequence[Tool]:
+        """The cached tools; an empty cache is listed once (a listing that fails leaves it
+        empty, so `chatflow tools list` still shows the other providers)."""
         if not self._tools:
-            await self.refresh()
+            try:
+                await self.refresh()
+            except ToolError as exc:
+                logger.warning("MCP server '%s': %s", self.id, exc.message)
         return self._tools
 
     async def refresh(self) -> list[dict[str, Any]]:
