@@ -266,8 +266,8 @@ class Settings(BaseSettings):
     tools_pdf_font: str | None = Field(
         default=None,
         description=(
-            "TTF/OTF font md_to_pdf writes with (a CJK font for Chinese/Japanese text); "
-            "default DejaVu Sans where installed."
+            "TTF/OTF font md_to_pdf writes with; default DejaVu Sans, with an installed CJK "
+            "font (e.g. Debian's fonts-wqy-microhei) for Chinese/Japanese/Korean glyphs."
         ),
     )
     tools_sql_max_rows: int = Field(default=1000, description="Most rows a SQL tool returns.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import docx
@@ -13,6 +14,7 @@ import pypdf
 import pytest
 
 from chatflow.tools.base import BlobMessage, ToolError
+from chatflow.tools.builtin.md_exporter import cjk_font
 from tests.tools.conftest import call
 
 MARKDOWN = """# Quarterly report
@@ -117,3 +119,22 @@ async def test_pptx(tmp_path: Path) -> None:
 async def test_table_formats_need_a_table(tmp_path: Path) -> None:
     with pytest.raises(ToolError, match="no table"):
         await call(tmp_path, "md_exporter", "md_to_xlsx", {"md_text": "# just a title"})
+
+
+async def test_pdf_with_chinese_text(tmp_path: Path) -> None:
+    """The corpus math app exports Chinese: an installed CJK font supplies the glyphs
+    (`make install-test` installs fonts-wqy-microhei)."""
+    if cjk_font() is None:
+        if os.environ.get("CI"):
+            pytest.fail("no CJK font installed (fonts-wqy-microhei)")
+        pytest.skip("no CJK font installed")
+    messages = await call(
+        tmp_path,
+        "md_exporter",
+        "md_to_pdf",
+        {"md_text": "## 原题1：3 + 4 × 2 = ?\n\n**题目答案**：11", "output_filename": "错题"},
+    )
+    (blob,) = messages
+    assert isinstance(blob, BlobMessage) and blob.filename == "错题.pdf"
+    text = pypdf.PdfReader(io.BytesIO(blob.data)).pages[0].extract_text()
+    assert "原题1" in text and "题目答案" in text and "3 + 4" in text

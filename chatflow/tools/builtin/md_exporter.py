@@ -4,8 +4,9 @@ md_to_html, md_to_pdf (fpdf2), md_to_docx (python-docx), md_to_xlsx (openpyxl, o
 sheet per markdown table), md_to_csv (the first table), md_to_pptx (python-pptx, a slide
 per heading). Each yields one file named after `output_filename` (or the tool).
 
-PDF text needs a font with its glyphs: `tools_pdf_font` (a TTF/OTF path; a CJK font for
-Chinese or Japanese), else DejaVu Sans where installed, else Helvetica (Latin-1 only).
+PDF text needs a font with its glyphs: `tools_pdf_font` (a TTF/OTF path), else DejaVu
+Sans where installed with an installed CJK font (`CJK_FONTS`) for the glyphs it lacks,
+else Helvetica (Latin-1 only).
 """
 
 from __future__ import annotations
@@ -61,6 +62,17 @@ def to_html(markdown: str) -> bytes:
     ).encode()
 
 
+# Fonts with CJK glyphs, used as fallbacks where installed (Debian: fonts-wqy-microhei,
+# fonts-noto-cjk, fonts-droid-fallback, fonts-arphic-uming).
+CJK_FONTS = (
+    Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+    Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),
+    Path("/usr/share/fonts/truetype/arphic/uming.ttc"),
+)
+
+
 def _pdf_fonts(font: str | None) -> tuple[str, dict[str, Path]] | None:
     """The family to register and its style files, or None for core Helvetica."""
     if font:
@@ -79,6 +91,10 @@ def _pdf_fonts(font: str | None) -> tuple[str, dict[str, Path]] | None:
     return "body", styles
 
 
+def cjk_font() -> Path | None:
+    return next((path for path in CJK_FONTS if path.is_file()), None)
+
+
 def to_pdf(markdown: str, font: str | None = None) -> bytes:
     from fpdf import FPDF
     from fpdf.fonts import FontFace, TextStyle
@@ -94,6 +110,11 @@ def to_pdf(markdown: str, font: str | None = None) -> bytes:
         family, styles = fonts
         for style, path in styles.items():
             pdf.add_font(family, style, str(path))
+        fallback = cjk_font()
+        if fallback is not None and not font:
+            # Glyphs the body font lacks (Chinese, Japanese, Korean) come from here.
+            pdf.add_font("cjk", "", str(fallback))
+            pdf.set_fallback_fonts(["cjk"], exact_match=False)
     pdf.add_page()
     pdf.set_font(family, size=11)
     # Code in the body font too: the core Courier font has no glyphs beyond Latin-1.
