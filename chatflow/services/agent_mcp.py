@@ -70,6 +70,8 @@ class AgentMcpServers:
 
     async def list_tools(self, server: Mapping[str, Any]) -> list[ToolSpec]:
         provider = await self._provider(server)
+        if not provider.listed:
+            await provider.refresh()  # raises when the server cannot be listed (as Dify)
         tools = await provider.tools()
         return [
             ToolSpec(t.descriptor.name, t.descriptor.description, t.descriptor.json_schema())

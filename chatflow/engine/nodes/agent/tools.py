@@ -145,7 +145,11 @@ async def mcp_tools(ctx: NodeContext, servers: Sequence[Mapping[str, Any]]) -> l
         return []
     connector = ctx.services.mcp
     if connector is None:
-        raise NodeError("MCP servers are not available in this engine", node_id=ctx.node_id)
+        urls = ", ".join(str(server.get("url")) for server in servers)
+        raise NodeError(
+            f"MCP client is not configured in this engine (mcp_agent servers: {urls})",
+            node_id=ctx.node_id,
+        )
     tools: list[AgentTool] = []
     for server in servers:
         try:
