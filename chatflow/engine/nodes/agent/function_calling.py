@@ -132,6 +132,18 @@ async def _call_all(
 ) -> AsyncIterator[NodeEvent]:
     """Run the round's calls concurrently: every CALL log starts first, each finishes
     as its tool returns; `responses` are filled in call order."""
+    if len(calls) == 1:  # nothing to run alongside: no task to spawn
+        call, tool = calls[0], tools.get(calls[0].name)
+        call_log = logs.start(f"CALL {call.name}", round_log, provider=_provider(tool))
+        yield call_log
+        outcome = await agent_tools.invoke(ctx, tool, call)
+        yield logs.finish(
+            call_log, {"output": outcome.response}, error=outcome.error, provider=_provider(tool)
+        )
+        responses.append(outcome.response)
+        result.files += outcome.files
+        result.json += outcome.json
+        return
     call_logs = []
     for call in calls:
         tool = tools.get(call.name)
