@@ -535,3 +535,37 @@ def test_mcp_server_lists() -> None:
         parse_servers("file:///etc/passwd")
     with pytest.raises(NodeError, match="needs a url"):
         parse_servers('{"a": {"command": "rm"}}')
+
+
+async def test_error_strategy_applies_to_a_failing_agent() -> None:
+    from chatflow.dsl.loader import graph_from_dicts
+    from chatflow.engine.events import RunFinished, TextChunk
+    from chatflow.engine.runner import run_graph
+    from chatflow.errors import ProviderError
+
+    class Broken(Scripted):
+        async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+            raise ProviderError("model is down")
+            yield  # pragma: no cover - makes this an async generator
+
+    node = {
+        **_node([]),
+        "error_strategy": "default-value",
+        "default_value": [{"key": "text", "type": "string", "value": "sorry, no agent"}],
+    }
+    graph = graph_from_dicts(
+        [
+            {"id": "start", "data": {"type": "start", "variables": []}},
+            {"id": "ag", "data": node},
+            {"id": "answer", "data": {"type": "answer", "answer": "{{#ag.text#}}"}},
+        ],
+        [
+            {"id": "e1", "source": "start", "target": "ag"},
+            {"id": "e2", "source": "ag", "target": "answer"},
+        ],
+    )
+    ctx = _ctx(Broken(), Tools())
+    events = [e async for e in run_graph(graph, pool=ctx.pool, services=ctx.services)]
+    final = events[-1]
+    assert isinstance(final, RunFinished) and final.status == "partial-succeeded"
+    assert "".join(e.text for e in events if isinstance(e, TextChunk)) == "sorry, no agent"

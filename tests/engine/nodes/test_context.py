@@ -122,3 +122,22 @@ async def test_llm_node_fails_with_completion_request_error_when_it_cannot_fit()
         [e async for e in llm.run(ctx, config)]
     assert failure.value.error_type == "completion_request_error"
     assert "context is 100 tokens" in str(failure.value)
+
+
+async def test_structured_output_asks_the_backend_to_constrain_to_the_schema() -> None:
+    model = Windowed(10_000)
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    data = {
+        **_llm_node({"window": {"enabled": False}}),
+        "structured_output_enabled": True,
+        "structured_output": {"schema": schema},
+    }
+    data.pop("memory")
+    ctx = NodeContext(
+        "llm1",
+        VariablePool(system={"query": "q"}),
+        EngineServices(models=FakeRegistry(model), limits=EngineLimits()),  # type: ignore[arg-type]
+    )
+    with pytest.raises(Exception, match="structured output"):  # "ok" is not JSON
+        [e async for e in llm.run(ctx, llm.Config.model_validate(data))]
+    assert model.requests[0].json_schema == schema
