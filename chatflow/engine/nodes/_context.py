@@ -4,13 +4,16 @@ Dify sizes a prompt as `context_size - max_tokens` (the answer's room): conversa
 memory is cut to what is left after the rest of the prompt (`TokenBufferMemory` drops
 the oldest messages first), and a prompt that still does not fit fails with
 `completion_request_error`. Here every node that calls a model marks which of its
-messages may go (memory turns, an agent's earlier rounds) as `Droppable` groups, oldest
-first; whole groups go, so a tool call never loses its answer. Backends that do not
+messages may go (memory turns, an agent's earlier rounds) as droppable index ranges,
+oldest first; whole groups go, so a tool call never loses its answer. Prompts far below
+the budget are not counted (a byte bound proves they fit): short prompts cost no
+tokenization. Backends that do not
 know their context size (`ContextWindow`) get the prompt unchanged.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +23,10 @@ from chatflow.providers.base import LLM, ChatMessage, ContextWindow, ToolSpec
 
 # The answer's room when the DSL sets no `max_tokens` (Dify's parameter-rule default).
 DEFAULT_MAX_TOKENS = 512
+# Room for what chat templates and backends add around the text (role markers, a default
+# system prompt, the embedded model's tool instructions), for `upper_bound`.
+_PER_MESSAGE = 16
+_TEMPLATE_SLACK = 512
 ERROR_TYPE = "completion_request_error"
 
 
@@ -50,6 +57,17 @@ class ContextOverflow(NodeError):
         self.code = ERROR_TYPE
         self.prompt_tokens = prompt_tokens
         self.budget = budget
+
+
+def upper_bound(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> int:
+    """More tokens than the prompt can have: every token is at least one byte of text,
+    plus generous room for a chat template's markers and a backend's tool prompt."""
+    size = sum(len(m.content.encode()) + _PER_MESSAGE for m in messages)
+    size += sum(len(c.arguments.encode()) + len(c.name) for m in messages for c in m.tool_calls)
+    for tool in tools:
+        size += 2 * (len(json.dumps(dict(tool.parameters))) + len(tool.description.encode()))
+        size += len(tool.name) + _PER_MESSAGE
+    return size + _TEMPLATE_SLACK
 
 
 def budget_for(llm: LLM, params: Mapping[str, Any]) -> Budget | None:
@@ -88,6 +106,11 @@ async def fit(
     if budget is None:
         return list(messages), dict(params)
     assert isinstance(llm, ContextWindow)
+    requested = params.get("max_tokens")
+    bound = upper_bound(messages, tools)
+    room = requested if isinstance(requested, int) and requested > 0 else 0
+    if bound <= budget.prompt_tokens and bound + room <= budget.context_size:
+        return list(messages), dict(params)  # surely fits: no need to count exactly
     kept = list(messages)
     groups = [group for group in droppable if len(group)]
     dropped: set[int] = set()

@@ -43,7 +43,6 @@ class Completion:
     tool_calls: tuple[ToolCall, ...]
     usage: Usage
     finish_reason: str | None
-    sent_messages: int = 0  # how many messages were sent after fitting the context
 
 
 def lookup(pool: VariablePool, selector: Sequence[str]) -> Any:
@@ -152,7 +151,7 @@ async def stream_completion(
         if aclose is not None:
             await aclose()
     usage = dataclasses.replace(usage or Usage(), latency=round(time.perf_counter() - started, 3))
-    yield Completion("".join(parts), tuple(calls), usage, finish_reason, len(fitted))
+    yield Completion("".join(parts), tuple(calls), usage, finish_reason)
 
 
 async def complete(

@@ -141,3 +141,20 @@ async def test_structured_output_asks_the_backend_to_constrain_to_the_schema() -
     with pytest.raises(Exception, match="structured output"):  # "ok" is not JSON
         [e async for e in llm.run(ctx, llm.Config.model_validate(data))]
     assert model.requests[0].json_schema == schema
+
+
+async def test_a_short_prompt_is_not_counted() -> None:
+    class Counting(Windowed):
+        counted = 0
+
+        async def count_tokens(
+            self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()
+        ) -> int:
+            self.counted += 1
+            return await super().count_tokens(messages, tools)
+
+    model = Counting(8192)
+    await _context.fit(model, [_words(20, "short")], {"max_tokens": 100})
+    assert model.counted == 0
+    await _context.fit(model, [_words(2000, "long")], {"max_tokens": 100})
+    assert model.counted == 1
