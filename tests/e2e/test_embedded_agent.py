@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytestmark = [pytest.mark.embedded, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.embedded, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 CLI = Path(sys.executable).with_name("chatflow")
 DSL = Path(__file__).parents[1] / "api" / "dsl" / "agent-chat.yml"
@@ -72,7 +72,7 @@ def test_the_embedded_model_calls_the_time_tool(server: tuple[str, str]) -> None
     raw: list[str] = []
     with httpx.stream(
         "POST", f"{base_url}/chat-messages", json=body,
-        headers={"Authorization": f"Bearer {key}"}, timeout=540,
+        headers={"Authorization": f"Bearer {key}"}, timeout=1400,
     ) as response:  # fmt: skip
         assert response.status_code == 200
         raw = [line for line in response.iter_lines() if line]
