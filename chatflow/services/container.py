@@ -16,11 +16,13 @@ from chatflow.knowledge.rerank import build_reranker
 from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
+from chatflow.services.admission import RunAdmission
 from chatflow.services.agent_mcp import AgentMcpServers
 from chatflow.services.annotations import AnnotationService
 from chatflow.services.apps import AppService
 from chatflow.services.audio import AudioService
 from chatflow.services.chat import ChatService
+from chatflow.services.console import ConsoleService
 from chatflow.services.conversation_variables import ConversationVariableService
 from chatflow.services.conversations import ConversationService
 from chatflow.services.end_users import EndUserService
@@ -31,7 +33,9 @@ from chatflow.services.human_input import HumanInputService
 from chatflow.services.knowledge import KnowledgeService
 from chatflow.services.knowledge_base import DatasetKnowledgeBase
 from chatflow.services.moderation import ModerationService
+from chatflow.services.operators import OperatorService
 from chatflow.services.runtime import Runtime, open_runtime
+from chatflow.services.sites import SiteService
 from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import StreamItem
 from chatflow.services.workflows import WorkflowService
@@ -83,10 +87,14 @@ class Services:
     audio: AudioService
     human_input: HumanInputService
     runtime: Runtime
+    admission: RunAdmission
     knowledge: KnowledgeService
     tools: ToolRuntimeService
     agent_mcp: AgentMcpServers
     tool_files: ToolFileService
+    sites: SiteService
+    operators: OperatorService
+    console: ConsoleService
 
     @classmethod
     async def open(
@@ -165,6 +173,7 @@ class Services:
         human_input = HumanInputService(db, engine, tasks, streams, apps)
         workflows = WorkflowService(db, engine, tasks, streams)
         chat.pauses = workflows.pauses = human_input
+        sites = SiteService(db, apps, session_days=settings.web_session_days)
         if sweep:  # servers ingest documents; the CLI starts it when it needs it
             await knowledge.start()
         return cls(
@@ -187,10 +196,14 @@ class Services:
             audio=AudioService(db, settings),
             human_input=human_input,
             runtime=runtime,
+            admission=RunAdmission(settings.model_queue_max),
             knowledge=knowledge,
             tools=tools,
             tool_files=tool_files,
             agent_mcp=agent_mcp,
+            sites=sites,
+            console=ConsoleService(db, apps, sites),
+            operators=OperatorService(db),
         )
 
     async def close(self) -> None:
