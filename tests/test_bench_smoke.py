@@ -87,3 +87,15 @@ async def test_mcp_call_through_the_tool_node_costs_little_more_than_the_raw_cli
 
     raw, node = await mcp_tools.interleaved(runs=40, warmup=5)
     assert Summary.of(node).p50 < 2.5 * Summary.of(raw).p50
+
+
+@pytest.mark.perf
+async def test_agent_loop_costs_little_next_to_the_model_and_tool_it_waits_on() -> None:
+    """Per round, the agent's own work (logs, messages, context fit) is a small share of
+    a 20 ms model turn plus the time tool (measured ~0.02x), and an instant-model round
+    stays within a few times the bare model turn + tool call (measured ~8x)."""
+    from bench import agents
+
+    waiting, instant = await agents.loop_rows(30)
+    assert waiting.ratio < 0.1, (waiting.ours, waiting.baseline)
+    assert instant.ratio < 25, (instant.ours, instant.baseline)

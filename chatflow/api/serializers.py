@@ -46,6 +46,19 @@ def _message_file(item: Any) -> dict[str, Any]:
     }
 
 
+def _agent_thought(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored agent thought in `GET /messages`' shape (Dify's `agent_thought_fields`)."""
+    keys = ("id", "chain_id", "message_id", "position", "thought", "tool", "tool_labels")
+    out = {key: item.get(key) for key in keys}
+    out.update(
+        tool_input=item.get("tool_input") or "",
+        created_at=item.get("created_at"),
+        observation=item.get("observation") or "",
+        files=list(item.get("files") or []),
+    )
+    return out
+
+
 def message(row: Message, rating: str | None) -> dict[str, Any]:
     """A `/messages` item; Dify reports stopped and finished messages alike as `normal`."""
     metadata = row.message_metadata or {}
@@ -61,7 +74,7 @@ def message(row: Message, rating: str | None) -> dict[str, Any]:
         "message_files": [_message_file(f) for f in row.files or []],
         "feedback": {"rating": rating} if rating else None,
         "retriever_resources": list(metadata.get("retriever_resources") or []),
-        "agent_thoughts": [],
+        "agent_thoughts": [_agent_thought(t) for t in metadata.get("agent_thoughts") or []],
         "created_at": int(row.created_at.timestamp()),
         "extra_contents": [],
     }

@@ -7,7 +7,10 @@ and an integer `created_at`; workflow and node frames carry `workflow_run_id`.
 
 Order (DESIGN.md section 2): `workflow_started`, node frames, `message`*, `message_end`,
 `workflow_finished`. A failed run ends `workflow_finished` (failed) then `error`, with no
-`message_end`. Basic chat apps (`mode: chat`) send only the message frames, as Dify does.
+`message_end`. Basic chat apps (`mode: chat`) send only the message frames, as Dify does;
+agent apps (`agent-chat`) send the answer as `agent_message` frames, an `agent_thought`
+frame whenever a round's thought changes (see `services/agent_thoughts.py`) and a
+`message_file` frame per file the agent's tools made.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from chatflow.engine import events as ev
 from chatflow.engine.files import File
 from chatflow.observability import metrics as m
 from chatflow.providers.embedded import MODEL_QUEUE
+from chatflow.services.agent_thoughts import AgentThoughts, stream_frame
 from chatflow.services.turn import StreamItem, TurnEnded, TurnInfo
 
 PING = b"event: ping\n\n"
@@ -85,7 +89,9 @@ class ChatStreamEncoder:
 
     def __init__(self, info: TurnInfo) -> None:
         self.info = info
-        self.workflow_events = info.mode != "chat"
+        self.agent = info.mode == "agent-chat"
+        self.workflow_events = info.mode not in ("chat", "agent-chat")
+        self._thoughts = AgentThoughts(info.message_id)
         self._streamed: dict[str, tuple[str, ...]] = {}  # node id -> selector that streamed
         self._closed_streams: set[str] = set()
 
@@ -119,13 +125,15 @@ class ChatStreamEncoder:
     def encode(self, item: StreamItem) -> list[Frame]:
         """The wire frames for one stream item (often one, sometimes none or two)."""
         if isinstance(item, ev.TextChunk):
-            return self._text(item)
+            return self._agent_message(item) if self.agent else self._text(item)
         if isinstance(item, TurnEnded):
             return self._ended(item)
         if isinstance(item, ev.TextReplace):
             out = self._base("message_replace")
             out.update(answer=item.text, reason="output_moderation")
             return [out]
+        if self.agent:
+            return self._agent_event(item)
         if not self.workflow_events:
             return []
         if isinstance(item, ev.RunStarted):
@@ -201,18 +209,42 @@ class ChatStreamEncoder:
                 self._closed_streams.add(event.from_node_id)
         return [self._message(event.text, selector)]
 
-    def _message_files(self, event: ev.NodeFinished) -> list[Frame]:
-        """A `message_file` frame for each file an answer node shows (`belongs_to`
-        assistant), right after that node finishes."""
-        if event.node_type != "answer" or event.status != "succeeded":
+    def _agent_message(self, event: ev.TextChunk) -> list[Frame]:
+        if not event.text:
             return []
+        out = self._base("agent_message")
+        out["id"] = self.info.message_id
+        out["answer"] = event.text
+        return [out]
+
+    def _agent_event(self, item: StreamItem) -> list[Frame]:
+        """An agent app's `agent_thought` and `message_file` frames."""
+        if isinstance(item, ev.AgentLog):
+            thought = self._thoughts.update(item)
+            if thought is None:
+                return []
+            out = self._base("agent_thought")
+            out.update(stream_frame(thought), created_at=thought["created_at"])
+            return [out]
+        if isinstance(item, ev.NodeFinished) and item.node_type == "agent":
+            return self._files_frames(item.outputs.get("files") or ())
+        return []
+
+    def _files_frames(self, files: Any) -> list[Frame]:
         frames: list[Frame] = []
-        for file in event.outputs.get("files") or ():
+        for file in files:
             if isinstance(file, File):
                 out = self._base("message_file")
                 out.update(id=file.id or "", type=file.type, belongs_to="assistant", url=file.url)
                 frames.append(out)
         return frames
+
+    def _message_files(self, event: ev.NodeFinished) -> list[Frame]:
+        """A `message_file` frame for each file an answer node shows (`belongs_to`
+        assistant), right after that node finishes."""
+        if event.node_type != "answer" or event.status != "succeeded":
+            return []
+        return self._files_frames(event.outputs.get("files") or ())
 
     def _close_llm_stream(self, event: ev.NodeFinished) -> list[Frame]:
         """Dify ends each streamed LLM answer with an empty-answer `message` frame."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "tool"]
+ToolChoice = Literal["auto", "required", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,12 +25,21 @@ class ImagePart:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, as OpenAI returns it
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
     role: Role
     content: str
     images: tuple[ImagePart, ...] = ()
     name: str | None = None
     tool_call_id: str | None = None
+    # An assistant turn that called tools; the answers follow as `tool` messages.
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +49,6 @@ class ToolSpec:
     name: str
     description: str
     parameters: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    id: str
-    name: str
-    arguments: str  # JSON text, as OpenAI returns it
 
 
 @dataclass(slots=True)
@@ -120,8 +123,12 @@ class LLMRequest:
     params: Mapping[str, Any] = field(default_factory=dict)
     stop: Sequence[str] = ()
     tools: Sequence[ToolSpec] = ()
+    # "auto" (the model decides), "required" (it must call a tool) or "none".
+    tool_choice: ToolChoice = "auto"
     # "json_object" etc. when the DSL asks for structured output.
     response_format: str | None = None
+    # The JSON schema structured output must follow (backends constrain decoding to it).
+    json_schema: Mapping[str, Any] | None = None
 
 
 class LLM(Protocol):
@@ -131,6 +138,19 @@ class LLM(Protocol):
     def model(self) -> str: ...
 
     def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]: ...
+
+
+@runtime_checkable
+class ContextWindow(Protocol):
+    """A model that knows its context size and counts prompt tokens (optional for a
+    backend: without it nothing is trimmed and the backend reports an overflow itself)."""
+
+    @property
+    def context_size(self) -> int | None: ...
+
+    async def count_tokens(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()
+    ) -> int: ...
 
 
 class Embedder(Protocol):

@@ -11,9 +11,19 @@ Cancellation: when the consumer stops iterating (aclose or task cancelled) a sto
 is set; the callback then returns True, which makes xllamacpp drop the response and
 llama.cpp cancel the task and free its slot at the next token (measured: a few ms).
 
-Tools: SmolLM2's chat template has no tool syntax, so tool calls are produced by
-constraining the output with a JSON schema (`{"name": <one of the tools>, "arguments":
-<its parameters>}`) and parsing it; the caller sees an ordinary `ToolCall`.
+Context: the model runs with the context it was trained with (read from the GGUF
+header: SmolLM2 8,192 tokens) per slot, unless a size is given. `count_tokens` applies
+the chat template and tokenizes through llama.cpp itself, so the budget checks in the
+engine count exactly what the model will see.
+
+Tools: SmolLM2's chat template has no tool syntax, so the tools are described in a
+system message and decoding is constrained by a llama.cpp grammar (llguidance): with
+`tool_choice="required"` the output can only be a JSON call `{"name": <one of the
+tools>, "arguments": <its parameters' schema>}`; with "auto" it is either such a call
+(when the first character is `{`) or free text, which streams as the answer. Either
+way a call is always well-formed and names a real tool; the caller sees a `ToolCall`.
+Earlier calls and tool results are written into the conversation as text the model
+can read. Structured output (`json_schema`) uses the same constraint.
 Images are dropped: the shipped models are text-only.
 """
 
@@ -32,10 +42,13 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from chatflow.errors import ProviderError
 from chatflow.observability import metrics as m
 from chatflow.providers import model_file
 from chatflow.providers.base import ChatMessage, LLMChunk, LLMRequest, ToolCall, ToolSpec, Usage
+from chatflow.providers.gguf import GGUFError, trained_context_length
 
 # Sampling parameters llama.cpp understands; other DSL completion_params are ignored.
 _PASSED_PARAMS = (
@@ -86,6 +99,9 @@ class ModelQueue:
 MODEL_QUEUE = ModelQueue()
 _servers: dict[tuple[str, int, int, int | None, bool], Any] = {}
 _servers_lock = threading.Lock()
+_server_keys: dict[int, str] = {}  # id(server) -> the key of its loopback listener
+_tokenizers: dict[int, _Tokenizer] = {}
+_FALLBACK_CONTEXT = 4096
 
 
 def default_model_path() -> str:
@@ -101,9 +117,9 @@ def _load_server(
     path: str, context_size: int, parallel: int, threads: int | None, embedding: bool
 ) -> Any:
     """The shared server for these options, loading it on first use (thread-safe)."""
-    key = (path, context_size, parallel, threads, embedding)
+    options = (path, context_size, parallel, threads, embedding)
     with _servers_lock:
-        server = _servers.get(key)
+        server = _servers.get(options)
         if server is not None:
             return server
         if model_file.is_default(path):
@@ -125,7 +141,8 @@ def _load_server(
         params.warmup = False
         params.verbosity = -1
         # xllamacpp also opens an HTTP listener on loopback; nothing may use it.
-        params.api_keys = [secrets.token_hex(16)]
+        key = secrets.token_hex(16)
+        params.api_keys = [key]
         if threads:
             params.cpuparams.n_threads = threads
             params.cpuparams_batch.n_threads = threads
@@ -138,7 +155,8 @@ def _load_server(
             raise ProviderError(
                 f"Embedded model failed to load ({path}): {exc}", code="provider_not_initialize"
             ) from exc
-        _servers[key] = server
+        _servers[options] = server
+        _server_keys[id(server)] = params.api_keys[0]
         return server
 
 
@@ -164,24 +182,36 @@ def _low_priority(make: Callable[[], Any]) -> Any:
 
 
 def _message(message: ChatMessage) -> dict[str, Any]:
-    body: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.name:
-        body["name"] = message.name
-    if message.tool_call_id:
-        body["tool_call_id"] = message.tool_call_id
-    return body
+    """A message in the plain shape SmolLM2's template understands: tool calls and tool
+    results become sentences (the template has no tool roles, and a small model copies
+    the JSON of earlier calls into its answer if it sees it)."""
+    if message.role == "tool":
+        name = f" {message.name}" if message.name else ""
+        return {"role": "user", "content": f"The tool{name} returned: {message.content}"}
+    content = message.content
+    if message.tool_calls:
+        calls = "; ".join(
+            f"{c.name} with {json.dumps(_arguments(c.arguments), ensure_ascii=False)}"
+            for c in message.tool_calls
+        )
+        content = f"{content}\nI called the tool {calls}." if content else f"I called {calls}."
+    return {"role": message.role, "content": content}
 
 
-def _tool_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
+def _arguments(text: str) -> Any:
+    try:
+        return json.loads(text or "{}")
+    except ValueError:
+        return {}
+
+
+def _call_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
     """A JSON schema whose instances are exactly the valid calls of `tools`."""
     return {
         "anyOf": [
             {
                 "type": "object",
-                "properties": {
-                    "name": {"const": tool.name},
-                    "arguments": dict(tool.parameters) or {"type": "object"},
-                },
+                "properties": {"name": {"const": tool.name}, "arguments": _closed(tool)},
                 "required": ["name", "arguments"],
             }
             for tool in tools
@@ -189,12 +219,42 @@ def _tool_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
     }
 
 
-def _tool_prompt(tools: Sequence[ToolSpec]) -> ChatMessage:
-    lines = [f"- {tool.name}: {tool.description}" for tool in tools]
+def _closed(tool: ToolSpec) -> dict[str, Any]:
+    """The tool's parameters schema, admitting no argument it does not declare."""
+    schema = dict(tool.parameters) or {"type": "object"}
+    if schema.get("type") == "object" and "additionalProperties" not in schema:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def tool_grammar(tools: Sequence[ToolSpec], *, required: bool) -> str:
+    """The llguidance grammar for a turn that may (or must) call one of `tools`.
+
+    The call is llguidance's `%json` over `_call_schema`; the alternative is free text
+    that does not start with `{`, so the first character decides."""
+    schema = json.dumps(_call_schema(tools), ensure_ascii=False)
+    if required:
+        return f"%llguidance {{}}\nstart: call\ncall: %json {schema}\n"
+    return (
+        "%llguidance {}\nstart: call | answer\n"
+        f"call: %json {schema}\n"
+        "answer: ANSWER\nANSWER: /[^{\\s][\\s\\S]*/\n"
+    )
+
+
+def _tool_prompt(tools: Sequence[ToolSpec], required: bool) -> ChatMessage:
+    lines = [
+        f"- {tool.name}: {tool.description} Arguments: "
+        + json.dumps(dict(tool.parameters).get("properties") or {}, ensure_ascii=False)
+        for tool in tools
+    ]
+    how = "Call one of these tools" if required else "You can call these tools"
     return ChatMessage(
         role="system",
-        content="Call one of these functions. Answer only with JSON "
-        '{"name": ..., "arguments": {...}}.\n' + "\n".join(lines),
+        content=f"{how}. To call one, answer only with JSON "
+        '{"name": <tool name>, "arguments": {...}}; a tool\'s result comes back to you. '
+        + ("" if required else "To answer the user instead, write the answer as text.\n")
+        + "\n".join(lines),
     )
 
 
@@ -206,13 +266,22 @@ class EmbeddedLLM:
         model_path: str | None = None,
         *,
         model: str | None = None,
-        context_size: int = 4096,
+        context_size: int | None = None,
         parallel: int = 2,
         threads: int | None = None,
+        first_tool_call: str = "auto",
     ) -> None:
         self.model_path = model_path or default_model_path()
         self._model = model or Path(self.model_path).stem
-        self._options = (context_size, parallel, threads)
+        # "required": call a tool first, answer once a tool has answered (small models).
+        self._first_tool_call = first_tool_call
+        self._context_size = context_size or _trained_context(self.model_path)
+        self._options = (self._context_size, parallel, threads)
+
+    @property
+    def context_size(self) -> int:
+        """Tokens one request may use (prompt and answer): the trained context by default."""
+        return self._context_size
 
     @property
     def model(self) -> str:
@@ -222,10 +291,18 @@ class EmbeddedLLM:
         """Load the model now (blocking) instead of on the first request."""
         _load_server(self.model_path, *self._options, False)
 
+    def openai_endpoint(self) -> tuple[str, str]:
+        """`(base_url, api_key)` of llama.cpp's own OpenAI-compatible HTTP server for this
+        model (loopback only, random key): a real server for the OpenAI backend's tests."""
+        server = _load_server(self.model_path, *self._options, False)
+        return f"{server.listening_address}/v1", _server_keys[id(server)]
+
     def _body(self, request: LLMRequest) -> dict[str, Any]:
         messages = list(request.messages)
-        if request.tools:
-            messages.insert(0, _tool_prompt(request.tools))
+        tools = request.tools if request.tool_choice != "none" else ()
+        required = self._tool_choice(request) == "required"
+        if tools:
+            messages.insert(0, _tool_prompt(tools, required))
         body: dict[str, Any] = {
             "messages": [_message(m) for m in messages],
             "stream": True,
@@ -234,14 +311,36 @@ class EmbeddedLLM:
         body.update({k: request.params[k] for k in _PASSED_PARAMS if k in request.params})
         if request.stop:
             body["stop"] = list(request.stop)
-        if request.tools:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"schema": _tool_schema(request.tools)},
-            }
+        if tools:
+            body["grammar"] = tool_grammar(tools, required=required)
+        elif request.json_schema is not None:
+            body["json_schema"] = dict(request.json_schema)
         elif request.response_format == "json_object":
             body["response_format"] = {"type": "json_object"}
         return body
+
+    def _tool_choice(self, request: LLMRequest) -> str:
+        """The request's choice, or with `first_tool_call="required"`: a tool call while
+        no tool has answered in the conversation, then a text answer."""
+        if request.tool_choice != "auto" or self._first_tool_call != "required":
+            return request.tool_choice
+        return "none" if any(m.role == "tool" for m in request.messages) else "required"
+
+    async def count_tokens(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()
+    ) -> int:
+        """Prompt tokens as llama.cpp counts them: chat template applied, then tokenized
+        (through the model server's own loopback endpoints)."""
+        body = self._body(LLMRequest(messages=messages, tools=tools))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_executor, self._count, body["messages"])
+
+    def _count(self, messages: list[dict[str, Any]]) -> int:
+        server = _load_server(self.model_path, *self._options, False)
+        tokenizer = _tokenizers.get(id(server))
+        if tokenizer is None:
+            tokenizer = _tokenizers.setdefault(id(server), _Tokenizer(server))
+        return tokenizer.count(messages)
 
     async def stream(self, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
         started = time.perf_counter()
@@ -275,7 +374,10 @@ class EmbeddedLLM:
         MODEL_QUEUE.enter()
         generating = False
         try:
-            async with aclosing(self._chunks(queue, started, bool(request.tools))) as chunks:
+            choice = self._tool_choice(request)
+            mode = None if not request.tools or choice == "none" else choice
+            mode = "call" if mode == "required" else mode
+            async with aclosing(self._chunks(queue, started, mode)) as chunks:
                 async for chunk in chunks:
                     if not generating:
                         generating = True
@@ -287,11 +389,15 @@ class EmbeddedLLM:
             future.cancel()  # only effective while still queued in the executor
 
     async def _chunks(
-        self, queue: asyncio.Queue[Any], started: float, tools: bool
+        self, queue: asyncio.Queue[Any], started: float, mode: str | None
     ) -> AsyncGenerator[LLMChunk, None]:
+        """Text deltas, or one tool call. `mode` "call": the output is a call; "auto":
+        it is a call when its first character is `{`, else streamed text."""
         finish_reason: str | None = None
         usage: Usage | None = None
-        collected: list[str] = []  # tool mode: the JSON call is parsed at the end
+        collected: list[str] = []  # a call is parsed once complete
+        calling = mode == "call"
+        decided = mode != "auto"
         while (item := await queue.get()) is not _DONE:
             if isinstance(item, ProviderError):
                 raise item
@@ -309,11 +415,17 @@ class EmbeddedLLM:
             for choice in item.get("choices") or ():
                 finish_reason = choice.get("finish_reason") or finish_reason
                 text = (choice.get("delta") or {}).get("content")
-                if text and tools:
+                if not text:
+                    continue
+                if not decided and text.strip():
+                    decided, calling = True, text.lstrip().startswith("{")
+                if calling or not decided:
                     collected.append(text)
-                elif text:
+                else:
+                    if collected:  # leading whitespace held while undecided
+                        text, collected = "".join(collected) + text, []
                     yield LLMChunk(text=text)
-        if tools:
+        if calling:
             yield LLMChunk(tool_calls=(_parse_tool_call("".join(collected)),))
             finish_reason = "tool_calls"
         usage = usage or Usage()
@@ -328,8 +440,45 @@ def _parse_tool_call(text: str) -> ToolCall:
     except (ValueError, KeyError, TypeError) as exc:
         raise ProviderError(f"Embedded model returned no valid tool call: {text[:200]!r}") from exc
     return ToolCall(
-        id=f"call_{secrets.token_hex(6)}", name=str(name), arguments=json.dumps(arguments)
+        id=f"call_{secrets.token_hex(6)}",
+        name=str(name),
+        arguments=json.dumps(arguments, ensure_ascii=False),
     )
+
+
+def _trained_context(path: str) -> int:
+    """The GGUF's trained context length; 4096 when the file does not say."""
+    try:
+        return trained_context_length(path) or _FALLBACK_CONTEXT
+    except (OSError, GGUFError):
+        return _FALLBACK_CONTEXT  # loading reports a missing or broken file properly
+
+
+class _Tokenizer:
+    """Counts a conversation's tokens with the model server's `/apply-template` and
+    `/tokenize` endpoints (xllamacpp serves them on loopback, behind a random key)."""
+
+    def __init__(self, server: Any) -> None:
+        self._client = httpx.Client(
+            base_url=str(server.listening_address),
+            headers={"Authorization": f"Bearer {_server_keys[id(server)]}"},
+            timeout=30.0,
+        )
+        self._lock = threading.Lock()
+
+    def count(self, messages: list[dict[str, Any]]) -> int:
+        with self._lock:  # httpx.Client is not thread-safe
+            prompt = self._post("/apply-template", {"messages": messages})["prompt"]
+            tokens = self._post("/tokenize", {"content": prompt, "add_special": False})
+        return len(tokens["tokens"])
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        try:
+            response = self._client.post(path, json=body)
+            response.raise_for_status()
+            return response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ProviderError(f"Embedded model could not count tokens: {exc}") from exc
 
 
 class EmbeddedEmbedder:

@@ -1,8 +1,12 @@
 """OpenAI-compatible HTTP backend: OpenAI, vLLM, Ollama, llama.cpp server, LM Studio...
 
 `OpenAICompatLLM` streams `POST {base_url}/chat/completions` (SSE, with
-`stream_options.include_usage`), sends tools as functions and images as `image_url`
-content parts, and reassembles streamed tool-call fragments. `OpenAICompatEmbedder`
+`stream_options.include_usage`), sends tools as functions with `tool_choice`, earlier
+calls as assistant `tool_calls` and their results as `tool` messages, images as
+`image_url` content parts, and reassembles streamed tool-call fragments (several calls
+in one reply: parallel calls). When the operator gives the model's context size, the
+engine trims prompts to it; tokens are then estimated (no tokenizer of the remote model
+is available here), conservatively. `OpenAICompatEmbedder`
 calls `POST {base_url}/embeddings`. Every HTTP or network failure becomes a
 `ProviderError` naming the backend and its answer.
 
@@ -23,7 +27,7 @@ from typing import Any
 import httpx
 
 from chatflow.errors import ProviderError
-from chatflow.providers.base import ChatMessage, LLMChunk, LLMRequest, ToolCall, Usage
+from chatflow.providers.base import ChatMessage, LLMChunk, LLMRequest, ToolCall, ToolSpec, Usage
 
 # DSL completion_params that OpenAI-style servers accept; others (Dify UI-only keys) are dropped.
 _PASSED_PARAMS = (
@@ -94,14 +98,38 @@ def message_body(message: ChatMessage) -> dict[str, Any]:
             for image in message.images
         ]
     body: dict[str, Any] = {"role": message.role, "content": content}
-    if message.name:
+    if message.name and message.role != "tool":
         body["name"] = message.name
     if message.tool_call_id:
         body["tool_call_id"] = message.tool_call_id
+    if message.tool_calls:
+        body["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments or "{}"},
+            }
+            for call in message.tool_calls
+        ]
     return body
 
 
+def estimate_tokens(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> int:
+    """A conservative token count for a model whose tokenizer is unknown: a token per
+    3 bytes of UTF-8 (BPE tokenizers average ~4 for English; CJK is ~3 per character)
+    plus the per-message framing chat templates add."""
+    size = sum(len(m.content.encode()) + 8 for m in messages)
+    size += sum(len(json.dumps(dict(t.parameters)).encode()) + len(t.name) for t in tools)
+    size += sum(len(c.arguments.encode()) + len(c.name) for m in messages for c in m.tool_calls)
+    return size // 3 + 4 * len(messages) + 1
+
+
 def _response_format(request: LLMRequest) -> dict[str, Any] | None:
+    if request.json_schema is not None:
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "structured_output", "schema": dict(request.json_schema)},
+        }
     if request.response_format == "json_schema" and request.params.get("json_schema"):
         schema = request.params["json_schema"]
         return {
@@ -124,13 +152,25 @@ class OpenAICompatLLM:
         *,
         timeout: float = 300.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        context_size: int | None = None,
     ) -> None:
         self._clients = _Clients(base_url, api_key, timeout, transport)
         self._model = model
+        self._context_size = context_size
 
     @property
     def model(self) -> str:
         return self._model
+
+    @property
+    def context_size(self) -> int | None:
+        """The operator's `openai_context_size`; None: the server checks on its own."""
+        return self._context_size
+
+    async def count_tokens(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()
+    ) -> int:
+        return estimate_tokens(messages, tools)
 
     async def aclose(self) -> None:
         await self._clients.aclose()
@@ -157,6 +197,7 @@ class OpenAICompatLLM:
                 }
                 for tool in request.tools
             ]
+            body["tool_choice"] = request.tool_choice
         if (response_format := _response_format(request)) is not None:
             body["response_format"] = response_format
         return body

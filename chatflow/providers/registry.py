@@ -152,13 +152,14 @@ class ConfiguredRegistry:
         s = self._settings
         if backend == "openai":
             assert model is not None and base_url is not None  # guaranteed by _check
-            return OpenAICompatLLM(base_url, api_key, model)
+            return OpenAICompatLLM(base_url, api_key, model, context_size=s.openai_context_size)
         if backend == "embedded":
             return EmbeddedLLM(
                 model,
                 context_size=s.embedded_context_size,
                 parallel=s.embedded_parallel,
                 threads=s.embedded_threads,
+                first_tool_call=s.embedded_first_tool_call,
             )
         return FakeLLM(split_tokens(s.fake_tokens), s.fake_token_delay, model=model or "fake")
 

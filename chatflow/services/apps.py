@@ -67,8 +67,11 @@ class LoadedApp:
 
     @property
     def chat_mode(self) -> str:
-        """The `mode` the chat API reports: basic chat apps say "chat"."""
-        return "chat" if self.mode in ("chat", "agent-chat") else "advanced-chat"
+        """The `mode` the chat API reports: basic chat apps say "chat", agent apps
+        "agent-chat" (their streams carry agent events)."""
+        if self.mode in ("chat", "agent-chat"):
+            return self.mode
+        return "advanced-chat"
 
 
 @dataclass(frozen=True, slots=True)

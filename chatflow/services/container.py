@@ -17,6 +17,7 @@ from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
 from chatflow.services.admission import RunAdmission
+from chatflow.services.agent_mcp import AgentMcpServers
 from chatflow.services.annotations import AnnotationService
 from chatflow.services.apps import AppService
 from chatflow.services.audio import AudioService
@@ -89,6 +90,7 @@ class Services:
     admission: RunAdmission
     knowledge: KnowledgeService
     tools: ToolRuntimeService
+    agent_mcp: AgentMcpServers
     tool_files: ToolFileService
     sites: SiteService
     operators: OperatorService
@@ -146,11 +148,13 @@ class Services:
             settings=settings,
             services={"models": models, "file_reader": files.read},
         )
+        agent_mcp = AgentMcpServers(settings.ssrf_allow, tool_files)
         engine = EngineServices(
             models=models,
             limits=engine_limits(settings),
             code=sandbox,
             tools=tools,
+            mcp=agent_mcp,
             file_reader=files.read,
             # http-request bodies become tool files too (signed URL, `tool_files` row).
             file_saver=tool_files.save,
@@ -196,6 +200,7 @@ class Services:
             knowledge=knowledge,
             tools=tools,
             tool_files=tool_files,
+            agent_mcp=agent_mcp,
             sites=sites,
             console=ConsoleService(db, apps, sites),
             operators=OperatorService(db),
@@ -209,4 +214,5 @@ class Services:
         await self.moderation.close()
         await self.sandbox.close()
         await close_remote_tools(self.tools.registry.providers)
+        await self.agent_mcp.aclose()
         await self.db.close()

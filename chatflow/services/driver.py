@@ -110,6 +110,7 @@ def turn_end(outcome: RunFinished | RunPaused, recorder: TurnRecorder, run_id: s
         retriever_resources=recorder.retriever_resources,
         error=error,
         paused=paused,
+        agent_thoughts=recorder.agent_thoughts.thoughts,
     )
 
 

@@ -17,6 +17,7 @@ from chatflow.dsl import ConversationVariable
 from chatflow.engine import events as ev
 from chatflow.engine.variables import VariablePool
 from chatflow.providers.base import Usage
+from chatflow.services.agent_thoughts import AgentThoughts
 from chatflow.services.file_inputs import jsonable
 from chatflow.services.turn import TurnEnded, TurnInfo
 from chatflow.store import Database
@@ -44,6 +45,7 @@ class TurnRecorder:
         self.retriever_resources: list[dict[str, Any]] = []
         self.node_usage = Usage()
         self.steps = 0
+        self.agent_thoughts = AgentThoughts("")  # the message id is set when saved
 
     @property
     def answer(self) -> str:
@@ -58,6 +60,8 @@ class TurnRecorder:
             self._node(event)
         elif isinstance(event, ev.ConversationVariableUpdated):
             self.updated_variables.add(event.name)
+        elif isinstance(event, ev.AgentLog):
+            self.agent_thoughts.update(event)
         elif isinstance(event, ev.RetrieverResources):
             # Dify keeps the citations of the latest LLM context for `message_end`.
             self.retriever_resources = [dict(r) for r in event.resources]
@@ -150,7 +154,7 @@ async def save_turn(
             "answer_tokens": usage.completion_tokens,
             "usage": usage.to_dict(),
             "latency": run.elapsed,
-            "metadata": end.metadata(),
+            "metadata": _stored_metadata(end, info.message_id),
         },
         run={
             "status": run.status,
@@ -168,6 +172,16 @@ async def save_turn(
         variables=changed_variables(recorder, pool, declared),
         start=start,
     )
+
+
+def _stored_metadata(end: TurnEnded, message_id: str) -> dict[str, Any]:
+    """The message's metadata: what `message_end` sends, plus an agent app's thoughts."""
+    metadata = end.metadata()
+    if end.agent_thoughts:
+        metadata["agent_thoughts"] = [
+            {**thought, "message_id": message_id} for thought in end.agent_thoughts
+        ]
+    return metadata
 
 
 def stored(record: runs_repo.NodeExecutionRecord) -> runs_repo.NodeExecutionRecord:

@@ -26,7 +26,7 @@ class TurnInfo:
     workflow_run_id: str
     workflow_id: str
     created_at: int
-    mode: str  # "advanced-chat" or "chat"
+    mode: str  # "advanced-chat", "chat" or "agent-chat"
     end_user_id: str
     user: str
 
@@ -57,6 +57,8 @@ class TurnEnded:
     # Set when the run paused at human-input nodes (`run.status` is "paused"): the
     # stream ends with `workflow_paused` instead of `message_end`/`workflow_finished`.
     paused: RunPaused | None = None
+    # Agent-chat apps: the turn's agent thoughts, stored with the message.
+    agent_thoughts: Sequence[Mapping[str, Any]] = ()
 
     @property
     def status(self) -> str:

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 
+import httpx
 import pytest
 
 from chatflow.providers.base import ChatMessage, LLMChunk, LLMRequest, ToolSpec
@@ -85,6 +86,7 @@ async def test_tool_call_is_schema_constrained(llm: EmbeddedLLM) -> None:
         messages=[ChatMessage(role="user", content="I live in Paris. Extract the city.")],
         params={"max_tokens": 48, "temperature": 0},
         tools=[ToolSpec("extract_parameters", "Extract the parameters", params)],
+        tool_choice="required",
     )
     chunks = await collect(llm, request)
     (call,) = chunks[0].tool_calls
@@ -148,3 +150,106 @@ def test_a_failing_model_load_raises_in_the_caller() -> None:
 
     with pytest.raises(RuntimeError, match="no such model"):
         _low_priority(load)
+
+
+TIME = ToolSpec(
+    "current_time",
+    "Get the current time in a timezone.",
+    {
+        "type": "object",
+        "properties": {"timezone": {"type": "string", "description": "IANA timezone"}},
+        "required": ["timezone"],
+    },
+)
+
+
+def test_context_follows_the_model_by_default() -> None:
+    assert EmbeddedLLM().context_size == 8192  # SmolLM2's trained context, from the GGUF
+    assert EmbeddedLLM(context_size=1024).context_size == 1024
+
+
+async def test_counted_tokens_are_what_the_model_sees(llm: EmbeddedLLM) -> None:
+    messages = [ChatMessage("system", "Be brief."), ChatMessage("user", "Name a colour.")]
+    counted = await llm.count_tokens(messages)
+    chunks = await collect(llm, LLMRequest(messages=messages, params={"max_tokens": 2}))
+    assert chunks[-1].usage is not None
+    assert counted == chunks[-1].usage.prompt_tokens
+    assert await llm.count_tokens(messages, [TIME]) > counted  # the tools' prompt counts
+
+
+async def test_auto_tool_choice_gives_text_or_a_well_formed_call(llm: EmbeddedLLM) -> None:
+    questions = ["What time is it in Tokyo?", "Say hello.", "Current time in Paris, please."]
+    for question in questions:
+        request = LLMRequest(
+            messages=[ChatMessage("user", question)],
+            params={"max_tokens": 40, "temperature": 0},
+            tools=[TIME],
+        )
+        chunks = await collect(llm, request)
+        calls = [call for chunk in chunks for call in chunk.tool_calls]
+        text = "".join(chunk.text for chunk in chunks)
+        assert bool(calls) != bool(text.strip())  # one or the other, never both
+        for call in calls:
+            assert call.name == "current_time"
+            assert isinstance(json.loads(call.arguments)["timezone"], str)
+
+
+async def test_required_call_after_a_tool_result(llm: EmbeddedLLM) -> None:
+    """Earlier calls and results are written into the conversation the model reads."""
+    first = await collect(
+        llm,
+        LLMRequest(
+            messages=[ChatMessage("user", "Time in Paris?")],
+            params={"max_tokens": 40, "temperature": 0},
+            tools=[TIME],
+            tool_choice="required",
+        ),
+    )
+    (call,) = first[0].tool_calls
+    history = [
+        ChatMessage("user", "Time in Paris?"),
+        ChatMessage("assistant", "", tool_calls=(call,)),
+        ChatMessage("tool", "12:00", name="current_time", tool_call_id=call.id),
+    ]
+    chunks = await collect(
+        llm, LLMRequest(messages=history, params={"max_tokens": 16, "temperature": 0})
+    )
+    assert "".join(chunk.text for chunk in chunks).strip()
+
+
+async def test_structured_output_follows_the_schema(llm: EmbeddedLLM) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    request = LLMRequest(
+        messages=[ChatMessage("user", "Is Paris in France? Answer in JSON.")],
+        params={"max_tokens": 60, "temperature": 0},
+        json_schema=schema,
+    )
+    text = "".join(chunk.text for chunk in await collect(llm, request))
+    assert json.loads(text)["answer"] in {"yes", "no"}
+
+
+def test_each_slot_gets_the_trained_context() -> None:
+    """llama.cpp splits its context over the slots: each must get all 8,192 tokens."""
+    model = EmbeddedLLM(parallel=2, threads=2)
+    base_url, key = model.openai_endpoint()
+    props = httpx.get(
+        base_url.removesuffix("/v1") + "/props", headers={"Authorization": f"Bearer {key}"}
+    ).json()
+    assert props["default_generation_settings"]["n_ctx"] == 8192
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # 5,000 prompt tokens on two shared cores
+async def test_a_5000_token_prompt_runs_in_the_trained_context() -> None:
+    """The regression: 5,249 tokens failed against a 4,096-token context."""
+    model = EmbeddedLLM(parallel=2, threads=2)
+    text = "The quick brown fox jumps over the lazy dog. " * 520
+    messages = [ChatMessage("system", text), ChatMessage("user", "Summarise in one word.")]
+    assert 5000 < await model.count_tokens(messages) < model.context_size
+    chunks = await collect(model, LLMRequest(messages=messages, params={"max_tokens": 2}))
+    assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens > 5000

@@ -17,8 +17,19 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from chatflow.errors import ProviderError
-from chatflow.providers.base import ChatMessage, ImagePart, LLMChunk, LLMRequest, ToolSpec
-from chatflow.providers.openai_compat import OpenAICompatEmbedder, OpenAICompatLLM
+from chatflow.providers.base import (
+    ChatMessage,
+    ImagePart,
+    LLMChunk,
+    LLMRequest,
+    ToolCall,
+    ToolSpec,
+)
+from chatflow.providers.openai_compat import (
+    OpenAICompatEmbedder,
+    OpenAICompatLLM,
+    estimate_tokens,
+)
 
 
 @dataclass
@@ -178,6 +189,62 @@ async def test_tool_call_fragments_are_reassembled(fake_openai: tuple[FakeOpenAI
             },
         }
     ]
+    assert fake.requests[0]["tool_choice"] == "auto"
+
+
+async def test_calls_and_results_go_back_as_openai_messages(
+    fake_openai: tuple[FakeOpenAI, str],
+) -> None:
+    fake, url = fake_openai
+    call = ToolCall("call_a", "extract", '{"city": "Paris"}')
+    history = [
+        ChatMessage("user", "Where?"),
+        ChatMessage("assistant", "", tool_calls=(call,)),
+        ChatMessage("tool", "Paris is in France", name="extract", tool_call_id="call_a"),
+    ]
+    tool = ToolSpec("extract", "get city", {"type": "object", "properties": {}})
+    request = LLMRequest(messages=history, tools=[tool], tool_choice="required")
+    await collect(OpenAICompatLLM(url, "k", "echo"), request)
+    sent = fake.requests[0]
+    assert sent["tool_choice"] == "required"
+    assert sent["messages"][1] == {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {
+                "id": "call_a",
+                "type": "function",
+                "function": {"name": "extract", "arguments": '{"city": "Paris"}'},
+            }
+        ],
+    }
+    assert sent["messages"][2] == {
+        "role": "tool",
+        "content": "Paris is in France",
+        "tool_call_id": "call_a",
+    }
+
+
+async def test_structured_output_sends_the_schema(fake_openai: tuple[FakeOpenAI, str]) -> None:
+    fake, url = fake_openai
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    request = LLMRequest(messages=[ChatMessage("user", "x")], json_schema=schema)
+    await collect(OpenAICompatLLM(url, "k", "echo"), request)
+    assert fake.requests[0]["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "structured_output", "schema": schema},
+    }
+
+
+def test_context_size_is_the_operators_and_tokens_are_estimated_high() -> None:
+    assert OpenAICompatLLM("http://x", None, "m").context_size is None
+    llm = OpenAICompatLLM("http://x", None, "m", context_size=8000)
+    assert llm.context_size == 8000
+    english = [ChatMessage("user", "The quick brown fox jumps over the lazy dog. " * 10)]
+    chinese = [ChatMessage("user", "敏捷的棕色狐狸跳过了懒狗。" * 10)]
+    # Real BPE counts: ~100 tokens for the English, ~130 for the Chinese; never under.
+    assert estimate_tokens(english) >= 100
+    assert estimate_tokens(chinese) >= 130
 
 
 async def test_http_error_becomes_provider_error(fake_openai: tuple[FakeOpenAI, str]) -> None:

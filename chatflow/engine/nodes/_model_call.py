@@ -9,18 +9,27 @@ import dataclasses
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from chatflow.engine.files import File
+from chatflow.engine.nodes._context import fit
 from chatflow.engine.nodes.base import NodeContext, Turn
 from chatflow.engine.nodes.llm.attachments import image_part
 from chatflow.engine.nodes.llm.config import MemoryConfig, ModelConfig, VisionConfig
 from chatflow.engine.nodes.llm.prompts import resolve_params
 from chatflow.engine.template import to_text
 from chatflow.engine.variables import MISSING, SYSTEM, VariablePool
-from chatflow.providers.base import ChatMessage, ImagePart, LLMRequest, ToolCall, ToolSpec, Usage
+from chatflow.providers.base import (
+    ChatMessage,
+    ImagePart,
+    LLMRequest,
+    ToolCall,
+    ToolChoice,
+    ToolSpec,
+    Usage,
+)
 
 # Dify's chat apps remember; workflows have no conversation.
 CHAT_APP_MODES = frozenset(("advanced-chat", "chat", "agent-chat"))
@@ -95,16 +104,32 @@ def with_images(messages: list[ChatMessage], images: tuple[ImagePart, ...]) -> l
     return messages
 
 
-async def complete(
+async def stream_completion(
     ctx: NodeContext,
     model: ModelConfig,
     messages: Sequence[ChatMessage],
     tools: Sequence[ToolSpec] = (),
-) -> Completion:
+    *,
+    tool_choice: ToolChoice = "auto",
+    droppable: Sequence[range] = (),
+) -> AsyncIterator[str | Completion]:
+    """The model's text deltas as they come, then the whole `Completion`.
+
+    The prompt is first fitted into the model's context (`droppable` groups go oldest
+    first; see `_context.fit`)."""
     params, stop = resolve_params(model.completion_params, ctx.pool)
-    # Copies: callers keep appending to their lists (the agent loop).
-    request = LLMRequest(messages=tuple(messages), params=params, stop=stop, tools=tuple(tools))
     llm = ctx.services.models.llm(model.provider, model.name)
+    fitted, params = await fit(
+        llm, messages, params, droppable=droppable, tools=tools, node_id=ctx.node_id
+    )
+    # Copies: callers keep appending to their lists (the agent loop).
+    request = LLMRequest(
+        messages=tuple(fitted),
+        params=params,
+        stop=stop,
+        tools=tuple(tools),
+        tool_choice=tool_choice,
+    )
     parts: list[str] = []
     calls: list[ToolCall] = []
     usage: Usage | None = None
@@ -113,7 +138,9 @@ async def complete(
     stream = llm.stream(request)
     try:
         async for chunk in stream:
-            parts.append(chunk.text)
+            if chunk.text:
+                parts.append(chunk.text)
+                yield chunk.text
             calls.extend(chunk.tool_calls)
             if chunk.usage is not None:
                 usage = chunk.usage
@@ -124,7 +151,22 @@ async def complete(
         if aclose is not None:
             await aclose()
     usage = dataclasses.replace(usage or Usage(), latency=round(time.perf_counter() - started, 3))
-    return Completion("".join(parts), tuple(calls), usage, finish_reason)
+    yield Completion("".join(parts), tuple(calls), usage, finish_reason)
+
+
+async def complete(
+    ctx: NodeContext,
+    model: ModelConfig,
+    messages: Sequence[ChatMessage],
+    tools: Sequence[ToolSpec] = (),
+    *,
+    tool_choice: ToolChoice = "auto",
+) -> Completion:
+    """The whole reply of one model call (for nodes that need a decision, not a stream)."""
+    async for item in stream_completion(ctx, model, messages, tools, tool_choice=tool_choice):
+        if isinstance(item, Completion):
+            return item
+    raise AssertionError("stream_completion always ends with a Completion")
 
 
 def strip_think(text: str) -> str:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatflow.engine.events import ContainerScope, Event, NodeStatus
 from chatflow.engine.variables import VariablePool
-from chatflow.providers.base import ModelRegistry, Usage
+from chatflow.providers.base import ModelRegistry, ToolSpec, Usage
 
 if TYPE_CHECKING:
     from chatflow.engine.limits import EngineLimits
@@ -141,6 +141,18 @@ class ToolRuntime(Protocol):
         ...
 
 
+class McpConnector(Protocol):
+    """MCP servers an agent may use (the `mcp_agent` strategy): `server` is one entry of
+    the strategy's server list, `{name, url, transport, headers, timeout,
+    sse_read_timeout}`. `call_tool` yields tool messages like `ToolRuntime.invoke`."""
+
+    async def list_tools(self, server: Mapping[str, Any]) -> list[ToolSpec]: ...
+
+    def call_tool(
+        self, server: Mapping[str, Any], tool: str, arguments: Mapping[str, Any]
+    ) -> AsyncIterator[Any]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class DatasetInfo:
     """A dataset a knowledge-retrieval node may search, as the host resolved it.
@@ -203,6 +215,7 @@ class EngineServices:
     limits: EngineLimits
     code: CodeExecutor | None = None
     tools: ToolRuntime | None = None
+    mcp: McpConnector | None = None
     knowledge: KnowledgeBase | None = None
     # Loads files' text/bytes by upload id (document-extractor, vision); set by the server.
     file_reader: Callable[[Any], Awaitable[bytes]] | None = None

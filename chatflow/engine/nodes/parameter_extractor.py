@@ -129,7 +129,9 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
     messages = with_images(messages, await vision_images(ctx, config.vision))
 
     try:
-        reply = await complete(ctx, config.model, messages, tuple(tools))
+        reply = await complete(
+            ctx, config.model, messages, tuple(tools), tool_choice="required" if tools else "auto"
+        )
     except NodeError:
         raise
     except Exception as exc:

@@ -14,16 +14,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
 from chatflow.engine.events import RetrieverResources
+from chatflow.engine.nodes import _context
 from chatflow.engine.nodes.base import NodeContext, NodeEvent, NodeResult, StreamChunk
 from chatflow.engine.nodes.llm import prompts, structured
 from chatflow.engine.nodes.llm.config import Config
 from chatflow.engine.nodes.llm.reasoning import ThinkFilter, split_reasoning
 from chatflow.errors import NodeError
-from chatflow.providers.base import LLMRequest, Usage
+from chatflow.providers.base import ChatMessage, LLMRequest, Usage
 
 __all__ = ["TYPE", "Config", "run"]
 
@@ -43,6 +44,20 @@ async def _closing(stream: AsyncIterator[_T]) -> AsyncIterator[AsyncIterator[_T]
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+def _moved(
+    ranges: list[range], before: Sequence[ChatMessage], after: Sequence[ChatMessage]
+) -> list[range]:
+    """`ranges` of `before` as index ranges of `after` (the structured-output prompt
+    rebuilds the message list around the same message objects)."""
+    where = {id(message): index for index, message in enumerate(after)}
+    moved: list[range] = []
+    for group in ranges:
+        indexes = [where[id(before[i])] for i in group if id(before[i]) in where]
+        if indexes:
+            moved.append(range(min(indexes), max(indexes) + 1))
+    return moved
 
 
 def _error(ctx: NodeContext, message: str, error_type: str) -> NodeError:
@@ -87,13 +102,20 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
             raise _error(ctx, str(exc), "LLMNodeError") from exc
         messages = structured.with_schema_prompt(messages, schema)
         response_format = response_format or "json_object"
+    llm = ctx.services.models.llm(model.provider, model.name)
+    # Memory turns go oldest first until the prompt and max_tokens fit the context.
+    droppable = _moved(prompt.memory, prompt.messages, messages)
+    messages, params = await _context.fit(
+        llm, messages, params, droppable=droppable, node_id=ctx.node_id
+    )
     request = LLMRequest(
         messages=messages,
         params=params,
         stop=stop,
         response_format=str(response_format) if response_format else None,
+        # Backends constrain decoding to the schema (llama.cpp grammars, json_schema).
+        json_schema=schema,
     )
-    llm = ctx.services.models.llm(model.provider, model.name)
 
     selector = (ctx.node_id, "text")
     think = ThinkFilter() if config.reasoning_format == "separated" else None

@@ -41,6 +41,7 @@ class _Message:
     role: Role
     text: str = ""
     files: list[File] = field(default_factory=list)
+    turn: int | None = None  # memory: which remembered turn this message belongs to
 
 
 @dataclass(slots=True)
@@ -49,6 +50,9 @@ class Prompt:
     inputs: dict[str, Any]
     context: str | None = None
     retriever_resources: list[dict[str, Any]] = field(default_factory=list)
+    # Index ranges of `messages` holding remembered turns, oldest first: what may be
+    # dropped to fit the model's context.
+    memory: list[range] = field(default_factory=list)
 
 
 def effective_text(message: ChatPromptMessage) -> str:
@@ -291,8 +295,11 @@ async def build(
     if isinstance(config.prompt_template, list):
         messages = _template_messages(config.prompt_template, config, pool, context or "")
         if has_memory:
-            for turn in memory_turns(config, history):
-                messages += [_Message("user", turn.query), _Message("assistant", turn.answer)]
+            for index, turn in enumerate(memory_turns(config, history)):
+                messages += [
+                    _Message("user", turn.query, turn=index),
+                    _Message("assistant", turn.answer, turn=index),
+                ]
         query = memory_query(config, pool)
         if query:
             messages += _template_messages([ChatPromptMessage(text=query)], config, pool, "")
@@ -303,14 +310,30 @@ async def build(
             messages[-1].files[:0] = files
         else:
             messages.append(_Message("user", files=files))
-    chat = [await _to_chat(m, services, config.vision.configs.detail) for m in messages]
-    chat = [m for m in chat if m.content or m.images]
+    converted = [
+        (message.turn, await _to_chat(message, services, config.vision.configs.detail))
+        for message in messages
+    ]
+    converted = [(turn, m) for turn, m in converted if m.content or m.images]
+    chat = [m for _, m in converted]
     if not chat:
         raise PromptError(
             "No prompt found in the LLM configuration. "
             "Please ensure a prompt is properly configured before proceeding."
         )
-    return Prompt(chat, inputs, context, resources)
+    return Prompt(chat, inputs, context, resources, _turn_ranges([t for t, _ in converted]))
+
+
+def _turn_ranges(turns: Sequence[int | None]) -> list[range]:
+    """Index ranges of consecutive messages of the same remembered turn, in order."""
+    ranges: list[range] = []
+    start = 0
+    for index in range(1, len(turns) + 1):
+        if index == len(turns) or turns[index] != turns[start]:
+            if turns[start] is not None:
+                ranges.append(range(start, index))
+            start = index
+    return ranges
 
 
 async def _to_chat(message: _Message, services: EngineServices, detail: Detail) -> ChatMessage:
