@@ -390,20 +390,31 @@ async function revokeKey(key) {
 
 // ---- conversations and runs --------------------------------------------------------
 
-async function loadConversations() {
+/** A list that pages: the first page replaces it, "Load more" appends the next. */
+async function pagedList(listId, path, page, item, empty) {
+  const list = $(listId);
   try {
-    const page = await call(`/apps/${state.app.id}/conversations`);
-    $("conv-messages").replaceChildren();
-    $("conv-list").replaceChildren(
-      ...page.data.map((c) =>
-        h("li", {}, h("button", { class: "link-btn", type: "button", onclick: () => showMessages(c) },
-          `${c.name || "(unnamed)"} · ${c.dialogue_count} turns · ${when(c.updated_at)}`)),
-      ),
-    );
-    if (!page.data.length) $("conv-list").append(h("li", { class: "muted" }, "No conversations yet."));
+    const result = await call(`${path}?page=${page}`);
+    if (page === 1) list.replaceChildren();
+    list.querySelector(".more")?.remove();
+    list.append(...result.data.map(item));
+    if (page === 1 && !result.data.length) list.append(h("li", { class: "muted" }, empty));
+    if (result.has_more) {
+      list.append(h("li", { class: "more" }, h("button", {
+        class: "btn ghost", type: "button", onclick: () => pagedList(listId, path, page + 1, item, empty),
+      }, "Load more")));
+    }
   } catch (error) {
     fail(error);
   }
+}
+
+function loadConversations() {
+  $("conv-messages").replaceChildren();
+  return pagedList("conv-list", `/apps/${state.app.id}/conversations`, 1, (c) =>
+    h("li", {}, h("button", { class: "link-btn", type: "button", onclick: () => showMessages(c) },
+      `${c.name || "(unnamed)"} · ${c.dialogue_count} turns · ${when(c.updated_at)}`)),
+  "No conversations yet.");
 }
 
 async function showMessages(conversation) {
@@ -422,20 +433,12 @@ async function showMessages(conversation) {
   }
 }
 
-async function loadRuns() {
-  try {
-    const page = await call(`/apps/${state.app.id}/runs`);
-    $("run-detail").replaceChildren();
-    $("run-list").replaceChildren(
-      ...page.data.map((r) =>
-        h("li", {}, h("button", { class: "link-btn", type: "button", onclick: () => showRun(r.id) },
-          `${r.status} · ${r.elapsed_time.toFixed(2)} s · ${r.total_tokens} tokens · ${when(r.created_at)}`)),
-      ),
-    );
-    if (!page.data.length) $("run-list").append(h("li", { class: "muted" }, "No runs yet."));
-  } catch (error) {
-    fail(error);
-  }
+function loadRuns() {
+  $("run-detail").replaceChildren();
+  return pagedList("run-list", `/apps/${state.app.id}/runs`, 1, (r) =>
+    h("li", {}, h("button", { class: "link-btn", type: "button", onclick: () => showRun(r.id) },
+      `${r.status} · ${r.elapsed_time.toFixed(2)} s · ${r.total_tokens} tokens · ${when(r.created_at)}`)),
+  "No runs yet.");
 }
 
 const pretty = (value) => JSON.stringify(value, null, 2);

@@ -265,3 +265,26 @@ def test_import_lists_unmapped_datasets_and_maps_them(
         a.id for a in server.call(server.services.apps.list_apps()) if a.name == "policy-console"
     )
     assert server.call(server.services.console.unmapped_datasets(app_id)) == []
+
+
+def test_conversations_and_runs_page_in(
+    page: Page, server: LiveServer, operator: tuple[str, str]
+) -> None:
+    chat = server.web_client("basic-chat")
+    for i in range(52):  # the console lists 50 a page
+        body = {"query": f"q{i}", "inputs": {}, "auto_generate_name": False}
+        with chat.stream("POST", "/chat-messages", json=body) as response:
+            response.read()
+    _sign_in(page, server)
+    page.get_by_role("button", name=re.compile("basic-chat$")).click()
+    page.get_by_role("tab", name="Conversations").click()
+    listed = page.locator("#conv-list li:not(.more)")
+    expect(listed).to_have_count(50)
+    page.locator("#conv-list").get_by_role("button", name="Load more").click()
+    expect(listed).to_have_count(52)
+    expect(page.locator("#conv-list .more")).to_have_count(0)
+    page.get_by_role("tab", name="Workflow runs").click()
+    runs = page.locator("#run-list li:not(.more)")
+    expect(runs).to_have_count(50)
+    page.locator("#run-list").get_by_role("button", name="Load more").click()
+    expect(runs).to_have_count(52)
