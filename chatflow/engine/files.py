@@ -1,8 +1,11 @@
-"""The file value that flows through variables (`sys.files`, document-extractor, http files)."""
+"""The file value that flows through variables (`sys.files`, document-extractor, http files),
+and its one conversion to JSON-compatible data (`to_json`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 FileType = Literal["document", "image", "audio", "video", "custom"]
@@ -33,3 +36,23 @@ class File:
         if name in aliases:
             return aliases[name]
         return getattr(self, name, None)
+
+
+def to_json(value: Any, decimals: Callable[[Decimal], Any] | None = None) -> Any:
+    """`value` with every `File` in it as Dify's file dict (`File.to_dict`), for event
+    payloads, template variables, tool and agent messages and stored columns.
+
+    Mappings become dicts with string keys and tuples become lists, as JSON would make
+    them; a `Decimal` goes through `decimals` (Dify's templates see floats), or stays.
+    """
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, File):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return {str(key): to_json(item, decimals) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(item, decimals) for item in value]
+    if decimals is not None and isinstance(value, Decimal):
+        return decimals(value)
+    return value

@@ -27,11 +27,12 @@ from chatflow.services.files import FileService
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.moderation import ModerationService
 from chatflow.services.runtime import Runtime, open_runtime
-from chatflow.services.turn import StreamItem
+from chatflow.services.turn import RunDeps, StreamItem
 from chatflow.services.workflows import WorkflowService
 from chatflow.settings import Settings
 from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
+from chatflow.store.turns import TurnStore
 
 
 def engine_limits(settings: Settings) -> EngineLimits:
@@ -118,10 +119,10 @@ class Services:
         moderation = ModerationService(settings)
         features = TurnFeatures(annotations, moderation)
         apps = AppService(db)
-        chat = ChatService(db, engine, tasks, streams, features)
-        human_input = HumanInputService(db, engine, tasks, streams, apps)
-        workflows = WorkflowService(db, engine, tasks, streams)
-        chat.pauses = workflows.pauses = human_input
+        deps = RunDeps(db, TurnStore(db), engine, tasks, streams)
+        human_input = HumanInputService(deps, apps)
+        chat = ChatService(deps, human_input, features)
+        workflows = WorkflowService(deps, human_input)
         return cls(
             settings=settings,
             db=db,
