@@ -39,6 +39,7 @@ from chatflow.engine.graph import RESPONSE_TYPES, Graph, GraphNode, Scope
 from chatflow.engine.nodes.base import (
     EngineServices,
     NodeContext,
+    NodeEvent,
     NodeResult,
     StreamChunk,
     Turn,
@@ -135,37 +136,31 @@ class ScopeRun:
             while queue:
                 node = self.graph.nodes[queue.pop(0)]
                 step, ctx = self._begin(node, predecessor)
-                on_chunk = self.stream.on_chunk
                 attempt = 0
-                while True:
-                    result: NodeResult | None = None
+                while True:  # the same attempt loop as `_execute`, yielding as it goes
                     try:
-                        run = node.run(ctx, node.config)
-                        if type(run) is NodeResult:  # an instant node: nothing to iterate
-                            result = run
+                        if node.instant is not None:
+                            result = node.instant(ctx, node.config)
                         else:
-                            async with aclosing(run) as items:
+                            assert node.streaming is not None
+                            result = None
+                            async with aclosing(node.streaming(ctx, node.config)) as items:
                                 async for item in items:
-                                    kind = type(item)
-                                    if kind is StreamChunk:
-                                        on_chunk(item.selector, item.text)
-                                    elif kind is NodeResult:
-                                        result = item
-                                    else:
-                                        self.emit(item)
+                                    result = self._dispatch(item, result)
                                     if buffer:
                                         for event in take(buffer):
                                             yield event
-                        ready = self._succeeded(step, checked(node, result))
-                        break
+                        result = checked(node, result)
                     except (asyncio.CancelledError, Abort):
                         raise
                     except Exception as exc:
-                        if attempt >= retries(node):
-                            ready = self._failed(step, exc)
-                            break
                         attempt += 1
-                        await self._retry(step, exc, attempt)
+                        ready = await self._recover(step, exc, attempt)
+                        if ready is None:
+                            continue
+                    else:
+                        ready = self._succeeded(step, result)
+                    break
                 for event in take(buffer):
                     yield event
                 predecessor = node.id
@@ -211,20 +206,22 @@ class ScopeRun:
     # -- one node -----------------------------------------------------------------------
 
     async def _execute(self, node: GraphNode, predecessor: str | None) -> list[str]:
+        """Run one node: its attempts (`_attempt`), its retries and error strategy
+        (`_recover`); returns the successors it readied."""
         step, ctx = self._begin(node, predecessor)
         attempt = 0
         while True:
             try:
                 result = await self._attempt(node, ctx)
-                break
             except (asyncio.CancelledError, Abort):
                 raise
             except Exception as exc:
-                if attempt >= retries(node):
-                    return self._failed(step, exc)
                 attempt += 1
-                await self._retry(step, exc, attempt)
-        return self._succeeded(step, result)
+                ready = await self._recover(step, exc, attempt)
+                if ready is not None:
+                    return ready
+            else:
+                return self._succeeded(step, result)
 
     def _begin(self, node: GraphNode, predecessor: str | None) -> tuple[Step, NodeContext]:
         """Count the step, emit NodeStarted and build the node's context."""
@@ -242,27 +239,37 @@ class ScopeRun:
         return step, ctx
 
     async def _attempt(self, node: GraphNode, ctx: NodeContext) -> NodeResult:
-        run = node.run(ctx, node.config)
-        if type(run) is NodeResult:  # an instant node (a plain `def run`)
-            return run
+        """One attempt of a node: an instant node is called, a streaming node's items
+        are dispatched as they come (`drive_inline` does the same, yielding between)."""
+        if node.instant is not None:
+            return checked(node, node.instant(ctx, node.config))
+        assert node.streaming is not None
         result: NodeResult | None = None
-        on_chunk = self.stream.on_chunk
-        async for item in run:
-            kind = type(item)
-            if kind is StreamChunk:
-                on_chunk(item.selector, item.text)
-            elif kind is NodeResult:
-                result = item
-            else:
-                self.emit(item)  # a container's child events, agent logs, ...
+        async for item in node.streaming(ctx, node.config):
+            result = self._dispatch(item, result)
         return checked(node, result)
 
-    async def _retry(self, step: Step, exc: Exception, attempt: int) -> None:
-        """Dify's retry: a `node_retry` event, `retry_interval` ms of waiting, and a new
-        attempt that counts toward `total_steps` but sends no second `node_started`."""
+    def _dispatch(self, item: NodeEvent, result: NodeResult | None) -> NodeResult | None:
+        """Handle one item a streaming node yielded; returns the node's result so far."""
+        if isinstance(item, StreamChunk):
+            self.stream.on_chunk(item.selector, item.text)
+        elif isinstance(item, NodeResult):
+            return item
+        else:
+            self.emit(item)  # a container's child events, agent logs, ...
+        return result
+
+    async def _recover(self, step: Step, exc: Exception, attempt: int) -> list[str] | None:
+        """After a failed attempt (`attempt` counts from 1): None when the node is to be
+        tried again (Dify's retry: a `node_retry` event, `retry_interval` ms of waiting,
+        a new attempt that counts toward `total_steps` but sends no second
+        `node_started`); otherwise what its error strategy readied (`_failed`)."""
+        if attempt > retries(step.node):
+            return self._failed(step, exc)
         self.emit(step.retry_event(attempt, message(exc)))
         self.steps += 1
         await asyncio.sleep(step.node.config.retry_config.retry_interval / 1000)
+        return None
 
     def _succeeded(self, step: Step, result: NodeResult) -> list[str]:
         node = step.node
