@@ -18,6 +18,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Se
 from contextlib import aclosing
 from typing import Any
 
+from chatflow.engine import _pause
 from chatflow.engine._channel import Channel, drain
 from chatflow.engine._edges import Edges
 from chatflow.engine._step import (
@@ -33,7 +34,7 @@ from chatflow.engine._step import (
     retries,
     take,
 )
-from chatflow.engine.answer_stream import answer_stream
+from chatflow.engine.answer_stream import JournaledStream, answer_stream
 from chatflow.engine.events import ContainerScope, Event, HumanInputRequired
 from chatflow.engine.graph import RESPONSE_TYPES, Graph, GraphNode, Scope
 from chatflow.engine.nodes.base import (
@@ -44,7 +45,7 @@ from chatflow.engine.nodes.base import (
     StreamChunk,
     Turn,
 )
-from chatflow.engine.variables import VariablePool
+from chatflow.engine.variables import CONVERSATION, SYSTEM, VariablePool
 from chatflow.errors import NodeError
 from chatflow.providers.base import Usage
 
@@ -176,6 +177,63 @@ class ScopeRun:
         for event in take(buffer):
             yield event
         self.raise_failure()
+
+    # -- pausing ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """This (top-level, paused) run's state as JSON-compatible data: the pool but
+        `env.*`, the edge counts, the answer coordinator's journal, the nodes to start on
+        resume, the forms waiting, and the counters."""
+        assert isinstance(self.stream, JournaledStream)
+        return {
+            "pool": _pause.pool_state(self.pool, [SYSTEM, CONVERSATION, *self.graph.nodes]),
+            "pending": dict(self.edges.pending),
+            "taken": dict(self.edges.taken),
+            "journal": [list(entry) for entry in self.stream.journal],
+            "deferred": [list(entry) for entry in self.deferred],
+            "waiting": {n: _pause.form_state(form) for n, form in self.waiting.items()},
+            "steps": self.steps,
+            "budget_used": self.budget.used,
+            "exceptions": self.exceptions,
+            "outputs": _pause.encode(self.outputs),
+            "usage": _pause.usage_state(self.usage),
+        }
+
+    def restore(
+        self, state: Mapping[str, Any], resume: Mapping[str, Any]
+    ) -> list[tuple[str, str | None]]:
+        """Load a `snapshot` into this fresh top-level run; returns the (node,
+        predecessor) chains to start. Paused nodes without a resume input stay paused
+        and are not re-run."""
+        waiting = {n: _pause.form_from_state(data) for n, data in state["waiting"].items()}
+        unknown = sorted(set(resume) - set(waiting))
+        if unknown:
+            raise ValueError(f"node {unknown[0]} is not waiting for input in this run")
+        _pause.restore_pool(self.pool, state["pool"])
+        self.edges.pending.update(state["pending"])
+        self.edges.taken = dict(state["taken"])
+        self.steps = int(state["steps"])
+        # Snapshots taken before the run-wide budget existed counted top-level steps only.
+        self.budget.used = int(state.get("budget_used", self.steps))
+        self.exceptions = int(state["exceptions"])
+        self.outputs = _pause.decode(state["outputs"])
+        self.usage = _pause.usage_from_state(state["usage"])
+        stream = JournaledStream(self.graph, self.scope, self.pool, self.emit)
+        stream.replay(state["journal"])
+        self.stream = stream
+        self.resume = dict(resume)
+        entries: list[tuple[str, str | None]] = []
+        for node_id, predecessor in state["deferred"]:
+            if node_id in waiting and node_id not in resume:
+                self.deferred.append((node_id, predecessor))
+                self.waiting[node_id] = waiting[node_id]
+            else:
+                entries.append((node_id, predecessor))
+        return entries
+
+    def journal_answers(self) -> None:
+        """Record the answer coordinator's progress, so this run can pause and resume."""
+        self.stream = JournaledStream(self.graph, self.scope, self.pool, self.emit)
 
     def raise_failure(self) -> None:
         """End a container pass: a failure the scope did not handle fails the pass."""
