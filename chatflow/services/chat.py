@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chatflow.engine.files import File
+from chatflow.engine.files import File, to_json
 from chatflow.engine.nodes.base import Turn
 from chatflow.engine.nodes.start import coerce_inputs
 from chatflow.engine.runner import run_graph
@@ -28,7 +28,7 @@ from chatflow.engine.variables import VariablePool
 from chatflow.errors import InvalidRequest, NotFound
 from chatflow.services.apps import LoadedApp
 from chatflow.services.features import TurnFeatures
-from chatflow.services.file_inputs import build_files, build_inputs, jsonable, restore
+from chatflow.services.file_inputs import build_files, build_inputs, restore
 from chatflow.services.generation import generate_name, query_name
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.idle import IdleGate
@@ -138,7 +138,7 @@ class ChatService:
             new_conversation=prepared.new_conversation,
             message_id=message_id,
             query=query,
-            inputs=jsonable(inputs),
+            inputs=to_json(inputs),
             files=[f.to_dict() for f in files],
             run_id=run_id,
             workflow_id=app.workflow_id,
@@ -273,7 +273,7 @@ class ChatService:
             history=(),
             new_conversation={
                 "name": name,
-                "inputs": jsonable(inputs),
+                "inputs": to_json(inputs),
                 "introduction": app.dsl.features.opening_statement,
             },
         )

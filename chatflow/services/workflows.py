@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from chatflow.engine.files import to_json
 from chatflow.engine.nodes.start import InputVariable, coerce_inputs
 from chatflow.engine.runner import run_graph
 from chatflow.engine.variables import VariablePool
 from chatflow.errors import InvalidRequest, NotFound
 from chatflow.services.apps import LoadedApp
-from chatflow.services.file_inputs import build_files, build_inputs, jsonable
+from chatflow.services.file_inputs import build_files, build_inputs
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.recorder import TurnRecorder, run_end
 from chatflow.services.stream_items import turn_meta
@@ -100,7 +101,7 @@ class WorkflowService:
             app_id=app.id,
             workflow_id=app.workflow_id,
             run_id=run_id,
-            inputs=jsonable(inputs),
+            inputs=to_json(inputs),
             end_user_id=end_user.id,
         )
         await self._store.start(start)

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatflow.engine.events import AgentLog
-from chatflow.engine.files import File
+from chatflow.engine.files import File, to_json
 from chatflow.engine.nodes._model_call import CHAT_APP_MODES, complete
 from chatflow.engine.nodes.base import (
     NodeConfig,
@@ -140,7 +140,7 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
         yield StreamChunk((ctx.node_id, "text"), text)
     yield NodeResult(
         outputs={"text": text, "usage": usage.to_dict(), "files": files, "json": json_items},
-        inputs={name: _jsonable(value) for name, value in params.items()},
+        inputs={name: to_json(value) for name, value in params.items()},
         process_data={"strategy": config.agent_strategy_name, "model_name": model.name},
         usage=usage,
     )
@@ -291,23 +291,13 @@ async def _invoke(
                 files.append(message)
             else:
                 json_items.append(message)
-                texts.append(json.dumps(_jsonable(message), ensure_ascii=False))
+                texts.append(json.dumps(to_json(message), ensure_ascii=False))
     except Exception as exc:
         error = str(exc) or type(exc).__name__
         texts = [f"tool invoke error: {error}"]
-    response = {**base, "tool_call_input": _jsonable(parameters), "tool_response": "".join(texts)}
+    response = {**base, "tool_call_input": to_json(parameters), "tool_response": "".join(texts)}
     return response, error
 
 
 def _describe(calls: tuple[ToolCall, ...]) -> str:
     return "\n".join(f"Calling tool {c.name} with {c.arguments}" for c in calls)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, File):
-        return value.to_dict()
-    if isinstance(value, list):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, Mapping):
-        return {key: _jsonable(item) for key, item in value.items()}
-    return value

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatflow.engine.files import File
+from chatflow.engine.files import File, to_json
 from chatflow.engine.nodes.base import (
     NodeConfig,
     NodeContext,
@@ -91,7 +91,7 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
     if runtime is None:
         raise NodeError(f"tool provider '{provider}' is not configured")
     arguments = parameters(config, ctx.pool)
-    inputs = {name: _jsonable(value) for name, value in arguments.items()}
+    inputs = {name: to_json(value) for name, value in arguments.items()}
     text: list[str] = []
     files: list[File] = []
     json_items: list[Any] = []
@@ -114,11 +114,3 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
     }
     process = {"tool_info": {"provider_type": config.provider_type, "provider_id": provider}}
     yield NodeResult(outputs=outputs, inputs=inputs, process_data=process)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, File):
-        return value.to_dict()
-    if isinstance(value, list):
-        return [_jsonable(item) for item in value]
-    return value
