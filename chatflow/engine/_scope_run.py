@@ -40,7 +40,6 @@ from chatflow.engine.graph import RESPONSE_TYPES, Graph, GraphNode, Scope
 from chatflow.engine.nodes.base import (
     EngineServices,
     NodeContext,
-    NodeEvent,
     NodeResult,
     StreamChunk,
     Turn,
@@ -141,17 +140,27 @@ class ScopeRun:
                 while True:  # the same attempt loop as `_execute`, yielding as it goes
                     try:
                         if node.instant is not None:
-                            result = node.instant(ctx, node.config)
+                            result = node.instant(ctx, node.config)  # typed: a NodeResult
                         else:
                             assert node.streaming is not None
-                            result = None
-                            async with aclosing(node.streaming(ctx, node.config)) as items:
+                            found: NodeResult | None = None
+                            on_chunk = self.stream.on_chunk
+                            # Items as `Any`: dispatched by `type() is` (see `_attempt`).
+                            run: AsyncGenerator[Any, None] = node.streaming(ctx, node.config)
+                            async with aclosing(run) as items:
                                 async for item in items:
-                                    result = self._dispatch(item, result)
+                                    # The same dispatch as `_attempt` (kept inline: per item).
+                                    kind = type(item)
+                                    if kind is StreamChunk:
+                                        on_chunk(item.selector, item.text)
+                                    elif kind is NodeResult:
+                                        found = item
+                                    else:
+                                        self.emit(item)
                                     if buffer:
                                         for event in take(buffer):
                                             yield event
-                        result = checked(node, result)
+                            result = checked(node, found)
                     except (asyncio.CancelledError, Abort):
                         raise
                     except Exception as exc:
@@ -300,22 +309,21 @@ class ScopeRun:
         """One attempt of a node: an instant node is called, a streaming node's items
         are dispatched as they come (`drive_inline` does the same, yielding between)."""
         if node.instant is not None:
-            return checked(node, node.instant(ctx, node.config))
+            return node.instant(ctx, node.config)  # typed: a NodeResult
         assert node.streaming is not None
         result: NodeResult | None = None
-        async for item in node.streaming(ctx, node.config):
-            result = self._dispatch(item, result)
+        on_chunk = self.stream.on_chunk
+        items: AsyncIterator[Any] = node.streaming(ctx, node.config)
+        async for item in items:
+            # `type() is`, not isinstance: this runs for every streamed token.
+            kind = type(item)
+            if kind is StreamChunk:
+                on_chunk(item.selector, item.text)
+            elif kind is NodeResult:
+                result = item
+            else:
+                self.emit(item)  # a container's child events, ...
         return checked(node, result)
-
-    def _dispatch(self, item: NodeEvent, result: NodeResult | None) -> NodeResult | None:
-        """Handle one item a streaming node yielded; returns the node's result so far."""
-        if isinstance(item, StreamChunk):
-            self.stream.on_chunk(item.selector, item.text)
-        elif isinstance(item, NodeResult):
-            return item
-        else:
-            self.emit(item)  # a container's child events, agent logs, ...
-        return result
 
     async def _recover(self, step: Step, exc: Exception, attempt: int) -> list[str] | None:
         """After a failed attempt (`attempt` counts from 1): None when the node is to be

@@ -38,6 +38,10 @@ class File:
         return getattr(self, name, None)
 
 
+# Values `to_json` returns as they are, checked by exact type first (it runs per value).
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
 def to_json(value: Any, decimals: Callable[[Decimal], Any] | None = None) -> Any:
     """`value` with every `File` in it as Dify's file dict (`File.to_dict`), for event
     payloads, template variables, tool and agent messages and stored columns.
@@ -45,10 +49,21 @@ def to_json(value: Any, decimals: Callable[[Decimal], Any] | None = None) -> Any
     Mappings become dicts with string keys and tuples become lists, as JSON would make
     them; a `Decimal` goes through `decimals` (Dify's templates see floats), or stays.
     """
-    if value is None or isinstance(value, str | int | float):
+    kind = type(value)
+    if kind in _PLAIN:
         return value
-    if isinstance(value, File):
+    if kind is list or kind is tuple:
+        return [to_json(item, decimals) for item in value]
+    if kind is dict:
+        return {
+            key if type(key) is str else str(key): to_json(item, decimals)
+            for key, item in value.items()
+        }
+    if kind is File:
         return value.to_dict()
+    # Subclasses and other mappings, the slower way.
+    if isinstance(value, str | int | float):
+        return value
     if isinstance(value, Mapping):
         return {str(key): to_json(item, decimals) for key, item in value.items()}
     if isinstance(value, list | tuple):
