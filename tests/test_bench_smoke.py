@@ -68,3 +68,13 @@ def test_blocking_request_overhead_is_close_to_a_bare_endpoint() -> None:
         floor = http.loadgen(http.spec(url, "latency", requests=60))
     ours_p50, floor_p50 = Summary.of(mine["seconds"]).p50, Summary.of(floor["seconds"]).p50
     assert ours_p50 < 8 * floor_p50, (ours_p50, floor_p50)
+
+
+async def test_builtin_tool_through_the_node_costs_a_few_direct_calls() -> None:
+    """time.current_time through the tool node vs the function itself (measured ~3.6x)."""
+    from bench import tools
+
+    section = await tools.measure(runs=200, warmup=20)
+    through = section.rows[0]
+    assert through.name.startswith("time.current_time through the tool node")
+    assert through.ratio < 15, (through.ours, through.baseline)

@@ -27,12 +27,16 @@ from chatflow.services.files import FileService
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.moderation import ModerationService
 from chatflow.services.runtime import Runtime, open_runtime
+from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import RunDeps, StreamItem
 from chatflow.services.workflows import WorkflowService
 from chatflow.settings import Settings
 from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
 from chatflow.store.turns import TurnStore
+from chatflow.tools.catalog import build_registry as build_tool_registry
+from chatflow.tools.runtime import ToolRuntimeService
+from chatflow.tools.signing import FileSigner, load_secret
 
 
 def engine_limits(settings: Settings) -> EngineLimits:
@@ -74,6 +78,8 @@ class Services:
     audio: AudioService
     human_input: HumanInputService
     runtime: Runtime
+    tools: ToolRuntimeService
+    tool_files: ToolFileService
 
     @classmethod
     async def open(
@@ -103,12 +109,26 @@ class Services:
             upload_max_mb=settings.upload_max_mb,
             ssrf_allow=settings.ssrf_allow,
         )
+        signer = FileSigner(
+            load_secret(settings.secret_key, settings.data_dir),
+            base_url=settings.files_url,
+            timeout=settings.files_access_timeout,
+        )
+        tool_files = ToolFileService(db, files.storage, signer)
+        tools = ToolRuntimeService(
+            build_tool_registry(settings),
+            files=tool_files,
+            settings=settings,
+            services={"models": models, "file_reader": files.read},
+        )
         engine = EngineServices(
             models=models,
             limits=engine_limits(settings),
             code=sandbox,
+            tools=tools,
             file_reader=files.read,
-            file_saver=files.save_generated,
+            # http-request bodies become tool files too (signed URL, `tool_files` row).
+            file_saver=tool_files.save,
             ssrf_allow=settings.ssrf_allow,
         )
         # In-process, or shared by every worker through Redis (`settings.redis_url`).
@@ -118,7 +138,7 @@ class Services:
         annotations = AnnotationService(db, models)
         moderation = ModerationService(settings)
         features = TurnFeatures(annotations, moderation)
-        apps = AppService(db)
+        apps = AppService(db, tools=tools.registry)
         deps = RunDeps(db, TurnStore(db), engine, tasks, streams)
         human_input = HumanInputService(deps, apps)
         chat = ChatService(deps, human_input, features)
@@ -143,6 +163,8 @@ class Services:
             audio=AudioService(db, settings),
             human_input=human_input,
             runtime=runtime,
+            tools=tools,
+            tool_files=tool_files,
         )
 
     async def close(self) -> None:

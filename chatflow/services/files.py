@@ -1,5 +1,5 @@
 """Uploaded files: `POST /files/upload`, `GET /files/{id}/preview`, and the engine's
-file reader and saver.
+file reader (files nodes make are saved by `services.tool_files`).
 
 Bytes go to a `FileStorage` (local disk by default) under a server-made key; the row in
 `upload_files` records the name, size, type and owner. The engine never touches storage
@@ -21,10 +21,9 @@ from chatflow.services.file_types import (
     allowed,
     extension_of,
     file_type,
-    guess_mime,
-    remote_file_name,
     size_limit,
 )
+from chatflow.services.tool_files import TOOL_PREFIX as _TOOL_PREFIX
 from chatflow.store import Database
 from chatflow.store import end_users as end_users_repo
 from chatflow.store import files as files_repo
@@ -32,8 +31,6 @@ from chatflow.store.models import UploadFile
 from chatflow.store.storage import FileStorage
 
 _NAME_MAX = 200  # Dify shortens longer names, keeping the extension
-# Files nodes produce (http-request bodies) live under this storage prefix.
-_TOOL_PREFIX = "tool-files"
 # The most a remote file may weigh when the engine fetches it (Dify's largest limit).
 _REMOTE_MAX_BYTES = 100 * 1024 * 1024
 
@@ -173,20 +170,3 @@ class FileService:
                         raise FileTooLarge("File size exceeded.")
                     parts.append(chunk)
         return b"".join(parts)
-
-    async def save_generated(self, content: bytes, filename: str, mime_type: str) -> File:
-        """`EngineServices.file_saver`: keep bytes a node produced as a tool file."""
-        file_id = str(uuid.uuid4())
-        await self.storage.save(f"{_TOOL_PREFIX}/{file_id}", content)
-        name = filename or remote_file_name(filename) or file_id
-        extension = extension_of(name)
-        mime = mime_type or guess_mime(name)
-        return File(
-            type=file_type(extension, mime),
-            transfer_method="tool_file",
-            id=file_id,
-            filename=name,
-            extension=f".{extension}" if extension else "",
-            mime_type=mime,
-            size=len(content),
-        )

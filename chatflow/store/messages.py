@@ -84,7 +84,7 @@ async def create_message(
     message_id: str | None = None,
 ) -> Message:
     """Start a turn through the ORM (fixtures, tools): insert the message and bump its
-    conversation, as `turns.start_writes` does.
+    conversation, as `turns.start_turn_rows` does.
 
     The conversation's `updated_at` moves to now and `dialogue_count` goes up by one, in
     one UPDATE, as Dify does when a message is sent.

@@ -12,8 +12,10 @@ import pytest
 from chatflow.engine.files import File
 from chatflow.net.ssrf import SSRFBlocked
 from chatflow.services.files import FileService
+from chatflow.services.tool_files import ToolFileService
 from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
+from chatflow.tools.signing import FileSigner
 
 BODY = b"remote bytes"
 
@@ -58,11 +60,18 @@ async def test_remote_files_are_fetched_only_when_the_guard_allows(
 
 
 async def test_generated_files_round_trip(tmp_path: Path) -> None:
+    """Files nodes make (`ToolFileService.save`, the engine's file saver) read back."""
     service = _service(tmp_path, "")
-    file = await service.save_generated(b"\x89PNG", "chart.png", "image/png")
-    assert file.transfer_method == "tool_file" and file.type == "image"
-    assert file.extension == ".png" and file.size == 4
-    assert await service.read(file) == b"\x89PNG"
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'tools.db'}")
+    await db.connect()
+    try:
+        saver = ToolFileService(db, service.storage, FileSigner(b"k"))
+        file = await saver.save(b"\x89PNG", "chart.png", "image/png")
+        assert file.transfer_method == "tool_file" and file.type == "image"
+        assert file.extension == ".png" and file.size == 4
+        assert await service.read(file) == b"\x89PNG"
+    finally:
+        await db.close()
 
 
 async def test_storage_keys_cannot_leave_the_root(tmp_path: Path) -> None:
