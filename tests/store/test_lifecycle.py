@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from chatflow.engine.files import File
 from chatflow.store import Database
@@ -205,3 +205,14 @@ async def test_a_workflow_run_starts_and_finishes_with_its_files_as_dify_dicts(
     assert run.created_at == start.created_at
     assert run.outputs == {"files": [file.to_dict()]}
     assert node is not None and node.outputs == {"file": file.to_dict()}
+
+
+async def test_core_connections_work_on_the_inline_sqlite_driver(db: Database) -> None:
+    """SQLAlchemy Core on an `AsyncConnection` (what the knowledge index uses), on both
+    backends: statements, many-row parameters, results read after the statement."""
+    async with db.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE probe (n INTEGER)"))
+        await conn.execute(text("INSERT INTO probe (n) VALUES (:n)"), [{"n": 1}, {"n": 2}])
+        result = await conn.execute(text("SELECT n FROM probe ORDER BY n"))
+        assert result.scalars().all() == [1, 2]
+        assert await conn.scalar(text("SELECT count(*) FROM probe")) == 2
