@@ -197,6 +197,13 @@ class Settings(BaseSettings):
     code_max_output_bytes: int = Field(
         default=5 * 1024 * 1024, description="Code sandbox: max size of a job's JSON result."
     )
+    code_network: bool = Field(
+        default=True,
+        description=(
+            "Code sandbox: code may make HTTP requests with requests/httpx (as in Dify's "
+            "sandbox); the server sends them through the SSRF guard (ssrf_allow applies)."
+        ),
+    )
     code_network_namespace: bool = Field(
         default=True,
         description="Code sandbox: run jobs in an empty network namespace when permitted.",
@@ -205,6 +212,11 @@ class Settings(BaseSettings):
     # HTTP
     ping_interval: float = Field(default=10.0, description="Seconds between SSE keep-alive pings.")
     upload_max_mb: int = Field(default=15, description="Default max upload size in MB.")
+    web_session_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a browser's end-user session on a chat site (`/chat/CODE`) lasts.",
+    )
     ssrf_allow: str = Field(
         default="",
         description="Comma-separated hosts/CIDRs http-request may reach despite the SSRF guard.",
@@ -267,6 +279,58 @@ class Settings(BaseSettings):
         ),
     )
     tools_sql_max_rows: int = Field(default=1000, description="Most rows a SQL tool returns.")
+
+    # Remote tools (chatflow/tools/openapi, chatflow/tools/mcp) and web built-ins
+    mcp_timeout_seconds: float = Field(
+        default=30.0, description="MCP tools: connect and HTTP request timeout in seconds."
+    )
+    mcp_call_timeout_seconds: float = Field(
+        default=120.0,
+        description="MCP tools: longest wait for one tool call's result (and SSE read timeout).",
+    )
+    tools_duckduckgo_url: str = Field(
+        default="https://html.duckduckgo.com/html/",
+        description="DuckDuckGo HTML search endpoint the ddgo_search tool queries.",
+    )
+    tools_searxng_url: str | None = Field(
+        default=None,
+        description="Base URL of a SearXNG instance (JSON format enabled) for searxng_search.",
+    )
+    tools_tavily_url: str = Field(
+        default="https://api.tavily.com", description="Tavily API base URL (tavily_search)."
+    )
+    tools_tavily_api_key: str | None = Field(
+        default=None, description="Tavily API key; tavily tools need it."
+    )
+    tools_perplexity_url: str = Field(
+        default="https://api.perplexity.ai",
+        description="Perplexity API base URL (OpenAI-style /chat/completions).",
+    )
+    tools_perplexity_api_key: str | None = Field(
+        default=None, description="Perplexity API key; the perplexity tool needs it."
+    )
+    tools_google_search_url: str = Field(
+        default="https://serpapi.com/search",
+        description="SerpApi-compatible search endpoint the google_search tool queries.",
+    )
+    tools_google_search_api_key: str | None = Field(
+        default=None, description="API key for tools_google_search_url (SerpApi key)."
+    )
+    tools_wikipedia_url: str = Field(
+        default="https://{language}.wikipedia.org/w/api.php",
+        description=(
+            "MediaWiki API URL for wikipedia_search; `{language}` is replaced by the "
+            "tool's language parameter (default en)."
+        ),
+    )
+    tools_google_translate_url: str = Field(
+        default="https://translate.googleapis.com/translate_a/single",
+        description="Google Translate endpoint (the keyless gtx client) for google_translate.",
+    )
+    tools_web_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        description="Largest web page or API answer a web tool reads, in bytes.",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -68,3 +68,22 @@ def test_unknown_app_fails(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["app", "key", "missing", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "App not found: missing" in result.output
+
+
+def test_app_site_publishes_withdraws_and_sets_a_passcode(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    runner.invoke(cli, ["app", "import", str(EXAMPLE_APP), *data])
+    shown = runner.invoke(cli, ["app", "site", "assistant", *data])
+    assert shown.exit_code == 0, shown.output
+    url = shown.output.strip()
+    assert url.startswith("http://127.0.0.1:5001/chat/") and "app-" not in url
+    code = url.rsplit("/", 1)[1]
+
+    off = runner.invoke(cli, ["app", "site", "assistant", "--disable", *data])
+    assert off.output.startswith("site off") and code in off.output
+    on = runner.invoke(cli, ["app", "site", "assistant", "--enable", "--passcode", "s3", *data])
+    assert on.output.strip() == f"{url}  (passcode required)"  # the same code again
+    plain = runner.invoke(cli, ["app", "site", "assistant", "--no-passcode", *data])
+    assert plain.output.strip() == url
+    missing = runner.invoke(cli, ["app", "site", "nope", *data])
+    assert missing.exit_code == 1 and "App not found" in missing.output

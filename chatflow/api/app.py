@@ -20,8 +20,14 @@ from chatflow.api.routes import (
     app_info,
     audio,
     chat,
+    console_api,
     conversation_variables,
     conversations,
+    dataset_documents,
+    dataset_metadata,
+    dataset_segments,
+    dataset_tags,
+    datasets,
     end_users,
     feedbacks,
     files,
@@ -29,6 +35,7 @@ from chatflow.api.routes import (
     streams,
     tool_files,
     web,
+    web_api,
     workflows,
 )
 from chatflow.providers.base import ModelRegistry
@@ -81,10 +88,18 @@ def create_app(
         audio.router,
         human_input.router,
         streams.router,
+        # Knowledge API (dataset keys); tags first: `/datasets/tags` is not a dataset id.
+        dataset_tags.router,
+        datasets.router,
+        dataset_documents.router,
+        dataset_segments.router,
+        dataset_metadata.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     install_docs(app, prefix=API_PREFIX)
     app.include_router(tool_files.router)  # Dify serves these at the root, not under /v1
-    app.include_router(web.router)  # the chat page at `/`
+    app.include_router(web_api.router)  # the chat sites' own API at `/api`
+    app.include_router(console_api.router)  # the operator console's API
+    app.include_router(web.router)  # the chat page at `/chat/{code}`
     return app

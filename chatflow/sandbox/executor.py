@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import itertools
 import json
@@ -20,12 +21,14 @@ import shutil
 import struct
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chatflow.errors import ChatflowError
+from chatflow.sandbox import _libraries
+from chatflow.sandbox.http import send_for_job
 from chatflow.settings import Settings
 
 _HEADER = struct.Struct(">I")
@@ -66,12 +69,20 @@ class SandboxInfo:
     network_namespace: bool
     landlock_abi: int
     runs_as_nobody: bool = False
+    libraries: tuple[str, ...] = ()  # third-party modules code may import
 
 
 class _Process:
-    def __init__(self, proc: asyncio.subprocess.Process, workdir: str) -> None:
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        workdir: str,
+        http: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
+    ) -> None:
         self.proc = proc
         self.workdir = workdir
+        self.http = http
+        self.requests: set[asyncio.Task[None]] = set()
         self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.info = SandboxInfo(False, 0)
         self.reader: asyncio.Task[None] | None = None
@@ -97,6 +108,11 @@ class _Process:
 
     async def dispatch(self) -> None:
         while (frame := await self.read_frame()) is not None:
+            if "http" in frame:  # a job's HTTP request (`_network`): sent, answered later
+                task = asyncio.create_task(self._answer(int(frame["job"]), frame["http"]))
+                self.requests.add(task)
+                task.add_done_callback(self.requests.discard)
+                continue
             future = self.pending.get(int(frame.pop("id", -1)))
             if future is not None and not future.done():
                 future.set_result(frame)
@@ -105,7 +121,18 @@ class _Process:
             if not future.done():
                 future.set_exception(error)
 
+    async def _answer(self, job_id: int, request: dict[str, Any]) -> None:
+        if self.http is None:
+            response = {"error": "network access is not allowed in code nodes here"}
+        else:
+            response = await self.http(request)
+        if self.proc.returncode is None:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.send({"http_reply": job_id, "response": response})
+
     async def stop(self) -> None:
+        for task in list(self.requests):
+            task.cancel()
         if self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
@@ -125,8 +152,13 @@ class SandboxExecutor:
         memory_mb: int = 256,
         max_output_bytes: int = 5 * 1024 * 1024,
         network_namespace: bool = True,
+        network: bool = True,
+        ssrf_allow: str = "",
     ) -> None:
         self.workers = workers
+        # Code may use requests/httpx; the server sends them through the SSRF guard.
+        self.network = network
+        self.ssrf_allow = ssrf_allow
         self.memory_bytes = memory_mb * 1024 * 1024
         self.max_output_bytes = max_output_bytes
         self.network_namespace = network_namespace
@@ -145,6 +177,8 @@ class SandboxExecutor:
             memory_mb=settings.code_memory_mb,
             max_output_bytes=settings.code_max_output_bytes,
             network_namespace=settings.code_network_namespace,
+            network=settings.code_network,
+            ssrf_allow=settings.ssrf_allow,
         )
 
     async def start(self) -> None:
@@ -270,8 +304,15 @@ class SandboxExecutor:
             env={"LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"},
             start_new_session=True,
         )
-        process = _Process(proc, workdir)
-        process.send({"netns": self.network_namespace})
+        http = functools.partial(send_for_job, self.ssrf_allow) if self.network else None
+        process = _Process(proc, workdir, http)
+        process.send(
+            {
+                "netns": self.network_namespace,
+                "network": self.network,
+                "site_dirs": _library_dirs(),
+            }
+        )
         ready = await process.read_frame()
         if ready is None or not ready.get("ready"):
             await process.stop()
@@ -280,9 +321,22 @@ class SandboxExecutor:
             network_namespace=bool(ready.get("netns")),
             landlock_abi=int(ready.get("landlock", 0)),
             runs_as_nobody=bool(ready.get("nobody")),
+            libraries=tuple(ready.get("libraries") or ()),
         )
         process.reader = asyncio.create_task(process.dispatch())
         return process
+
+
+def _library_dirs() -> list[str]:
+    """Where the libraries code may import live (the sandbox imports them from there once)."""
+    found: list[str] = []
+    for name in _libraries.OFFERED:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            site = str(Path(spec.origin).parents[1])
+            if site not in found:
+                found.append(site)
+    return found
 
 
 def _jsonable(value: Any) -> Any:

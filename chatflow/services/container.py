@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from chatflow.engine.limits import EngineLimits
 from chatflow.engine.nodes.base import EngineServices
+from chatflow.knowledge.index import ChunkIndex
+from chatflow.knowledge.rerank import build_reranker
 from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
@@ -18,6 +20,7 @@ from chatflow.services.annotations import AnnotationService
 from chatflow.services.apps import AppService
 from chatflow.services.audio import AudioService
 from chatflow.services.chat import ChatService
+from chatflow.services.console import ConsoleService
 from chatflow.services.conversation_variables import ConversationVariableService
 from chatflow.services.conversations import ConversationService
 from chatflow.services.end_users import EndUserService
@@ -25,8 +28,12 @@ from chatflow.services.features import TurnFeatures
 from chatflow.services.feedbacks import FeedbackService
 from chatflow.services.files import FileService
 from chatflow.services.human_input import HumanInputService
+from chatflow.services.knowledge import KnowledgeService
+from chatflow.services.knowledge_base import DatasetKnowledgeBase
 from chatflow.services.moderation import ModerationService
+from chatflow.services.operators import OperatorService
 from chatflow.services.runtime import Runtime, open_runtime
+from chatflow.services.sites import SiteService
 from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import RunDeps, StreamItem
 from chatflow.services.workflows import WorkflowService
@@ -35,6 +42,7 @@ from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
 from chatflow.store.turns import TurnStore
 from chatflow.tools.catalog import build_registry as build_tool_registry
+from chatflow.tools.remote import close as close_remote_tools
 from chatflow.tools.runtime import ToolRuntimeService
 from chatflow.tools.signing import FileSigner, load_secret
 
@@ -78,8 +86,12 @@ class Services:
     audio: AudioService
     human_input: HumanInputService
     runtime: Runtime
+    knowledge: KnowledgeService
     tools: ToolRuntimeService
     tool_files: ToolFileService
+    sites: SiteService
+    operators: OperatorService
+    console: ConsoleService
 
     @classmethod
     async def open(
@@ -109,6 +121,18 @@ class Services:
             upload_max_mb=settings.upload_max_mb,
             ssrf_allow=settings.ssrf_allow,
         )
+        embedder = models.embedder()
+        knowledge = KnowledgeService(
+            db,
+            files.storage,
+            ChunkIndex(db, embedder, reranker=build_reranker(settings)),
+            upload_max_mb=settings.upload_max_mb,
+            # Reported as the datasets' embedding model: (backend, model name).
+            embedding_model=(
+                settings.embedding_backend,
+                str(getattr(embedder, "model", "") or settings.embedding_backend),
+            ),
+        )
         signer = FileSigner(
             load_secret(settings.secret_key, settings.data_dir),
             base_url=settings.files_url,
@@ -130,6 +154,7 @@ class Services:
             # http-request bodies become tool files too (signed URL, `tool_files` row).
             file_saver=tool_files.save,
             ssrf_allow=settings.ssrf_allow,
+            knowledge=DatasetKnowledgeBase(db, knowledge),
         )
         # In-process, or shared by every worker through Redis (`settings.redis_url`).
         runtime = await open_runtime(settings, db, sweep=sweep)
@@ -143,6 +168,9 @@ class Services:
         human_input = HumanInputService(deps, apps)
         chat = ChatService(deps, human_input, features)
         workflows = WorkflowService(deps, human_input)
+        sites = SiteService(db, apps, session_days=settings.web_session_days)
+        if sweep:  # servers ingest documents; the CLI starts it when it needs it
+            await knowledge.start()
         return cls(
             settings=settings,
             db=db,
@@ -163,14 +191,20 @@ class Services:
             audio=AudioService(db, settings),
             human_input=human_input,
             runtime=runtime,
+            knowledge=knowledge,
             tools=tools,
             tool_files=tool_files,
+            sites=sites,
+            console=ConsoleService(db, apps, sites),
+            operators=OperatorService(db),
         )
 
     async def close(self) -> None:
+        await self.knowledge.close()
         await self.runtime.close()
         await self.chat.close()
         await self.annotations.close()
         await self.moderation.close()
         await self.sandbox.close()
+        await close_remote_tools(self.tools.registry.providers)
         await self.db.close()

@@ -1,4 +1,5 @@
-"""The server's tool registry: every built-in provider plus the operator's mappings."""
+"""The server's tool registry: every built-in provider, the operator's OpenAPI and MCP
+providers, and the operator's mappings."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pkgutil
 from collections.abc import Iterable
 
 from chatflow.settings import Settings
-from chatflow.tools import builtin, mappings
+from chatflow.tools import builtin, mappings, remote
 from chatflow.tools.base import ToolProvider
 from chatflow.tools.registry import ToolRegistry
 
@@ -27,7 +28,8 @@ def builtin_providers(settings: Settings) -> list[ToolProvider]:
 
 def build_registry(settings: Settings, extra: Iterable[ToolProvider] = ()) -> ToolRegistry:
     registry = ToolRegistry(builtin_providers(settings))
-    for provider in extra:
+    # The operator's OpenAPI and MCP providers (`chatflow tools add-openapi|add-mcp`).
+    for provider in [*remote.providers(settings), *extra]:
         registry.register(provider)
     for source, target in mappings.load(settings).items():
         registry.map(source, target)

@@ -82,6 +82,47 @@ EXA_SEARCH = Route(
         }
     )
 )
+# The web tools' services (see corpus_tools.web_settings), as they answer.
+ARTICLE = Route(
+    "<html><head><title>Solar power explained</title></head><body><nav>Home</nav><article>"
+    "<h1>Solar power explained</h1><p>Solar panels convert sunlight into electricity through "
+    "the photovoltaic effect; prices fell ninety percent in a decade.</p></article></body></html>",
+    content_type="text/html; charset=utf-8",
+)
+DUCKDUCKGO = Route(
+    "<html><body>"
+    + "".join(
+        f'<div class="result"><a class="result__a" href="/pages.example/{n}.html">Solar {n}</a>'
+        f'<a class="result__snippet">Snippet {n}</a></div>'
+        for n in range(1, 5)
+    )
+    + "</body></html>",
+    content_type="text/html; charset=utf-8",
+)
+DUCKDUCKGO_ROUTES = {
+    ("html.duckduckgo.com", "/html/"): DUCKDUCKGO,
+    **{("pages.example", f"/{n}.html"): ARTICLE for n in range(1, 5)},
+}
+# Both MediaWiki calls (list=search, then prop=extracts) read their part of one answer.
+WIKIPEDIA = Route(
+    json.dumps(
+        {
+            "query": {
+                "search": [{"title": "Solar power"}],
+                "pages": [{"title": "Solar power", "extract": "Solar power is energy."}],
+            }
+        }
+    )
+)
+PERPLEXITY = Route(
+    json.dumps(
+        {
+            "citations": ["https://docs.dify.ai/"],
+            "choices": [{"message": {"role": "assistant", "content": "Dify.AI ships agents."}}],
+        }
+    )
+)
+TRANSLATE = Route(json.dumps([[["Hello", "你好", None, None, 10]], None, "zh-CN"]))
 EXA_CONTENTS = Route(json.dumps({"results": [{"highlights": ["Dify runs workflows."]}]}))
 
 # deep-researcher's extractors run in prompt mode: they read JSON from the reply text.
@@ -219,13 +260,14 @@ CASES: tuple[Case, ...] = (
         inputs={"Research_Theme": "solar power"},
         dialogue_count=4,
         replies=DEEP_RESEARCH_REPLIES,
-        dropped=frozenset(
-            ("1739288338449", "1739288362314", "1739288378358", "1739191682740017391916827400")
-        ),
+        routes={("en.wikipedia.org", "/w/api.php"): WIKIPEDIA},
+        dropped=frozenset(("1739288338449", "1739288362314", "1739288378358")),
         answer="报告已生成",
+        tools_ran=("wikipedia_search",),
         why=(
-            "turn 4: four research iterations call knowledge-retrieval / wikipedia; "
-            "their remove-abnormal-output mode drops the failed passes, the report is written"
+            "turn 4: four research iterations call knowledge-retrieval (not configured: "
+            "remove-abnormal-output drops those passes) and wikipedia_search (loopback "
+            "MediaWiki); the report is written"
         ),
     ),
     Case(
@@ -274,10 +316,9 @@ CASES: tuple[Case, ...] = (
         "json-translate-iteration.yml",
         "translate",
         inputs={"json_data": '{"title": "你好"}'},
-        status="failed",
-        failed_node="1731659570395",
-        error="tool provider 'google_translate' is not configured",
-        why="iteration body calls tool google_translate",
+        routes={("translate.googleapis.com", "/translate_a/single"): TRANSLATE},
+        tools_ran=("translate",),
+        why="iteration body calls google_translate (loopback translate endpoint)",
     ),
     Case(
         "json-translate-iteration.yml",
@@ -301,10 +342,9 @@ CASES: tuple[Case, ...] = (
     Case("loop-increment-break.yml", why="loop with break condition and assigner -> end"),
     Case(
         "loop-perplexity-search.yml",
-        status="failed",
-        failed_node="1754979561786",
-        error="tool provider 'langgenius/perplexity/perplexity' is not configured",
-        why="loop body calls tool perplexity",
+        routes={("api.perplexity.ai", "/chat/completions"): PERPLEXITY},
+        tools_ran=("perplexity",),
+        why="loop body calls perplexity (loopback Perplexity API, key from settings)",
     ),
     Case(
         "math-mistakes-similar-questions.yml",
@@ -338,10 +378,9 @@ CASES: tuple[Case, ...] = (
         "simple-kimi.yml",
         "web-search",
         inputs={"web_search": "开启", "role_def": ""},
-        status="failed",
-        failed_node="1727357843831",
-        error="tool provider 'duckduckgo' is not configured",
-        why="web search on: tool duckduckgo",
+        routes=DUCKDUCKGO_ROUTES,
+        tools_ran=("ddgo_search", "webscraper"),
+        why="web search on: ddgo_search -> four results scraped by webscraper -> llm -> answer",
     ),
     Case("smart-study-planner.yml", why="first turn: extractor -> assigners -> code -> llm"),
     Case(

@@ -70,9 +70,37 @@ class DiskToolFiles:
         return file
 
 
-def corpus_tools(root: Path, models: ModelRegistry) -> tuple[ToolRuntimeService, DiskToolFiles]:
+# Keys the web tools send to their loopback stand-ins (the cases' routes).
+PERPLEXITY_KEY = "pplx-corpus"
+SERPAPI_KEY = "serp-corpus"
+TAVILY_KEY = "tvly-corpus"
+
+
+def web_settings(base: str) -> dict[str, str]:
+    """The web tools pointed at the corpus's loopback server: a request for
+    `https://host/path` goes to `{base}/host/path`, as http-request nodes' URLs are
+    rewritten, so the cases declare the web tools' answers as routes."""
+    return {
+        "tools_duckduckgo_url": f"{base}/html.duckduckgo.com/html/",
+        "tools_searxng_url": f"{base}/searx.example",
+        "tools_tavily_url": f"{base}/api.tavily.com",
+        "tools_tavily_api_key": TAVILY_KEY,
+        "tools_perplexity_url": f"{base}/api.perplexity.ai",
+        "tools_perplexity_api_key": PERPLEXITY_KEY,
+        "tools_google_search_url": f"{base}/serpapi.com/search",
+        "tools_google_search_api_key": SERPAPI_KEY,
+        "tools_wikipedia_url": f"{base}/{{language}}.wikipedia.org/w/api.php",
+        "tools_google_translate_url": f"{base}/translate.googleapis.com/translate_a/single",
+        "ssrf_allow": "127.0.0.1",
+    }
+
+
+def corpus_tools(
+    root: Path, models: ModelRegistry, web_base: str = ""
+) -> tuple[ToolRuntimeService, DiskToolFiles]:
     root.mkdir(parents=True, exist_ok=True)
-    settings = Settings(data_dir=root, tools_sql_url=seed_sql(root / "operator.db"))
+    web: dict[str, str] = web_settings(web_base) if web_base else {}
+    settings = Settings(data_dir=root, tools_sql_url=seed_sql(root / "operator.db"), **web)
     files = DiskToolFiles(root / "files")
     runtime = ToolRuntimeService(
         build_registry(settings), files=files, settings=settings, services={"models": models}

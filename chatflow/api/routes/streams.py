@@ -35,7 +35,7 @@ _DESCRIPTION = (
 )
 
 
-async def _resume(
+async def resume_stream(
     services: Services,
     app: LoadedApp,
     task_id: str,
@@ -69,7 +69,7 @@ def _route(workflow: bool) -> Callable[..., Awaitable[Response]]:
         user: str | None = Query(default=None, description="The end user that started the run."),
         last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
     ) -> Response:
-        return await _resume(services, app, task_id, user, last_event_id, workflow=workflow)
+        return await resume_stream(services, app, task_id, user, last_event_id, workflow=workflow)
 
     return resume
 
