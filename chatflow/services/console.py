@@ -7,7 +7,7 @@ Operators see across end users (as Dify's console does); the chat sites never do
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import yaml
@@ -19,6 +19,7 @@ from chatflow.services.sites import SiteInfo, SiteService
 from chatflow.store import Database
 from chatflow.store import apps as apps_repo
 from chatflow.store import sites as sites_repo
+from chatflow.store._types import utcnow
 from chatflow.store.models import ApiKey, App, Conversation, Message, NodeExecution, WorkflowRun
 
 PAGE = 50
@@ -157,6 +158,40 @@ class ConsoleService:
             )
         return {**_run(row), "inputs": row.inputs, "outputs": row.outputs,
                 "nodes": [_node(n) for n in nodes]}  # fmt: skip
+
+    async def metrics(self, app_id: str, days: int) -> dict[str, Any]:
+        """Per day (UTC) over the last `days`: runs, failed runs, tokens, mean latency."""
+        await self._app(app_id)
+        today = utcnow().date()
+        first = today - timedelta(days=days - 1)
+        since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+        async with self._db.session() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        WorkflowRun.created_at,
+                        WorkflowRun.status,
+                        WorkflowRun.total_tokens,
+                        WorkflowRun.elapsed_time,
+                    ).where(WorkflowRun.app_id == app_id, WorkflowRun.created_at >= since)
+                )
+            ).all()
+        buckets = {first + timedelta(days=i): [0, 0, 0, 0.0] for i in range(days)}
+        for created_at, status, tokens, elapsed in rows:
+            bucket = buckets.get(created_at.date())
+            if bucket is None:
+                continue
+            bucket[0] += 1
+            bucket[1] += status == "failed"
+            bucket[2] += tokens or 0
+            bucket[3] += elapsed or 0.0
+        return {
+            "days": [
+                {"date": day.isoformat(), "runs": runs, "errors": errors, "tokens": tokens,
+                 "latency": round(total / runs, 3) if runs else 0.0}
+                for day, (runs, errors, tokens, total) in buckets.items()
+            ]
+        }  # fmt: skip
 
     async def conversations(self, app_id: str, page: int) -> dict[str, Any]:
         await self._app(app_id)

@@ -16,6 +16,7 @@ from chatflow.knowledge.rerank import build_reranker
 from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
+from chatflow.services.admission import RunAdmission
 from chatflow.services.annotations import AnnotationService
 from chatflow.services.apps import AppService
 from chatflow.services.audio import AudioService
@@ -86,6 +87,7 @@ class Services:
     audio: AudioService
     human_input: HumanInputService
     runtime: Runtime
+    admission: RunAdmission
     knowledge: KnowledgeService
     tools: ToolRuntimeService
     tool_files: ToolFileService
@@ -191,6 +193,7 @@ class Services:
             audio=AudioService(db, settings),
             human_input=human_input,
             runtime=runtime,
+            admission=RunAdmission(settings.model_queue_max),
             knowledge=knowledge,
             tools=tools,
             tool_files=tool_files,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,6 +26,19 @@ from chatflow.store.models import Site
 
 # scrypt parameters for passcodes (RFC 7914's interactive-use figures, ~16 MiB).
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+# Wrong passcodes allowed per site in a window before sign-ins there answer 429 (per
+# worker process: a bound on guessing, not an account lockout).
+PASSCODE_TRIES = 10
+PASSCODE_WINDOW_SECONDS = 60.0
+
+
+class TooManyTries(ChatflowError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Too many wrong passcodes; wait a minute.", code="too_many_requests", status=429
+        )
 
 
 class PasscodeRequired(ChatflowError):
@@ -85,6 +100,7 @@ class SiteService:
         self._db = db
         self._apps = apps
         self._session_ttl = timedelta(days=session_days)
+        self._failures: dict[str, deque[float]] = {}
 
     @property
     def session_seconds(self) -> int:
@@ -148,7 +164,11 @@ class SiteService:
             if site.passcode_hash is not None:
                 if not passcode:
                     raise PasscodeRequired()
+                failures = self._recent_failures(code)
+                if len(failures) >= PASSCODE_TRIES:
+                    raise TooManyTries()
                 if not check_passcode(passcode, site.passcode_hash):
+                    failures.append(time.monotonic())
                     raise PasscodeRequired("The passcode is not right.")
             token = secrets.token_urlsafe(32)
             user = "web-" + secrets.token_hex(12)
@@ -156,6 +176,16 @@ class SiteService:
                 session, site.app_id, _token_hash(token), user, utcnow() + self._session_ttl
             )
         return token
+
+    def _recent_failures(self, code: str) -> deque[float]:
+        failures = self._failures.setdefault(code, deque())
+        horizon = time.monotonic() - PASSCODE_WINDOW_SECONDS
+        while failures and failures[0] < horizon:
+            failures.popleft()
+        return failures
+
+    def forget_failures(self, code: str) -> None:
+        self._failures.pop(code, None)
 
     async def authenticate(self, code: str, token: str | None) -> WebUser:
         """The session behind a cookie on this site; 401 when absent, expired or another

@@ -148,6 +148,7 @@ class Database:
             except BaseException:
                 await engine.dispose()
                 raise
+            _count_checkouts(engine)
             self._engine = engine
             self._sessions = async_sessionmaker(engine, expire_on_commit=False)
             if self._checkpointer is not None:
@@ -354,3 +355,12 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     for pragma in _SQLITE_PRAGMAS:
         cursor.execute(pragma)
     cursor.close()
+
+
+def _count_checkouts(engine: AsyncEngine) -> None:
+    """Keep `chatflow_db_pool_checked_out` current (the pool tells us each hand-out)."""
+    from chatflow.observability import metrics as m
+
+    pool = engine.sync_engine.pool
+    event.listen(pool, "checkout", lambda *_: m.DB_POOL_IN_USE.inc())
+    event.listen(pool, "checkin", lambda *_: m.DB_POOL_IN_USE.dec())

@@ -10,6 +10,7 @@ import { renderCitations, Trace } from "./extras.js";
 import { createInputs } from "./inputs.js";
 import { renderMarkdown } from "./markdown.js";
 import { createSidebar, PLACEHOLDER_NAME } from "./sidebar.js";
+import { createSpeech } from "./speech.js";
 import { createUploads } from "./uploads.js";
 
 const COLLAPSE_CHARS = 600;
@@ -93,6 +94,7 @@ function renderApp(site, params) {
   );
   inputs.build(params.user_input_form || []);
   uploads.configure(params);
+  $("mic").hidden = !params.speech_to_text?.enabled;
   const workflow = site.mode === "workflow";
   $("query").disabled = workflow;
   if (workflow) showError(new Error("This is a workflow app; the chat page serves chat apps."));
@@ -209,6 +211,11 @@ function renderActions(turn) {
   like.setAttribute("aria-pressed", String(turn.rating === "like"));
   dislike.setAttribute("aria-pressed", String(turn.rating === "dislike"));
   const buttons = [actionButton("copy", "Copy answer", () => copyAnswer(turn)), like, dislike];
+  if (session.params?.text_to_speech?.enabled) {
+    const speak = actionButton("speaker", "Read aloud", () => speech.toggle(turn, speak));
+    speak.setAttribute("aria-pressed", "false");
+    buttons.push(speak);
+  }
   if (turn === session.lastTurn) buttons.push(actionButton("redo", "Regenerate answer", () => regenerate(turn)));
   turn.actions.replaceChildren(...buttons);
 }
@@ -264,7 +271,26 @@ function historyTurn(message) {
     turn.stopped = true;
     setStatus(turn, "Stopped");
   }
+  if (showsSteps() && message.workflow_run_id) lazyTrace(turn);
   return turn;
+}
+
+/** A stored answer's run trace, fetched the first time it is opened. */
+function lazyTrace(turn) {
+  const details = h("details", { class: "trace" }, h("summary", {}, "Workflow steps"));
+  details.addEventListener("toggle", async () => {
+    if (!details.open || turn.trace) return;
+    turn.trace = new Trace();
+    try {
+      const { data } = await session.api.request(`/messages/${encodeURIComponent(turn.messageId)}/trace`);
+      for (const node of data) turn.trace.add({ event: "node_finished", data: node });
+      turn.trace.render(turn.traceBox);
+    } catch (error) {
+      turn.trace = null;
+      showError(error);
+    }
+  });
+  turn.traceBox.replaceChildren(details);
 }
 
 // ---- answer actions ----------------------------------------------------------------
@@ -687,6 +713,17 @@ const sidebar = createSidebar({
 });
 const uploads = createUploads({ session, onError: showError, onChange: updateSend });
 const inputs = createInputs({ api: () => session.api, onError: showError, onChange: updateSend });
+const speech = createSpeech({
+  session,
+  onError: showError,
+  onText: (text) => {
+    const box = $("query");
+    box.value = box.value ? `${box.value} ${text}` : text;
+    autosize();
+    box.focus();
+  },
+  announce: (text) => ($("announcer").textContent = text),
+});
 
 function bindUi() {
   $("composer").addEventListener("submit", (event) => {

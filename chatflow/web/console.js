@@ -162,8 +162,11 @@ function openApp(id) {
   $("app-meta").textContent = `${app.mode} · ${app.id}`;
   renderSite(app.site);
   renderKeys(app);
+  $("metrics").replaceChildren(); // not the previous app's while this one's load
+  $("graph").replaceChildren();
   selectTab("overview");
   drawGraph(app.id);
+  drawMetrics(app.id);
 }
 
 function renderSite(site) {
@@ -234,10 +237,11 @@ async function drawGraph(id) {
   if (state.app?.id !== id) return;
   const xs = graph.nodes.map((n) => n.x);
   const ys = graph.nodes.map((n) => n.y);
-  const minX = Math.min(...xs, 0) - 20;
-  const minY = Math.min(...ys, 0) - 20;
-  const width = Math.max(...xs, 0) - minX + NODE_W + 40;
-  const height = Math.max(...ys, 0) - minY + NODE_H + 40;
+  // The editor's coordinates, framed around the nodes themselves.
+  const minX = (xs.length ? Math.min(...xs) : 0) - 20;
+  const minY = (ys.length ? Math.min(...ys) : 0) - 20;
+  const width = (xs.length ? Math.max(...xs) : 0) - minX + NODE_W + 20;
+  const height = (ys.length ? Math.max(...ys) : 0) - minY + NODE_H + 20;
   const at = new Map(graph.nodes.map((n) => [n.id, n]));
   const edges = graph.edges
     .filter((e) => at.has(e.source) && at.has(e.target))
@@ -268,6 +272,43 @@ async function drawGraph(id) {
       svg("g", {}, ...nodes),
     ),
   );
+}
+
+// ---- metrics ------------------------------------------------------------------------
+
+const METRICS = [
+  ["runs", "Runs", (v) => String(v)],
+  ["errors", "Errors", (v) => String(v)],
+  ["tokens", "Tokens", (v) => String(v)],
+  ["latency", "Mean latency (s)", (v) => v.toFixed(2)],
+];
+
+function barChart(days, key, title, format) {
+  const values = days.map((d) => d[key]);
+  const max = Math.max(...values, 1e-9);
+  const width = 280, height = 90, gap = 2;
+  const bar = (width - gap * (values.length - 1)) / values.length;
+  const total = key === "latency"
+    ? format(values.filter((v) => v > 0).reduce((a, b) => a + b, 0) / Math.max(values.filter((v) => v > 0).length, 1))
+    : format(values.reduce((a, b) => a + b, 0));
+  const bars = values.map((v, i) =>
+    svg("rect", { class: `bar bar-${key}`, x: i * (bar + gap), y: height - (v / max) * height, width: bar,
+      height: (v / max) * height }, svg("title", {}, `${days[i].date}: ${format(v)}`)),
+  );
+  const label = `${title}: ${total} over ${days.length} days; per day ${values.map(format).join(", ")}`;
+  return h("figure", { class: "metric" },
+    h("figcaption", {}, h("span", { class: "muted small" }, title), h("strong", { class: "metric-total" }, total)),
+    svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label }, ...bars));
+}
+
+async function drawMetrics(id) {
+  try {
+    const { days } = await call(`/apps/${id}/metrics?days=14`);
+    if (state.app?.id !== id) return;
+    $("metrics").replaceChildren(...METRICS.map(([key, title, format]) => barChart(days, key, title, format)));
+  } catch (error) {
+    fail(error);
+  }
 }
 
 // ---- keys --------------------------------------------------------------------------

@@ -66,6 +66,9 @@ def test_a_session_reaches_only_its_own_conversations(server: LiveServer) -> Non
     assert bob.post(f"/conversations/{conversation}/name", json={"name": "x"}).status_code == 404
     assert bob.post(f"/messages/{message}/feedbacks", json={"rating": "like"}).status_code == 404
     assert bob.get(f"/messages/{message}/suggested-questions").status_code == 404
+    assert bob.get(f"/messages/{message}/trace").status_code == 404
+    nodes = alice.get(f"/messages/{message}/trace").json()["data"]
+    assert [n["node_type"] for n in nodes] == ["start", "llm", "answer"]
     # Continuing someone else's conversation is refused too.
     with bob.stream(
         "POST", "/chat-messages", json={"query": "x", "inputs": {}, "conversation_id": conversation}
@@ -142,6 +145,13 @@ def test_disable_and_passcode(server: LiveServer) -> None:
             assert c.post("/passport", json={}).json()["code"] == "passcode_required"
             wrong = c.post("/passport", json={"passcode": "nope"})
             assert wrong.status_code == 401
+            # Guessing is throttled per site: after a burst of wrong passcodes, 429.
+            for _ in range(20):
+                last = c.post("/passport", json={"passcode": "guess"})
+                if last.status_code == 429:
+                    break
+            assert last.status_code == 429 and last.json()["code"] == "too_many_requests"
+            server.services.sites.forget_failures(code)
             assert c.post("/passport", json={"passcode": "open sesame"}).status_code == 200
             assert c.get("/conversations").status_code == 200
             server.call(sites.configure("assistant", enabled=False))

@@ -177,6 +177,14 @@ def test_run_trace_follows_the_sites_setting(page: Page, server: LiveServer) -> 
     steps.nth(1).locator("summary").click()
     expect(steps.nth(1)).to_contain_text("Outputs")
     expect(steps.nth(1).locator("pre").last).to_contain_text(ANSWER)
+    # Reloaded from history, the trace is fetched when first opened.
+    page.reload()
+    page.wait_for_selector("body.ready")
+    stored = page.locator("#messages .trace")
+    expect(stored.locator("> summary")).to_have_text("Workflow steps")
+    stored.locator("> summary").click()
+    expect(stored.locator("> summary")).to_have_text("Workflow steps (3)")
+    expect(stored.locator(".step .step-title")).to_have_text(["Start", "LLM", "Answer"])
 
     sites = server.services.sites
     server.call(sites.configure("assistant", show_workflow_steps=False))
@@ -339,3 +347,28 @@ def test_more_than_a_hundred_conversations_page_in(page: Page, server: LiveServe
     expect(page.locator(".conv-open")).to_have_text(["Trip 2", "Trip 1", "Trip 0"])
     page.fill("#conv-search", "no such name")
     expect(page.locator("#conversations-empty")).to_have_text("No conversation matches.")
+
+
+def test_read_aloud_and_dictation_when_the_app_enables_them(page: Page, server: LiveServer) -> None:
+    open_chat(page, server)  # the assistant has neither
+    expect(page.locator("#mic")).to_be_hidden()
+    open_chat(page, server, "speech")
+    send(page, "hello")
+    wait_idle(page)
+    speak = answer_button(page, "Read aloud")
+    with page.expect_response(lambda r: r.url.endswith("/api/text-to-audio")) as spoken:
+        speak.click()
+    assert spoken.value.ok and spoken.value.headers["content-type"].startswith("audio/")
+    expect(page.locator("#announcer")).to_have_text("Reading the answer aloud")
+
+    mic = page.get_by_role("button", name="Dictate a message")
+    mic.click()
+    expect(page.get_by_role("button", name="Stop dictating")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    with page.expect_response(lambda r: r.url.endswith("/api/audio-to-text")) as heard:
+        page.get_by_role("button", name="Stop dictating").click()
+    # The fake microphone plays a tone: the WAV decodes; any words heard go to the box.
+    assert heard.value.status == 200, heard.value.text()
+    expect(page.locator("#query")).to_have_value(heard.value.json()["text"])
+    expect(mic).to_have_attribute("aria-pressed", "false")

@@ -95,6 +95,19 @@ def test_writes_need_the_csrf_token_and_the_same_origin(console: httpx.Client) -
     assert console.get("/apps").status_code == 401
 
 
+def test_metrics_count_runs_errors_and_tokens(server: LiveServer, console: httpx.Client) -> None:
+    apps = {a["name"]: a["id"] for a in console.get("/apps").json()["data"]}
+    before = console.get(f"/apps/{apps['failing']}/metrics", params={"days": 3}).json()["days"]
+    chat = server.web_client("failing")
+    with chat.stream("POST", "/chat-messages", json={"query": "go", "inputs": {}}) as r:
+        r.read()
+    after = console.get(f"/apps/{apps['failing']}/metrics", params={"days": 3}).json()["days"]
+    assert len(after) == 3
+    assert after[-1]["runs"] == before[-1]["runs"] + 1
+    assert after[-1]["errors"] == before[-1]["errors"] + 1
+    assert console.get(f"/apps/{apps['failing']}/metrics", params={"days": "x"}).status_code == 400
+
+
 def test_a_revoked_key_stops_at_once(server: LiveServer, console: httpx.Client) -> None:
     app = next(a for a in console.get("/apps").json()["data"] if a["name"] == "assistant")
     created = console.post(f"/apps/{app['id']}/keys").json()
@@ -170,9 +183,17 @@ def test_console_in_the_browser(
     page.locator("#keys tr").first.get_by_role("button", name=re.compile("^Revoke")).click()
     expect(page.locator("#keys tr")).to_have_count(1)
 
-    # The assistant's conversation and its run with the node timeline.
+    # The assistant: its metrics, its conversation and its run with the node timeline.
     page.get_by_role("button", name=re.compile("assistant$")).click()
     expect(page.locator("#app-title")).to_have_text("assistant")
+    totals = page.locator("#metrics .metric-total")
+    expect(totals).to_have_count(4)
+    runs, errors = (int(totals.nth(i).inner_text()) for i in range(2))
+    assert runs >= 1 and errors == 0
+    expect(page.locator("#metrics svg").first).to_have_attribute(
+        "aria-label", re.compile(rf"^Runs: {runs} over 14 days")
+    )
+    shot(page, "console-metrics")
     page.get_by_role("tab", name="Conversations").click()
     page.locator("#conv-list button").first.click()
     expect(page.locator("#conv-messages .console-msg").first).to_contain_text(ANSWER)

@@ -149,6 +149,14 @@ async def run(app_id: str, run_id: str, who: OperatorDep, services: ServicesDep)
     return JSONResponse(await services.console.run(app_id, run_id))
 
 
+@router.get("/apps/{app_id}/metrics")
+async def metrics(
+    app_id: str, who: OperatorDep, services: ServicesDep, days: str | None = None
+) -> JSONResponse:
+    span = min(max(int_param(days, "days", 14), 1), 90)
+    return JSONResponse(await services.console.metrics(app_id, span))
+
+
 @router.get("/apps/{app_id}/conversations")
 async def conversations(
     app_id: str, who: OperatorDep, services: ServicesDep, page: str | None = None

@@ -29,6 +29,7 @@ MEDIA_TYPES = {
     "api.js": "text/javascript; charset=utf-8",
     "dom.js": "text/javascript; charset=utf-8",
     "extras.js": "text/javascript; charset=utf-8",
+    "speech.js": "text/javascript; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "inputs.js": "text/javascript; charset=utf-8",
@@ -43,6 +44,7 @@ _IMMUTABLE = "public, max-age=31536000, immutable"
 _HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "media-src blob:; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     ),
     "Referrer-Policy": "no-referrer",

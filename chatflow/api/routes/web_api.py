@@ -26,12 +26,13 @@ from chatflow.api import serializers
 from chatflow.api._json import JSONResponse
 from chatflow.api.deps import ServicesDep, blank_to_none, int_param, json_body, services_of
 from chatflow.api.resumable import encode_turn, wants_ids
+from chatflow.api.routes.audio import transcribe_form
 from chatflow.api.routes.feedbacks import FeedbackBody
 from chatflow.api.routes.files import receive_upload, upload_payload
 from chatflow.api.routes.streams import resume_stream
 from chatflow.api.schemas import ChatMessageBody, RenameBody
 from chatflow.api.sse import ChatStreamEncoder, sse_response
-from chatflow.errors import ChatflowError, InvalidRequest
+from chatflow.errors import ChatflowError, InvalidRequest, NotFound
 from chatflow.services.chat import ChatRequest
 from chatflow.services.sites import SiteInfo, WebUser
 from chatflow.store.models import Message
@@ -277,6 +278,53 @@ async def feedback(
 async def suggested(message_id: str, who: WebUserDep, services: ServicesDep) -> JSONResponse:
     questions = await services.conversations.suggested(who.app, who.user, message_id)
     return JSONResponse({"result": "success", "data": questions})
+
+
+@router.get("/messages/{message_id}/trace")
+async def trace(message_id: str, who: WebUserDep, services: ServicesDep) -> JSONResponse:
+    """The run trace of one of this user's answers, where the site shows workflow steps."""
+    if not who.site.show_workflow_steps:
+        raise NotFound("This site does not show workflow steps.")
+    nodes = await services.conversations.trace(who.app, who.user, message_id)
+    return JSONResponse(
+        {
+            "data": [
+                {
+                    "id": n.id,
+                    "node_id": n.node_id,
+                    "node_type": n.node_type,
+                    "title": n.title,
+                    "status": n.status,
+                    "error": n.error,
+                    "elapsed_time": n.elapsed_time,
+                    "inputs": n.inputs,
+                    "outputs": n.outputs,
+                    "iteration_id": (n.execution_metadata or {}).get("iteration_id"),
+                }
+                for n in nodes
+            ]
+        }
+    )
+
+
+class SpeakBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    message_id: str
+
+
+@router.post("/text-to-audio")
+async def text_to_audio(request: Request, who: WebUserDep, services: ServicesDep) -> Response:
+    """One of this user's answers read aloud (only answers: the site is no free TTS)."""
+    body = await json_body(request, SpeakBody)
+    audio = services.audio
+    text = await audio.speech_text(who.app, text=None, message_id=body.message_id, user=who.user)
+    data, mime_type = await audio.tts().synthesize(text.strip(), voice=audio.voice(who.app, None))
+    return Response(data, media_type=mime_type)
+
+
+@router.post("/audio-to-text")
+async def audio_to_text(request: Request, who: WebUserDep, services: ServicesDep) -> JSONResponse:
+    return JSONResponse({"text": await transcribe_form(request, services, who.app)})
 
 
 @router.post("/files/upload", status_code=201)
