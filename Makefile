@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5001
 
-.PHONY: serve test install install-test lint typecheck bench clean docs lock check-wheels
+.PHONY: serve test perf install install-test lint typecheck bench clean docs lock check-wheels
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,8 +70,13 @@ install-test: $(VENV)/.installed-test
 serve: install
 	$(BIN)/chatflow serve --host $(HOST) --port $(PORT)
 
+# Timing-ratio checks (`perf`) run on their own (`make perf`, and a line of .ci/run):
+# on a busy machine they flake, and they say nothing about correctness.
 test: install-test
-	$(BIN)/python -m pytest -q tests sdk/tests
+	$(BIN)/python -m pytest -q -m "not perf" tests sdk/tests
+
+perf: install-test
+	$(BIN)/python -m pytest -q -m perf tests sdk/tests
 
 lint: install-test
 	$(BIN)/ruff check chatflow tests sdk

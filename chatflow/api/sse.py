@@ -291,8 +291,8 @@ class ChatStreamEncoder:
 
     def _container(self, item: StreamItem) -> list[Frame]:
         """Iteration, loop, retry and agent-log frames."""
-        if isinstance(item, ev.IterationStarted | ev.LoopStarted):
-            kind = "iteration" if isinstance(item, ev.IterationStarted) else "loop"
+        if isinstance(item, ev.ContainerStarted):
+            kind = item.kind
             data = {
                 "id": item.execution_id,
                 "node_id": item.node_id,
@@ -304,8 +304,8 @@ class ChatStreamEncoder:
                 "extras": {},
             }
             return [self._workflow(f"{kind}_started", data)]
-        if isinstance(item, ev.IterationNext | ev.LoopNext):
-            kind = "iteration" if isinstance(item, ev.IterationNext) else "loop"
+        if isinstance(item, ev.ContainerNext):
+            kind = item.kind
             data = {
                 "id": item.execution_id,
                 "node_id": item.node_id,
@@ -315,11 +315,11 @@ class ChatStreamEncoder:
                 "created_at": _ts(item.started_at),
                 "extras": {},
             }
-            if isinstance(item, ev.LoopNext):
+            if kind == "loop":
                 data["pre_loop_output"] = dict(item.pre_loop_output)
             return [self._workflow(f"{kind}_next", data)]
-        if isinstance(item, ev.IterationCompleted | ev.LoopCompleted):
-            kind = "iteration" if isinstance(item, ev.IterationCompleted) else "loop"
+        if isinstance(item, ev.ContainerCompleted):
+            kind = item.kind
             usage = item.usage
             data = {
                 "id": item.execution_id,

@@ -18,6 +18,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Se
 from contextlib import aclosing
 from typing import Any
 
+from chatflow.engine import _pause
 from chatflow.engine._channel import Channel, drain
 from chatflow.engine._edges import Edges
 from chatflow.engine._step import (
@@ -33,7 +34,7 @@ from chatflow.engine._step import (
     retries,
     take,
 )
-from chatflow.engine.answer_stream import answer_stream
+from chatflow.engine.answer_stream import JournaledStream, answer_stream
 from chatflow.engine.events import ContainerScope, Event, HumanInputRequired
 from chatflow.engine.graph import RESPONSE_TYPES, Graph, GraphNode, Scope
 from chatflow.engine.nodes.base import (
@@ -43,7 +44,7 @@ from chatflow.engine.nodes.base import (
     StreamChunk,
     Turn,
 )
-from chatflow.engine.variables import VariablePool
+from chatflow.engine.variables import CONVERSATION, SYSTEM, VariablePool
 from chatflow.errors import NodeError
 from chatflow.providers.base import Usage
 
@@ -135,37 +136,41 @@ class ScopeRun:
             while queue:
                 node = self.graph.nodes[queue.pop(0)]
                 step, ctx = self._begin(node, predecessor)
-                on_chunk = self.stream.on_chunk
                 attempt = 0
-                while True:
-                    result: NodeResult | None = None
+                while True:  # the same attempt loop as `_execute`, yielding as it goes
                     try:
-                        run = node.run(ctx, node.config)
-                        if type(run) is NodeResult:  # an instant node: nothing to iterate
-                            result = run
+                        if node.instant is not None:
+                            result = node.instant(ctx, node.config)  # typed: a NodeResult
                         else:
+                            assert node.streaming is not None
+                            found: NodeResult | None = None
+                            on_chunk = self.stream.on_chunk
+                            # Items as `Any`: dispatched by `type() is` (see `_attempt`).
+                            run: AsyncGenerator[Any, None] = node.streaming(ctx, node.config)
                             async with aclosing(run) as items:
                                 async for item in items:
+                                    # The same dispatch as `_attempt` (kept inline: per item).
                                     kind = type(item)
                                     if kind is StreamChunk:
                                         on_chunk(item.selector, item.text)
                                     elif kind is NodeResult:
-                                        result = item
+                                        found = item
                                     else:
                                         self.emit(item)
                                     if buffer:
                                         for event in take(buffer):
                                             yield event
-                        ready = self._succeeded(step, checked(node, result))
-                        break
+                            result = checked(node, found)
                     except (asyncio.CancelledError, Abort):
                         raise
                     except Exception as exc:
-                        if attempt >= retries(node):
-                            ready = self._failed(step, exc)
-                            break
                         attempt += 1
-                        await self._retry(step, exc, attempt)
+                        ready = await self._recover(step, exc, attempt)
+                        if ready is None:
+                            continue
+                    else:
+                        ready = self._succeeded(step, result)
+                    break
                 for event in take(buffer):
                     yield event
                 predecessor = node.id
@@ -181,6 +186,63 @@ class ScopeRun:
         for event in take(buffer):
             yield event
         self.raise_failure()
+
+    # -- pausing ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """This (top-level, paused) run's state as JSON-compatible data: the pool but
+        `env.*`, the edge counts, the answer coordinator's journal, the nodes to start on
+        resume, the forms waiting, and the counters."""
+        assert isinstance(self.stream, JournaledStream)
+        return {
+            "pool": _pause.pool_state(self.pool, [SYSTEM, CONVERSATION, *self.graph.nodes]),
+            "pending": dict(self.edges.pending),
+            "taken": dict(self.edges.taken),
+            "journal": [list(entry) for entry in self.stream.journal],
+            "deferred": [list(entry) for entry in self.deferred],
+            "waiting": {n: _pause.form_state(form) for n, form in self.waiting.items()},
+            "steps": self.steps,
+            "budget_used": self.budget.used,
+            "exceptions": self.exceptions,
+            "outputs": _pause.encode(self.outputs),
+            "usage": _pause.usage_state(self.usage),
+        }
+
+    def restore(
+        self, state: Mapping[str, Any], resume: Mapping[str, Any]
+    ) -> list[tuple[str, str | None]]:
+        """Load a `snapshot` into this fresh top-level run; returns the (node,
+        predecessor) chains to start. Paused nodes without a resume input stay paused
+        and are not re-run."""
+        waiting = {n: _pause.form_from_state(data) for n, data in state["waiting"].items()}
+        unknown = sorted(set(resume) - set(waiting))
+        if unknown:
+            raise ValueError(f"node {unknown[0]} is not waiting for input in this run")
+        _pause.restore_pool(self.pool, state["pool"])
+        self.edges.pending.update(state["pending"])
+        self.edges.taken = dict(state["taken"])
+        self.steps = int(state["steps"])
+        # Snapshots taken before the run-wide budget existed counted top-level steps only.
+        self.budget.used = int(state.get("budget_used", self.steps))
+        self.exceptions = int(state["exceptions"])
+        self.outputs = _pause.decode(state["outputs"])
+        self.usage = _pause.usage_from_state(state["usage"])
+        stream = JournaledStream(self.graph, self.scope, self.pool, self.emit)
+        stream.replay(state["journal"])
+        self.stream = stream
+        self.resume = dict(resume)
+        entries: list[tuple[str, str | None]] = []
+        for node_id, predecessor in state["deferred"]:
+            if node_id in waiting and node_id not in resume:
+                self.deferred.append((node_id, predecessor))
+                self.waiting[node_id] = waiting[node_id]
+            else:
+                entries.append((node_id, predecessor))
+        return entries
+
+    def journal_answers(self) -> None:
+        """Record the answer coordinator's progress, so this run can pause and resume."""
+        self.stream = JournaledStream(self.graph, self.scope, self.pool, self.emit)
 
     def raise_failure(self) -> None:
         """End a container pass: a failure the scope did not handle fails the pass."""
@@ -211,20 +273,22 @@ class ScopeRun:
     # -- one node -----------------------------------------------------------------------
 
     async def _execute(self, node: GraphNode, predecessor: str | None) -> list[str]:
+        """Run one node: its attempts (`_attempt`), its retries and error strategy
+        (`_recover`); returns the successors it readied."""
         step, ctx = self._begin(node, predecessor)
         attempt = 0
         while True:
             try:
                 result = await self._attempt(node, ctx)
-                break
             except (asyncio.CancelledError, Abort):
                 raise
             except Exception as exc:
-                if attempt >= retries(node):
-                    return self._failed(step, exc)
                 attempt += 1
-                await self._retry(step, exc, attempt)
-        return self._succeeded(step, result)
+                ready = await self._recover(step, exc, attempt)
+                if ready is not None:
+                    return ready
+            else:
+                return self._succeeded(step, result)
 
     def _begin(self, node: GraphNode, predecessor: str | None) -> tuple[Step, NodeContext]:
         """Count the step, emit NodeStarted and build the node's context."""
@@ -242,27 +306,36 @@ class ScopeRun:
         return step, ctx
 
     async def _attempt(self, node: GraphNode, ctx: NodeContext) -> NodeResult:
-        run = node.run(ctx, node.config)
-        if type(run) is NodeResult:  # an instant node (a plain `def run`)
-            return run
+        """One attempt of a node: an instant node is called, a streaming node's items
+        are dispatched as they come (`drive_inline` does the same, yielding between)."""
+        if node.instant is not None:
+            return node.instant(ctx, node.config)  # typed: a NodeResult
+        assert node.streaming is not None
         result: NodeResult | None = None
         on_chunk = self.stream.on_chunk
-        async for item in run:
+        items: AsyncIterator[Any] = node.streaming(ctx, node.config)
+        async for item in items:
+            # `type() is`, not isinstance: this runs for every streamed token.
             kind = type(item)
             if kind is StreamChunk:
                 on_chunk(item.selector, item.text)
             elif kind is NodeResult:
                 result = item
             else:
-                self.emit(item)  # a container's child events, agent logs, ...
+                self.emit(item)  # a container's child events, ...
         return checked(node, result)
 
-    async def _retry(self, step: Step, exc: Exception, attempt: int) -> None:
-        """Dify's retry: a `node_retry` event, `retry_interval` ms of waiting, and a new
-        attempt that counts toward `total_steps` but sends no second `node_started`."""
+    async def _recover(self, step: Step, exc: Exception, attempt: int) -> list[str] | None:
+        """After a failed attempt (`attempt` counts from 1): None when the node is to be
+        tried again (Dify's retry: a `node_retry` event, `retry_interval` ms of waiting,
+        a new attempt that counts toward `total_steps` but sends no second
+        `node_started`); otherwise what its error strategy readied (`_failed`)."""
+        if attempt > retries(step.node):
+            return self._failed(step, exc)
         self.emit(step.retry_event(attempt, message(exc)))
         self.steps += 1
         await asyncio.sleep(step.node.config.retry_config.retry_interval / 1000)
+        return None
 
     def _succeeded(self, step: Step, result: NodeResult) -> list[str]:
         node = step.node

@@ -16,8 +16,10 @@ synchronous and cheap when nothing waits on the node concerned.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from chatflow.engine.events import Event, TextChunk
 from chatflow.engine.graph import (
@@ -168,6 +170,15 @@ class AnswerStream:
                 self._open(self._pending.pop(node_id))
         self._flush()
 
+    @contextmanager
+    def muted(self) -> Iterator[None]:
+        """Emit nothing for the block (replaying hooks whose text was sent before)."""
+        emit, self._emit = self._emit, _drop
+        try:
+            yield
+        finally:
+            self._emit = emit
+
     # -- sessions -----------------------------------------------------------------------
 
     def _open_certain(self) -> None:
@@ -266,6 +277,43 @@ class AnswerStream:
             text = to_text(value, "markdown")
         if text:
             self._emit(TextChunk(text, from_node_id, segment.selector))
+
+
+def _drop(event: Event) -> None:
+    pass
+
+
+class JournaledStream(AnswerStream):
+    """The answer coordinator of a run that may pause: it records which nodes finished
+    or were skipped, in order, so a resumed run can bring a fresh one to the same place
+    (`replay`) without sending its text again."""
+
+    __slots__ = ("journal",)
+
+    def __init__(
+        self, graph: Graph, scope: Scope, pool: VariablePool, emit: Callable[[Event], None]
+    ) -> None:
+        super().__init__(graph, scope, pool, emit)
+        self.journal: list[list[Any]] = []
+
+    def on_finished(self, node_id: str, handle: str | None) -> None:
+        self.journal.append([node_id, handle, True])
+        super().on_finished(node_id, handle)
+
+    def on_skipped(self, node_id: str) -> None:
+        self.journal.append([node_id, None, False])
+        super().on_skipped(node_id)
+
+    def replay(self, journal: Sequence[Sequence[Any]]) -> None:
+        """Bring this fresh coordinator to where a paused run left it, emitting nothing;
+        text after that goes to its `emit` as usual."""
+        with self.muted():
+            self.start()
+            for node_id, handle, finished in journal:
+                if finished:
+                    self.on_finished(node_id, handle)
+                else:
+                    self.on_skipped(node_id)
 
 
 class Silent:

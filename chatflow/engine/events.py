@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from chatflow.providers.base import Usage
 
@@ -118,8 +118,16 @@ class RetrieverResources:
     scope: ContainerScope = ContainerScope()
 
 
+# Iteration and loop nodes report their passes with one family of events, told apart by
+# `kind` (Dify's `iteration_*` and `loop_*` frames carry the same fields).
+ContainerKind = Literal["iteration", "loop"]
+
+
 @dataclass(frozen=True, slots=True)
-class IterationStarted:
+class ContainerStarted:
+    """A container node started (Dify's `iteration_started` / `loop_started`)."""
+
+    kind: ClassVar[ContainerKind]
     execution_id: str
     node_id: str
     title: str
@@ -129,51 +137,24 @@ class IterationStarted:
 
 
 @dataclass(frozen=True, slots=True)
-class IterationNext:
+class ContainerNext:
+    """A container node starts its pass `index` (Dify's `iteration_next` / `loop_next`)."""
+
+    kind: ClassVar[ContainerKind]
     execution_id: str
     node_id: str
     title: str
     index: int
     started_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class IterationCompleted:
-    execution_id: str
-    node_id: str
-    title: str
-    inputs: Mapping[str, Any]
-    outputs: Mapping[str, Any]
-    status: NodeStatus
-    error: str | None
-    steps: int
-    started_at: float
-    finished_at: float
-    usage: Usage | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LoopStarted:
-    execution_id: str
-    node_id: str
-    title: str
-    inputs: Mapping[str, Any]
-    started_at: float
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class LoopNext:
-    execution_id: str
-    node_id: str
-    title: str
-    index: int
-    started_at: float
+    # Loops only: the loop variables as the previous round left them.
     pre_loop_output: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
-class LoopCompleted:
+class ContainerCompleted:
+    """A container node ended (Dify's `iteration_completed` / `loop_completed`)."""
+
+    kind: ClassVar[ContainerKind]
     execution_id: str
     node_id: str
     title: str
@@ -185,6 +166,36 @@ class LoopCompleted:
     started_at: float
     finished_at: float
     usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IterationStarted(ContainerStarted):
+    kind: ClassVar[ContainerKind] = "iteration"
+
+
+@dataclass(frozen=True, slots=True)
+class IterationNext(ContainerNext):
+    kind: ClassVar[ContainerKind] = "iteration"
+
+
+@dataclass(frozen=True, slots=True)
+class IterationCompleted(ContainerCompleted):
+    kind: ClassVar[ContainerKind] = "iteration"
+
+
+@dataclass(frozen=True, slots=True)
+class LoopStarted(ContainerStarted):
+    kind: ClassVar[ContainerKind] = "loop"
+
+
+@dataclass(frozen=True, slots=True)
+class LoopNext(ContainerNext):
+    kind: ClassVar[ContainerKind] = "loop"
+
+
+@dataclass(frozen=True, slots=True)
+class LoopCompleted(ContainerCompleted):
+    kind: ClassVar[ContainerKind] = "loop"
 
 
 @dataclass(frozen=True, slots=True)

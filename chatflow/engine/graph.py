@@ -9,11 +9,11 @@ so a run does no graph analysis of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatflow.engine.nodes.base import NodeConfig, NodeContext
+from chatflow.engine.nodes.base import InstantRun, NodeConfig, NodeRun, StreamingRun, node_kind
 from chatflow.errors import DSLError
 
 DEFAULT_HANDLE = "source"
@@ -24,9 +24,6 @@ BRANCH_TYPES = frozenset(("if-else", "question-classifier", "human-input"))
 CONTAINER_TYPES = frozenset(("iteration", "loop"))
 # Dify's "response" nodes: their text streams through the answer coordinator.
 RESPONSE_TYPES = frozenset(("answer", "end"))
-
-# (ctx, config) -> AsyncIterator[NodeEvent], or NodeResult for an instant node
-NodeRun = Callable[[NodeContext, Any], Any]
 
 
 @dataclass(slots=True, eq=False)
@@ -54,13 +51,24 @@ class GraphNode:
     incoming: list[Edge] = field(default_factory=list)
     outgoing: list[Edge] = field(default_factory=list)
 
-    @property
-    def title(self) -> str:
-        return self.config.title or self.id
-
     # Only the edges matching the result's handle are taken (branch types, fail-branch
     # error strategy, or any outgoing edge with a handle other than "source").
     selective: bool = False
+    # `run` by kind (`nodes/base.node_kind`): exactly one of the two is set.
+    instant: InstantRun | None = field(init=False, default=None)
+    streaming: StreamingRun | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.instant, self.streaming = node_kind(self.run)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name == "run" and hasattr(self, "streaming"):  # a node given another run
+            self.instant, self.streaming = node_kind(value)
+
+    @property
+    def title(self) -> str:
+        return self.config.title or self.id
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,9 @@
 One asyncio TaskGroup per run, no threads. The scheduler (`_scope_run.ScopeRun`) walks
 the graph by Dify's traversal rules, applies `retry_config` and `error_strategy`, feeds
 streamed text to the answer coordinator and runs container passes (`run_subgraph`);
-pausing at human-input nodes and resuming is in `_pause.py`. This module starts a run,
-hands its events to the caller and ends it with Dify's `workflow_finished` facts.
+a paused run's state is `ScopeRun.snapshot` / `restore` (encoded by `_pause.py`). This
+module starts a run, hands its events to the caller and ends it with Dify's
+`workflow_finished` facts, or, when it paused, `human_input_required` + `workflow_paused`.
 
 Stopping a run is cancelling the task that iterates `run_graph` (or closing the
 generator): the run's tasks, and any model stream they hold, are cancelled.
@@ -22,11 +23,13 @@ from chatflow.engine import _pause
 from chatflow.engine._channel import Channel, drain
 from chatflow.engine._scope_run import ScopeRun, run_subgraph
 from chatflow.engine._step import StepBudget
+from chatflow.engine.answer_stream import JournaledStream
 from chatflow.engine.events import (
     ContainerScope,
     Event,
     HumanInputRequired,
     RunFinished,
+    RunPaused,
     RunStarted,
     RunStatus,
 )
@@ -72,7 +75,8 @@ async def run_graph(
     )  # fmt: skip
     entries: list[tuple[str, str | None]] | None = None
     if resume_from is not None:
-        entries = _pause.restore(run, resume_from, resume_input or {}, channel.emit)
+        _pause.check_version(resume_from)
+        entries = run.restore(resume_from, resume_input or {})
         run_id, started = str(resume_from["run_id"]), float(resume_from["started_at"])
         run_inputs = _pause.decode(resume_from["inputs"])
         yield RunStarted(run_id, run_inputs, time.time(), reason="resumption")
@@ -80,10 +84,10 @@ async def run_graph(
         run_id, started = run_id or str(uuid4()), time.time()
         run_inputs = _run_inputs(graph, pool)
         yield RunStarted(run_id, run_inputs, started)
-        if _pause.has_pause_points(graph):
-            run.stream = _pause.JournaledStream(graph, graph.root, pool, channel.emit)
+        if _has_pause_points(graph):
+            run.journal_answers()
 
-    pausable = isinstance(run.stream, _pause.JournaledStream)
+    pausable = isinstance(run.stream, JournaledStream)
     limit = services.limits.max_run_seconds
     async with aclosing(drain(run.drive(limit, entries), channel)) as batches:
         async for batch in batches:
@@ -94,10 +98,42 @@ async def run_graph(
                 yield event
 
     if run.waiting and run.error is None:
-        for event in _pause.paused_events(run, run_id, started, run_inputs):
+        for event in _paused(run, run_id, started, run_inputs):
             yield event
         return
     yield _finished(run, run_id, started)
+
+
+def _has_pause_points(graph: Graph) -> bool:
+    """Whether any node can pause the run (memoised per graph)."""
+    found = graph.memo.get("pause-points")
+    if found is None:
+        found = graph.memo["pause-points"] = any(
+            node.type == "human-input" for node in graph.nodes.values()
+        )
+    return bool(found)
+
+
+def _paused(run: ScopeRun, run_id: str, started: float, inputs: Mapping[str, Any]) -> list[Event]:
+    """How a paused run ends: the waiting forms (held back until now, as Dify sends them
+    together with `workflow_paused`), then `RunPaused` carrying the saved state."""
+    forms = list(run.waiting.values())
+    usage = run.usage
+    state = {
+        "version": _pause.STATE_VERSION,
+        "run_id": run_id,
+        "started_at": started,
+        "inputs": _pause.encode(inputs),
+        **run.snapshot(),
+    }
+    paused = RunPaused(
+        reasons=[form.reason() for form in forms],
+        outputs=dict(run.outputs), run_id=run_id, paused_nodes=list(run.waiting),
+        started_at=started, paused_at=time.time(),
+        total_tokens=usage.total_tokens if usage else 0, total_steps=run.steps,
+        usage=usage, state=state, forms=forms,
+    )  # fmt: skip
+    return [*forms, paused]
 
 
 def _run_inputs(graph: Graph, pool: VariablePool) -> dict[str, Any]:

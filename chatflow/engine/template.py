@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal
 
-from chatflow.engine.files import File
+from chatflow.engine.files import File, to_json
 from chatflow.engine.variables import MISSING, VariablePool
 
 # Same shape Dify accepts: node id, then 1-10 dotted names.
@@ -72,11 +72,11 @@ def to_text(value: Any, style: TextStyle = "text") -> str:
     if isinstance(value, list | tuple):
         if style == "markdown":
             return "\n".join(f"- {to_text(item, style)}" for item in value)
-        return json.dumps([_jsonable(item) for item in value], ensure_ascii=False)
+        return json.dumps(to_json(value, float), ensure_ascii=False)
     if isinstance(value, dict):
         if style == "markdown":
-            return json.dumps(_jsonable(value), ensure_ascii=False, indent=2)
-        return json.dumps(_jsonable(value), ensure_ascii=False)
+            return json.dumps(to_json(value, float), ensure_ascii=False, indent=2)
+        return json.dumps(to_json(value, float), ensure_ascii=False)
     return str(value)
 
 
@@ -87,18 +87,6 @@ def _file_text(file: File, style: TextStyle) -> str:
             return f"![{file.filename}]({url})"
         return f"[{file.filename}]({url})"
     return url or file.filename
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, File):
-        return value.to_dict()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def render(template: str, pool: VariablePool, style: TextStyle = "text") -> str:

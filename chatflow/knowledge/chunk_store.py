@@ -177,8 +177,8 @@ async def load(db: Database, dataset_id: str) -> StoredChunks:
     async with db.engine.connect() as conn:
         driver: Any = (await conn.get_raw_connection()).driver_connection
         if conn.dialect.name == "sqlite":
-            async with driver.execute(_LOAD.format("?"), (dataset_id,)) as cursor:
-                rows = list(await cursor.fetchall())
+            # The app database's SQLite runs inline (`store/_sqlite.py`): plain `sqlite3`.
+            rows = driver.execute(_LOAD.format("?"), (dataset_id,)).fetchall()
         else:
             rows = list(await driver.fetch(_LOAD.format("$1"), dataset_id))
     columns = list(zip(*rows, strict=True)) if rows else [()] * 9

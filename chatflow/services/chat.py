@@ -20,40 +20,42 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chatflow.engine.files import File
-from chatflow.engine.nodes.base import EngineServices, Turn
+from chatflow.engine.files import File, to_json
+from chatflow.engine.nodes.base import Turn
 from chatflow.engine.nodes.start import coerce_inputs
 from chatflow.engine.runner import run_graph
 from chatflow.engine.variables import VariablePool
 from chatflow.errors import InvalidRequest, NotFound
-from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.services.apps import LoadedApp
-from chatflow.services.driver import run_to_end
 from chatflow.services.features import TurnFeatures
-from chatflow.services.file_inputs import build_files, build_inputs, jsonable, restore
+from chatflow.services.file_inputs import build_files, build_inputs, restore
 from chatflow.services.generation import generate_name, query_name
+from chatflow.services.human_input import HumanInputService
 from chatflow.services.idle import IdleGate
-from chatflow.services.recorder import TurnRecorder, save_turn
+from chatflow.services.recorder import TurnRecorder, changed_variables, run_end
 from chatflow.services.stream_items import turn_meta
-from chatflow.services.turn import StreamItem, TurnEnded, TurnHandle, TurnInfo
-from chatflow.store import Database
+from chatflow.services.turn import (
+    HISTORY_TURNS,
+    RunDeps,
+    TurnEnded,
+    TurnHandle,
+    TurnInfo,
+    engine_history,
+    owner_key,
+)
 from chatflow.store import conversation_variables as variables_repo
 from chatflow.store import conversations as conversations_repo
 from chatflow.store import end_users as end_users_repo
 from chatflow.store import messages as messages_repo
 from chatflow.store import turns as turns_repo
-from chatflow.store.direct import Write, WriteMany
+from chatflow.store.lifecycle import RunStart
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from chatflow.services.human_input import HumanInputService
-
 log = logging.getLogger("chatflow.chat")
 
 NEW_CONVERSATION_NAME = "New conversation"
-# Earlier turns handed to the engine for LLM memory; each LLM node applies its own window.
-HISTORY_TURNS = 100
 _END_USER_CACHE_SIZE = 10_000
 
 
@@ -87,32 +89,23 @@ class _Prepared:
     new_conversation: dict[str, Any] | None
 
 
-def owner_key(app_id: str, end_user_id: str) -> str:
-    """Who may stop a turn: the same end user of the same app."""
-    return f"{app_id}:{end_user_id}"
-
-
 class ChatService:
     def __init__(
-        self,
-        db: Database,
-        engine: EngineServices,
-        tasks: TaskRegistry,
-        streams: EventStream[StreamItem],
-        features: TurnFeatures | None = None,
+        self, deps: RunDeps, pauses: HumanInputService, features: TurnFeatures | None = None
     ) -> None:
-        self._db = db
-        self._engine = engine
-        self._tasks = tasks
-        self.streams = streams
+        self._db = deps.db
+        self._store = deps.store
+        self._engine = deps.engine
+        self._tasks = deps.tasks
+        self.streams = deps.streams
         # Moderation and annotation reply around the graph run (None: the graph only).
         self._features = features
         self._background: set[asyncio.Task[Any]] = set()
         self._end_users: dict[tuple[str, str], tuple[str, str]] = {}
         # Background model work (naming) runs only while no turn does.
         self._idle = IdleGate()
-        # Saves turns that pause at human-input nodes (set by `Services.open`).
-        self.pauses: HumanInputService | None = None
+        # Drives every turn: saves it when it ends, and when it pauses at human input.
+        self._pauses = pauses
 
     async def start(self, app: LoadedApp, request: ChatRequest) -> TurnHandle:
         """Create the turn's records and start its run; raises before anything runs."""
@@ -138,14 +131,14 @@ class ChatService:
         end_user_id, session_id = prepared.end_user_id, prepared.session_id
         conversation_id, inputs, files = prepared.conversation_id, prepared.inputs, prepared.files
         new = not request.conversation_id
-        start_writes, rows = turns_repo.start_writes(
+        start = turns_repo.start_turn_rows(
             app_id=app.id,
             end_user_id=end_user_id,
             conversation_id=conversation_id,
             new_conversation=prepared.new_conversation,
             message_id=message_id,
             query=query,
-            inputs=jsonable(inputs),
+            inputs=to_json(inputs),
             files=[f.to_dict() for f in files],
             run_id=run_id,
             workflow_id=app.workflow_id,
@@ -167,14 +160,14 @@ class ChatService:
         # pause (the pause is saved against them) or record an annotation hit.
         held = not request.streaming and not app.can_pause and not await self._annotated(app)
         if not held:
-            await self._db.write(start_writes)
+            await self._store.start(start)
         info = TurnInfo(
             task_id=task_id,
             message_id=message_id,
             conversation_id=conversation_id,
             workflow_run_id=run_id,
             workflow_id=app.workflow_id,
-            created_at=int(rows.created_at.timestamp()),
+            created_at=int(start.created_at.timestamp()),
             mode=app.chat_mode,
             end_user_id=end_user_id,
             user=session_id,
@@ -193,7 +186,7 @@ class ChatService:
             environment=app.dsl.environment(),
             conversation=prepared.values,
         )
-        turns = [Turn(query=h.query, answer=h.answer, files=h.files) for h in prepared.history]
+        turns = engine_history(prepared.history)
         await self.streams.open(task_id, meta=turn_meta(app.id, info))
         task = asyncio.create_task(
             self._run(
@@ -203,7 +196,7 @@ class ChatService:
                 inputs,
                 turns,
                 publish_events=request.streaming,
-                start=start_writes if held else (),
+                held=start if held else None,
             ),
             name=f"chat-turn-{task_id}",
         )
@@ -280,7 +273,7 @@ class ChatService:
             history=(),
             new_conversation={
                 "name": name,
-                "inputs": jsonable(inputs),
+                "inputs": to_json(inputs),
                 "introduction": app.dsl.features.opening_statement,
             },
         )
@@ -328,7 +321,7 @@ class ChatService:
         history: Sequence[Turn],
         *,
         publish_events: bool = True,
-        start: Sequence[Write | WriteMany] = (),
+        held: RunStart | None = None,
     ) -> TurnEnded:
         recorder = TurnRecorder(time.time())
         graph = functools.partial(
@@ -349,19 +342,10 @@ class ChatService:
         declared = app.dsl.conversation_variables
 
         async def save(end: TurnEnded) -> None:
-            await save_turn(self._db, info, end, recorder, pool, declared, start)
+            changed = changed_variables(recorder, pool, declared)
+            await self._store.finish(run_end(info, end, recorder, variables=changed), held=held)
 
-        if self.pauses is None:
-            return await run_to_end(
-                events,
-                info=info,
-                streams=self.streams,
-                recorder=recorder,
-                save=save,
-                finish=finish,
-                publish_events=publish_events,
-            )
-        return await self.pauses.run(
+        return await self._pauses.run(
             app,
             info,
             events,

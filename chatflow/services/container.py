@@ -37,11 +37,12 @@ from chatflow.services.operators import OperatorService
 from chatflow.services.runtime import Runtime, open_runtime
 from chatflow.services.sites import SiteService
 from chatflow.services.tool_files import ToolFileService
-from chatflow.services.turn import StreamItem
+from chatflow.services.turn import RunDeps, StreamItem
 from chatflow.services.workflows import WorkflowService
 from chatflow.settings import Settings
 from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
+from chatflow.store.turns import TurnStore
 from chatflow.tools.catalog import build_registry as build_tool_registry
 from chatflow.tools.remote import close as close_remote_tools
 from chatflow.tools.runtime import ToolRuntimeService
@@ -169,10 +170,10 @@ class Services:
         moderation = ModerationService(settings)
         features = TurnFeatures(annotations, moderation)
         apps = AppService(db, tools=tools.registry)
-        chat = ChatService(db, engine, tasks, streams, features)
-        human_input = HumanInputService(db, engine, tasks, streams, apps)
-        workflows = WorkflowService(db, engine, tasks, streams)
-        chat.pauses = workflows.pauses = human_input
+        deps = RunDeps(db, TurnStore(db), engine, tasks, streams)
+        human_input = HumanInputService(deps, apps)
+        chat = ChatService(deps, human_input, features)
+        workflows = WorkflowService(deps, human_input)
         sites = SiteService(db, apps, session_days=settings.web_session_days)
         if sweep:  # servers ingest documents; the CLI starts it when it needs it
             await knowledge.start()

@@ -129,19 +129,8 @@ async def build_inputs(
     return out
 
 
-def jsonable(value: Any) -> Any:
-    """`File`s (also inside lists and dicts) as Dify's file dicts, for JSON columns."""
-    if isinstance(value, File):
-        return value.to_dict()
-    if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
-    if isinstance(value, Mapping):
-        return {key: jsonable(item) for key, item in value.items()}
-    return value
-
-
 def restore(value: Any) -> Any:
-    """The reverse of `jsonable`: stored file dicts become `File`s again."""
+    """The reverse of `files.to_json`: stored file dicts become `File`s again."""
     if isinstance(value, list):
         return [restore(item) for item in value]
     if isinstance(value, Mapping):

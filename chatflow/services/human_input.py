@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chatflow.engine.events import Event
-from chatflow.engine.nodes.base import EngineServices, Turn
+from chatflow.engine.nodes.base import Turn
 from chatflow.engine.nodes.human_input import (
     Config as HumanInputConfig,
 )
@@ -40,28 +40,25 @@ from chatflow.engine.nodes.human_input import (
 from chatflow.engine.runner import run_graph
 from chatflow.engine.variables import VariablePool
 from chatflow.errors import ChatflowError, InvalidRequest, NotFound
-from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.services.apps import AppService, LoadedApp
-from chatflow.services.chat import owner_key
 from chatflow.services.driver import Save, run_to_end
-from chatflow.services.recorder import (
-    TurnRecorder,
-    changed_variables,
-    save_run,
-    save_turn,
-    stored,
-)
+from chatflow.services.recorder import TurnRecorder, changed_variables, run_end
 from chatflow.services.stream_items import turn_meta
-from chatflow.services.turn import StreamItem, TurnEnded, TurnInfo
-from chatflow.store import Database
-from chatflow.store import conversation_variables as variables_repo
+from chatflow.services.turn import (
+    HISTORY_TURNS,
+    RunDeps,
+    TurnEnded,
+    TurnInfo,
+    engine_history,
+    owner_key,
+    utc,
+)
 from chatflow.store import end_users as end_users_repo
 from chatflow.store import human_input as repo
 from chatflow.store import messages as messages_repo
-from chatflow.store import runs as runs_repo
+from chatflow.store.conversation_variables import VariableValue
+from chatflow.store.lifecycle import NewForm, RunPause
 from chatflow.store.models import HumanInputForm
-
-HISTORY_TURNS = 100
 
 
 def form_submitted(form_id: str) -> ChatflowError:
@@ -78,10 +75,6 @@ def form_expired(form_id: str) -> ChatflowError:
     )
 
 
-def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)
-
-
 def _string_defaults(values: Mapping[str, Any]) -> dict[str, str]:
     """Dify's `stringify_form_default_values`: clients get every default as a string."""
     out: dict[str, str] = {}
@@ -96,18 +89,12 @@ def _string_defaults(values: Mapping[str, Any]) -> dict[str, str]:
 
 
 class HumanInputService:
-    def __init__(
-        self,
-        db: Database,
-        engine: EngineServices,
-        tasks: TaskRegistry,
-        streams: EventStream[StreamItem],
-        apps: AppService,
-    ) -> None:
-        self._db = db
-        self._engine = engine
-        self._tasks = tasks
-        self._streams = streams
+    def __init__(self, deps: RunDeps, apps: AppService) -> None:
+        self._db = deps.db
+        self._store = deps.store
+        self._engine = deps.engine
+        self._tasks = deps.tasks
+        self._streams = deps.streams
         self._apps = apps
 
     # -- pausing -------------------------------------------------------------------------
@@ -158,7 +145,7 @@ class HumanInputService:
         paused = end.paused
         assert paused is not None
         forms = [
-            repo.NewForm(
+            NewForm(
                 id=form.form_id,
                 node_id=form.node_id,
                 node_title=form.title,
@@ -170,7 +157,7 @@ class HumanInputService:
                     "resolved_default_values": dict(form.resolved_default_values),
                     "display_in_ui": form.display_in_ui,
                 },
-                expiration_time=_utc(form.timeout_at or time.time()),
+                expiration_time=utc(form.timeout_at or time.time()),
             )
             for form in paused.forms
         ]
@@ -185,37 +172,16 @@ class HumanInputService:
             "answer": end.answer,
             "retriever_resources": [dict(r) for r in end.retriever_resources],
         }
-        changed = changed_variables(recorder, pool, app.dsl.conversation_variables)
-        usage = end.usage
-        async with self._db.session() as session:
-            if info.message_id:  # workflow runs have no message
-                await messages_repo.finish_message(
-                    session,
-                    info.message_id,
-                    answer=end.answer,
-                    status="paused",
-                    message_tokens=usage.prompt_tokens,
-                    answer_tokens=usage.completion_tokens,
-                    usage=usage.to_dict(),
-                    latency=end.run.elapsed,
-                    metadata=end.metadata(),
-                )
-            nodes = [stored(n) for n in recorder.nodes]
-            await runs_repo.insert_node_executions(session, info.workflow_run_id, nodes)
-            if changed:
-                await variables_repo.upsert_conversation_variables(
-                    session, info.conversation_id, changed
-                )
-            await repo.save_pause(
-                session,
-                run_id=info.workflow_run_id,
-                app_id=app.id,
-                end_user_id=info.end_user_id,
-                task_id=info.task_id,
-                state=paused.state,
-                turn=turn,
-                forms=forms,
-            )
+        changed = _changed(info, recorder, pool, app)
+        pause = RunPause(
+            app_id=app.id,
+            end_user_id=info.end_user_id,
+            task_id=info.task_id,
+            state=paused.state,
+            turn=turn,
+            forms=forms,
+        )
+        await self._store.pause(run_end(info, end, recorder, variables=changed), pause)
 
     # -- the Service API -----------------------------------------------------------------
 
@@ -325,12 +291,10 @@ class HumanInputService:
     async def _resume(self, app: LoadedApp, run_id: str, decisions: Mapping[str, Any]) -> None:
         """Claim the paused run and continue it in a new task on a new event stream."""
         task_id = str(uuid.uuid4())
-        async with self._db.session() as session:
-            if not await repo.claim_pause(session, run_id, task_id):
-                return  # a segment is running; its pause picks the decision up
-            pause = await repo.get_pause(session, run_id)
-            assert pause is not None
-            state, turn = dict(pause.state), dict(pause.turn)
+        claimed = await self._store.claim(run_id, task_id)
+        if claimed is None:
+            return  # a segment is running; its pause picks the decision up
+        state, turn = claimed.state, claimed.turn
         info = _info(task_id, run_id, turn)
         await self._streams.open(task_id, meta=turn_meta(app.id, info))
         task = asyncio.create_task(
@@ -358,7 +322,7 @@ class HumanInputService:
                 history = await messages_repo.history(
                     session, info.conversation_id, HISTORY_TURNS, before_message_id=info.message_id
                 )
-            turns = [Turn(query=h.query, answer=h.answer, files=h.files) for h in history]
+            turns = engine_history(history)
         events = run_graph(
             app.graph,
             pool=pool,
@@ -367,15 +331,10 @@ class HumanInputService:
             resume_from=state,
             resume_input=decisions,
         )
-        declared = app.dsl.conversation_variables
 
         async def save(end: TurnEnded) -> None:
-            if info.mode == "workflow":
-                await save_run(self._db, info, end, recorder)
-            else:
-                await save_turn(self._db, info, end, recorder, pool, declared)
-            async with self._db.session() as session:
-                await repo.finish_pause(session, info.workflow_run_id)
+            changed = _changed(info, recorder, pool, app)
+            await self._store.finish(run_end(info, end, recorder, variables=changed, resumed=True))
 
         return await self.run(app, info, events, recorder, pool, save=save)
 
@@ -401,6 +360,15 @@ class HumanInputService:
             raise form_submitted(form.id)
         if form.status in ("timeout", "expired") or form.expiration_time <= datetime.now(UTC):
             raise form_expired(form.id)
+
+
+def _changed(
+    info: TurnInfo, recorder: TurnRecorder, pool: VariablePool, app: LoadedApp
+) -> list[VariableValue]:
+    """The conversation variables a chat turn changed; a workflow run has no conversation."""
+    if info.mode == "workflow":
+        return []
+    return changed_variables(recorder, pool, app.dsl.conversation_variables)
 
 
 def _info(task_id: str, run_id: str, turn: Mapping[str, Any]) -> TurnInfo:

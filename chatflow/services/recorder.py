@@ -1,16 +1,15 @@
-"""Collects what a run must save while its events go by, and saves it in one transaction.
+"""Collects what a run must save while its events go by, and what the store writes of it.
 
 Nothing is written per event: the answer, node executions, conversation-variable
-writes and citations are kept in memory and stored when the run ends (succeeded,
-failed or stopped): `save_turn` for a chat turn, `save_run` for a workflow run.
+writes and citations are kept in memory and stored in one transaction when the run ends
+(succeeded, failed or stopped) or pauses: `run_end` is what `RunStore.finish` and
+`RunStore.pause` write, the same for chat turns, workflow runs and resumed segments.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from chatflow.dsl import ConversationVariable
@@ -18,20 +17,13 @@ from chatflow.engine import events as ev
 from chatflow.engine.variables import VariablePool
 from chatflow.providers.base import Usage
 from chatflow.services.agent_thoughts import AgentThoughts
-from chatflow.services.file_inputs import jsonable
-from chatflow.services.turn import TurnEnded, TurnInfo
-from chatflow.store import Database
+from chatflow.services.turn import TurnEnded, TurnInfo, utc
 from chatflow.store import conversation_variables as variables_repo
 from chatflow.store import runs as runs_repo
-from chatflow.store import turns as turns_repo
-from chatflow.store.direct import Write, WriteMany
+from chatflow.store.lifecycle import MessageEnd, RunEnd
 
 STOPPED_MESSAGE = "Stopped by user."
 _MESSAGE_STATUS = {"failed": "error", "stopped": "stopped"}
-
-
-def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)
 
 
 class TurnRecorder:
@@ -92,8 +84,8 @@ class TurnRecorder:
                 error=event.error,
                 elapsed_time=event.elapsed,
                 execution_metadata=meta or None,
-                created_at=_utc(event.started_at),
-                finished_at=_utc(event.finished_at),
+                created_at=utc(event.started_at),
+                finished_at=utc(event.finished_at),
             )
         )
 
@@ -130,47 +122,47 @@ def changed_variables(
     ]
 
 
-async def save_turn(
-    db: Database,
+def run_end(
     info: TurnInfo,
     end: TurnEnded,
     recorder: TurnRecorder,
-    pool: VariablePool,
-    declared: Sequence[ConversationVariable],
-    start: Sequence[Write | WriteMany] = (),
-) -> None:
-    """Write the finished turn: message, run, node executions, changed conversation vars
-    (and its start rows, when `start` holds them back until now)."""
+    *,
+    variables: Sequence[variables_repo.VariableValue] = (),
+    resumed: bool = False,
+) -> RunEnd:
+    """What the store writes for a run's end or pause: the run's record, the message of
+    a chat turn (none for a workflow run), node executions and changed variables."""
     run = end.run
-    usage = end.usage
-    await turns_repo.finish_turn(
-        db,
-        message={
-            "message_id": info.message_id,
-            "answer": end.answer,
-            "status": _MESSAGE_STATUS.get(run.status, "normal"),
-            "error": run.error if run.status == "failed" else None,
-            "message_tokens": usage.prompt_tokens,
-            "answer_tokens": usage.completion_tokens,
-            "usage": usage.to_dict(),
-            "latency": run.elapsed,
-            "metadata": _stored_metadata(end, info.message_id),
-        },
-        run={
-            "status": run.status,
-            "outputs": dict(run.outputs),
-            "error": run.error,
-            "elapsed_time": run.elapsed,
-            "total_tokens": run.total_tokens,
-            "total_steps": run.total_steps,
-            "exceptions_count": run.exceptions_count,
-            "finished_at": _utc(run.finished_at),
-        },
+    message = None
+    if info.message_id:  # workflow runs have no message
+        usage = end.usage
+        status = "paused" if end.paused is not None else _MESSAGE_STATUS.get(run.status, "normal")
+        message = MessageEnd(
+            message_id=info.message_id,
+            answer=end.answer,
+            status=status,
+            error=run.error if run.status == "failed" else None,
+            message_tokens=usage.prompt_tokens,
+            answer_tokens=usage.completion_tokens,
+            usage=usage.to_dict(),
+            latency=run.elapsed,
+            metadata=_stored_metadata(end, info.message_id),
+        )
+    return RunEnd(
         run_id=info.workflow_run_id,
+        status=run.status,
+        outputs=dict(run.outputs),
+        error=run.error,
+        elapsed_time=run.elapsed,
+        total_tokens=run.total_tokens,
+        total_steps=run.total_steps,
+        exceptions_count=run.exceptions_count,
+        finished_at=utc(run.finished_at),
         nodes=recorder.nodes,
+        message=message,
         conversation_id=info.conversation_id,
-        variables=changed_variables(recorder, pool, declared),
-        start=start,
+        variables=variables,
+        resumed=resumed,
     )
 
 
@@ -182,30 +174,3 @@ def _stored_metadata(end: TurnEnded, message_id: str) -> dict[str, Any]:
             {**thought, "message_id": message_id} for thought in end.agent_thoughts
         ]
     return metadata
-
-
-def stored(record: runs_repo.NodeExecutionRecord) -> runs_repo.NodeExecutionRecord:
-    """Node inputs/outputs with files as dicts, so the JSON columns can hold them."""
-    fields = ("inputs", "process_data", "outputs")
-    return replace(record, **{name: jsonable(getattr(record, name)) for name in fields})
-
-
-async def save_run(db: Database, info: TurnInfo, end: TurnEnded, recorder: TurnRecorder) -> None:
-    """Write a finished workflow run (no message, no conversation) and its node executions."""
-    run = end.run
-    async with db.session() as session:
-        await runs_repo.finish_run(
-            session,
-            info.workflow_run_id,
-            status=run.status,
-            outputs=jsonable(dict(run.outputs)),
-            error=run.error,
-            elapsed_time=run.elapsed,
-            total_tokens=run.total_tokens,
-            total_steps=run.total_steps,
-            exceptions_count=run.exceptions_count,
-            finished_at=_utc(run.finished_at),
-        )
-        await runs_repo.insert_node_executions(
-            session, info.workflow_run_id, [stored(n) for n in recorder.nodes]
-        )

@@ -1,4 +1,5 @@
-"""Values that describe one chat turn, shared by the chat service, the API and the CLI.
+"""Values that describe one chat turn, shared by the chat service, the API and the CLI,
+and the few helpers every kind of run shares (its owner key, its LLM memory, timestamps).
 
 A turn's event stream carries the engine's events as they happen and ends with one
 `TurnEnded`, published only after the turn has been saved: a client that sees the end of
@@ -10,10 +11,44 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from chatflow.engine.events import Event, RunFinished, RunPaused
+from chatflow.engine.nodes.base import EngineServices, Turn
 from chatflow.providers.base import Usage
+from chatflow.runtime.base import EventStream, TaskRegistry
+from chatflow.store import Database
+from chatflow.store.lifecycle import RunStore
+
+# Earlier turns handed to the engine for LLM memory; each LLM node applies its own window.
+HISTORY_TURNS = 100
+
+
+class _Exchange(Protocol):
+    """An earlier query and answer as the store reads it (`messages.HistoryTurn`)."""
+
+    @property
+    def query(self) -> str: ...
+    @property
+    def answer(self) -> str: ...
+    @property
+    def files(self) -> tuple[Any, ...]: ...
+
+
+def owner_key(app_id: str, end_user_id: str) -> str:
+    """Who may stop a run: the same end user of the same app."""
+    return f"{app_id}:{end_user_id}"
+
+
+def engine_history(exchanges: Sequence[_Exchange]) -> list[Turn]:
+    """Stored exchanges as the engine's LLM memory."""
+    return [Turn(query=h.query, answer=h.answer, files=h.files) for h in exchanges]
+
+
+def utc(timestamp: float) -> datetime:
+    """An engine timestamp (`time.time()`) as an aware UTC datetime for the store."""
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +122,15 @@ class TurnHandle:
     async def wait(self) -> TurnEnded:
         """The turn's end. Shielded: a caller that goes away does not stop the run."""
         return await asyncio.shield(self.task)
+
+
+@dataclass(frozen=True, slots=True)
+class RunDeps:
+    """What every service that runs graphs shares: the database and the lifecycle store
+    over it, the engine's services, and the runtime's task registry and event streams."""
+
+    db: Database
+    store: RunStore
+    engine: EngineServices
+    tasks: TaskRegistry
+    streams: EventStream[StreamItem]

@@ -10,33 +10,29 @@ human-input node pauses and resumes as a chat turn does (`services/human_input.p
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from chatflow.engine.nodes.base import EngineServices
+from chatflow.engine.files import to_json
 from chatflow.engine.nodes.start import InputVariable, coerce_inputs
 from chatflow.engine.runner import run_graph
 from chatflow.engine.variables import VariablePool
 from chatflow.errors import InvalidRequest, NotFound
-from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.services.apps import LoadedApp
-from chatflow.services.driver import run_to_end
-from chatflow.services.file_inputs import build_files, build_inputs, jsonable
-from chatflow.services.recorder import TurnRecorder, save_run
+from chatflow.services.file_inputs import build_files, build_inputs
+from chatflow.services.human_input import HumanInputService
+from chatflow.services.recorder import TurnRecorder, run_end
 from chatflow.services.stream_items import turn_meta
-from chatflow.services.turn import StreamItem, TurnEnded, TurnHandle, TurnInfo
-from chatflow.store import Database, NumberedPage
+from chatflow.services.turn import RunDeps, TurnEnded, TurnHandle, TurnInfo, owner_key
+from chatflow.store import NumberedPage
 from chatflow.store import end_users as end_users_repo
 from chatflow.store import runs as runs_repo
+from chatflow.store import turns as turns_repo
 from chatflow.store.models import WorkflowRun
-
-if TYPE_CHECKING:
-    from chatflow.services.human_input import HumanInputService
 
 WRONG_MODE = "Please check if your app mode matches the right API route."
 LOG_STATUSES = ("succeeded", "failed", "stopped")
@@ -65,10 +61,6 @@ class LogQuery:
     limit: int = 20
 
 
-def _owner(app_id: str, end_user_id: str) -> str:
-    return f"{app_id}:{end_user_id}"
-
-
 def _when(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
@@ -83,19 +75,14 @@ def _when(value: str | None, name: str) -> datetime | None:
 
 
 class WorkflowService:
-    def __init__(
-        self,
-        db: Database,
-        engine: EngineServices,
-        tasks: TaskRegistry,
-        streams: EventStream[StreamItem],
-    ) -> None:
-        self._db = db
-        self._engine = engine
-        self._tasks = tasks
-        self.streams = streams
-        # Saves and resumes runs that pause at human-input nodes (set by `Services.open`).
-        self.pauses: HumanInputService | None = None
+    def __init__(self, deps: RunDeps, pauses: HumanInputService) -> None:
+        self._db = deps.db
+        self._store = deps.store
+        self._engine = deps.engine
+        self._tasks = deps.tasks
+        self.streams = deps.streams
+        # Drives every run: saves it when it ends, and when it pauses at human input.
+        self._pauses = pauses
 
     async def start(self, app: LoadedApp, request: WorkflowRequest) -> TurnHandle:
         """Check the request, record the run and start it; raises before anything runs."""
@@ -110,21 +97,21 @@ class WorkflowService:
             raw = await build_inputs(session, app, end_user.id, variables, request.inputs)
             inputs = coerce_inputs(variables, raw)
             files = await build_files(session, app, end_user.id, request.files)
-            run = await runs_repo.create_run(
-                session,
-                app_id=app.id,
-                workflow_id=app.workflow_id,
-                inputs=jsonable(inputs),
-                created_by_end_user_id=end_user.id,
-                run_id=run_id,
-            )
+        start = turns_repo.start_run_rows(
+            app_id=app.id,
+            workflow_id=app.workflow_id,
+            run_id=run_id,
+            inputs=to_json(inputs),
+            end_user_id=end_user.id,
+        )
+        await self._store.start(start)
         info = TurnInfo(
             task_id=task_id,
             message_id="",
             conversation_id="",
             workflow_run_id=run_id,
             workflow_id=app.workflow_id,
-            created_at=int(run.created_at.timestamp()),
+            created_at=int(start.created_at.timestamp()),
             mode="workflow",
             end_user_id=end_user.id,
             user=end_user.session_id,
@@ -141,7 +128,7 @@ class WorkflowService:
         )
         await self.streams.open(task_id, meta=turn_meta(app.id, info))
         task = asyncio.create_task(self._run(app, info, pool, inputs), name=f"workflow-{task_id}")
-        self._tasks.register(task_id, _owner(app.id, end_user.id), task)
+        self._tasks.register(task_id, owner_key(app.id, end_user.id), task)
         return TurnHandle(info=info, task=task)
 
     async def stop(self, app: LoadedApp, task_id: str) -> None:
@@ -163,12 +150,11 @@ class WorkflowService:
             run_id=info.workflow_run_id,
             inputs=inputs,
         )
-        save = functools.partial(save_run, self._db, info, recorder=recorder)
-        if self.pauses is None:
-            return await run_to_end(
-                events, info=info, streams=self.streams, recorder=recorder, save=save
-            )
-        return await self.pauses.run(app, info, events, recorder, pool, save=save)
+
+        async def save(end: TurnEnded) -> None:
+            await self._store.finish(run_end(info, end, recorder))
+
+        return await self._pauses.run(app, info, events, recorder, pool, save=save)
 
     # -- run records ---------------------------------------------------------------------
 

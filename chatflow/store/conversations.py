@@ -6,6 +6,7 @@ not found. Deletion is a hard delete; messages, variables and feedbacks go with 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal, get_args
 
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
@@ -20,6 +21,32 @@ SortBy = Literal["-updated_at", "updated_at", "-created_at", "created_at"]
 SORT_KEYS: tuple[str, ...] = get_args(SortBy)
 
 
+def new_conversation_row(
+    *,
+    conversation_id: str,
+    app_id: str,
+    end_user_id: str,
+    name: str,
+    inputs: dict[str, Any],
+    introduction: str,
+    dialogue_count: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """Every column of a new conversation (the one place its defaults are written)."""
+    return {
+        "id": conversation_id,
+        "app_id": app_id,
+        "end_user_id": end_user_id,
+        "name": name,
+        "inputs": inputs,
+        "status": "normal",
+        "introduction": introduction,
+        "dialogue_count": dialogue_count,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def create_conversation(
     session: AsyncSession,
     *,
@@ -30,19 +57,18 @@ async def create_conversation(
     introduction: str = "",
     conversation_id: str | None = None,
 ) -> Conversation:
-    """Start a conversation for an end user."""
-    now = utcnow()
+    """Start a conversation for an end user (no message yet: `dialogue_count` 0)."""
     conversation = Conversation(
-        id=conversation_id or new_id(),
-        app_id=app_id,
-        end_user_id=end_user_id,
-        name=name,
-        inputs=dict(inputs or {}),
-        status="normal",
-        introduction=introduction,
-        dialogue_count=0,
-        created_at=now,
-        updated_at=now,
+        **new_conversation_row(
+            conversation_id=conversation_id or new_id(),
+            app_id=app_id,
+            end_user_id=end_user_id,
+            name=name,
+            inputs=dict(inputs or {}),
+            introduction=introduction,
+            dialogue_count=0,
+            now=utcnow(),
+        )
     )
     session.add(conversation)
     await session.flush()

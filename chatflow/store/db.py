@@ -6,14 +6,12 @@ newest Alembic revision on every start, so a fresh data dir and an old one both 
 it is safe to call twice and safe for several workers starting together (Postgres takes an
 advisory lock, SQLite an immediate write lock, around the upgrade).
 
-SQLite statements run inline on the event loop (`_InlineSQLiteConnection`): a local
-SQLite statement takes microseconds, while aiosqlite's hop to its thread and back took
-~250 µs per call (several calls per statement), which made the database most of a chat
-turn's latency. With inline execution one connection serves the whole process (pool of
-one, checked out asynchronously), so two sessions of this process never wait on each
-other's SQLite locks while blocking the loop; sessions queue for the connection instead.
+SQLite statements run inline on the event loop (`_sqlite.py`: no driver thread). With
+inline execution one connection serves the whole process (pool of one, checked out
+asynchronously), so two sessions of this process never wait on each other's SQLite locks
+while blocking the loop; sessions queue for the connection instead.
 
-A chat turn's own statements skip SQLAlchemy's execution layer (`write`, `read_one`; see
+A run's own statements skip SQLAlchemy's execution layer (`write`, `read_one`; see
 `direct.py`). On SQLite, when no transaction is open on the connection, they run
 synchronously on it: nothing else can run on the event loop meanwhile, so the
 transaction is whole.
@@ -22,6 +20,7 @@ transaction is whole.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 import time
@@ -30,7 +29,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import orjson
 from alembic import command
 from alembic.config import Config
@@ -43,6 +41,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
+from chatflow.engine.files import File
+from chatflow.store._sqlite import INLINE_DRIVER, connector, is_sqlite
 from chatflow.store.checkpoint import BACKSTOP_PAGES, JOURNAL_SIZE_LIMIT, WalCheckpointer
 from chatflow.store.direct import Bound, Statement, Write, WriteMany, single_statement
 
@@ -69,37 +69,17 @@ _SQLITE_PRAGMAS = (
 )
 
 
-class _InlineSQLiteConnection(aiosqlite.Connection):
-    """aiosqlite without the thread hop: every call runs at once, on the calling thread.
-
-    SQLAlchemy's aiosqlite dialect drives this class unchanged. The worker thread still
-    opens and closes the sqlite3 connection (hence `check_same_thread=False`); the
-    statements themselves never leave the event loop.
-    """
-
-    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
-
-    @property
-    def sqlite(self) -> sqlite3.Connection | None:
-        """The underlying `sqlite3` connection; None once closed."""
-        return self._connection if self._running else None
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-def _inline_sqlite(database: str) -> Any:
-    """The `async_creator` of SQLite engines: an `_InlineSQLiteConnection` to `database`."""
-
-    def connector() -> sqlite3.Connection:
-        return sqlite3.connect(database, check_same_thread=False, uri=database.startswith("file:"))
-
-    async def create() -> aiosqlite.Connection:
-        connection = _InlineSQLiteConnection(connector, 64)
-        connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own
-        return await connection
-
-    return create
+def _json_default(value: Any) -> Any:
+    """What orjson has no type for: a file as Dify's file dict (so every stored file has
+    the shape `file_inputs.restore` reads back), other dataclasses as their fields."""
+    if isinstance(value, File):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError
 
 
 def _json_dumps(value: Any) -> str:
@@ -107,9 +87,9 @@ def _json_dumps(value: Any) -> str:
     columns finds it). orjson is ~5x faster than `json`, which still handles (or rejects)
     whatever orjson has no type for."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS).decode()
     except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
 class Database:
@@ -134,7 +114,7 @@ class Database:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._lock = asyncio.Lock()
         # The process's one inline SQLite connection, while the pool holds it open.
-        self._inline: _InlineSQLiteConnection | None = None
+        self._inline: sqlite3.Connection | None = None
         self._checkpointer: WalCheckpointer | None = None
         # True while the checkpointer holds the connection (no direct writes meanwhile).
         self._exclusive = False
@@ -197,10 +177,10 @@ class Database:
             _write_sqlite(free, [w.bound(dialect) for w in writes])
             return
         async with self._direct_slots, self.engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
+            driver: Any = (await conn.get_raw_connection()).driver_connection
             bound = [w.bound(dialect) for w in writes]
             if self.dialect == "sqlite":
-                await _write_aiosqlite(driver, bound)
+                _write_sqlite(driver, bound)
             else:
                 await _write_asyncpg(driver, bound)
 
@@ -217,8 +197,7 @@ class Database:
             async with self._direct_slots, self.engine.connect() as conn:
                 driver: Any = (await conn.get_raw_connection()).driver_connection
                 if self.dialect == "sqlite":
-                    async with driver.execute(compiled.sql, args) as cursor:
-                        found = await cursor.fetchone()
+                    found = driver.execute(compiled.sql, args).fetchone()
                 else:
                     found = await driver.fetchrow(compiled.sql, *args)
         return None if found is None else tuple(found)
@@ -240,17 +219,14 @@ class Database:
         transaction in between is then like another connection's commit. Waiting for
         the pool instead would make every request queue behind the first that did.
         """
-        inline = self._inline
-        if inline is None or self._exclusive:
-            return None
-        connection = inline.sqlite
-        if connection is None or connection.in_transaction:
+        connection = self._inline
+        if connection is None or self._exclusive or connection.in_transaction:
             return None
         return connection
 
     def _track_inline(self, dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         driver = record.driver_connection
-        if isinstance(driver, _InlineSQLiteConnection):
+        if is_sqlite(driver):
             self._inline = driver
 
     def _forget_inline(self, dbapi_connection: Any, record: ConnectionPoolEntry, *_: Any) -> None:
@@ -275,17 +251,18 @@ class Database:
             database = self.url.database or ""
             if database in ("", ":memory:"):
                 # One shared connection, or every session would see its own empty database.
+                database = ":memory:"
                 kwargs["poolclass"] = StaticPool
             else:
                 if not database.startswith("file:"):
                     database = str(Path(database).expanduser())
                     Path(database).parent.mkdir(parents=True, exist_ok=True)
-                kwargs["async_creator"] = _inline_sqlite(database)
                 self._checkpointer = WalCheckpointer(database, self._hold_connection)
                 # One connection for the process (see the module docstring); waiting for
                 # it is asynchronous, and long enough to ride out a burst of requests.
                 kwargs.update(pool_size=1, max_overflow=0, pool_timeout=_SQLITE_POOL_TIMEOUT)
-            engine = create_async_engine(self.url, **kwargs)
+            kwargs["creator"] = connector(database)
+            engine = create_async_engine(self.url.set(drivername=INLINE_DRIVER), **kwargs)
             event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
             event.listen(engine.sync_engine, "connect", self._track_inline)
             for closing in ("close", "invalidate", "soft_invalidate", "detach"):
@@ -323,19 +300,6 @@ def _write_sqlite(connection: sqlite3.Connection, writes: list[Bound]) -> None:
         connection.commit()
     except BaseException:
         connection.rollback()
-        raise
-
-
-async def _write_aiosqlite(driver: Any, writes: list[Bound]) -> None:
-    try:
-        for sql, args in writes:
-            if isinstance(args, list):
-                await driver.executemany(sql, args)
-            else:
-                await driver.execute(sql, args)
-        await driver.commit()
-    except BaseException:
-        await driver.rollback()
         raise
 
 

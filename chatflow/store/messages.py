@@ -1,13 +1,15 @@
 """Message repository: a chat turn's query and answer, its paging and the LLM memory.
 
-A message is created `running` when the turn starts and completed by `finish_message` in
-one UPDATE at the end; nothing is written per token.
+A message is created `running` when the turn starts and completed in one UPDATE at the
+end (`turns.py`, the write path of a run's lifecycle); nothing is written per token.
+`create_message` / `finish_message` do the same through the ORM for fixtures and tools.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -28,6 +30,45 @@ class HistoryTurn:
     files: tuple[Any, ...] = ()
 
 
+def new_message_row(
+    *,
+    message_id: str,
+    app_id: str,
+    conversation_id: str,
+    end_user_id: str,
+    query: str,
+    inputs: dict[str, Any],
+    files: Sequence[Any],
+    workflow_run_id: str | None,
+    now: datetime,
+    parent_message_id: str | None = None,
+    status: str = "running",
+) -> dict[str, Any]:
+    """Every column of a message as a turn's start writes it (the one place its defaults
+    are written; `turns.py` inserts it directly, `create_message` through the ORM)."""
+    return {
+        "id": message_id,
+        "app_id": app_id,
+        "conversation_id": conversation_id,
+        "end_user_id": end_user_id,
+        "parent_message_id": parent_message_id,
+        "query": query,
+        "inputs": inputs,
+        "answer": "",
+        "status": status,
+        "error": None,
+        "files": list(files),
+        "message_metadata": {},
+        "workflow_run_id": workflow_run_id,
+        "message_tokens": 0,
+        "answer_tokens": 0,
+        "usage": None,
+        "latency": 0.0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def create_message(
     session: AsyncSession,
     *,
@@ -42,30 +83,27 @@ async def create_message(
     status: str = "running",
     message_id: str | None = None,
 ) -> Message:
-    """Start a turn: insert the message and bump its conversation.
+    """Start a turn through the ORM (fixtures, tools): insert the message and bump its
+    conversation, as `turns.start_turn_rows` does.
 
     The conversation's `updated_at` moves to now and `dialogue_count` goes up by one, in
     one UPDATE, as Dify does when a message is sent.
     """
     now = utcnow()
     message = Message(
-        id=message_id or new_id(),
-        app_id=app_id,
-        conversation_id=conversation_id,
-        end_user_id=end_user_id,
-        parent_message_id=parent_message_id,
-        query=query,
-        inputs=dict(inputs or {}),
-        answer="",
-        status=status,
-        files=list(files),
-        message_metadata={},
-        workflow_run_id=workflow_run_id,
-        message_tokens=0,
-        answer_tokens=0,
-        latency=0.0,
-        created_at=now,
-        updated_at=now,
+        **new_message_row(
+            message_id=message_id or new_id(),
+            app_id=app_id,
+            conversation_id=conversation_id,
+            end_user_id=end_user_id,
+            query=query,
+            inputs=dict(inputs or {}),
+            files=files,
+            workflow_run_id=workflow_run_id,
+            now=now,
+            parent_message_id=parent_message_id,
+            status=status,
+        )
     )
     session.add(message)
     await session.flush()

@@ -203,7 +203,7 @@ class ConversationVariable(Base):
 
 
 class Message(Base):
-    """One query and its answer; `status` is running until `finish_message`."""
+    """One query and its answer; `status` is running until the turn ends (`turns.py`)."""
 
     __tablename__ = "messages"
     __table_args__ = (Index(None, "conversation_id", "created_at"),)

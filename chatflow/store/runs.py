@@ -1,7 +1,9 @@
 """Workflow-run repository: run records, their node executions and the run logs.
 
 A run is inserted `running` when it starts and finished by one UPDATE; its node
-executions are written in one bulk INSERT at the end, never per event.
+executions are written in one bulk INSERT at the end, never per event. Services do all
+three through `turns.TurnStore` (the write path of a run's lifecycle); the ORM functions
+here do the same for fixtures and tools.
 """
 
 from __future__ import annotations
@@ -48,6 +50,42 @@ class RunLog:
     end_user: EndUser | None
 
 
+def new_run_row(
+    *,
+    run_id: str,
+    app_id: str,
+    workflow_id: str,
+    inputs: dict[str, Any],
+    now: datetime,
+    conversation_id: str | None = None,
+    message_id: str | None = None,
+    created_by_end_user_id: str | None = None,
+    triggered_from: str = "app",
+    version: str = "",
+) -> dict[str, Any]:
+    """Every column of a `running` run (the one place its defaults are written)."""
+    return {
+        "id": run_id,
+        "app_id": app_id,
+        "workflow_id": workflow_id,
+        "version": version,
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        "triggered_from": triggered_from,
+        "status": "running",
+        "inputs": inputs,
+        "outputs": None,
+        "error": None,
+        "created_by_end_user_id": created_by_end_user_id,
+        "elapsed_time": 0.0,
+        "total_tokens": 0,
+        "total_steps": 0,
+        "exceptions_count": 0,
+        "created_at": now,
+        "finished_at": None,
+    }
+
+
 async def create_run(
     session: AsyncSession,
     *,
@@ -61,23 +99,21 @@ async def create_run(
     version: str = "",
     run_id: str | None = None,
 ) -> WorkflowRun:
-    """Record a run as `running`."""
+    """Record a run as `running` through the ORM (fixtures, tools; services start runs
+    through `turns.TurnStore`)."""
     run = WorkflowRun(
-        id=run_id or new_id(),
-        app_id=app_id,
-        workflow_id=workflow_id,
-        version=version,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        triggered_from=triggered_from,
-        status="running",
-        inputs=dict(inputs),
-        created_by_end_user_id=created_by_end_user_id,
-        elapsed_time=0.0,
-        total_tokens=0,
-        total_steps=0,
-        exceptions_count=0,
-        created_at=utcnow(),
+        **new_run_row(
+            run_id=run_id or new_id(),
+            app_id=app_id,
+            workflow_id=workflow_id,
+            inputs=dict(inputs),
+            now=utcnow(),
+            conversation_id=conversation_id,
+            message_id=message_id,
+            created_by_end_user_id=created_by_end_user_id,
+            triggered_from=triggered_from,
+            version=version,
+        )
     )
     session.add(run)
     await session.flush()

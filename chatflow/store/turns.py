@@ -1,18 +1,20 @@
-"""A chat turn's writes on the hot path: its rows at the start, their completion at the end.
+"""`TurnStore`: the one write path of a run's lifecycle (`lifecycle.RunStore`).
 
-Every chat message writes the same few rows, so these statements are built once at
-import and run below SQLAlchemy's execution layer (`direct.py`): the start of a turn is
-one transaction of plain INSERTs (`start_writes`), its end one transaction of UPDATEs and
-one `executemany` (`finish_turn`); a start held back until the end goes in the end's
-transaction, its message and run inserted complete. Results match
-`messages.create_message` / `finish_message`, `conversations.create_conversation` and
-`runs.create_run` / `finish_run`, which the rest of the code keeps using.
+A chat turn's start, a workflow run's start, every end (finished, failed, stopped, a
+resumed segment's end) and every pause go through here, on the same statements: the
+start is one transaction of plain INSERTs, an end one transaction of UPDATEs and one
+`executemany` of node executions, a pause the end's statements plus its resume state and
+forms. They are built once at import and run below SQLAlchemy's execution layer
+(`direct.py`, `Database.write`). A start held back until the end goes in the end's
+transaction, its message and run inserted complete. Row contents come from the entity
+modules (`messages.new_message_row`, `runs.new_run_row`,
+`conversations.new_conversation_row`), which the ORM fixtures use too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any, cast
 
@@ -20,11 +22,15 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.sql import ClauseElement
 
 from chatflow.store import conversation_variables as variables_repo
+from chatflow.store import human_input as pauses_repo
 from chatflow.store._dialect import insert_for_dialect
 from chatflow.store._types import utcnow
 from chatflow.store.conversation_variables import VariableValue
+from chatflow.store.conversations import new_conversation_row
 from chatflow.store.db import Database
 from chatflow.store.direct import Statement, Write, WriteMany
+from chatflow.store.lifecycle import MessageEnd, Resumed, RunEnd, RunPause, RunStart
+from chatflow.store.messages import new_message_row
 from chatflow.store.models import (
     AnnotationSetting,
     Conversation,
@@ -34,7 +40,7 @@ from chatflow.store.models import (
     NodeExecution,
     WorkflowRun,
 )
-from chatflow.store.runs import NodeExecutionRecord
+from chatflow.store.runs import NodeExecutionRecord, new_run_row
 
 _conversations = cast(Table, Conversation.__table__)
 _messages = cast(Table, Message.__table__)
@@ -43,59 +49,12 @@ _end_users = cast(Table, EndUser.__table__)
 _variables = cast(Table, ConversationVariable.__table__)
 _settings = cast(Table, AnnotationSetting.__table__)
 
-_CONVERSATION_COLUMNS = (
-    "id",
-    "app_id",
-    "end_user_id",
-    "name",
-    "inputs",
-    "status",
-    "introduction",
-    "dialogue_count",
-    "created_at",
-    "updated_at",
-)
-_MESSAGE_COLUMNS = (
-    "id",
-    "app_id",
-    "conversation_id",
-    "end_user_id",
-    "parent_message_id",
-    "query",
-    "inputs",
-    "answer",
-    "status",
-    "error",
-    "files",
-    "message_metadata",
-    "workflow_run_id",
-    "message_tokens",
-    "answer_tokens",
-    "usage",
-    "latency",
-    "created_at",
-    "updated_at",
-)
-_RUN_COLUMNS = (
-    "id",
-    "app_id",
-    "workflow_id",
-    "version",
-    "conversation_id",
-    "message_id",
-    "triggered_from",
-    "status",
-    "inputs",
-    "outputs",
-    "error",
-    "created_by_end_user_id",
-    "elapsed_time",
-    "total_tokens",
-    "total_steps",
-    "exceptions_count",
-    "created_at",
-    "finished_at",
-)
+
+def _columns(table: Table) -> tuple[str, ...]:
+    # The row builders fill every column, so the INSERTs name them all.
+    return tuple(column.name for column in table.columns)
+
+
 _NODE_FIELDS = tuple(f.name for f in fields(NodeExecutionRecord))
 _VARIABLE_COLUMNS = (
     "id",
@@ -109,9 +68,9 @@ _VARIABLE_COLUMNS = (
     "updated_at",
 )
 
-_INSERT_CONVERSATION = Statement(insert(_conversations), _CONVERSATION_COLUMNS)
-_INSERT_MESSAGE = Statement(insert(_messages), _MESSAGE_COLUMNS)
-_INSERT_RUN = Statement(insert(_runs), _RUN_COLUMNS)
+_INSERT_CONVERSATION = Statement(insert(_conversations), _columns(_conversations))
+_INSERT_MESSAGE = Statement(insert(_messages), _columns(_messages))
+_INSERT_RUN = Statement(insert(_runs), _columns(_runs))
 _INSERT_NODES = Statement(
     insert(cast(Table, NodeExecution.__table__)), (*_NODE_FIELDS, "workflow_run_id")
 )
@@ -124,7 +83,7 @@ _BUMP_CONVERSATION = Statement(
     )
 )
 
-# What `finish_turn` sets on the message (besides its metadata and `updated_at`) and run.
+# What an end sets on the message and the run: `_message_end` and `_run_end` fill them.
 _MESSAGE_END = (
     "answer",
     "status",
@@ -133,6 +92,8 @@ _MESSAGE_END = (
     "answer_tokens",
     "usage",
     "latency",
+    "message_metadata",
+    "updated_at",
 )
 _RUN_END = (
     "status",
@@ -147,18 +108,18 @@ _RUN_END = (
 _FINISH_MESSAGE = Statement(
     update(_messages)
     .where(_messages.c.id == bindparam("message_id"))
-    .values(
-        {
-            **{name: bindparam(name, type_=_messages.c[name].type) for name in _MESSAGE_END},
-            "message_metadata": bindparam("metadata", type_=_messages.c.message_metadata.type),
-            "updated_at": bindparam("now", type_=_messages.c.updated_at.type),
-        }
-    )
+    .values({name: bindparam(name, type_=_messages.c[name].type) for name in _MESSAGE_END})
 )
 _FINISH_RUN = Statement(
     update(_runs)
     .where(_runs.c.id == bindparam("run_id"))
     .values({name: bindparam(name, type_=_runs.c[name].type) for name in _RUN_END})
+)
+# A pause keeps the run's other fields as they were until its end.
+_PAUSE_RUN = Statement(
+    update(_runs)
+    .where(_runs.c.id == bindparam("run_id"))
+    .values(status=bindparam("status", type_=_runs.c.status.type))
 )
 _FIND_END_USER = Statement(
     select(_end_users.c.id, _end_users.c.session_id).where(
@@ -195,15 +156,6 @@ def _upsert_variables(dialect: str) -> ClauseElement:
 _UPSERT_VARIABLES = Statement(_upsert_variables, _VARIABLE_COLUMNS)
 
 
-@dataclass(frozen=True, slots=True)
-class TurnRows:
-    """What `start_writes` writes: the ids and the timestamp the wire frames carry."""
-
-    conversation_id: str
-    message_id: str
-    created_at: datetime
-
-
 async def find_end_user_id(db: Database, app_id: str, session_id: str) -> tuple[str, str] | None:
     """`(id, session_id)` of an existing end user, without loading the ORM row."""
     row = await db.read_one(_FIND_END_USER, {"app_id": app_id, "session_id": session_id})
@@ -224,7 +176,7 @@ def _variables_write(
     return WriteMany(_UPSERT_VARIABLES, rows)
 
 
-def start_writes(
+def start_turn_rows(
     *,
     app_id: str,
     end_user_id: str,
@@ -237,9 +189,9 @@ def start_writes(
     run_id: str,
     workflow_id: str,
     variables: Sequence[VariableValue] = (),
-) -> tuple[list[Write | WriteMany], TurnRows]:
-    """The writes of a turn's start: its `running` message and run, and its conversation
-    (new or bumped); `variables` are a new conversation's initial conversation variables.
+) -> RunStart:
+    """A chat turn's start: its `running` message and run, and its conversation (new or
+    bumped); `variables` are a new conversation's initial conversation variables.
 
     `new_conversation` holds a new conversation's `name`, `inputs` and `introduction`;
     it is inserted with `dialogue_count` 1. An existing one gets `dialogue_count + 1`
@@ -248,128 +200,170 @@ def start_writes(
     now = utcnow()
     writes: list[Write | WriteMany] = []
     if new_conversation is not None:
-        conversation = {
-            "id": conversation_id,
-            "app_id": app_id,
-            "end_user_id": end_user_id,
-            "name": new_conversation["name"],
-            "inputs": dict(new_conversation["inputs"]),
-            "status": "normal",
-            "introduction": new_conversation["introduction"],
-            "dialogue_count": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
+        conversation = new_conversation_row(
+            conversation_id=conversation_id,
+            app_id=app_id,
+            end_user_id=end_user_id,
+            name=new_conversation["name"],
+            inputs=dict(new_conversation["inputs"]),
+            introduction=new_conversation["introduction"],
+            dialogue_count=1,
+            now=now,
+        )
         writes.append(Write(_INSERT_CONVERSATION, conversation))
     else:
         writes.append(Write(_BUMP_CONVERSATION, {"conversation_id": conversation_id, "now": now}))
-    message = {
-        "id": message_id,
-        "app_id": app_id,
-        "conversation_id": conversation_id,
-        "end_user_id": end_user_id,
-        "parent_message_id": None,
-        "query": query,
-        "inputs": inputs,
-        "answer": "",
-        "status": "running",
-        "error": None,
-        "files": list(files),
-        "message_metadata": {},
-        "workflow_run_id": run_id,
-        "message_tokens": 0,
-        "answer_tokens": 0,
-        "usage": None,
-        "latency": 0.0,
-        "created_at": now,
-        "updated_at": now,
-    }
-    run = {
-        "id": run_id,
-        "app_id": app_id,
-        "workflow_id": workflow_id,
-        "version": "",
-        "conversation_id": conversation_id,
-        "message_id": message_id,
-        "triggered_from": "app",
-        "status": "running",
-        "inputs": inputs,
-        "outputs": None,
-        "error": None,
-        "created_by_end_user_id": end_user_id,
-        "elapsed_time": 0.0,
-        "total_tokens": 0,
-        "total_steps": 0,
-        "exceptions_count": 0,
-        "created_at": now,
-        "finished_at": None,
-    }
+    message = new_message_row(
+        message_id=message_id,
+        app_id=app_id,
+        conversation_id=conversation_id,
+        end_user_id=end_user_id,
+        query=query,
+        inputs=inputs,
+        files=files,
+        workflow_run_id=run_id,
+        now=now,
+    )
+    run = new_run_row(
+        run_id=run_id,
+        app_id=app_id,
+        workflow_id=workflow_id,
+        inputs=inputs,
+        now=now,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        created_by_end_user_id=end_user_id,
+    )
     writes += [Write(_INSERT_MESSAGE, message), Write(_INSERT_RUN, run)]
     if variables:
         writes.append(_variables_write(conversation_id, variables, now))
-    return writes, TurnRows(conversation_id=conversation_id, message_id=message_id, created_at=now)
+    return RunStart(
+        writes=writes,
+        run_id=run_id,
+        created_at=now,
+        conversation_id=conversation_id,
+        message_id=message_id,
+    )
 
 
-async def finish_turn(
-    db: Database,
-    *,
-    message: Mapping[str, Any],
-    run: Mapping[str, Any],
-    run_id: str,
-    nodes: Sequence[NodeExecutionRecord],
-    conversation_id: str = "",
-    variables: Sequence[VariableValue] = (),
-    start: Sequence[Write | WriteMany] = (),
-) -> None:
-    """Complete the message and the run, write the run's node executions and the
-    conversation variables it changed, in one transaction; `start` are the turn's
-    `start_writes` when they were held back until now (one transaction, one commit, and
-    the message and run inserted complete rather than inserted and then updated).
-
-    `message` holds `message_id`, `answer`, `status`, `error`, `message_tokens`,
-    `answer_tokens`, `usage`, `latency` and `metadata`; `run` holds `status`, `outputs`,
-    `error`, `elapsed_time`, `total_tokens`, `total_steps`, `exceptions_count` and
-    `finished_at`.
-    """
+def start_run_rows(
+    *, app_id: str, workflow_id: str, run_id: str, inputs: dict[str, Any], end_user_id: str
+) -> RunStart:
+    """A workflow run's start: its `running` record (no message, no conversation)."""
     now = utcnow()
-    writes, merged = _with_end(start, message, run, now)
-    if _INSERT_MESSAGE not in merged:
-        writes.append(Write(_FINISH_MESSAGE, {**message, "now": now}))
-    if _INSERT_RUN not in merged:
-        writes.append(Write(_FINISH_RUN, {**run, "run_id": run_id}))
-    if nodes:
-        # Shallow rows: `dataclasses.asdict` would deep-copy every node's inputs/outputs.
-        rows = [
-            {**{name: getattr(node, name) for name in _NODE_FIELDS}, "workflow_run_id": run_id}
-            for node in nodes
-        ]
-        writes.append(WriteMany(_INSERT_NODES, rows))
-    if variables:
-        writes.append(_variables_write(conversation_id, variables, now))
-    await db.write(writes)
+    run = new_run_row(
+        run_id=run_id,
+        app_id=app_id,
+        workflow_id=workflow_id,
+        inputs=inputs,
+        now=now,
+        created_by_end_user_id=end_user_id,
+    )
+    return RunStart(writes=[Write(_INSERT_RUN, run)], run_id=run_id, created_at=now)
 
 
-def _with_end(
-    start: Sequence[Write | WriteMany],
-    message: Mapping[str, Any],
-    run: Mapping[str, Any],
-    now: datetime,
-) -> tuple[list[Write | WriteMany], set[Statement]]:
-    """Held start writes with the turn's end folded into their message and run INSERTs
-    (one INSERT each instead of an INSERT and an UPDATE); also which were folded."""
+def _message_end(message: MessageEnd, now: datetime) -> dict[str, Any]:
+    """The message columns an end (or pause) sets."""
+    return {
+        "answer": message.answer,
+        "status": message.status,
+        "error": message.error,
+        "message_tokens": message.message_tokens,
+        "answer_tokens": message.answer_tokens,
+        "usage": message.usage,
+        "latency": message.latency,
+        "message_metadata": message.metadata,
+        "updated_at": now,
+    }
+
+
+def _run_end(end: RunEnd) -> dict[str, Any]:
+    """The run columns an end sets."""
+    return {
+        "status": end.status,
+        "outputs": end.outputs,
+        "error": end.error,
+        "elapsed_time": end.elapsed_time,
+        "total_tokens": end.total_tokens,
+        "total_steps": end.total_steps,
+        "exceptions_count": end.exceptions_count,
+        "finished_at": end.finished_at,
+    }
+
+
+def _node_rows(run_id: str, nodes: Sequence[NodeExecutionRecord]) -> list[dict[str, Any]]:
+    # Shallow rows: `dataclasses.asdict` would deep-copy every node's inputs/outputs.
+    return [
+        {**{name: getattr(node, name) for name in _NODE_FIELDS}, "workflow_run_id": run_id}
+        for node in nodes
+    ]
+
+
+def _end_writes(end: RunEnd, now: datetime, *, run: Write | None) -> list[Write | WriteMany]:
+    """The statements every end and pause share: the message's end, the run's (`run`;
+    None when a held start inserts both complete), node executions, changed variables."""
     writes: list[Write | WriteMany] = []
-    merged: set[Statement] = set()
-    for write in start:
+    if end.message is not None and run is not None:
+        params = {**_message_end(end.message, now), "message_id": end.message.message_id}
+        writes.append(Write(_FINISH_MESSAGE, params))
+    if run is not None:
+        writes.append(run)
+    if end.nodes:
+        writes.append(WriteMany(_INSERT_NODES, _node_rows(end.run_id, end.nodes)))
+    if end.variables:
+        writes.append(_variables_write(end.conversation_id, end.variables, now))
+    return writes
+
+
+def _with_end(start: RunStart, end: RunEnd, now: datetime) -> list[Write | WriteMany]:
+    """Held start writes with the end folded into their message and run INSERTs (one
+    INSERT each instead of an INSERT and an UPDATE)."""
+    writes: list[Write | WriteMany] = []
+    for write in start.writes:
         if isinstance(write, Write) and write.statement is _INSERT_MESSAGE:
-            end = {key: message[key] for key in _MESSAGE_END}
-            end.update(message_metadata=message["metadata"], updated_at=now)
-            write = Write(_INSERT_MESSAGE, {**write.params, **end})
-            merged.add(_INSERT_MESSAGE)
+            assert end.message is not None
+            write = Write(_INSERT_MESSAGE, {**write.params, **_message_end(end.message, now)})
         elif isinstance(write, Write) and write.statement is _INSERT_RUN:
-            write = Write(_INSERT_RUN, {**write.params, **{key: run[key] for key in _RUN_END}})
-            merged.add(_INSERT_RUN)
+            write = Write(_INSERT_RUN, {**write.params, **_run_end(end)})
         writes.append(write)
-    return writes, merged
+    return writes
+
+
+class TurnStore:
+    """`RunStore` over a `Database`: a run's lifecycle on the direct path."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def start(self, start: RunStart) -> None:
+        await self._db.write(start.writes)
+
+    async def finish(self, end: RunEnd, *, held: RunStart | None = None) -> None:
+        now = utcnow()
+        if held is None:
+            run = Write(_FINISH_RUN, {**_run_end(end), "run_id": end.run_id})
+            writes = _end_writes(end, now, run=run)
+        else:
+            writes = [*_with_end(held, end, now), *_end_writes(end, now, run=None)]
+        if end.resumed:
+            writes.append(pauses_repo.finish_pause_write(end.run_id, now))
+        await self._db.write(writes)
+
+    async def pause(self, end: RunEnd, pause: RunPause) -> None:
+        now = utcnow()
+        run = Write(_PAUSE_RUN, {"run_id": end.run_id, "status": "paused"})
+        writes = _end_writes(end, now, run=run)
+        writes += pauses_repo.pause_writes(end.run_id, pause, now)
+        await self._db.write(writes)
+
+    async def claim(self, run_id: str, task_id: str) -> Resumed | None:
+        # A guarded UPDATE whose row count decides: through a session, which reports it.
+        async with self._db.session() as session:
+            if not await pauses_repo.claim_pause(session, run_id, task_id):
+                return None
+            found = await pauses_repo.get_pause(session, run_id)
+            assert found is not None
+            return Resumed(state=dict(found.state), turn=dict(found.turn))
 
 
 async def name_conversation(

@@ -111,26 +111,16 @@ class StreamState:
         final.answer = "".join(self.parts)
 
 
-StopFn = Callable[[str], Result]
-ResumeFn = Callable[[str, str], httpx.Response]
+class _StreamCore:
+    """What `ChatStream` and `AsyncChatStream` share: the state learned from the events,
+    the ids it holds, events read ahead (by `stop`), and when a dropped connection may be
+    reopened. The two classes add only their I/O."""
 
-
-class ChatStream:
-    """A streaming chat (or workflow) run. Use as a context manager or iterate to the end."""
-
-    def __init__(
-        self,
-        response: httpx.Response,
-        *,
-        stop: StopFn,
-        resume: ResumeFn | None = None,
-        max_resumes: int = 3,
-    ) -> None:
+    def __init__(self, response: httpx.Response, *, resumable: bool, max_resumes: int) -> None:
         self.response = response
         self.state = StreamState()
-        self._stop, self._resume, self._max_resumes = stop, resume, max_resumes
+        self._resumable, self._max_resumes = resumable, max_resumes
         self._pending: deque[StreamEvent] = deque()
-        self._gen = self._read()
         self._stopped = False
 
     @property
@@ -144,6 +134,42 @@ class ChatStream:
     @property
     def message_id(self) -> str | None:
         return self.state.final.message_id
+
+    def _can_resume(self, resumes: int) -> bool:
+        return (
+            self._resumable
+            and not self._stopped
+            and not self.state.complete
+            and self.task_id is not None
+            and self.state.last_event_id is not None
+            and resumes < self._max_resumes
+        )
+
+    def _resume_point(self) -> tuple[str, str]:
+        """The task and the last event id to reopen the stream from (`_can_resume`)."""
+        task_id, last = self.task_id, self.state.last_event_id
+        assert task_id is not None and last is not None
+        return task_id, last
+
+
+StopFn = Callable[[str], Result]
+ResumeFn = Callable[[str, str], httpx.Response]
+
+
+class ChatStream(_StreamCore):
+    """A streaming chat (or workflow) run. Use as a context manager or iterate to the end."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        *,
+        stop: StopFn,
+        resume: ResumeFn | None = None,
+        max_resumes: int = 3,
+    ) -> None:
+        super().__init__(response, resumable=resume is not None, max_resumes=max_resumes)
+        self._stop, self._resume = stop, resume
+        self._gen = self._read()
 
     def __iter__(self) -> Iterator[StreamEvent]:
         while self._pending:
@@ -187,16 +213,6 @@ class ChatStream:
     ) -> None:
         self.close()
 
-    def _can_resume(self, resumes: int) -> bool:
-        return (
-            self._resume is not None
-            and not self._stopped
-            and not self.state.complete
-            and self.task_id is not None
-            and self.state.last_event_id is not None
-            and resumes < self._max_resumes
-        )
-
     def _read(self) -> Generator[StreamEvent, None, None]:
         resumes = 0
         try:
@@ -212,8 +228,8 @@ class ChatStream:
                     return
                 self.response.close()
                 resumes += 1
-                assert self._resume and self.task_id and self.state.last_event_id
-                self.response = self._resume(self.task_id, self.state.last_event_id)
+                assert self._resume is not None
+                self.response = self._resume(*self._resume_point())
         finally:
             self.response.close()
 
@@ -222,7 +238,7 @@ AsyncStopFn = Callable[[str], Awaitable[Result]]
 AsyncResumeFn = Callable[[str, str], Awaitable[httpx.Response]]
 
 
-class AsyncChatStream:
+class AsyncChatStream(_StreamCore):
     """The async twin of `ChatStream`."""
 
     def __init__(
@@ -233,24 +249,9 @@ class AsyncChatStream:
         resume: AsyncResumeFn | None = None,
         max_resumes: int = 3,
     ) -> None:
-        self.response = response
-        self.state = StreamState()
-        self._stop, self._resume, self._max_resumes = stop, resume, max_resumes
-        self._pending: deque[StreamEvent] = deque()
+        super().__init__(response, resumable=resume is not None, max_resumes=max_resumes)
+        self._stop, self._resume = stop, resume
         self._gen = self._read()
-        self._stopped = False
-
-    @property
-    def task_id(self) -> str | None:
-        return self.state.final.task_id
-
-    @property
-    def conversation_id(self) -> str | None:
-        return self.state.final.conversation_id
-
-    @property
-    def message_id(self) -> str | None:
-        return self.state.final.message_id
 
     async def __aiter__(self) -> AsyncIterator[StreamEvent]:
         while self._pending:
@@ -292,16 +293,6 @@ class AsyncChatStream:
     ) -> None:
         await self.aclose()
 
-    def _can_resume(self, resumes: int) -> bool:
-        return (
-            self._resume is not None
-            and not self._stopped
-            and not self.state.complete
-            and self.task_id is not None
-            and self.state.last_event_id is not None
-            and resumes < self._max_resumes
-        )
-
     async def _read(self) -> AsyncGenerator[StreamEvent, None]:
         resumes = 0
         try:
@@ -317,7 +308,7 @@ class AsyncChatStream:
                     return
                 await self.response.aclose()
                 resumes += 1
-                assert self._resume and self.task_id and self.state.last_event_id
-                self.response = await self._resume(self.task_id, self.state.last_event_id)
+                assert self._resume is not None
+                self.response = await self._resume(*self._resume_point())
         finally:
             await self.response.aclose()

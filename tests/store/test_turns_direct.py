@@ -23,7 +23,7 @@ from chatflow.store import Database
 from chatflow.store import turns as turns_repo
 from chatflow.store.checkpoint import WalCheckpointer
 from chatflow.store.conversation_variables import VariableValue, load_conversation_variables
-from chatflow.store.direct import Write, WriteMany
+from chatflow.store.lifecycle import MessageEnd, RunEnd, RunStart
 from chatflow.store.models import Conversation, Message, NodeExecution, WorkflowRun
 from chatflow.store.runs import NodeExecutionRecord
 
@@ -35,17 +35,17 @@ async def _world(db: Database) -> World:
         return await make_world(session)
 
 
-async def _insert_turn(db: Database, **turn: Any) -> turns_repo.TurnRows:
+async def _insert_turn(db: Database, **turn: Any) -> RunStart:
     """A turn's start written at once, as a streaming turn's is."""
-    writes, rows = turns_repo.start_writes(**turn)
-    await db.write(writes)
-    return rows
+    start = turns_repo.start_turn_rows(**turn)
+    await turns_repo.TurnStore(db).start(start)
+    return start
 
 
 def _start_writes(
     world: World, conversation_id: str, message_id: str, run_id: str, query: str, name: str
-) -> list[Write | WriteMany]:
-    writes, _ = turns_repo.start_writes(
+) -> RunStart:
+    return turns_repo.start_turn_rows(
         app_id=world.app_id,
         end_user_id=world.alice,
         conversation_id=conversation_id,
@@ -58,14 +58,14 @@ def _start_writes(
         workflow_id=str(uuid.uuid4()),
         variables=[VariableValue("v1", "counter", "number", 1, "a counter")],
     )
-    return writes
 
 
 async def _start(
     db: Database, world: World, *, query: str = "héllo", name: str = "n"
 ) -> tuple[str, str, str]:
     conversation_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
-    await db.write(_start_writes(world, conversation_id, message_id, run_id, query, name))
+    start = _start_writes(world, conversation_id, message_id, run_id, query, name)
+    await turns_repo.TurnStore(db).start(start)
     return conversation_id, message_id, run_id
 
 
@@ -76,34 +76,33 @@ async def test_a_turn_reads_back_through_the_orm(db: Database, held: bool) -> No
     world = await _world(db)
     if held:
         conversation_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
-        start = _start_writes(world, conversation_id, message_id, run_id, "héllo", "n")
+        start: RunStart | None = _start_writes(
+            world, conversation_id, message_id, run_id, "héllo", "n"
+        )
     else:
         conversation_id, message_id, run_id = await _start(db, world)
-        start = []
+        start = None
     finished = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
-    await turns_repo.finish_turn(
-        db,
-        message={
-            "message_id": message_id,
-            "answer": "réponse",
-            "status": "normal",
-            "error": None,
-            "message_tokens": 3,
-            "answer_tokens": 5,
-            "usage": {"total_tokens": 8},
-            "latency": 0.25,
-            "metadata": {"usage": {"total_tokens": 8}},
-        },
-        run={
-            "status": "succeeded",
-            "outputs": {"answer": "réponse"},
-            "error": None,
-            "elapsed_time": 0.25,
-            "total_tokens": 8,
-            "total_steps": 2,
-            "exceptions_count": 0,
-            "finished_at": finished,
-        },
+    end = RunEnd(
+        message=MessageEnd(
+            message_id=message_id,
+            answer="réponse",
+            status="normal",
+            error=None,
+            message_tokens=3,
+            answer_tokens=5,
+            usage={"total_tokens": 8},
+            latency=0.25,
+            metadata={"usage": {"total_tokens": 8}},
+        ),
+        status="succeeded",
+        outputs={"answer": "réponse"},
+        error=None,
+        elapsed_time=0.25,
+        total_tokens=8,
+        total_steps=2,
+        exceptions_count=0,
+        finished_at=finished,
         run_id=run_id,
         nodes=[
             NodeExecutionRecord(node_id="start", node_type="start", status="succeeded", index=1),
@@ -117,8 +116,8 @@ async def test_a_turn_reads_back_through_the_orm(db: Database, held: bool) -> No
         ],
         conversation_id=conversation_id,
         variables=[VariableValue("v1", "counter", "number", 2, "ignored on update")],
-        start=start,
     )
+    await turns_repo.TurnStore(db).finish(end, held=start)
     await turns_repo.name_conversation(
         db,
         app_id=world.app_id,

@@ -6,6 +6,8 @@ worker can answer, whichever one runs the turn.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
@@ -57,33 +59,32 @@ async def resume_stream(
     return sse_response(encode_resumable(items, encoder, ping_interval=interval, after=after))
 
 
-@router.get(
-    "/chat-messages/{task_id}/events",
-    summary="Resume Chat Message Stream",
-    description=_DESCRIPTION,
-    response_description="text/event-stream: the frames after Last-Event-ID, each with `id:`.",
-)
-async def resume_chat_stream(
-    task_id: str,
-    app: AppDep,
-    services: ServicesDep,
-    user: str | None = Query(default=None, description="The end user that started the run."),
-    last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
-) -> Response:
-    return await resume_stream(services, app, task_id, user, last_event_id, workflow=False)
+def _route(workflow: bool) -> Callable[..., Awaitable[Response]]:
+    """The route of one kind of run: the same handler, told which kind it serves."""
+
+    async def resume(
+        task_id: str,
+        app: AppDep,
+        services: ServicesDep,
+        user: str | None = Query(default=None, description="The end user that started the run."),
+        last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
+    ) -> Response:
+        return await resume_stream(services, app, task_id, user, last_event_id, workflow=workflow)
+
+    return resume
 
 
-@router.get(
-    "/workflows/tasks/{task_id}/events",
-    summary="Resume Workflow Stream",
-    description=_DESCRIPTION,
-    response_description="text/event-stream: the frames after Last-Event-ID, each with `id:`.",
+# (path, summary, operation name, workflow runs?): the name keeps the OpenAPI operation id.
+_ROUTES = (
+    ("/chat-messages/{task_id}/events", "Resume Chat Message Stream", "resume_chat_stream", False),
+    ("/workflows/tasks/{task_id}/events", "Resume Workflow Stream", "resume_workflow_stream", True),
 )
-async def resume_workflow_stream(
-    task_id: str,
-    app: AppDep,
-    services: ServicesDep,
-    user: str | None = Query(default=None, description="The end user that started the run."),
-    last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
-) -> Response:
-    return await resume_stream(services, app, task_id, user, last_event_id, workflow=True)
+for _path, _summary, _name, _workflow in _ROUTES:
+    _handler = _route(_workflow)
+    _handler.__name__ = _handler.__qualname__ = _name
+    router.get(
+        _path,
+        summary=_summary,
+        description=_DESCRIPTION,
+        response_description="text/event-stream: the frames after Last-Event-ID, each with `id:`.",
+    )(_handler)

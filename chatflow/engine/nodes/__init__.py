@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import builtins
 import importlib
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
+from chatflow.engine.nodes.base import NodeConfig, NodeRun, node_kind
 
 _MODULES: tuple[str, ...] = (
     "start",
@@ -50,7 +48,10 @@ _MODULES: tuple[str, ...] = (
 class NodeSpec:
     type: str
     config: builtins.type[NodeConfig]  # `type` alone would name the field above
-    run: Callable[[NodeContext, Any], AsyncIterator[NodeEvent] | NodeResult]
+    run: NodeRun
+
+    def __post_init__(self) -> None:
+        node_kind(self.run)  # refuses a run that is neither instant nor streaming
 
 
 def _load() -> dict[str, NodeSpec]:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from chatflow.engine.events import ContainerScope, Event, NodeFinished
-from chatflow.engine.files import File
 from chatflow.engine.nodes.base import NodeContext, SubgraphRunner
 from chatflow.engine.variables import VariablePool
 from chatflow.errors import NodeError
@@ -85,14 +83,3 @@ def add_usage(total: Usage | None, extra: Usage | None) -> Usage | None:
     if extra is None:
         return total
     return extra if total is None else total.plus(extra)
-
-
-def jsonable(value: Any) -> Any:
-    """Event/inputs payloads carry files as Dify's file dicts."""
-    if isinstance(value, File):
-        return value.to_dict()
-    if isinstance(value, list):
-        return [jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return {key: jsonable(item) for key, item in value.items()}
-    return value

@@ -17,7 +17,6 @@ import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -25,8 +24,6 @@ from jinja2 import Template, TemplateError, TemplateSyntaxError
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-from chatflow.engine.files import File
 
 MAX_RANGE = 100_000  # one range() call, as jinja2's sandbox allows
 RANGE_BUDGET = 1_000_000  # all range() items of one render together
@@ -114,21 +111,6 @@ class _Compiled:
 def _compile(source: str) -> _Compiled:
     template = _ENV.from_string(source)
     return _Compiled(template, dict(template.globals))
-
-
-def jsonable(value: Any) -> Any:
-    """Dify passes template inputs through JSON: files become dicts, Decimals floats."""
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, File):
-        return value.to_dict()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def render(source: str, variables: Mapping[str, Any], *, max_length: int | None = None) -> str:

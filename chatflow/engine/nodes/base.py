@@ -8,15 +8,20 @@ A node module in `chatflow/engine/nodes/` defines:
 
 `run` yields `StreamChunk`s for outputs that stream (LLM text) and ends with exactly one
 `NodeResult`. Container nodes may also yield engine `Event`s of their children. A node
+with nothing to stream or await declares itself instant by writing `run` as a plain
+`def run(ctx, config) -> NodeResult` (`InstantRun`): the runner calls it and has nothing
+to iterate. Which kind a node is, is read once from how `run` is written (`node_kind`);
+anything else (an `async def` that does not yield) is refused at import. A node
 fails by raising `NodeError` (or any exception); the runner applies `error_strategy` and
 `retry_config` around it, so nodes never implement those themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+import inspect
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,6 +91,22 @@ class NodeResult:
 
 
 NodeEvent = StreamChunk | NodeResult | Event
+
+# The two ways a node's `run` is written (see the module docstring).
+InstantRun = Callable[["NodeContext", Any], NodeResult]
+# (Node modules may annotate the generator as an `AsyncIterator`; `node_kind` checks it.)
+StreamingRun = Callable[["NodeContext", Any], AsyncGenerator[NodeEvent, None]]
+NodeRun = InstantRun | StreamingRun
+
+
+def node_kind(run: NodeRun) -> tuple[InstantRun | None, StreamingRun | None]:
+    """`run` as `(instant, None)` or `(None, streaming)`, by how it is written."""
+    if inspect.isasyncgenfunction(run):
+        return None, cast(StreamingRun, run)
+    if inspect.iscoroutinefunction(run):
+        name = getattr(run, "__qualname__", repr(run))
+        raise TypeError(f"{name}: a node's run is a plain def or an async generator")
+    return cast(InstantRun, run), None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatflow.engine.files import to_json
 from chatflow.engine.nodes._code_outputs import Output, OutputValidationError, Validator
-from chatflow.engine.nodes._jinja import jsonable
 from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
 from chatflow.engine.variables import MISSING
 from chatflow.errors import ChatflowError, NodeError
@@ -46,7 +46,7 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
     inputs: dict[str, Any] = {}
     for binding in config.variables:
         value = ctx.pool.get(binding.value_selector)
-        inputs[binding.variable] = None if value is MISSING else jsonable(value)
+        inputs[binding.variable] = None if value is MISSING else to_json(value, float)
     try:
         result = await executor.run(
             config.code_language,

@@ -31,8 +31,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chatflow.engine.events import HumanInputFormFilled, HumanInputFormTimeout, HumanInputRequired
+from chatflow.engine.files import to_json
 from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
-from chatflow.engine.template import _jsonable, render
+from chatflow.engine.template import render
 from chatflow.engine.variables import MISSING
 from chatflow.errors import NodeError
 
@@ -194,7 +195,7 @@ def render_with_outputs(config: Config, content: str, values: Mapping[str, Any])
         if types.get(name) == "file-list":
             return f"[{len(value) if isinstance(value, list) else 0} files]"
         if isinstance(value, dict | list):
-            return json.dumps(_jsonable(value), ensure_ascii=False)
+            return json.dumps(to_json(value, float), ensure_ascii=False)
         return str(value)
 
     return _OUTPUT_PLACEHOLDER.sub(replace, content)
@@ -209,7 +210,7 @@ def _resolved_defaults(ctx: NodeContext, config: Config) -> dict[str, Any]:
             continue
         value = ctx.pool.get(source.selector)
         if value is not MISSING:
-            resolved[form_input.output_variable_name] = _jsonable(value)
+            resolved[form_input.output_variable_name] = to_json(value, float)
     return resolved
 
 

@@ -26,10 +26,10 @@ from chatflow.engine.events import (
     IterationNext,
     IterationStarted,
 )
+from chatflow.engine.files import to_json
 from chatflow.engine.nodes._container import (
     PassOutcome,
     add_usage,
-    jsonable,
     run_pass,
     subgraph_runner,
 )
@@ -82,7 +82,7 @@ class _Progress:
 async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
     runner = subgraph_runner(ctx, TYPE)
     items = _items(ctx, config)
-    inputs = {"iterator_selector": jsonable(items)}
+    inputs = {"iterator_selector": to_json(items)}
     started = time.time()
     yield IterationStarted(
         execution_id=ctx.execution_id,
@@ -115,7 +115,7 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
         node_id=ctx.node_id,
         title=config.title,
         inputs=inputs,
-        outputs={"output": jsonable(output)},
+        outputs={"output": to_json(output)},
         status="failed" if progress.error else "succeeded",
         error=progress.error,
         steps=len(items),

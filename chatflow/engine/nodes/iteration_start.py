@@ -6,14 +6,9 @@ runs its subgraph from here.
 
 from __future__ import annotations
 
-from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeResult
+from chatflow.engine.nodes._marker import MarkerConfig as Config
+from chatflow.engine.nodes._marker import pass_through as run
 
 TYPE = "iteration-start"
 
-
-class Config(NodeConfig):
-    pass
-
-
-def run(ctx: NodeContext, config: Config) -> NodeResult:
-    return NodeResult()
+__all__ = ["TYPE", "Config", "run"]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatflow.engine.files import File
+from chatflow.engine.files import File, to_json
 from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeResult
 from chatflow.engine.template import render
 from chatflow.engine.variables import MISSING
@@ -74,7 +74,7 @@ def run(ctx: NodeContext, config: Config) -> NodeResult:
     if not isinstance(value, list):
         raise NodeError(f"Variable {config.variable} is not an array type")
     items: list[Any] = list(value)
-    inputs = {"variable": [_jsonable(item) for item in items]}
+    inputs = {"variable": to_json(items)}
     if items:
         if config.filter_by.enabled:
             for condition in config.filter_by.conditions:
@@ -92,10 +92,6 @@ def run(ctx: NodeContext, config: Config) -> NodeResult:
         "last_record": items[-1] if items else None,
     }
     return NodeResult(outputs=outputs, inputs=inputs, process_data=inputs)
-
-
-def _jsonable(item: Any) -> Any:
-    return item.to_dict() if isinstance(item, File) else item
 
 
 def _predicate(ctx: NodeContext, condition: FilterCondition, items: list[Any]) -> Predicate:

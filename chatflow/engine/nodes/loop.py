@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatflow.engine.conditions import Condition, ConditionError, evaluate
 from chatflow.engine.events import LoopCompleted, LoopNext, LoopStarted
+from chatflow.engine.files import to_json
 from chatflow.engine.nodes._container import (
     PassOutcome,
     add_usage,
-    jsonable,
     run_pass,
     subgraph_runner,
 )
@@ -60,7 +60,7 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
     runner = subgraph_runner(ctx, TYPE)
     count = min(config.loop_count, ctx.services.limits.loop_max_count)
     variables = {var.label: _initial_value(ctx.pool, var) for var in config.loop_variables}
-    inputs: dict[str, Any] = {"loop_count": count, **jsonable(variables)}
+    inputs: dict[str, Any] = {"loop_count": count, **to_json(variables)}
     started = time.time()
     yield LoopStarted(
         execution_id=ctx.execution_id,
@@ -107,7 +107,7 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
                 title=config.title,
                 index=rounds,
                 started_at=time.time(),
-                pre_loop_output=jsonable(outputs),
+                pre_loop_output=to_json(outputs),
             )
     if pool is not None:
         _keep_last_round(ctx, pool)
@@ -117,7 +117,7 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
         node_id=ctx.node_id,
         title=config.title,
         inputs=inputs,
-        outputs=jsonable(outputs),
+        outputs=to_json(outputs),
         status="failed" if error else "succeeded",
         error=error,
         steps=steps,

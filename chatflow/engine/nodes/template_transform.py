@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatflow.engine.nodes._jinja import TemplateRenderError, jsonable, render
+from chatflow.engine.files import to_json
+from chatflow.engine.nodes._jinja import TemplateRenderError, render
 from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeResult
 from chatflow.engine.variables import MISSING
 from chatflow.errors import NodeError
@@ -36,7 +37,7 @@ def run(ctx: NodeContext, config: Config) -> NodeResult:
     variables: dict[str, Any] = {}
     for binding in config.variables:
         value = ctx.pool.get(binding.value_selector)
-        variables[binding.variable] = None if value is MISSING else jsonable(value)
+        variables[binding.variable] = None if value is MISSING else to_json(value, float)
     try:
         output = render(
             config.template, variables, max_length=ctx.services.limits.template_max_length

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatflow.engine.files import File
+from chatflow.engine.files import File, to_json
 from chatflow.engine.nodes.base import (
     NodeConfig,
     NodeContext,
@@ -102,7 +102,7 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
     if runtime is None:
         raise NodeError(f"tool provider '{provider}' is not configured")
     arguments = parameters(config, ctx.pool)
-    inputs = {name: _jsonable(value) for name, value in arguments.items()}
+    inputs = {name: to_json(value) for name, value in arguments.items()}
     text: list[str] = []
     files: list[File] = []
     json_items: list[Any] = []
@@ -136,11 +136,3 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
 def _sys(pool: VariablePool, name: str) -> str:
     value = pool.get(["sys", name])
     return "" if value is MISSING or value is None else str(value)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, File):
-        return value.to_dict()
-    if isinstance(value, list):
-        return [_jsonable(item) for item in value]
-    return value

@@ -226,12 +226,25 @@ class StopChatMessageRequest(Request):
 StopChatRequest = StopChatMessageRequest
 
 
-class SuggestedRequestBuilder(RequestBuilder[Request]):
-    def message_id(self, v: str) -> Self:
-        return self._path("message_id", v)
-
+# Query parameters several requests share, under the same names (as in Dify's API).
+class _UserQuery(RequestBuilder[Request]):
     def user(self, v: str) -> Self:
         return self._query("user", v)
+
+
+class _LimitQuery(RequestBuilder[Request]):
+    def limit(self, v: int) -> Self:
+        return self._query("limit", v)
+
+
+class _LastIdQuery(_LimitQuery):
+    def last_id(self, v: str) -> Self:
+        return self._query("last_id", v)
+
+
+class SuggestedRequestBuilder(_UserQuery):
+    def message_id(self, v: str) -> Self:
+        return self._path("message_id", v)
 
 
 class GetSuggestedQuestionsRequest(Request):
@@ -240,16 +253,7 @@ class GetSuggestedQuestionsRequest(Request):
         return SuggestedRequestBuilder(Request("GET", "/v1/messages/:message_id/suggested"))
 
 
-class ConversationsRequestBuilder(RequestBuilder[Request]):
-    def user(self, v: str) -> Self:
-        return self._query("user", v)
-
-    def last_id(self, v: str) -> Self:
-        return self._query("last_id", v)
-
-    def limit(self, v: int) -> Self:
-        return self._query("limit", v)
-
+class ConversationsRequestBuilder(_UserQuery, _LastIdQuery):
     def sort_by(self, v: SortBy) -> Self:
         return self._query("sort_by", v)
 
@@ -260,18 +264,12 @@ class GetConversationsRequest(Request):
         return ConversationsRequestBuilder(Request("GET", "/v1/conversations"))
 
 
-class MessagesRequestBuilder(RequestBuilder[Request]):
+class MessagesRequestBuilder(_UserQuery, _LimitQuery):
     def conversation_id(self, v: str) -> Self:
         return self._query("conversation_id", v)
 
-    def user(self, v: str) -> Self:
-        return self._query("user", v)
-
     def first_id(self, v: str) -> Self:
         return self._query("first_id", v)
-
-    def limit(self, v: int) -> Self:
-        return self._query("limit", v)
 
 
 class GetConversationMessagesRequest(Request):
@@ -280,18 +278,9 @@ class GetConversationMessagesRequest(Request):
         return MessagesRequestBuilder(Request("GET", "/v1/messages"))
 
 
-class VariablesRequestBuilder(RequestBuilder[Request]):
+class VariablesRequestBuilder(_UserQuery, _LastIdQuery):
     def conversation_id(self, v: str) -> Self:
         return self._path("conversation_id", v)
-
-    def user(self, v: str) -> Self:
-        return self._query("user", v)
-
-    def last_id(self, v: str) -> Self:
-        return self._query("last_id", v)
-
-    def limit(self, v: int) -> Self:
-        return self._query("limit", v)
 
     def variable_name(self, v: str) -> Self:
         return self._query("variable_name", v)
@@ -326,12 +315,9 @@ class DeleteConversationRequest(Request):
         return ConversationBodyRequestBuilder(Request("DELETE", uri))
 
 
-class AnnotationsRequestBuilder(RequestBuilder[Request]):
+class AnnotationsRequestBuilder(_LimitQuery):
     def page(self, v: int) -> Self:
         return self._query("page", v)
-
-    def limit(self, v: int) -> Self:
-        return self._query("limit", v)
 
     def keyword(self, v: str) -> Self:
         return self._query("keyword", v)

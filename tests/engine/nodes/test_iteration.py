@@ -210,6 +210,7 @@ async def test_empty_and_invalid_iterators() -> None:
     assert finished.error is not None and "please provide a list" in finished.error
 
 
+@pytest.mark.perf
 async def test_iteration_cost_grows_linearly_with_items() -> None:
     """Guards against per-item work that grows with the list (never an absolute time)."""
     graph = _graph(lambda item: item)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatflow.engine.files import to_json
 from chatflow.engine.nodes._model_call import CHAT_APP_MODES
 from chatflow.engine.nodes.agent import function_calling, react
 from chatflow.engine.nodes.agent import tools as agent_tools
@@ -105,7 +106,7 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
             "files": result.files,
             "json": result.json,
         },
-        inputs={name: agent_tools.jsonable(value) for name, value in values.items()},
+        inputs={name: to_json(value) for name, value in values.items()},
         process_data={
             "strategy": config.agent_strategy_name,
             "strategy_provider": config.agent_strategy_provider_name,

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatflow.engine.files import File
+from chatflow.engine.files import File, to_json
 from chatflow.engine.nodes.base import NodeContext, ToolCaller
 from chatflow.errors import NodeError
 from chatflow.providers.base import ToolCall, ToolSpec
@@ -189,7 +189,7 @@ async def invoke(ctx: NodeContext, tool: AgentTool | None, call: ToolCall) -> Ou
     outcome.observation = "".join(parts)
     outcome.response = {
         **base,
-        "tool_call_input": jsonable(parameters),
+        "tool_call_input": to_json(parameters),
         "tool_response": outcome.observation,
     }
     return outcome
@@ -225,14 +225,4 @@ def _observe(message: Any, outcome: Outcome) -> str:
     if isinstance(message, Mapping) and set(message) == {"link"}:
         return f"result link: {message['link']}. please tell user to check it."
     outcome.json.append(message)
-    return f"tool response: {json.dumps(jsonable(message), ensure_ascii=False)}."
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, File):
-        return value.to_dict()
-    if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
-    if isinstance(value, Mapping):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    return value
+    return f"tool response: {json.dumps(to_json(message), ensure_ascii=False)}."

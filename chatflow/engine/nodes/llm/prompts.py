@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from chatflow.engine.conditions import template_text
-from chatflow.engine.files import File
-from chatflow.engine.nodes._jinja import jsonable, render
+from chatflow.engine.files import File, to_json
+from chatflow.engine.nodes._jinja import render
 from chatflow.engine.nodes.base import EngineServices, Turn
 from chatflow.engine.nodes.llm.attachments import image_part, with_documents
 from chatflow.engine.nodes.llm.config import ChatPromptMessage, Config, Jinja2Variable
@@ -112,7 +112,7 @@ def _context_item_text(item: Mapping[str, Any]) -> str:
     metadata = item.get("metadata")
     if isinstance(metadata, Mapping) and "_source" in metadata and "content" in item:
         return str(item["content"])
-    return json.dumps(jsonable(item), ensure_ascii=False)
+    return json.dumps(to_json(item, float), ensure_ascii=False)
 
 
 def _jinja_input_text(value: Any) -> str:
@@ -210,7 +210,7 @@ def _render_jinja(source: str, variables: Sequence[Jinja2Variable], pool: Variab
     values = {}
     for variable in variables:
         value = pool.get(variable.value_selector)
-        values[variable.variable] = "" if value is MISSING else jsonable(value)
+        values[variable.variable] = "" if value is MISSING else to_json(value, float)
     return render(source, values)
 
 

@@ -1,0 +1,103 @@
+"""ChatService over in-memory SQLite: a turn's rows, continuing a conversation (variables,
+dialogue count, LLM memory), streaming and blocking ends, stop, and wrong-mode requests."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from chatflow.engine.events import RunStarted, TextChunk
+from chatflow.errors import InvalidRequest, NotFound
+from chatflow.providers.fake import FakeRegistry
+from chatflow.services import Services
+from chatflow.services.apps import LoadedApp
+from chatflow.services.chat import ChatRequest
+from chatflow.services.turn import TurnEnded
+from chatflow.store.conversation_variables import load_conversation_variables
+from chatflow.store.models import Conversation, Message, NodeExecution, WorkflowRun
+
+from .conftest import DSL, load
+
+
+async def test_a_blocking_turn_is_saved_whole(services: Services, echo: LoadedApp) -> None:
+    handle = await services.chat.start(echo, ChatRequest(query="hi", user="ann", streaming=False))
+    end = await handle.wait()
+    assert end.status == "succeeded" and end.answer == "echo hi #1"
+    info = handle.info
+    async with services.db.session() as session:
+        message = await session.get(Message, info.message_id)
+        run = await session.get(WorkflowRun, info.workflow_run_id)
+        conversation = await session.get(Conversation, info.conversation_id)
+        nodes = list(await session.scalars(select(NodeExecution.node_id)))
+        variables = await load_conversation_variables(session, info.conversation_id)
+    assert message is not None and (message.status, message.answer) == ("normal", "echo hi #1")
+    assert message.message_metadata["usage"]["total_tokens"] == 0
+    assert run is not None and run.status == "succeeded" and run.message_id == info.message_id
+    assert run.outputs == {"answer": "echo hi #1", "files": []} and run.finished_at is not None
+    assert conversation is not None and conversation.dialogue_count == 1
+    assert conversation.name == "hi"  # no model: named by the query, at once
+    assert sorted(nodes) == ["answer", "bump", "start"]
+    assert [(v.name, v.value) for v in variables] == [("count", 1)]
+
+
+async def test_a_continued_conversation_keeps_its_variables(
+    services: Services, echo: LoadedApp
+) -> None:
+    first = await services.chat.start(echo, ChatRequest(query="a", user="ann", streaming=False))
+    await first.wait()
+    conversation_id = first.info.conversation_id
+    again = ChatRequest(query="b", user="ann", conversation_id=conversation_id, streaming=False)
+    second = await services.chat.start(echo, again)
+    assert (await second.wait()).answer == "echo b #2"
+    async with services.db.session() as session:
+        conversation = await session.get(Conversation, conversation_id)
+    assert conversation is not None and conversation.dialogue_count == 2
+    # Another user cannot continue it.
+    other = ChatRequest(query="c", user="bob", conversation_id=conversation_id)
+    with pytest.raises(NotFound):
+        await services.chat.start(echo, other)
+
+
+async def test_a_streaming_turn_publishes_its_events_then_its_end(
+    services: Services, echo: LoadedApp
+) -> None:
+    handle = await services.chat.start(echo, ChatRequest(query="yo", user="ann"))
+    stream = services.chat.streams.subscribe(handle.info.task_id)
+    items = [item async for _, item in stream]  # (sequence number, item)
+    assert isinstance(items[0], RunStarted)
+    assert "".join(i.text for i in items if isinstance(i, TextChunk)) == "echo yo #1"
+    assert isinstance(items[-1], TurnEnded) and items[-1].status == "succeeded"
+    # Published only after the save: the message reads back at once.
+    async with services.db.session() as session:
+        message = await session.get(Message, handle.info.message_id)
+    assert message is not None and message.status == "normal"
+
+
+@pytest.fixture
+def models() -> FakeRegistry:
+    return FakeRegistry(tokens=[f" t{i}" for i in range(50)], delay=0.02)
+
+
+async def test_stop_keeps_the_partial_answer(services: Services) -> None:
+    app = await load(services, (DSL / "basic_chat.yml").read_text())
+    handle = await services.chat.start(app, ChatRequest(query="hi", user="ann"))
+    items = services.chat.streams.subscribe(handle.info.task_id)
+    async for _, item in items:
+        if isinstance(item, TextChunk) and item.text:
+            break
+    assert not await services.chat.stop(app, handle.info.task_id, "bob")  # not bob's turn
+    assert await services.chat.stop(app, handle.info.task_id, "ann")
+    end = await asyncio.wait_for(handle.wait(), 5)
+    assert end.status == "stopped" and 0 < len(end.answer) < len(" t0" * 50)
+    async with services.db.session() as session:
+        message = await session.get(Message, handle.info.message_id)
+    assert message is not None and message.status == "stopped" and message.answer == end.answer
+
+
+async def test_a_workflow_app_is_refused(services: Services) -> None:
+    app = await load(services, (DSL / "workflow.yml").read_text())
+    with pytest.raises(InvalidRequest) as caught:
+        await services.chat.start(app, ChatRequest(query="hi", user="ann"))
+    assert caught.value.code == "not_chat_app"
