@@ -177,6 +177,17 @@ class Settings(BaseSettings):
         default=True,
         description="Code sandbox: run jobs in an empty network namespace when permitted.",
     )
+    code_allow_weak_sandbox: bool = Field(
+        default=False,
+        description="Code sandbox: run code nodes even where the kernel offers no seccomp, "
+        "no unprivileged uid or no file-system wall (mount namespace or Landlock); "
+        "off, such code nodes fail with a clear error.",
+    )
+    code_landlock: bool = Field(
+        default=True,
+        description="Code sandbox: add Landlock where the kernel has it (a second wall; off "
+        "shows that the others hold alone).",
+    )
 
     # HTTP
     ping_interval: float = Field(default=10.0, description="Seconds between SSE keep-alive pings.")

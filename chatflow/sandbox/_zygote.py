@@ -25,10 +25,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatflow.sandbox import _confine, _jobs, _landlock
+from chatflow.sandbox import _confine, _isolate, _jobs, _landlock, _seccomp
 
 _HEADER = struct.Struct(">I")
-_CLONE_NEWNET = 0x40000000
 
 
 def write_frame(fd: int, message: dict[str, Any]) -> None:
@@ -46,6 +45,7 @@ class _Job:
     deadline: float
     workdir: str
     max_output: int
+    holder: int | None = None  # the init of the job's PID namespace
     data: bytearray = field(default_factory=bytearray)
     killed: str | None = None  # why the zygote killed it: "timeout" or "output"
     eof: bool = False
@@ -54,12 +54,72 @@ class _Job:
 def _unshare_network() -> bool:
     """An empty network namespace (only a down loopback); needs CAP_SYS_ADMIN."""
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.unshare(_CLONE_NEWNET)) == 0
+        _isolate.unshare(_isolate.CLONE_NEWNET)
     except OSError:
         return False
+    return True
+
+
+@dataclass(slots=True)
+class Isolation:
+    """What this kernel gave the sandbox; `strong` when jobs are held without the audit
+    hook: seccomp, an unprivileged identity, and a file-system wall (jail or Landlock)."""
+
+    root: bool
+    user_namespace: bool = False
+    netns: bool = False
+    jail: _isolate.Jail | None = None
+    pidns: _isolate.PidNamespaces | None = None
+    seccomp: bool = False
+    landlock: int = 0
+    drop_uid: bool = False  # root: each job runs under a uid of its own
+    audit_hook: bool = True
+
+    @property
+    def unprivileged(self) -> bool:
+        return self.drop_uid or not self.root
+
+    @property
+    def strong(self) -> bool:
+        walls = self.jail is not None or self.landlock >= 1
+        return self.seccomp and self.unprivileged and walls
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "netns": self.netns,
+            "landlock": self.landlock,
+            "nobody": self.drop_uid,
+            "seccomp": self.seccomp,
+            "jail": self.jail is not None,
+            "pidns": self.pidns is not None,
+            "user_namespace": self.user_namespace,
+            "strong": self.strong,
+        }
+
+
+def isolate(
+    base: str, read_roots: tuple[str, ...], jobs_dir: str, *, netns: bool, landlock: bool
+) -> Isolation:
+    """Set up every layer this kernel offers for the sandbox process and its jobs."""
+    found = Isolation(root=os.geteuid() == 0)
+    if not found.root:
+        try:
+            _isolate.enter_user_namespace()
+            found.user_namespace = True
+        except OSError:
+            pass
+    found.netns = netns and _unshare_network()
+    if found.root or found.user_namespace:
+        try:
+            found.jail = _isolate.build_jail(os.path.join(base, "root"), read_roots, jobs_dir)
+        except OSError:
+            found.jail = None
+    if found.root:
+        found.pidns = _isolate.PidNamespaces.probe()
+        found.drop_uid = found.jail is not None or _confine.can_drop_identity(read_roots)
+    found.seccomp = _seccomp.available()
+    found.landlock = _landlock.abi_version() if landlock else 0
+    return found
 
 
 class Zygote:
@@ -69,20 +129,22 @@ class Zygote:
         self.selector = selectors.DefaultSelector()
         self.inbox = bytearray()
         self.base = os.getcwd()
+        self.jobs_dir = os.path.join(self.base, "jobs")
+        os.mkdir(self.jobs_dir, 0o711)
+        os.chmod(self.jobs_dir, 0o711)
         self.read_roots = _confine.read_roots()
-        self.drop_identity = _confine.can_drop_identity(self.read_roots)
+        self.isolation = Isolation(root=os.geteuid() == 0)
 
     def serve(self) -> None:
-        netns = bool(self.config.get("netns")) and _unshare_network()
-        write_frame(
-            1,
-            {
-                "ready": True,
-                "netns": netns,
-                "landlock": _landlock.abi_version(),
-                "nobody": self.drop_identity,
-            },
+        self.isolation = isolate(
+            self.base,
+            self.read_roots,
+            self.jobs_dir,
+            netns=bool(self.config.get("netns")),
+            landlock=bool(self.config.get("landlock", True)),
         )
+        self.isolation.audit_hook = bool(self.config.get("audit_hook", True))
+        write_frame(1, {"ready": True, **self.isolation.describe()})
         self.selector.register(0, selectors.EVENT_READ)
         while True:
             for key, _ in self.selector.select(self._wait_time()):
@@ -120,12 +182,21 @@ class Zygote:
         return True
 
     def _start(self, job: dict[str, Any]) -> None:
-        workdir = tempfile.mkdtemp(prefix="job-", dir=self.base)
+        workdir = tempfile.mkdtemp(prefix="job-", dir=self.jobs_dir)
         read_fd, write_fd = os.pipe()
-        pid = os.fork()
+        pidns = self.isolation.pidns
+        holder = pidns.open() if pidns is not None else None
+        try:
+            pid = os.fork()
+        except OSError:
+            if pidns is not None:
+                pidns.close()
+            raise
         if pid == 0:  # the child never returns
             os.close(read_fd)
-            _child(job, write_fd, workdir, self.read_roots, drop_identity=self.drop_identity)
+            _child(job, write_fd, workdir, self.read_roots, self.isolation)
+        if pidns is not None:
+            pidns.close()
         os.close(write_fd)
         os.set_blocking(read_fd, False)
         self.jobs[read_fd] = _Job(
@@ -135,6 +206,7 @@ class Zygote:
             deadline=time.monotonic() + float(job["timeout"]),
             workdir=workdir,
             max_output=int(job["max_output"]),
+            holder=holder,
         )
         self.selector.register(read_fd, selectors.EVENT_READ)
 
@@ -142,7 +214,7 @@ class Zygote:
         for job in self.jobs.values():
             if job.id == job_id and job.killed is None:
                 job.killed = "cancelled"
-                _kill(job.pid)
+                _kill_job(job)
 
     def _read_output(self, job: _Job) -> None:
         try:
@@ -154,7 +226,7 @@ class Zygote:
             # The child caps its own result; this catches one that writes on regardless.
             if len(job.data) > job.max_output + 4096 and job.killed is None:
                 job.killed = "output"
-                _kill(job.pid)
+                _kill_job(job)
             return
         job.eof = True
         self.selector.unregister(job.fd)
@@ -164,7 +236,7 @@ class Zygote:
         for job in self.jobs.values():
             if job.killed is None and now >= job.deadline:
                 job.killed = "timeout"
-                _kill(job.pid)
+                _kill_job(job)
 
     def _reap(self) -> None:
         for job in [j for j in self.jobs.values() if j.eof]:
@@ -173,13 +245,15 @@ class Zygote:
                 continue
             del self.jobs[job.fd]
             os.close(job.fd)
+            _end_namespace(job)
             shutil.rmtree(job.workdir, ignore_errors=True)
             write_frame(1, {"id": job.id, **_outcome(job, status)})
 
     def _shutdown(self) -> None:
         for job in self.jobs.values():
-            _kill(job.pid)
+            _kill_job(job)
             os.waitpid(job.pid, 0)
+            _end_namespace(job)
             shutil.rmtree(job.workdir, ignore_errors=True)
 
 
@@ -188,6 +262,20 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def _kill_job(job: _Job) -> None:
+    """The job and, through its namespace's init, everything it may have started."""
+    if job.holder is not None:
+        _kill(job.holder)
+    _kill(job.pid)
+
+
+def _end_namespace(job: _Job) -> None:
+    if job.holder is not None:
+        _kill(job.holder)
+        os.waitpid(job.holder, 0)
+        job.holder = None
 
 
 def _outcome(job: _Job, status: int) -> dict[str, Any]:
@@ -216,19 +304,29 @@ def _child(
     result_fd: int,
     workdir: str,
     read_roots: tuple[str, ...],
-    *,
-    drop_identity: bool,
+    isolation: Isolation,
 ) -> None:
-    """Confine this process, run the job, write the outcome, exit. Never returns."""
+    """Confine this process, run the job, write the outcome, exit. Never returns.
+
+    Order matters: V8 loads (through ctypes) before the jail hides the site directory;
+    the jail and the identity change need root; Landlock needs ctypes, which the seccomp
+    filter and audit hook then take away for good.
+    """
     try:
         signal.signal(signal.SIGXCPU, signal.SIG_DFL)
         _confine.close_fds(result_fd)
-        os.chdir(workdir)
-        os.environ["TMPDIR"] = workdir
         javascript = job["language"] == "javascript"
         memory = int(job["memory"])
-        if drop_identity:
-            _confine.drop_identity(workdir)
+        runtime = _prepare_javascript(job) if javascript else None
+        if isolation.jail is not None:
+            _isolate.enter_jail(isolation.jail, workdir)
+        else:
+            os.chdir(workdir)
+        os.environ["TMPDIR"] = workdir
+        if isolation.root and isolation.drop_uid:
+            _isolate.become(_isolate.job_uid(), workdir)
+        elif isolation.user_namespace:
+            _isolate.drop_capabilities()
         _confine.set_rlimits(
             _confine.Limits(
                 cpu_seconds=int(float(job["timeout"])) + 1,
@@ -236,11 +334,15 @@ def _child(
                 javascript=javascript,
             )
         )
-        runtime = _prepare_javascript(job) if javascript else None
-        _confine.apply_landlock(read_roots, workdir)
+        if isolation.landlock:
+            _confine.apply_landlock(read_roots, workdir)
+        own_space = isolation.pidns is not None and isolation.drop_uid
+        if isolation.seccomp and not _seccomp.install(thread_signals=own_space):
+            raise OSError("the seccomp filter was refused")
         sys.path[:] = [p for p in sys.path if any(p.startswith(r) for r in read_roots)]
         sys.dont_write_bytecode = True
-        _confine.install_audit_hook(read_roots, workdir)
+        if isolation.audit_hook:
+            _confine.install_audit_hook(read_roots, workdir)
         if runtime is not None:
             outcome = _jobs.run_javascript(
                 runtime, job["code"], job["inputs"], timeout=float(job["timeout"]), memory=memory
