@@ -30,7 +30,8 @@ from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.services.apps import LoadedApp
 from chatflow.services.driver import run_to_end
 from chatflow.services.features import TurnFeatures
-from chatflow.services.file_inputs import build_files, build_inputs, jsonable, restore
+from chatflow.services.file_inputs import build_files, build_inputs, jsonable, restore_inputs
+from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.generation import generate_name, query_name
 from chatflow.services.idle import IdleGate
 from chatflow.services.recorder import TurnRecorder, save_turn
@@ -92,7 +93,7 @@ def owner_key(app_id: str, end_user_id: str) -> str:
     return f"{app_id}:{end_user_id}"
 
 
-class ChatService:
+class ChatService(RunsWithFiles):
     def __init__(
         self,
         db: Database,
@@ -103,6 +104,7 @@ class ChatService:
     ) -> None:
         self._db = db
         self._engine = engine
+        self.files: FileService | None = None  # wired by the container
         self._tasks = tasks
         self.streams = streams
         # Moderation and annotation reply around the graph run (None: the graph only).
@@ -249,7 +251,7 @@ class ChatService:
             conversation_id=conversation.id,
             dialogue_count=conversation.dialogue_count + 1,
             # Dify: a continued conversation keeps the inputs it started with.
-            inputs=restore(dict(conversation.inputs)),
+            inputs=restore_inputs(app.input_variables, dict(conversation.inputs)),
             values=values,
             history=await messages_repo.history(session, conversation.id, HISTORY_TURNS),
             new_conversation=None,
@@ -335,7 +337,7 @@ class ChatService:
             run_graph,
             app.graph,
             pool=pool,
-            services=self._engine,
+            services=self._run_services(app.id, info.end_user_id),
             history=history,
             run_id=info.workflow_run_id,
             inputs=inputs,

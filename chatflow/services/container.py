@@ -106,8 +106,7 @@ class Services:
             models=models,
             limits=engine_limits(settings),
             code=sandbox,
-            file_reader=files.read,
-            file_saver=files.save_generated,
+            # Files are read and saved per run, scoped to its app and end user.
             ssrf_allow=settings.ssrf_allow,
         )
         # In-process, or shared by every worker through Redis (`settings.redis_url`).
@@ -122,6 +121,7 @@ class Services:
         human_input = HumanInputService(db, engine, tasks, streams, apps)
         workflows = WorkflowService(db, engine, tasks, streams)
         chat.pauses = workflows.pauses = human_input
+        chat.files = workflows.files = human_input.files = files
         return cls(
             settings=settings,
             db=db,

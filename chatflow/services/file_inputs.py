@@ -140,8 +140,21 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def restore_inputs(variables: Sequence[InputVariable], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored conversation inputs back as values: only `file` / `file-list` variables
+    become `File`s again. A `json`, `number` or `checkbox` input that carries a dict
+    tagged as a file stays that dict: user-shaped JSON never turns into a file (which
+    would read whatever upload id it names on the next turn)."""
+    kinds = {variable.variable: variable.type for variable in variables}
+    return {
+        name: restore(value) if kinds.get(name) in ("file", "file-list") else value
+        for name, value in inputs.items()
+    }
+
+
 def restore(value: Any) -> Any:
-    """The reverse of `jsonable`: stored file dicts become `File`s again."""
+    """The reverse of `jsonable`: stored file dicts become `File`s again (for values that
+    are files by declaration; see `restore_inputs`)."""
     if isinstance(value, list):
         return [restore(item) for item in value]
     if isinstance(value, Mapping):

@@ -9,11 +9,13 @@ remote URL fetched through the SSRF guard.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from chatflow.engine.files import File
+from chatflow.engine.nodes.base import EngineServices
 from chatflow.errors import ChatflowError, InvalidRequest, NotFound
 from chatflow.net.ssrf import guarded_client
 from chatflow.services.apps import LoadedApp
@@ -51,6 +53,26 @@ class UnsupportedFileType(ChatflowError):
 class FileNotFound(ChatflowError):
     code = "file_not_found"
     status = 404
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FileScope:
+    """Whose run reads: files of another app or another end user do not exist for it."""
+
+    app_id: str
+    end_user_id: str
+
+
+def _valid_id(file_id: str) -> str:
+    """Upload and tool-file ids are UUIDs the server made; anything else (`../x`, a
+    path, another spelling) names no file."""
+    try:
+        parsed = uuid.UUID(file_id)
+    except (ValueError, AttributeError, TypeError):
+        raise NotFound(f"File not found: {file_id}") from None
+    if str(parsed) != file_id.lower():
+        raise NotFound(f"File not found: {file_id}")
+    return str(parsed)
 
 
 def _clean_name(filename: str, extension: str) -> str:
@@ -145,19 +167,36 @@ class FileService:
 
     # -- the engine's side ---------------------------------------------------------------
 
-    async def read(self, file: File) -> bytes:
-        """`EngineServices.file_reader`: the bytes behind a file value."""
+    async def read(self, file: File, scope: FileScope) -> bytes:
+        """The bytes behind a file value, for a run of `scope`: an upload only if that
+        app's end user made it, a tool file only if one of their runs did."""
         if file.transfer_method == "tool_file" and file.id:
-            return await self.storage.load(f"{_TOOL_PREFIX}/{file.id}")
+            try:
+                return await self.storage.load(_tool_key(scope, _valid_id(file.id)))
+            except FileNotFoundError:
+                raise NotFound(f"File not found: {file.id}") from None
         if file.transfer_method == "local_file" and file.id:
+            file_id = _valid_id(file.id)
             async with self._db.session() as session:
-                row = await session.get(UploadFile, file.id)
-            if row is None:
+                row = await session.get(UploadFile, file_id)
+            if row is None or row.app_id != scope.app_id or row.end_user_id != scope.end_user_id:
                 raise NotFound(f"File not found: {file.id}")
             return await self.storage.load(row.storage_key)
         if file.url:
             return await self._fetch(file.url)
         raise NotFound("The file has neither an upload id nor a URL")
+
+    def for_run(self, engine: EngineServices, app_id: str, end_user_id: str) -> EngineServices:
+        """`engine` with a file reader and saver bound to one run's app and end user."""
+        scope = FileScope(app_id, end_user_id)
+
+        async def read(file: File) -> bytes:
+            return await self.read(file, scope)
+
+        async def save(content: bytes, filename: str, mime_type: str) -> File:
+            return await self.save_generated(content, filename, mime_type, scope)
+
+        return dataclasses.replace(engine, file_reader=read, file_saver=save)
 
     async def _fetch(self, url: str) -> bytes:
         """A remote file, only through the SSRF guard, capped in size."""
@@ -174,10 +213,13 @@ class FileService:
                     parts.append(chunk)
         return b"".join(parts)
 
-    async def save_generated(self, content: bytes, filename: str, mime_type: str) -> File:
-        """`EngineServices.file_saver`: keep bytes a node produced as a tool file."""
+    async def save_generated(
+        self, content: bytes, filename: str, mime_type: str, scope: FileScope
+    ) -> File:
+        """`EngineServices.file_saver`: keep bytes a node produced as a tool file, under
+        its run's app and end user."""
         file_id = str(uuid.uuid4())
-        await self.storage.save(f"{_TOOL_PREFIX}/{file_id}", content)
+        await self.storage.save(_tool_key(scope, file_id), content)
         name = filename or remote_file_name(filename) or file_id
         extension = extension_of(name)
         mime = mime_type or guess_mime(name)
@@ -190,3 +232,19 @@ class FileService:
             mime_type=mime,
             size=len(content),
         )
+
+
+def _tool_key(scope: FileScope, file_id: str) -> str:
+    return f"{_TOOL_PREFIX}/{scope.app_id}/{scope.end_user_id}/{file_id}"
+
+
+class RunsWithFiles:
+    """For the services that start runs: the engine each run gets, its files scoped."""
+
+    _engine: EngineServices
+    files: FileService | None
+
+    def _run_services(self, app_id: str, end_user_id: str) -> EngineServices:
+        if self.files is None:  # no file service wired: runs read no files at all
+            return self._engine
+        return self.files.for_run(self._engine, app_id, end_user_id)

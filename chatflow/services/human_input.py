@@ -44,6 +44,7 @@ from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.services.apps import AppService, LoadedApp
 from chatflow.services.chat import owner_key
 from chatflow.services.driver import Save, run_to_end
+from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.recorder import (
     TurnRecorder,
     changed_variables,
@@ -95,7 +96,7 @@ def _string_defaults(values: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-class HumanInputService:
+class HumanInputService(RunsWithFiles):
     def __init__(
         self,
         db: Database,
@@ -106,6 +107,7 @@ class HumanInputService:
     ) -> None:
         self._db = db
         self._engine = engine
+        self.files: FileService | None = None  # wired by the container
         self._tasks = tasks
         self._streams = streams
         self._apps = apps
@@ -362,7 +364,7 @@ class HumanInputService:
         events = run_graph(
             app.graph,
             pool=pool,
-            services=self._engine,
+            services=self._run_services(app.id, info.end_user_id),
             history=turns,
             resume_from=state,
             resume_input=decisions,

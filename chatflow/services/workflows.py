@@ -27,6 +27,7 @@ from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.services.apps import LoadedApp
 from chatflow.services.driver import run_to_end
 from chatflow.services.file_inputs import build_files, build_inputs, jsonable
+from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.recorder import TurnRecorder, save_run
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.turn import StreamItem, TurnEnded, TurnHandle, TurnInfo
@@ -82,7 +83,7 @@ def _when(value: str | None, name: str) -> datetime | None:
         raise InvalidRequest(f"{name}: datetime out of range") from None
 
 
-class WorkflowService:
+class WorkflowService(RunsWithFiles):
     def __init__(
         self,
         db: Database,
@@ -92,6 +93,7 @@ class WorkflowService:
     ) -> None:
         self._db = db
         self._engine = engine
+        self.files: FileService | None = None  # wired by the container
         self._tasks = tasks
         self.streams = streams
         # Saves and resumes runs that pause at human-input nodes (set by `Services.open`).
@@ -159,7 +161,7 @@ class WorkflowService:
         events = run_graph(
             app.graph,
             pool=pool,
-            services=self._engine,
+            services=self._run_services(app.id, info.end_user_id),
             run_id=info.workflow_run_id,
             inputs=inputs,
         )

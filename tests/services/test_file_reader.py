@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from chatflow.engine.files import File
+from chatflow.errors import NotFound
 from chatflow.net.ssrf import SSRFBlocked
-from chatflow.services.files import FileService
+from chatflow.services.files import FileScope, FileService
 from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
 
 BODY = b"remote bytes"
+SCOPE = FileScope("app-1", "user-1")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -53,16 +55,29 @@ async def test_remote_files_are_fetched_only_when_the_guard_allows(
 ) -> None:
     remote = File(type="document", transfer_method="remote_url", url=origin)
     with pytest.raises(SSRFBlocked):
-        await _service(tmp_path, "").read(remote)
-    assert await _service(tmp_path, "127.0.0.1").read(remote) == BODY
+        await _service(tmp_path, "").read(remote, SCOPE)
+    assert await _service(tmp_path, "127.0.0.1").read(remote, SCOPE) == BODY
 
 
 async def test_generated_files_round_trip(tmp_path: Path) -> None:
     service = _service(tmp_path, "")
-    file = await service.save_generated(b"\x89PNG", "chart.png", "image/png")
+    file = await service.save_generated(b"\x89PNG", "chart.png", "image/png", SCOPE)
     assert file.transfer_method == "tool_file" and file.type == "image"
     assert file.extension == ".png" and file.size == 4
-    assert await service.read(file) == b"\x89PNG"
+    assert await service.read(file, SCOPE) == b"\x89PNG"
+
+
+async def test_tool_files_are_scoped_and_ids_validated(tmp_path: Path) -> None:
+    service = _service(tmp_path, "")
+    file = await service.save_generated(b"mine", "a.txt", "text/plain", SCOPE)
+    for other in (FileScope("app-2", "user-1"), FileScope("app-1", "user-2")):
+        with pytest.raises(NotFound):
+            await service.read(file, other)
+    await service.storage.save("tool-files/app-1/user-1/x", b"planted")
+    for bad in ("../../../unused.db", "x", f"{file.id}/../x", file.id.upper() + "/"):
+        forged = File(type="document", transfer_method="tool_file", id=bad)
+        with pytest.raises(NotFound):
+            await service.read(forged, SCOPE)
 
 
 async def test_storage_keys_cannot_leave_the_root(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -23,8 +24,23 @@ _SEEKABLE = frozenset(
         "video/mp4", "video/webm", "video/quicktime", "audio/x-m4a",
     )
 )  # fmt: skip
-# Shown inline these would run script on the API's origin; always download them.
-_FORCE_DOWNLOAD = frozenset(("text/html", "application/xhtml+xml", "image/svg+xml"))
+# The only types shown inline: media and plain text that no browser runs as script or
+# renders as a document. Everything else (HTML, SVG, XML, PDF, unknown) downloads.
+_INLINE = frozenset(
+    (
+        "image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/avif",
+        "text/plain", "text/csv", "text/markdown", "application/json",
+        *_SEEKABLE,
+    )
+)  # fmt: skip
+_TOKEN = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
+
+
+def essence(mime_type: str | None) -> str:
+    """`type/subtype` lowercased, parameters and spaces stripped; anything malformed is
+    `application/octet-stream` (a browser would sniff or guess)."""
+    value = (mime_type or "").split(";", 1)[0].strip().lower()
+    return value if _TOKEN.match(value) else "application/octet-stream"
 
 
 def _truthy(value: str | None) -> bool:
@@ -115,16 +131,24 @@ async def preview_file(
     as_attachment: str | None = None,
     user: str | None = None,
 ) -> StreamingResponse:
-    """The file's bytes with its MIME type, or as a download (`as_attachment=true`)."""
+    """The file's bytes with its MIME type, or as a download (`as_attachment=true`).
+
+    The bytes are someone's upload served from the API's origin: only a safe list of types
+    is shown inline, under a `sandbox` CSP, never sniffed, never kept by shared caches."""
     row = await services.files.find(app, blank_to_none(user), file_id)
-    media_type = row.mime_type or "application/octet-stream"
-    headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    media_type = essence(row.mime_type)
+    headers = {
+        "Cache-Control": "private, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+    }
     if row.size > 0:
         headers["Content-Length"] = str(row.size)
     if media_type in _SEEKABLE:
         headers["Accept-Ranges"] = "bytes"
-    if (_truthy(as_attachment) or media_type in _FORCE_DOWNLOAD) and row.name:
-        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(row.name)}"
+    if _truthy(as_attachment) or media_type not in _INLINE:
+        name = row.name or "file"
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
         media_type = "application/octet-stream"
     try:
         body = services.files.stream(row)
