@@ -192,6 +192,16 @@ class Settings(BaseSettings):
     # HTTP
     ping_interval: float = Field(default=10.0, description="Seconds between SSE keep-alive pings.")
     upload_max_mb: int = Field(default=15, description="Default max upload size in MB.")
+    upload_request_max_mb: int = Field(
+        default=100,
+        description="Largest multipart request body (file upload, audio) in MB, enforced "
+        "while reading: past it the upload stops and the answer is 413.",
+    )
+    request_max_kb: int = Field(
+        default=1024,
+        description="Largest request body of every other route in KiB, enforced while "
+        "reading (413 file_too_large).",
+    )
     ssrf_allow: str = Field(
         default="",
         description="Comma-separated hosts/CIDRs http-request may reach despite the SSRF guard.",

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from chatflow.api.body_limit import BodyLimit
 from chatflow.api.errors import install_error_handlers
 from chatflow.api.openapi import install_docs, operation_id
 
@@ -85,4 +86,9 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     install_docs(app, prefix=API_PREFIX)
     app.include_router(web.router)  # the chat page at `/`
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.request_max_kb * 1024,
+        upload_max_bytes=settings.upload_request_max_mb * 1024 * 1024,
+    )
     return app

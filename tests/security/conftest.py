@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from chatflow.sandbox._isolate import JOB_UID_BASE
+from tests.api.conftest import live, server  # noqa: F401 - the real server, for HTTP attacks
 
 
 @pytest.fixture

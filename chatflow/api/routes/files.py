@@ -11,6 +11,7 @@ from starlette.datastructures import UploadFile as FormFile
 from starlette.responses import StreamingResponse
 
 from chatflow.api._json import JSONResponse
+from chatflow.api.body_limit import BodyTooLarge
 from chatflow.api.deps import AppDep, ServicesDep, blank_to_none
 from chatflow.errors import InvalidRequest
 from chatflow.store.models import UploadFile
@@ -94,6 +95,8 @@ async def upload_file(request: Request, app: AppDep, services: ServicesDep) -> J
     `unsupported_file_type`)."""
     try:
         form = await request.form()
+    except BodyTooLarge:
+        raise
     except Exception:
         raise InvalidRequest("Please upload your file.", code="no_file_uploaded") from None
     try:
