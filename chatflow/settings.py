@@ -197,6 +197,35 @@ class Settings(BaseSettings):
         description="Largest multipart request body (file upload, audio) in MB, enforced "
         "while reading: past it the upload stops and the answer is 413.",
     )
+    query_max_chars: int = Field(
+        default=100_000, description="Longest `query` of a chat message, in characters."
+    )
+    user_max_chars: int = Field(
+        default=255, description="Longest `user` (end-user id) of a request, in characters."
+    )
+    input_max_chars: int = Field(
+        default=100_000,
+        description="Largest value of one input (a string's length, a JSON value's encoded "
+        "length), in characters.",
+    )
+    inputs_max_count: int = Field(default=100, description="Most values in a request's `inputs`.")
+    files_per_message_max: int = Field(
+        default=10,
+        description="Most files in one request's `files`; an app's lower `number_limits` wins.",
+    )
+    remote_file_max_mb: int = Field(
+        default=15,
+        description="Largest remote file (`remote_url`) a run may fetch, in MB; the download "
+        "stops at the limit.",
+    )
+    remote_files_per_run_max: int = Field(
+        default=10, description="Most remote files one run may fetch."
+    )
+    max_active_runs_per_app: int = Field(
+        default=100,
+        description="Most runs one app may have going at once in a worker process; past it "
+        "requests get 429 too_many_requests (0: no limit).",
+    )
     request_max_kb: int = Field(
         default=1024,
         description="Largest request body of every other route in KiB, enforced while "

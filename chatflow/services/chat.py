@@ -35,6 +35,7 @@ from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.generation import generate_name, query_name
 from chatflow.services.idle import IdleGate
 from chatflow.services.recorder import TurnRecorder, save_turn
+from chatflow.services.request_limits import ActiveRuns, RequestLimits, gated
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.turn import StreamItem, TurnEnded, TurnHandle, TurnInfo
 from chatflow.store import Database
@@ -105,6 +106,8 @@ class ChatService(RunsWithFiles):
         self._db = db
         self._engine = engine
         self.files: FileService | None = None  # wired by the container
+        self.limits = RequestLimits()
+        self.active_runs = ActiveRuns(limit=0)
         self._tasks = tasks
         self.streams = streams
         # Moderation and annotation reply around the graph run (None: the graph only).
@@ -122,6 +125,16 @@ class ChatService(RunsWithFiles):
             raise InvalidRequest(
                 "Please check if your app mode matches the right API route.", code="not_chat_app"
             )
+        self.limits.check(
+            query=request.query,
+            user=request.user,
+            inputs=request.inputs,
+            files=request.files,
+            file_rules=app.dsl.features.file_upload,
+        )
+        return await gated(self.active_runs, app.id, lambda: self._start(app, request))
+
+    async def _start(self, app: LoadedApp, request: ChatRequest) -> TurnHandle:
         query = request.query.replace("\x00", "")
         task_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
         declared = app.dsl.conversation_variables

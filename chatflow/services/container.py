@@ -26,6 +26,7 @@ from chatflow.services.feedbacks import FeedbackService
 from chatflow.services.files import FileService
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.moderation import ModerationService
+from chatflow.services.request_limits import ActiveRuns, RequestLimits
 from chatflow.services.runtime import Runtime, open_runtime
 from chatflow.services.turn import StreamItem
 from chatflow.services.workflows import WorkflowService
@@ -101,6 +102,8 @@ class Services:
             LocalFileStorage(settings.data_dir / "uploads"),
             upload_max_mb=settings.upload_max_mb,
             ssrf_allow=settings.ssrf_allow,
+            remote_max_mb=settings.remote_file_max_mb,
+            remote_per_run=settings.remote_files_per_run_max,
         )
         engine = EngineServices(
             models=models,
@@ -122,6 +125,9 @@ class Services:
         workflows = WorkflowService(db, engine, tasks, streams)
         chat.pauses = workflows.pauses = human_input
         chat.files = workflows.files = human_input.files = files
+        chat.limits = workflows.limits = RequestLimits.from_settings(settings)
+        # One count for both routes: an app's chat turns and workflow runs together.
+        chat.active_runs = workflows.active_runs = ActiveRuns(settings.max_active_runs_per_app)
         return cls(
             settings=settings,
             db=db,

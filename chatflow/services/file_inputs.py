@@ -119,6 +119,11 @@ async def build_inputs(
             "allowed_file_upload_methods": extra.get("allowed_file_upload_methods") or [],
         }
         items = value if isinstance(value, list) else [value]
+        # Dify's file-list `max_length` (its form's file count), enforced server-side.
+        if variable.max_length and len(items) > variable.max_length:
+            raise InvalidRequest(
+                f"{variable.variable} in input form must have at most {variable.max_length} files"
+            )
         files = await build_files(session, app, end_user_id, items, rules)
         if variable.type == "file":
             if len(files) != 1:

@@ -36,8 +36,6 @@ from chatflow.store.storage import FileStorage
 _NAME_MAX = 200  # Dify shortens longer names, keeping the extension
 # Files nodes produce (http-request bodies) live under this storage prefix.
 _TOOL_PREFIX = "tool-files"
-# The most a remote file may weigh when the engine fetches it (Dify's largest limit).
-_REMOTE_MAX_BYTES = 100 * 1024 * 1024
 
 
 class FileTooLarge(ChatflowError):
@@ -92,11 +90,15 @@ class FileService:
         *,
         upload_max_mb: int = 15,
         ssrf_allow: str = "",
+        remote_max_mb: int = 15,
+        remote_per_run: int = 10,
     ) -> None:
         self._db = db
         self.storage = storage
         self._upload_max_mb = upload_max_mb
         self._ssrf_allow = ssrf_allow
+        self._remote_max_bytes = remote_max_mb * 1024 * 1024
+        self._remote_per_run = remote_per_run
 
     async def upload(
         self,
@@ -167,7 +169,9 @@ class FileService:
 
     # -- the engine's side ---------------------------------------------------------------
 
-    async def read(self, file: File, scope: FileScope) -> bytes:
+    async def read(
+        self, file: File, scope: FileScope, *, fetched: list[int] | None = None
+    ) -> bytes:
         """The bytes behind a file value, for a run of `scope`: an upload only if that
         app's end user made it, a tool file only if one of their runs did."""
         if file.transfer_method == "tool_file" and file.id:
@@ -183,15 +187,22 @@ class FileService:
                 raise NotFound(f"File not found: {file.id}")
             return await self.storage.load(row.storage_key)
         if file.url:
+            if fetched is not None:  # the run's count of remote fetches so far
+                if fetched[0] >= self._remote_per_run:
+                    raise InvalidRequest(
+                        f"A run may fetch at most {self._remote_per_run} remote files"
+                    )
+                fetched[0] += 1
             return await self._fetch(file.url)
         raise NotFound("The file has neither an upload id nor a URL")
 
     def for_run(self, engine: EngineServices, app_id: str, end_user_id: str) -> EngineServices:
         """`engine` with a file reader and saver bound to one run's app and end user."""
         scope = FileScope(app_id, end_user_id)
+        fetched = [0]
 
         async def read(file: File) -> bytes:
-            return await self.read(file, scope)
+            return await self.read(file, scope, fetched=fetched)
 
         async def save(content: bytes, filename: str, mime_type: str) -> File:
             return await self.save_generated(content, filename, mime_type, scope)
@@ -204,11 +215,14 @@ class FileService:
             async with client.stream("GET", url) as response:
                 if response.status_code >= 400:
                     raise InvalidRequest(f"Failed to fetch {url}: HTTP {response.status_code}")
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > self._remote_max_bytes:
+                    raise FileTooLarge("File size exceeded.")
                 parts: list[bytes] = []
                 total = 0
                 async for chunk in response.aiter_bytes():
                     total += len(chunk)
-                    if total > _REMOTE_MAX_BYTES:
+                    if total > self._remote_max_bytes:
                         raise FileTooLarge("File size exceeded.")
                     parts.append(chunk)
         return b"".join(parts)

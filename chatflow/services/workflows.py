@@ -29,6 +29,7 @@ from chatflow.services.driver import run_to_end
 from chatflow.services.file_inputs import build_files, build_inputs, jsonable
 from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.recorder import TurnRecorder, save_run
+from chatflow.services.request_limits import ActiveRuns, RequestLimits, gated
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.turn import StreamItem, TurnEnded, TurnHandle, TurnInfo
 from chatflow.store import Database, NumberedPage
@@ -94,6 +95,8 @@ class WorkflowService(RunsWithFiles):
         self._db = db
         self._engine = engine
         self.files: FileService | None = None  # wired by the container
+        self.limits = RequestLimits()
+        self.active_runs = ActiveRuns(limit=0)
         self._tasks = tasks
         self.streams = streams
         # Saves and resumes runs that pause at human-input nodes (set by `Services.open`).
@@ -105,6 +108,16 @@ class WorkflowService(RunsWithFiles):
             raise InvalidRequest(WRONG_MODE, code="not_workflow_app")
         if not request.user:
             raise InvalidRequest("Arg user must be provided.")
+        self.limits.check(
+            user=request.user,
+            inputs=request.inputs,
+            files=request.files,
+            file_rules=app.dsl.features.file_upload,
+        )
+        return await gated(self.active_runs, app.id, lambda: self._start(app, request))
+
+    async def _start(self, app: LoadedApp, request: WorkflowRequest) -> TurnHandle:
+        assert request.user is not None
         task_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
         variables = [InputVariable.model_validate(v) for v in app.dsl.start_variables()]
         async with self._db.session() as session:
