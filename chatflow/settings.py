@@ -164,6 +164,14 @@ class Settings(BaseSettings):
     template_max_length: int = Field(
         default=400_000, description="Max length of a template-transform node's output."
     )
+    extract_timeout_seconds: float = Field(
+        default=30.0,
+        description="CPU seconds one document parse (PDF, DOCX, spreadsheet) may use in its "
+        "child process.",
+    )
+    extract_memory_mb: int = Field(
+        default=512, description="Memory limit of one document parse's child process, in MiB."
+    )
     code_workers: int = Field(
         default=4, description="Code sandbox: how many code jobs may run at the same time."
     )

@@ -16,10 +16,11 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chatflow.engine.events import Event
 from chatflow.engine.files import File
 from chatflow.engine.nodes.base import EngineServices, Turn
 from chatflow.engine.nodes.start import coerce_inputs
@@ -36,6 +37,7 @@ from chatflow.services.generation import generate_name, query_name
 from chatflow.services.idle import IdleGate
 from chatflow.services.recorder import TurnRecorder, save_turn
 from chatflow.services.request_limits import ActiveRuns, RequestLimits, gated
+from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.turn import StreamItem, TurnEnded, TurnHandle, TurnInfo
 from chatflow.store import Database
@@ -346,15 +348,19 @@ class ChatService(RunsWithFiles):
         start: Sequence[Write | WriteMany] = (),
     ) -> TurnEnded:
         recorder = TurnRecorder(time.time())
-        graph = functools.partial(
-            run_graph,
-            app.graph,
-            pool=pool,
-            services=self._run_services(app.id, info.end_user_id),
-            history=history,
-            run_id=info.workflow_run_id,
-            inputs=inputs,
-        )
+        secrets = masker_for(app.dsl)
+
+        def graph() -> AsyncIterator[Event]:
+            events = run_graph(
+                app.graph,
+                pool=pool,
+                services=self._run_services(app.id, info.end_user_id),
+                history=history,
+                run_id=info.workflow_run_id,
+                inputs=inputs,
+            )
+            return masked(events, secrets)
+
         query = str(pool.get(("sys", "query"), ""))
         features = (
             self._features.around(app, info, query=query, inputs=inputs) if self._features else None

@@ -50,6 +50,8 @@ def engine_limits(settings: Settings) -> EngineLimits:
         code_max_precision=settings.code_max_precision,
         code_timeout_seconds=settings.code_timeout_seconds,
         template_max_length=settings.template_max_length,
+        extract_timeout_seconds=settings.extract_timeout_seconds,
+        extract_memory_mb=settings.extract_memory_mb,
     )
 
 

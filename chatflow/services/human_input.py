@@ -52,6 +52,7 @@ from chatflow.services.recorder import (
     save_turn,
     stored,
 )
+from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.turn import StreamItem, TurnEnded, TurnInfo
 from chatflow.store import Database
@@ -361,13 +362,16 @@ class HumanInputService(RunsWithFiles):
                     session, info.conversation_id, HISTORY_TURNS, before_message_id=info.message_id
                 )
             turns = [Turn(query=h.query, answer=h.answer, files=h.files) for h in history]
-        events = run_graph(
-            app.graph,
-            pool=pool,
-            services=self._run_services(app.id, info.end_user_id),
-            history=turns,
-            resume_from=state,
-            resume_input=decisions,
+        events = masked(
+            run_graph(
+                app.graph,
+                pool=pool,
+                services=self._run_services(app.id, info.end_user_id),
+                history=turns,
+                resume_from=state,
+                resume_input=decisions,
+            ),
+            masker_for(app.dsl),
         )
         declared = app.dsl.conversation_variables
 

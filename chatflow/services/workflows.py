@@ -30,6 +30,7 @@ from chatflow.services.file_inputs import build_files, build_inputs, jsonable
 from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.recorder import TurnRecorder, save_run
 from chatflow.services.request_limits import ActiveRuns, RequestLimits, gated
+from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.turn import StreamItem, TurnEnded, TurnHandle, TurnInfo
 from chatflow.store import Database, NumberedPage
@@ -171,12 +172,15 @@ class WorkflowService(RunsWithFiles):
         self, app: LoadedApp, info: TurnInfo, pool: VariablePool, inputs: Mapping[str, Any]
     ) -> TurnEnded:
         recorder = TurnRecorder(time.time())
-        events = run_graph(
-            app.graph,
-            pool=pool,
-            services=self._run_services(app.id, info.end_user_id),
-            run_id=info.workflow_run_id,
-            inputs=inputs,
+        events = masked(
+            run_graph(
+                app.graph,
+                pool=pool,
+                services=self._run_services(app.id, info.end_user_id),
+                run_id=info.workflow_run_id,
+                inputs=inputs,
+            ),
+            masker_for(app.dsl),
         )
         save = functools.partial(save_run, self._db, info, recorder=recorder)
         if self.pauses is None:
