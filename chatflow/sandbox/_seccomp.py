@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import platform
 import struct
 
@@ -120,6 +121,7 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
 
 
+@functools.lru_cache(maxsize=8)
 def build_filter(*, allow_network: bool = False, thread_signals: bool = False) -> bytes:
     """The filter program for this machine, as packed `sock_filter` entries."""
     audit_arch, table = _ARCHES[platform.machine()]
@@ -182,6 +184,11 @@ def available() -> bool:
     """Probe in a throwaway child whether this kernel accepts the filter."""
     import os
 
+    if not supported():
+        return False
+    for network in (False, True):  # built here once: every job's child inherits them
+        for signals in (False, True):
+            build_filter(allow_network=network, thread_signals=signals)
     pid = os.fork()
     if pid == 0:
         try:

@@ -128,6 +128,7 @@ class Zygote:
         self.jobs: dict[int, _Job] = {}
         self.selector = selectors.DefaultSelector()
         self.inbox = bytearray()
+        self.dying: list[int] = []  # killed namespace holders not yet reaped
         self.base = os.getcwd()
         self.jobs_dir = os.path.join(self.base, "jobs")
         os.mkdir(self.jobs_dir, 0o711)
@@ -156,10 +157,18 @@ class Zygote:
                     self._read_output(self.jobs[key.fd])
             self._enforce_deadlines()
             self._reap()
+            self._reap_holders()
+
+    def _reap_holders(self) -> None:
+        for holder in list(self.dying):
+            if os.waitpid(holder, os.WNOHANG)[0] != 0:
+                self.dying.remove(holder)
 
     def _wait_time(self) -> float | None:
         if any(job.eof for job in self.jobs.values()):
             return 0.005
+        if self.dying and not self.jobs:
+            return 0.05
         if not self.jobs:
             return None
         return max(0.0, min(job.deadline for job in self.jobs.values()) - time.monotonic())
@@ -245,7 +254,7 @@ class Zygote:
                 continue
             del self.jobs[job.fd]
             os.close(job.fd)
-            _end_namespace(job)
+            _end_namespace(job, self.dying)
             shutil.rmtree(job.workdir, ignore_errors=True)
             write_frame(1, {"id": job.id, **_outcome(job, status)})
 
@@ -253,7 +262,7 @@ class Zygote:
         for job in self.jobs.values():
             _kill_job(job)
             os.waitpid(job.pid, 0)
-            _end_namespace(job)
+            _end_namespace(job, self.dying)
             shutil.rmtree(job.workdir, ignore_errors=True)
 
 
@@ -271,10 +280,12 @@ def _kill_job(job: _Job) -> None:
     _kill(job.pid)
 
 
-def _end_namespace(job: _Job) -> None:
+def _end_namespace(job: _Job, dying: list[int]) -> None:
+    """Kill the job's holder, which ends its namespace; the kernel's teardown takes a
+    while, so the holder is reaped later (`Zygote._reap_holders`), not waited for."""
     if job.holder is not None:
         _kill(job.holder)
-        os.waitpid(job.holder, 0)
+        dying.append(job.holder)
         job.holder = None
 
 

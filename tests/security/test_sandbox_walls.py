@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from chatflow.sandbox import SandboxError, SandboxExecutor
+from chatflow.sandbox import SandboxError, SandboxExecutor, SandboxInfo
 from tests.security import attacks
 from tests.security.conftest import job_processes
 
@@ -213,3 +213,27 @@ def _in_namespace(pid: str, namespace: str) -> bool:
         return os.readlink(f"/proc/{pid}/ns/pid") == namespace
     except OSError:
         return False
+
+
+async def test_a_weak_kernel_refuses_code_unless_the_operator_accepts_it() -> None:
+    """Where the kernel gave no strong sandbox, code nodes fail with a clear error (the
+    pool, and so the server, stays up) unless weaker isolation was accepted."""
+    for allow_weak in (False, True):
+        executor = SandboxExecutor(workers=1, allow_weak=allow_weak)
+        await executor.start()
+        try:
+            process = executor._process
+            assert process is not None
+            # What a kernel without seccomp, namespaces or Landlock reports.
+            process.info = SandboxInfo(network_namespace=False, landlock_abi=0)
+            if allow_weak:
+                assert await executor.run("python3", NORMAL, {"a": 1}, timeout=5) == {"double": 2}
+                continue
+            with pytest.raises(SandboxError) as caught:
+                await executor.run("python3", NORMAL, {"a": 1}, timeout=5)
+            assert caught.value.kind == "unavailable"
+            assert "code nodes are disabled" in str(caught.value)
+            assert "seccomp" in str(caught.value)
+            assert "CHATFLOW_CODE_ALLOW_WEAK_SANDBOX" in str(caught.value)
+        finally:
+            await executor.close()
