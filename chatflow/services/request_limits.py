@@ -60,6 +60,9 @@ class RequestLimits:
                 raise InvalidRequest(
                     f"{name} in input form is larger than {self.input_max_chars} characters"
                 )
+        # An app that takes no files ignores them, as Dify does (the body limit bounds them).
+        if file_rules is not None and not file_rules.get("enabled"):
+            return
         allowed = files_allowed(self.files_per_message_max, file_rules)
         if len(files) > allowed:
             raise InvalidRequest(f"Number of files exceeds the limit of {allowed}")

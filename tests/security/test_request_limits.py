@@ -86,11 +86,14 @@ def test_concurrent_runs_of_an_app_are_429_past_the_limit(server: LiveServer) ->
 
 def test_number_limits_of_the_app_win_below_the_ceiling() -> None:
     limits = RequestLimits(files_per_message_max=10)
-    limits.check(inputs={}, files=[{}] * 3, file_rules={"number_limits": 3})
+    rules = {"enabled": True, "number_limits": 3}
+    limits.check(inputs={}, files=[{}] * 3, file_rules=rules)
     with pytest.raises(InvalidRequest):
-        limits.check(inputs={}, files=[{}] * 4, file_rules={"number_limits": 3})
+        limits.check(inputs={}, files=[{}] * 4, file_rules=rules)
     with pytest.raises(InvalidRequest):
-        limits.check(inputs={}, files=[{}] * 11, file_rules={"number_limits": 50})
+        limits.check(inputs={}, files=[{}] * 11, file_rules={**rules, "number_limits": 50})
+    # An app without file upload ignores files (as Dify does): nothing to count.
+    limits.check(inputs={}, files=[{}] * 11, file_rules={"enabled": False})
 
 
 def test_active_runs_release_once() -> None:
