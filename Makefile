@@ -25,6 +25,10 @@ $(VENV)/.installed-test: pyproject.toml sdk/pyproject.toml $(VENV)/.installed
 	for spec in $(CLIENTS); do \
 	  $(BIN)/pip install --quiet --no-deps --upgrade --target $(VENV)/clients/$${spec%%==*} $$spec; \
 	done
+	@# md_to_pdf takes CJK glyphs from an installed CJK font (tests export Chinese text).
+	test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei) || \
+		echo "warning: fonts-wqy-microhei not installed; the CJK PDF test will skip"
 	@# Browser tests drive Debian's Chromium; Playwright never downloads a browser here.
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || \

@@ -102,6 +102,8 @@ def section_markdown(section: Section) -> list[str]:
                 f"| {row.baseline_name} | {fmt(row.ratio)}x | {row.target} | {met} |"
             )
         lines.append("")
+    if section.markdown:
+        lines += [*section.markdown, ""]
     if section.chart:
         lines += [f"![{section.title}]({section.chart})", ""]
     lines += [f"- {note}" for note in section.notes]
@@ -110,9 +112,48 @@ def section_markdown(section: Section) -> list[str]:
     return lines
 
 
+KEPT = "Sections kept from an earlier run"
+
+
+def _previous_sections(path: Path) -> list[tuple[list[str], list[list[str]]]]:
+    """An existing report's sections as groups: (the machine lines of the run that
+    measured them, their blocks). A report written by a partial run has two groups."""
+    groups: list[tuple[list[str], list[list[str]]]] = []
+    block: list[str] | None = None
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            title = line[3:].strip()
+            if title in ("Machine", KEPT):
+                groups.append(([], []))
+                block = None
+                continue
+            block = [line]
+            if groups:
+                groups[-1][1].append(block)
+            continue
+        if block is None:
+            if groups and line.startswith("- "):
+                groups[-1][0].append(line)
+        else:
+            block.append(line)
+    return groups
+
+
 def write(sections: Sequence[Section], command: str, elapsed: float) -> Path:
     for section in sections:
         section.chart = chart(section)
+    path = HERE / "RESULTS.md"
+    kept: list[str] = []
+    if "--only" in command and path.exists():
+        # A partial run: sections it did not measure stay as the last full run wrote
+        # them, after a note saying which run that was.
+        measured = {f"## {s.title}" for s in sections}
+        for machine, blocks in _previous_sections(path):
+            others = [b for b in blocks if b[0] not in measured]
+            if others:
+                kept += [f"## {KEPT}", "", *machine, ""]
+                for other in others:
+                    kept += other
     lines = [
         "# Benchmark results",
         "",
@@ -128,6 +169,7 @@ def write(sections: Sequence[Section], command: str, elapsed: float) -> Path:
     ]
     for section in sections:
         lines += section_markdown(section)
-    path = HERE / "RESULTS.md"
+    if kept:
+        lines += kept
     path.write_text("\n".join(lines))
     return path

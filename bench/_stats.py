@@ -72,6 +72,7 @@ class Section:
     notes: list[str] = field(default_factory=list)
     chart: str | None = None  # path relative to bench/, set by the report
     error: str | None = None  # the benchmark could not run: why
+    markdown: list[str] = field(default_factory=list)  # extra lines (a table) after the rows
 
 
 def fmt(value: float, unit: str = "") -> str:

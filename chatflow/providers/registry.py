@@ -171,21 +171,30 @@ class ConfiguredRegistry:
         s = self._settings
         backend = s.embedding_backend
         if backend == "local":
+            if s.embedding_model:
+                raise _not_initialized(
+                    "The local embedding backend has one model (WordLlama); "
+                    "CHATFLOW_EMBEDDING_MODEL applies to the openai and embedded backends"
+                )
             # Deferred: NumPy, tokenizers and safetensors load only when this backend is used.
-            from chatflow.providers.embeddings import LocalEmbedder
+            from chatflow.providers.embeddings import StaticEmbedder
 
-            return LocalEmbedder(s.embedding_model)
+            return StaticEmbedder()
         if backend == "hashing":
             return HashingEmbedder()
         if backend == "embedded":
             return EmbeddedEmbedder(s.embedding_model, threads=s.embedded_threads)
-        if backend == "openai" and s.openai_base_url:
+        base_url = s.embedding_base_url or s.openai_base_url
+        if backend == "openai" and base_url:
             return OpenAICompatEmbedder(
-                s.openai_base_url, s.openai_api_key, s.embedding_model or "text-embedding-3-small"
+                base_url,
+                s.embedding_api_key or s.openai_api_key,
+                s.embedding_model or "text-embedding-3-small",
             )
         raise _not_initialized(
             f"Embedding backend {backend!r} is unknown or unconfigured; "
-            f"use one of {EMBEDDING_BACKENDS} (openai needs CHATFLOW_OPENAI_BASE_URL)"
+            f"use one of {EMBEDDING_BACKENDS} "
+            "(openai needs CHATFLOW_EMBEDDING_BASE_URL or CHATFLOW_OPENAI_BASE_URL)"
         )
 
 

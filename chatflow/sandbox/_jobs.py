@@ -95,9 +95,11 @@ def encode(outcome: Outcome, max_bytes: int) -> bytes:
 
 
 def flush_and_exit(fd: int, data: bytes) -> None:
+    """Write the outcome as the channel's last frame (4-byte length, JSON) and exit."""
     import os
+    import struct
 
-    view = memoryview(data)
+    view = memoryview(struct.pack(">I", len(data)) + data)
     while view:
         view = view[os.write(fd, view) :]
     sys.stdout.flush()

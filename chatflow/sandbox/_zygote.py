@@ -18,6 +18,7 @@ import os
 import selectors
 import shutil
 import signal
+import socket
 import struct
 import sys
 import tempfile
@@ -25,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatflow.sandbox import _confine, _isolate, _jobs, _landlock, _seccomp
+from chatflow.sandbox import _confine, _isolate, _jobs, _landlock, _libraries, _network, _seccomp
 
 _HEADER = struct.Struct(">I")
 
@@ -49,6 +50,7 @@ class _Job:
     data: bytearray = field(default_factory=bytearray)
     killed: str | None = None  # why the zygote killed it: "timeout" or "output"
     eof: bool = False
+    outcome: dict[str, Any] | None = None  # the child's final frame
 
 
 def _unshare_network() -> bool:
@@ -137,6 +139,10 @@ class Zygote:
         self.isolation = Isolation(root=os.geteuid() == 0)
 
     def serve(self) -> None:
+        # Before any job: the libraries code may import, loaded while site-packages is
+        # still readable (jobs never can), with requests/httpx on the network channel.
+        self.libraries = _libraries.preload(list(self.config.get("site_dirs") or ()))
+        self.network = bool(self.config.get("network"))
         self.isolation = isolate(
             self.base,
             self.read_roots,
@@ -145,7 +151,7 @@ class Zygote:
             landlock=bool(self.config.get("landlock", True)),
         )
         self.isolation.audit_hook = bool(self.config.get("audit_hook", True))
-        write_frame(1, {"ready": True, **self.isolation.describe()})
+        write_frame(1, {"ready": True, **self.isolation.describe(), "libraries": self.libraries})
         self.selector.register(0, selectors.EVENT_READ)
         while True:
             for key, _ in self.selector.select(self._wait_time()):
@@ -186,13 +192,18 @@ class Zygote:
             del self.inbox[: _HEADER.size + size]
             if "cancel" in frame:
                 self._cancel(int(frame["cancel"]))
+            elif "http_reply" in frame:
+                self._reply(int(frame["http_reply"]), frame["response"])
             else:
                 self._start(frame)
         return True
 
     def _start(self, job: dict[str, Any]) -> None:
         workdir = tempfile.mkdtemp(prefix="job-", dir=self.jobs_dir)
-        read_fd, write_fd = os.pipe()
+        # One two-way channel: the child's outcome and HTTP requests out, replies back.
+        ours, theirs = socket.socketpair()
+        read_fd, write_fd = ours.detach(), theirs.detach()
+        job["network"] = self.network
         pidns = self.isolation.pidns
         holder = pidns.open() if pidns is not None else None
         try:
@@ -232,6 +243,7 @@ class Zygote:
             return
         if chunk:
             job.data += chunk
+            self._frames(job)
             # The child caps its own result; this catches one that writes on regardless.
             if len(job.data) > job.max_output + 4096 and job.killed is None:
                 job.killed = "output"
@@ -239,6 +251,35 @@ class Zygote:
             return
         job.eof = True
         self.selector.unregister(job.fd)
+
+    def _frames(self, job: _Job) -> None:
+        """Complete frames from the child: HTTP requests go on to the server (tagged with
+        the job), the last frame is the outcome."""
+        while len(job.data) >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(job.data)
+            if len(job.data) < _HEADER.size + size:
+                return
+            try:
+                frame = json.loads(job.data[_HEADER.size : _HEADER.size + size])
+            except ValueError:
+                frame = None
+            del job.data[: _HEADER.size + size]
+            if isinstance(frame, dict) and isinstance(frame.get("http"), dict):
+                write_frame(1, {"http": frame["http"], "job": job.id})
+            elif isinstance(frame, dict):
+                job.outcome = frame
+
+    def _reply(self, job_id: int, response: dict[str, Any]) -> None:
+        for job in self.jobs.values():
+            if job.id == job_id and job.killed is None and not job.eof:
+                try:
+                    os.set_blocking(job.fd, True)
+                    _network.write_frame(job.fd, response)
+                except OSError:  # the child is gone; its outcome says why
+                    pass
+                finally:
+                    os.set_blocking(job.fd, False)
+                return
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -303,11 +344,9 @@ def _outcome(job: _Job, status: int) -> dict[str, Any]:
         if sig == signal.SIGKILL:
             return _jobs.failure("killed", "the sandbox process was killed (CPU or memory limit)")
         return _jobs.failure("crash", f"the sandbox process crashed ({signal.Signals(sig).name})")
-    try:
-        outcome: dict[str, Any] = json.loads(job.data)
-    except ValueError:
+    if job.outcome is None:
         return _jobs.failure("crash", "the sandbox process exited without a result")
-    return outcome
+    return job.outcome
 
 
 def _child(
@@ -326,6 +365,7 @@ def _child(
     try:
         signal.signal(signal.SIGXCPU, signal.SIG_DFL)
         _confine.close_fds(result_fd)
+        _network.attach(result_fd if job.get("network") else None)
         javascript = job["language"] == "javascript"
         memory = int(job["memory"])
         runtime = _prepare_javascript(job) if javascript else None

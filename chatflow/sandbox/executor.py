@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import itertools
 import json
@@ -20,12 +21,14 @@ import shutil
 import struct
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chatflow.errors import ChatflowError
+from chatflow.sandbox import _libraries
+from chatflow.sandbox.http import send_for_job
 from chatflow.settings import Settings
 
 _HEADER = struct.Struct(">I")
@@ -71,6 +74,7 @@ class SandboxInfo:
     pid_namespace: bool = False
     user_namespace: bool = False
     strong: bool = False
+    libraries: tuple[str, ...] = ()  # third-party modules code may import
 
     def missing(self) -> list[str]:
         """The layers a strong sandbox needs that this kernel did not give."""
@@ -85,9 +89,16 @@ class SandboxInfo:
 
 
 class _Process:
-    def __init__(self, proc: asyncio.subprocess.Process, workdir: str) -> None:
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        workdir: str,
+        http: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
+    ) -> None:
         self.proc = proc
         self.workdir = workdir
+        self.http = http
+        self.requests: set[asyncio.Task[None]] = set()
         self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.info = SandboxInfo(False, 0)
         self.reader: asyncio.Task[None] | None = None
@@ -113,6 +124,11 @@ class _Process:
 
     async def dispatch(self) -> None:
         while (frame := await self.read_frame()) is not None:
+            if "http" in frame:  # a job's HTTP request (`_network`): sent, answered later
+                task = asyncio.create_task(self._answer(int(frame["job"]), frame["http"]))
+                self.requests.add(task)
+                task.add_done_callback(self.requests.discard)
+                continue
             future = self.pending.get(int(frame.pop("id", -1)))
             if future is not None and not future.done():
                 future.set_result(frame)
@@ -121,7 +137,18 @@ class _Process:
             if not future.done():
                 future.set_exception(error)
 
+    async def _answer(self, job_id: int, request: dict[str, Any]) -> None:
+        if self.http is None:
+            response = {"error": "network access is not allowed in code nodes here"}
+        else:
+            response = await self.http(request)
+        if self.proc.returncode is None:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.send({"http_reply": job_id, "response": response})
+
     async def stop(self) -> None:
+        for task in list(self.requests):
+            task.cancel()
         if self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
@@ -144,8 +171,13 @@ class SandboxExecutor:
         allow_weak: bool = False,
         landlock: bool = True,
         audit_hook: bool = True,
+        network: bool = True,
+        ssrf_allow: str = "",
     ) -> None:
         self.workers = workers
+        # Code may use requests/httpx; the server sends them through the SSRF guard.
+        self.network = network
+        self.ssrf_allow = ssrf_allow
         self.memory_bytes = memory_mb * 1024 * 1024
         self.max_output_bytes = max_output_bytes
         self.network_namespace = network_namespace
@@ -171,6 +203,8 @@ class SandboxExecutor:
             network_namespace=settings.code_network_namespace,
             allow_weak=settings.code_allow_weak_sandbox,
             landlock=settings.code_landlock,
+            network=settings.code_network,
+            ssrf_allow=settings.ssrf_allow,
         )
 
     async def start(self) -> None:
@@ -311,12 +345,15 @@ class SandboxExecutor:
             env={"LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"},
             start_new_session=True,
         )
-        process = _Process(proc, workdir)
+        http = functools.partial(send_for_job, self.ssrf_allow) if self.network else None
+        process = _Process(proc, workdir, http)
         process.send(
             {
                 "netns": self.network_namespace,
                 "landlock": self.landlock,
                 "audit_hook": self.audit_hook,
+                "network": self.network,
+                "site_dirs": _library_dirs(),
             }
         )
         ready = await process.read_frame()
@@ -332,9 +369,22 @@ class SandboxExecutor:
             pid_namespace=bool(ready.get("pidns")),
             user_namespace=bool(ready.get("user_namespace")),
             strong=bool(ready.get("strong")),
+            libraries=tuple(ready.get("libraries") or ()),
         )
         process.reader = asyncio.create_task(process.dispatch())
         return process
+
+
+def _library_dirs() -> list[str]:
+    """Where the libraries code may import live (the sandbox imports them from there once)."""
+    found: list[str] = []
+    for name in _libraries.OFFERED:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            site = str(Path(spec.origin).parents[1])
+            if site not in found:
+                found.append(site)
+    return found
 
 
 def _jsonable(value: Any) -> Any:

@@ -21,6 +21,8 @@ from chatflow.services.generation import app_model
 from chatflow.store import Database
 from chatflow.store import apps as repo
 from chatflow.store.models import App
+from chatflow.tools.references import missing as missing_tools
+from chatflow.tools.registry import ToolRegistry
 
 # Bearer-key lookups are cached this long, so a revoked key stops working within it.
 _KEY_CACHE_SECONDS = 30.0
@@ -78,6 +80,8 @@ class ImportResult:
     # The plain key, only when one was minted or given by this import.
     api_key: str | None
     key_prefixes: tuple[str, ...]
+    # Tool references that cannot run here, each with the command or setting that fixes it.
+    missing_tools: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +125,9 @@ def _loaded(row: App) -> LoadedApp:
 class AppService:
     """Import, list and key apps; resolve bearer keys to loaded apps (cached)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, tools: ToolRegistry | None = None) -> None:
         self._db = db
+        self._tools = tools
         self._apps: dict[str, LoadedApp] = {}
         self._keys: dict[str, tuple[str, float]] = {}  # token hash -> (app id, expiry)
 
@@ -136,6 +141,8 @@ class AppService:
         info = _info(dsl)
         if not info.name:
             raise InvalidRequest("app.name: field required")
+        # Missing tools do not stop the import: they are listed, and fail their node.
+        missing = await missing_tools(self._tools, dsl) if self._tools is not None else []
         token: str | None = None
         async with self._db.session() as session:
             existing = await session.scalar(
@@ -165,6 +172,7 @@ class AppService:
                 created=created,
                 api_key=token,
                 key_prefixes=tuple(k.prefix for k in keys),
+                missing_tools=tuple(missing),
             )
         self._apps.pop(result.app_id, None)
         return result

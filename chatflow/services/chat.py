@@ -39,6 +39,7 @@ from chatflow.services.recorder import TurnRecorder, save_turn
 from chatflow.services.request_limits import ActiveRuns, RequestLimits, gated
 from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
+from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import StreamItem, TurnEnded, TurnHandle, TurnInfo
 from chatflow.store import Database
 from chatflow.store import conversation_variables as variables_repo
@@ -108,6 +109,7 @@ class ChatService(RunsWithFiles):
         self._db = db
         self._engine = engine
         self.files: FileService | None = None  # wired by the container
+        self.tool_files: ToolFileService | None = None
         self.limits = RequestLimits()
         self.active_runs = ActiveRuns(limit=0)
         self._tasks = tasks
@@ -354,7 +356,7 @@ class ChatService(RunsWithFiles):
             events = run_graph(
                 app.graph,
                 pool=pool,
-                services=self._run_services(app.id, info.end_user_id),
+                services=self._run_services(app.id, info.user),
                 history=history,
                 run_id=info.workflow_run_id,
                 inputs=inputs,

@@ -28,11 +28,16 @@ from chatflow.services.human_input import HumanInputService
 from chatflow.services.moderation import ModerationService
 from chatflow.services.request_limits import ActiveRuns, RequestLimits
 from chatflow.services.runtime import Runtime, open_runtime
+from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import StreamItem
 from chatflow.services.workflows import WorkflowService
 from chatflow.settings import Settings
 from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
+from chatflow.tools.catalog import build_registry as build_tool_registry
+from chatflow.tools.remote import close as close_remote_tools
+from chatflow.tools.runtime import ToolRuntimeService
+from chatflow.tools.signing import FileSigner, load_secret
 
 
 def engine_limits(settings: Settings) -> EngineLimits:
@@ -76,6 +81,8 @@ class Services:
     audio: AudioService
     human_input: HumanInputService
     runtime: Runtime
+    tools: ToolRuntimeService
+    tool_files: ToolFileService
 
     @classmethod
     async def open(
@@ -107,11 +114,26 @@ class Services:
             remote_max_mb=settings.remote_file_max_mb,
             remote_per_run=settings.remote_files_per_run_max,
         )
+        signer = FileSigner(
+            load_secret(settings.secret_key, settings.data_dir),
+            base_url=settings.files_url,
+            timeout=settings.files_access_timeout,
+        )
+        tool_files = ToolFileService(db, files.storage, signer)
+        tools = ToolRuntimeService(
+            build_tool_registry(settings),
+            files=tool_files,
+            settings=settings,
+            # Tools read files as the run that calls them (`FileService.reader_for_caller`).
+            services={"models": models, "file_reader_for": files.reader_for_caller},
+        )
         engine = EngineServices(
             models=models,
             limits=engine_limits(settings),
             code=sandbox,
-            # Files are read and saved per run, scoped to its app and end user.
+            tools=tools,
+            # Files are read and saved per run, scoped to its app and end user
+            # (`RunsWithFiles`); http-request bodies become tool files (`tool_files` rows).
             ssrf_allow=settings.ssrf_allow,
         )
         # In-process, or shared by every worker through Redis (`settings.redis_url`).
@@ -121,12 +143,13 @@ class Services:
         annotations = AnnotationService(db, models)
         moderation = ModerationService(settings)
         features = TurnFeatures(annotations, moderation)
-        apps = AppService(db)
+        apps = AppService(db, tools=tools.registry)
         chat = ChatService(db, engine, tasks, streams, features)
         human_input = HumanInputService(db, engine, tasks, streams, apps)
         workflows = WorkflowService(db, engine, tasks, streams)
         chat.pauses = workflows.pauses = human_input
         chat.files = workflows.files = human_input.files = files
+        chat.tool_files = workflows.tool_files = human_input.tool_files = tool_files
         chat.limits = workflows.limits = RequestLimits.from_settings(settings)
         # One count for both routes: an app's chat turns and workflow runs together.
         chat.active_runs = workflows.active_runs = ActiveRuns(settings.max_active_runs_per_app)
@@ -150,6 +173,8 @@ class Services:
             audio=AudioService(db, settings),
             human_input=human_input,
             runtime=runtime,
+            tools=tools,
+            tool_files=tool_files,
         )
 
     async def close(self) -> None:
@@ -158,4 +183,5 @@ class Services:
         await self.annotations.close()
         await self.moderation.close()
         await self.sandbox.close()
+        await close_remote_tools(self.tools.registry.providers)
         await self.db.close()

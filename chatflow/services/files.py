@@ -1,5 +1,5 @@
 """Uploaded files: `POST /files/upload`, `GET /files/{id}/preview`, and the engine's
-file reader and saver.
+file reader (files nodes make are saved by `services.tool_files`).
 
 Bytes go to a `FileStorage` (local disk by default) under a server-made key; the row in
 `upload_files` records the name, size, type and owner. The engine never touches storage
@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from chatflow.engine.files import File
-from chatflow.engine.nodes.base import EngineServices
+from chatflow.engine.nodes.base import EngineServices, ToolCaller
 from chatflow.errors import ChatflowError, InvalidRequest, NotFound
 from chatflow.net.ssrf import guarded_client
 from chatflow.services.apps import LoadedApp
@@ -23,19 +23,16 @@ from chatflow.services.file_types import (
     allowed,
     extension_of,
     file_type,
-    guess_mime,
-    remote_file_name,
     size_limit,
 )
+from chatflow.services.tool_files import ToolFileService
 from chatflow.store import Database
 from chatflow.store import end_users as end_users_repo
 from chatflow.store import files as files_repo
-from chatflow.store.models import UploadFile
+from chatflow.store.models import EndUser, ToolFile, UploadFile
 from chatflow.store.storage import FileStorage
 
 _NAME_MAX = 200  # Dify shortens longer names, keeping the extension
-# Files nodes produce (http-request bodies) live under this storage prefix.
-_TOOL_PREFIX = "tool-files"
 
 
 class FileTooLarge(ChatflowError):
@@ -55,10 +52,11 @@ class FileNotFound(ChatflowError):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FileScope:
-    """Whose run reads: files of another app or another end user do not exist for it."""
+    """Whose run reads: files of another app or another end user do not exist for it.
+    `user` is the end user's session id (the request's `user`; tools' `user_id`)."""
 
     app_id: str
-    end_user_id: str
+    user: str
 
 
 def _valid_id(file_id: str) -> str:
@@ -175,17 +173,29 @@ class FileService:
         """The bytes behind a file value, for a run of `scope`: an upload only if that
         app's end user made it, a tool file only if one of their runs did."""
         if file.transfer_method == "tool_file" and file.id:
-            try:
-                return await self.storage.load(_tool_key(scope, _valid_id(file.id)))
-            except FileNotFoundError:
-                raise NotFound(f"File not found: {file.id}") from None
+            file_id = _valid_id(file.id)
+            async with self._db.session() as session:
+                tool_file = await session.get(ToolFile, file_id)
+            if (
+                tool_file is None
+                or tool_file.app_id != scope.app_id
+                or tool_file.user_id != scope.user
+            ):
+                raise NotFound(f"File not found: {file.id}")
+            return await self._load(tool_file.storage_key, file.id)
         if file.transfer_method == "local_file" and file.id:
             file_id = _valid_id(file.id)
             async with self._db.session() as session:
                 row = await session.get(UploadFile, file_id)
-            if row is None or row.app_id != scope.app_id or row.end_user_id != scope.end_user_id:
+                owner = await session.get(EndUser, row.end_user_id) if row is not None else None
+            if (
+                row is None
+                or row.app_id != scope.app_id
+                or owner is None
+                or owner.session_id != scope.user
+            ):
                 raise NotFound(f"File not found: {file.id}")
-            return await self.storage.load(row.storage_key)
+            return await self._load(row.storage_key, file.id)
         if file.url:
             if fetched is not None:  # the run's count of remote fetches so far
                 if fetched[0] >= self._remote_per_run:
@@ -196,18 +206,29 @@ class FileService:
             return await self._fetch(file.url)
         raise NotFound("The file has neither an upload id nor a URL")
 
-    def for_run(self, engine: EngineServices, app_id: str, end_user_id: str) -> EngineServices:
-        """`engine` with a file reader and saver bound to one run's app and end user."""
-        scope = FileScope(app_id, end_user_id)
+    async def _load(self, key: str, file_id: str) -> bytes:
+        try:
+            return await self.storage.load(key)
+        except FileNotFoundError:
+            raise NotFound(f"File not found: {file_id}") from None
+
+    def reader(self, scope: FileScope) -> Callable[[File], Awaitable[bytes]]:
+        """A file reader bound to `scope`, counting its remote fetches."""
         fetched = [0]
 
         async def read(file: File) -> bytes:
             return await self.read(file, scope, fetched=fetched)
 
-        async def save(content: bytes, filename: str, mime_type: str) -> File:
-            return await self.save_generated(content, filename, mime_type, scope)
+        return read
 
-        return dataclasses.replace(engine, file_reader=read, file_saver=save)
+    def reader_for_caller(self, caller: ToolCaller | None) -> Callable[[File], Awaitable[bytes]]:
+        """For tools (`ToolContext.services["file_reader"]`): the calling run's scope."""
+        caller = caller or ToolCaller()
+        return self.reader(FileScope(caller.app_id, caller.user_id))
+
+    def for_run(self, engine: EngineServices, app_id: str, user: str) -> EngineServices:
+        """`engine` with a file reader bound to one run's app and end user."""
+        return dataclasses.replace(engine, file_reader=self.reader(FileScope(app_id, user)))
 
     async def _fetch(self, url: str) -> bytes:
         """A remote file, only through the SSRF guard, capped in size."""
@@ -227,38 +248,26 @@ class FileService:
                     parts.append(chunk)
         return b"".join(parts)
 
-    async def save_generated(
-        self, content: bytes, filename: str, mime_type: str, scope: FileScope
-    ) -> File:
-        """`EngineServices.file_saver`: keep bytes a node produced as a tool file, under
-        its run's app and end user."""
-        file_id = str(uuid.uuid4())
-        await self.storage.save(_tool_key(scope, file_id), content)
-        name = filename or remote_file_name(filename) or file_id
-        extension = extension_of(name)
-        mime = mime_type or guess_mime(name)
-        return File(
-            type=file_type(extension, mime),
-            transfer_method="tool_file",
-            id=file_id,
-            filename=name,
-            extension=f".{extension}" if extension else "",
-            mime_type=mime,
-            size=len(content),
-        )
-
-
-def _tool_key(scope: FileScope, file_id: str) -> str:
-    return f"{_TOOL_PREFIX}/{scope.app_id}/{scope.end_user_id}/{file_id}"
-
 
 class RunsWithFiles:
-    """For the services that start runs: the engine each run gets, its files scoped."""
+    """For the services that start runs: the engine each run gets, its file reader
+    scoped to the run's app and end user, and its file saver recording them."""
 
     _engine: EngineServices
     files: FileService | None
+    tool_files: ToolFileService | None
 
-    def _run_services(self, app_id: str, end_user_id: str) -> EngineServices:
+    def _run_services(self, app_id: str, user: str) -> EngineServices:
+        """`user` is the end user's session id (the request's `user`, `sys.user_id`)."""
         if self.files is None:  # no file service wired: runs read no files at all
             return self._engine
-        return self.files.for_run(self._engine, app_id, end_user_id)
+        engine = self.files.for_run(self._engine, app_id, user)
+        tool_files = self.tool_files
+        if tool_files is None:
+            return engine
+        caller = ToolCaller(app_id=app_id, user_id=user)
+
+        async def save(content: bytes, filename: str, mime_type: str) -> File:
+            return await tool_files.save(content, filename, mime_type, caller)
+
+        return dataclasses.replace(engine, file_saver=save)

@@ -54,6 +54,7 @@ from chatflow.services.recorder import (
 )
 from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
+from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import StreamItem, TurnEnded, TurnInfo
 from chatflow.store import Database
 from chatflow.store import conversation_variables as variables_repo
@@ -109,6 +110,7 @@ class HumanInputService(RunsWithFiles):
         self._db = db
         self._engine = engine
         self.files: FileService | None = None  # wired by the container
+        self.tool_files: ToolFileService | None = None
         self._tasks = tasks
         self._streams = streams
         self._apps = apps
@@ -366,7 +368,7 @@ class HumanInputService(RunsWithFiles):
             run_graph(
                 app.graph,
                 pool=pool,
-                services=self._run_services(app.id, info.end_user_id),
+                services=self._run_services(app.id, info.user),
                 history=turns,
                 resume_from=state,
                 resume_input=decisions,

@@ -32,6 +32,7 @@ from chatflow.services.recorder import TurnRecorder, save_run
 from chatflow.services.request_limits import ActiveRuns, RequestLimits, gated
 from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
+from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import StreamItem, TurnEnded, TurnHandle, TurnInfo
 from chatflow.store import Database, NumberedPage
 from chatflow.store import end_users as end_users_repo
@@ -96,6 +97,7 @@ class WorkflowService(RunsWithFiles):
         self._db = db
         self._engine = engine
         self.files: FileService | None = None  # wired by the container
+        self.tool_files: ToolFileService | None = None
         self.limits = RequestLimits()
         self.active_runs = ActiveRuns(limit=0)
         self._tasks = tasks
@@ -176,7 +178,7 @@ class WorkflowService(RunsWithFiles):
             run_graph(
                 app.graph,
                 pool=pool,
-                services=self._run_services(app.id, info.end_user_id),
+                services=self._run_services(app.id, info.user),
                 run_id=info.workflow_run_id,
                 inputs=inputs,
             ),

@@ -393,3 +393,24 @@ class HumanInputForm(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
+
+
+class ToolFile(Base):
+    """A file a node made (a tool's blob or image, an http-request body).
+
+    Served at Dify's signed `/files/tools/{id}.{ext}` URL; bytes live in file storage at
+    `storage_key`. The app and end user are plain columns: files that http-request nodes
+    make are stored before the run knows them.
+    """
+
+    __tablename__ = "tool_files"
+    id: Mapped[str] = _id()
+    app_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    user_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    extension: Mapped[str] = mapped_column(String(32), default="")
+    mime_type: Mapped[str] = mapped_column(String(255), default="")
+    storage_key: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[datetime] = _created()

@@ -1,4 +1,4 @@
-"""Annotation reply end to end, with the real local MiniLM embedder.
+"""Annotation reply end to end, with the real local embedder (WordLlama, offline).
 
 A query close to an annotation's question is answered with the annotation instead of
 running the graph: `message` + `message_end` (with `metadata.annotation_reply`) and no
@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from chatflow.providers.embeddings import LocalEmbedder
+from chatflow.providers.embeddings import StaticEmbedder
 from chatflow.providers.fake import FakeRegistry
 from chatflow.store.models import AnnotationHit
 
@@ -27,11 +27,11 @@ PASSWORD_A = "Open Settings, choose Security and press 'Reset password'."
 
 
 class LocalEmbeddingRegistry(FakeRegistry):
-    """The fake model, but real sentence embeddings (all-MiniLM-L6-v2, offline)."""
+    """The fake model, but real sentence embeddings (the default local embedder)."""
 
-    _local = LocalEmbedder()
+    _local = StaticEmbedder()
 
-    def embedder(self) -> LocalEmbedder:  # type: ignore[override]
+    def embedder(self) -> StaticEmbedder:  # type: ignore[override]
         return self._local
 
 
@@ -52,7 +52,7 @@ def enable(client: httpx.Client, threshold: float) -> None:
         json={
             "score_threshold": threshold,
             "embedding_provider_name": "local",
-            "embedding_model_name": "all-MiniLM-L6-v2",
+            "embedding_model_name": "wordllama-l2-supercat-256",
         },
     ).json()
     assert wait_job(client, "enable", job["job_id"])["job_status"] == "completed"

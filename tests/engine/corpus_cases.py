@@ -57,6 +57,8 @@ class Case:
     dropped: frozenset[str] = frozenset()
     # Text the streamed answer must contain.
     answer: str | None = None
+    # Tool nodes (by tool name) that must have run and succeeded.
+    tools_ran: tuple[str, ...] = ()
     why: str = ""
 
     @property
@@ -80,6 +82,47 @@ EXA_SEARCH = Route(
         }
     )
 )
+# The web tools' services (see corpus_tools.web_settings), as they answer.
+ARTICLE = Route(
+    "<html><head><title>Solar power explained</title></head><body><nav>Home</nav><article>"
+    "<h1>Solar power explained</h1><p>Solar panels convert sunlight into electricity through "
+    "the photovoltaic effect; prices fell ninety percent in a decade.</p></article></body></html>",
+    content_type="text/html; charset=utf-8",
+)
+DUCKDUCKGO = Route(
+    "<html><body>"
+    + "".join(
+        f'<div class="result"><a class="result__a" href="/pages.example/{n}.html">Solar {n}</a>'
+        f'<a class="result__snippet">Snippet {n}</a></div>'
+        for n in range(1, 5)
+    )
+    + "</body></html>",
+    content_type="text/html; charset=utf-8",
+)
+DUCKDUCKGO_ROUTES = {
+    ("html.duckduckgo.com", "/html/"): DUCKDUCKGO,
+    **{("pages.example", f"/{n}.html"): ARTICLE for n in range(1, 5)},
+}
+# Both MediaWiki calls (list=search, then prop=extracts) read their part of one answer.
+WIKIPEDIA = Route(
+    json.dumps(
+        {
+            "query": {
+                "search": [{"title": "Solar power"}],
+                "pages": [{"title": "Solar power", "extract": "Solar power is energy."}],
+            }
+        }
+    )
+)
+PERPLEXITY = Route(
+    json.dumps(
+        {
+            "citations": ["https://docs.dify.ai/"],
+            "choices": [{"message": {"role": "assistant", "content": "Dify.AI ships agents."}}],
+        }
+    )
+)
+TRANSLATE = Route(json.dumps([[["Hello", "你好", None, None, 10]], None, "zh-CN"]))
 EXA_CONTENTS = Route(json.dumps({"results": [{"highlights": ["Dify runs workflows."]}]}))
 
 # deep-researcher's extractors run in prompt mode: they read JSON from the reply text.
@@ -89,6 +132,28 @@ DEEP_RESEARCH_REPLIES = (
         "subtitle1",
         json.dumps({f"subtitle{n}": f"angle {n}" for n in range(1, 5)}),
     ),
+)
+
+# math-mistakes' iteration LLM answers with a fenced JSON block its next code node parses.
+SIMILAR_QUESTIONS = (
+    "```json\n"
+    + json.dumps(
+        {
+            "original_question": "3 + 4 × 2 = ?",
+            "generated_questions": [
+                {
+                    "question_text": "5 + 2 × 3 = ?",
+                    "question_type": "填空题",
+                    "subject": "数学",
+                    "difficulty_level": "1",
+                    "answer": "11",
+                    "explanation": "先乘后加",
+                }
+            ],
+        },
+        ensure_ascii=False,
+    )
+    + "\n```"
 )
 
 CASES: tuple[Case, ...] = (
@@ -111,10 +176,10 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "ai-agent-multi-tools.yml",
-        status="failed",
-        failed_node="agent",
-        error="tool provider 'time' is not configured",
-        why="agent-chat: agent with 5 tools",
+        why=(
+            "agent-chat: the agent calls its first tool, time.current_time (built in); "
+            "searxng, siliconflow flux and audio are offered too"
+        ),
     ),
     Case(
         "audit-data-analysis.yml",
@@ -126,10 +191,18 @@ CASES: tuple[Case, ...] = (
         "audit-data-analysis.yml",
         "sql",
         inputs={"query": "q", "files": [], "sql": "select 1", "sql_batch": ""},
-        status="failed",
-        failed_node="17628506871820",
-        error="tool provider 'jaguarliuu/rookie_text2data/rookie_text2data' is not configured",
-        why="sql given: tool rookie_excute_sql",
+        tools_ran=("rookie_excute_sql",),
+        why="sql given: rookie_excute_sql on the operator's database -> llm -> end",
+    ),
+    Case(
+        "audit-data-analysis.yml",
+        "text2data",
+        inputs={"query": "最近的错题", "files": [], "sql": "", "sql_batch": ""},
+        replies=(
+            ("SQL query that answers", "```sql\nSELECT question_text FROM error_questions\n```"),
+        ),
+        tools_ran=("rookie_text2data", "rookie_excute_sql"),
+        why="question only: rookie_text2data writes SQL with the model -> rookie_excute_sql -> llm",
     ),
     Case(
         "bill-recognition-http.yml",
@@ -187,13 +260,14 @@ CASES: tuple[Case, ...] = (
         inputs={"Research_Theme": "solar power"},
         dialogue_count=4,
         replies=DEEP_RESEARCH_REPLIES,
-        dropped=frozenset(
-            ("1739288338449", "1739288362314", "1739288378358", "1739191682740017391916827400")
-        ),
+        routes={("en.wikipedia.org", "/w/api.php"): WIKIPEDIA},
+        dropped=frozenset(("1739288338449", "1739288362314", "1739288378358")),
         answer="报告已生成",
+        tools_ran=("wikipedia_search",),
         why=(
-            "turn 4: four research iterations call knowledge-retrieval / wikipedia; "
-            "their remove-abnormal-output mode drops the failed passes, the report is written"
+            "turn 4: four research iterations call knowledge-retrieval (not configured: "
+            "remove-abnormal-output drops those passes) and wikipedia_search (loopback "
+            "MediaWiki); the report is written"
         ),
     ),
     Case(
@@ -216,18 +290,18 @@ CASES: tuple[Case, ...] = (
     Case(
         "doubao-image-video-pay.yml",
         inputs={"prompt": "a cat", "type": "文生图像"},
-        status="failed",
-        failed_node="1749805551292",
-        error="tool provider 'arrenxxxxx/mcp_config_during_use/mcp_config' is not configured",
-        why="文生图像 -> agent (MCP tools)",
+        why=(
+            "文生图像 -> agent: its MCP tools are not configured here; the agent gets the "
+            "tool's error back and answers"
+        ),
     ),
     Case(
         "english-words-speaking.yml",
         inputs={"file": upload("words.txt")},
-        status="failed",
-        failed_node="1748043739511",
-        error="tool provider 'bowenliang123/md_exporter/md_exporter' is not configured",
-        why="llm -> llm -> extractor -> tool md_to_html",
+        replies=(("请提取大模输出的html部分代码", json.dumps({"html": "<h1>apple</h1>"})),),
+        tools_ran=("md_to_html",),
+        answer=".html",
+        why="llm -> llm -> extractor -> md_to_html: the answer shows the HTML file",
     ),
     Case(
         "financial-report-html.yml",
@@ -242,10 +316,9 @@ CASES: tuple[Case, ...] = (
         "json-translate-iteration.yml",
         "translate",
         inputs={"json_data": '{"title": "你好"}'},
-        status="failed",
-        failed_node="1731659570395",
-        error="tool provider 'google_translate' is not configured",
-        why="iteration body calls tool google_translate",
+        routes={("translate.googleapis.com", "/translate_a/single"): TRANSLATE},
+        tools_ran=("translate",),
+        why="iteration body calls google_translate (loopback translate endpoint)",
     ),
     Case(
         "json-translate-iteration.yml",
@@ -269,19 +342,31 @@ CASES: tuple[Case, ...] = (
     Case("loop-increment-break.yml", why="loop with break condition and assigner -> end"),
     Case(
         "loop-perplexity-search.yml",
-        status="failed",
-        failed_node="1754979561786",
-        error="tool provider 'langgenius/perplexity/perplexity' is not configured",
-        why="loop body calls tool perplexity",
+        routes={("api.perplexity.ai", "/chat/completions"): PERPLEXITY},
+        tools_ran=("perplexity",),
+        why="loop body calls perplexity (loopback Perplexity API, key from settings)",
     ),
     Case(
         "math-mistakes-similar-questions.yml",
+        "query",
         inputs={"time": "今天", "subject": "数学", "count": "1", "questionsCount": "1"},
         replies=(("查询错题本", _category("1", "查询错题本")),),
-        status="failed",
-        failed_node="1748498500352",
-        error="tool provider 'hjlarry/database/database' is not configured",
-        why="every class reaches a tool (sql_execute / current_time)",
+        tools_ran=("sql_execute",),
+        answer="3 + 4 × 2 = ?",
+        why="查询错题本: code builds SQL -> sql_execute (md) on the operator's database -> answer",
+    ),
+    Case(
+        "math-mistakes-similar-questions.yml",
+        "generate",
+        inputs={"time": "今天", "subject": "数学", "count": "1", "questionsCount": "1"},
+        conversation={"error_questions_result": ["3 + 4 × 2 = ?"]},
+        replies=(
+            ("错题同类型生成专家", SIMILAR_QUESTIONS),
+            ("查询错题本", _category("2", "生成同类型错题")),
+        ),
+        tools_ran=("current_time", "md_to_pdf"),
+        answer=".pdf",
+        why="生成同类型错题: iteration (llm) -> code -> current_time -> md_to_pdf -> answer file",
     ),
     Case(
         "simple-kimi.yml",
@@ -293,18 +378,17 @@ CASES: tuple[Case, ...] = (
         "simple-kimi.yml",
         "web-search",
         inputs={"web_search": "开启", "role_def": ""},
-        status="failed",
-        failed_node="1727357843831",
-        error="tool provider 'duckduckgo' is not configured",
-        why="web search on: tool duckduckgo",
+        routes=DUCKDUCKGO_ROUTES,
+        tools_ran=("ddgo_search", "webscraper"),
+        why="web search on: ddgo_search -> four results scraped by webscraper -> llm -> answer",
     ),
     Case("smart-study-planner.yml", why="first turn: extractor -> assigners -> code -> llm"),
     Case(
         "travel-agent-demo.yml",
-        status="failed",
-        failed_node="1737536410434",
-        error="tool provider 'langgenius/duckduckgo/duckduckgo' is not configured",
-        why="agent with duckduckgo tool on the only path",
+        why=(
+            "agent with the duckduckgo tool (not built in here: the agent gets the tool's "
+            "error back and answers)"
+        ),
     ),
     Case("workflow-generator-prompt-chat.yml", why="chat app: start -> llm -> answer"),
 )

@@ -10,6 +10,7 @@ code sandbox, and a loopback HTTP server standing in for the DSL's remote hosts.
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -27,6 +28,7 @@ from chatflow.engine.variables import VariablePool
 from chatflow.providers.base import LLMChunk, LLMRequest, ToolCall, Usage
 from chatflow.providers.fake import FakeLLM, FakeRegistry
 from tests.engine.corpus_cases import DSL_DIR, Case, Route
+from tests.engine.corpus_tools import corpus_tools
 
 
 @dataclass
@@ -159,10 +161,15 @@ async def run_case(
     environment = {v.name: v.value for v in workflow.environment_variables} if workflow else {}
     conversation = {v.name: v.value for v in workflow.conversation_variables} if workflow else {}
     conversation.update(case.conversation)
+    models = FakeRegistry(ScriptedLLM(case.replies))
+    # Built-in tools as an operator would set them up (SQL tools on a seeded SQLite, web
+    # tools answered by the loopback server's routes).
+    tools, _ = corpus_tools(Path(tempfile.mkdtemp(prefix="corpus-tools-")), models, server.base)
     services = EngineServices(
-        models=FakeRegistry(ScriptedLLM(case.replies)),
+        models=models,
         limits=EngineLimits(),
         code=code,
+        tools=tools,
         file_reader=read_upload,
         ssrf_allow="127.0.0.1",
     )

@@ -19,7 +19,7 @@ from chatflow.dsl import load_app, to_graph
 from chatflow.engine.events import NodeFinished, RunFinished, TextChunk
 from chatflow.sandbox import SandboxExecutor
 from tests.engine.corpus_cases import CASES, DSL_DIR, Case
-from tests.engine.corpus_harness import LoopbackServer, run_case
+from tests.engine.corpus_harness import LoopbackServer, dsl_text, run_case
 
 FILES = sorted(Path(DSL_DIR).glob("*.yml"))
 pytestmark = pytest.mark.skipif(not FILES, reason="DSL corpus not present")
@@ -72,6 +72,25 @@ async def test_corpus_run(case: Case, server: LoopbackServer, sandbox: SandboxEx
     text = "".join(e.text for e in events if isinstance(e, TextChunk))
     if case.answer is not None:
         assert case.answer in text
+    ran = {
+        str(getattr(event, "title", ""))
+        for event in events
+        if isinstance(event, NodeFinished)
+        and event.node_type == "tool"
+        and event.status == "succeeded"
+    }
+    tool_names = {
+        node.id: str(getattr(node.config, "tool_name", ""))
+        for node in to_graph(load_app(dsl_text(case, server))).nodes.values()
+    }
+    succeeded = {
+        tool_names.get(event.node_id, "")
+        for event in events
+        if isinstance(event, NodeFinished)
+        and event.node_type == "tool"
+        and event.status == "succeeded"
+    }
+    assert set(case.tools_ran) <= succeeded, (case.tools_ran, succeeded, ran)
     # Every route the case declares was called, and only loopback was reached.
     called = {(r.host, r.path) for r in server.received}
     assert called == set(case.routes)

@@ -11,7 +11,7 @@ import pytest
 from chatflow.errors import ProviderError
 from chatflow.providers.base import LLMRequest
 from chatflow.providers.embedded import EmbeddedEmbedder, EmbeddedLLM, default_model_path
-from chatflow.providers.embeddings import LocalEmbedder
+from chatflow.providers.embeddings import StaticEmbedder
 from chatflow.providers.fake import FakeLLM, HashingEmbedder
 from chatflow.providers.openai_compat import OpenAICompatEmbedder, OpenAICompatLLM
 from chatflow.providers.registry import (
@@ -46,7 +46,7 @@ def test_default_backend_is_embedded_for_every_model() -> None:
     assert isinstance(llm, EmbeddedLLM)
     assert llm.model_path == default_model_path()
     assert registry.llm("ollama", "llama3") is llm  # one shared backend instance
-    assert isinstance(registry.embedder(), LocalEmbedder)
+    assert isinstance(registry.embedder(), StaticEmbedder)
 
 
 async def test_fake_backend_streams_configured_tokens() -> None:
@@ -147,6 +147,19 @@ def test_embedding_backends() -> None:
     assert isinstance(openai, OpenAICompatEmbedder) and openai.model == "e5"
     with pytest.raises(ProviderError, match="CHATFLOW_OPENAI_BASE_URL"):
         build_registry(settings(embedding_backend="openai")).embedder()
+    # Embeddings may live on another server than the chat models (like Dify's providers).
+    separate = build_registry(
+        settings(
+            embedding_backend="openai",
+            openai_base_url="http://chat/v1",
+            embedding_base_url="http://embed/v1",
+            embedding_api_key="k2",
+        )
+    ).embedder()
+    assert isinstance(separate, OpenAICompatEmbedder)
+    assert separate._clients.base_url == "http://embed/v1"
+    with pytest.raises(ProviderError, match="one model"):
+        build_registry(settings(embedding_model="/some/folder")).embedder()
 
 
 async def test_missing_gguf_is_a_provider_error(tmp_path: Path) -> None:

@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 
 from chatflow.engine.files import File
+from chatflow.engine.nodes.base import ToolCaller
 from chatflow.errors import NotFound
 from chatflow.net.ssrf import SSRFBlocked
 from chatflow.services.files import FileScope, FileService
+from chatflow.services.tool_files import ToolFileService
 from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
+from chatflow.tools.signing import FileSigner
 
 BODY = b"remote bytes"
 SCOPE = FileScope("app-1", "user-1")
@@ -60,24 +63,46 @@ async def test_remote_files_are_fetched_only_when_the_guard_allows(
 
 
 async def test_generated_files_round_trip(tmp_path: Path) -> None:
+    """Files nodes make (`ToolFileService.save`, the engine's file saver) read back."""
     service = _service(tmp_path, "")
-    file = await service.save_generated(b"\x89PNG", "chart.png", "image/png", SCOPE)
-    assert file.transfer_method == "tool_file" and file.type == "image"
-    assert file.extension == ".png" and file.size == 4
-    assert await service.read(file, SCOPE) == b"\x89PNG"
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'tools.db'}")
+    await db.connect()
+    try:
+        service = FileService(db, LocalFileStorage(tmp_path / "uploads"))
+        saver = ToolFileService(db, service.storage, FileSigner(b"k"))
+        caller = ToolCaller(app_id=SCOPE.app_id, user_id=SCOPE.user)
+        file = await saver.save(b"\x89PNG", "chart.png", "image/png", caller)
+        assert file.transfer_method == "tool_file" and file.type == "image"
+        assert file.extension == ".png" and file.size == 4
+        assert await service.read(file, SCOPE) == b"\x89PNG"
+    finally:
+        await db.close()
 
 
 async def test_tool_files_are_scoped_and_ids_validated(tmp_path: Path) -> None:
-    service = _service(tmp_path, "")
-    file = await service.save_generated(b"mine", "a.txt", "text/plain", SCOPE)
-    for other in (FileScope("app-2", "user-1"), FileScope("app-1", "user-2")):
+    """Another app's or another user's tool file, an unattributed one, or an id that is
+    not a UUID (`../`) names no file."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'tools.db'}")
+    await db.connect()
+    try:
+        service = FileService(db, LocalFileStorage(tmp_path / "uploads"))
+        saver = ToolFileService(db, service.storage, FileSigner(b"k"))
+        caller = ToolCaller(app_id=SCOPE.app_id, user_id=SCOPE.user)
+        file = await saver.save(b"mine", "a.txt", "text/plain", caller)
+        assert await service.read(file, SCOPE) == b"mine"
+        for other in (FileScope("app-2", SCOPE.user), FileScope(SCOPE.app_id, "user-2")):
+            with pytest.raises(NotFound):
+                await service.read(file, other)
+        orphan = await saver.save(b"nobody's", "b.txt", "text/plain")
         with pytest.raises(NotFound):
-            await service.read(file, other)
-    await service.storage.save("tool-files/app-1/user-1/x", b"planted")
-    for bad in ("../../../unused.db", "x", f"{file.id}/../x", file.id.upper() + "/"):
-        forged = File(type="document", transfer_method="tool_file", id=bad)
-        with pytest.raises(NotFound):
-            await service.read(forged, SCOPE)
+            await service.read(orphan, SCOPE)
+        assert file.id is not None
+        for bad in ("../../../tools.db", "x", f"{file.id}/../x", file.id.upper() + "/"):
+            forged = File(type="document", transfer_method="tool_file", id=bad)
+            with pytest.raises(NotFound):
+                await service.read(forged, SCOPE)
+    finally:
+        await db.close()
 
 
 async def test_storage_keys_cannot_leave_the_root(tmp_path: Path) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile as FormFile
@@ -13,35 +11,11 @@ from starlette.responses import StreamingResponse
 from chatflow.api._json import JSONResponse
 from chatflow.api.body_limit import BodyTooLarge
 from chatflow.api.deps import AppDep, ServicesDep, blank_to_none
+from chatflow.api.file_headers import served
 from chatflow.errors import InvalidRequest
 from chatflow.store.models import UploadFile
 
 router = APIRouter(tags=["Files"])
-
-# Dify adds `Accept-Ranges` for these, so players can seek.
-_SEEKABLE = frozenset(
-    (
-        "audio/mpeg", "audio/wav", "audio/mp4", "audio/ogg", "audio/flac", "audio/aac",
-        "video/mp4", "video/webm", "video/quicktime", "audio/x-m4a",
-    )
-)  # fmt: skip
-# The only types shown inline: media and plain text that no browser runs as script or
-# renders as a document. Everything else (HTML, SVG, XML, PDF, unknown) downloads.
-_INLINE = frozenset(
-    (
-        "image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/avif",
-        "text/plain", "text/csv", "text/markdown", "application/json",
-        *_SEEKABLE,
-    )
-)  # fmt: skip
-_TOKEN = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
-
-
-def essence(mime_type: str | None) -> str:
-    """`type/subtype` lowercased, parameters and spaces stripped; anything malformed is
-    `application/octet-stream` (a browser would sniff or guess)."""
-    value = (mime_type or "").split(";", 1)[0].strip().lower()
-    return value if _TOKEN.match(value) else "application/octet-stream"
 
 
 def _truthy(value: str | None) -> bool:
@@ -139,20 +113,7 @@ async def preview_file(
     The bytes are someone's upload served from the API's origin: only a safe list of types
     is shown inline, under a `sandbox` CSP, never sniffed, never kept by shared caches."""
     row = await services.files.find(app, blank_to_none(user), file_id)
-    media_type = essence(row.mime_type)
-    headers = {
-        "Cache-Control": "private, max-age=3600",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "sandbox; default-src 'none'",
-    }
-    if row.size > 0:
-        headers["Content-Length"] = str(row.size)
-    if media_type in _SEEKABLE:
-        headers["Accept-Ranges"] = "bytes"
-    if _truthy(as_attachment) or media_type not in _INLINE:
-        name = row.name or "file"
-        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
-        media_type = "application/octet-stream"
+    media_type, headers = served(row.mime_type, row.name, row.size, download=_truthy(as_attachment))
     try:
         body = services.files.stream(row)
         first = await anext(body, b"")  # a missing object fails here, as a clean 404

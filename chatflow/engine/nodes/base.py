@@ -26,6 +26,7 @@ from chatflow.providers.base import ModelRegistry, Usage
 
 if TYPE_CHECKING:
     from chatflow.engine.limits import EngineLimits
+    from chatflow.tools.base import ToolDescriptor
 
 
 class RetryConfig(BaseModel):
@@ -110,15 +111,34 @@ class CodeExecutor(Protocol):
     ) -> dict[str, Any]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCaller:
+    """Who a tool call runs for (from `sys.*`): tools store their files under it."""
+
+    app_id: str = ""
+    user_id: str = ""
+    conversation_id: str = ""
+
+
 class ToolRuntime(Protocol):
-    """Built-in/plugin tools. Until a provider is configured it fails with 'not configured'."""
+    """Built-in, plugin, OpenAPI and MCP tools (`chatflow.tools.runtime`)."""
 
     # A plain `def` returning an iterator, so an `async def ... yield` implementation
     # matches (an `async def` here would type it as a coroutine returning an iterator).
     # Messages: str (text), File, {"variable": name, "value": v}, or JSON-like values.
+    # An unknown or unconfigured provider raises with the setting or command that fixes it.
     def invoke(
-        self, provider: str, tool: str, parameters: Mapping[str, Any]
+        self,
+        provider: str,
+        tool: str,
+        parameters: Mapping[str, Any],
+        *,
+        caller: ToolCaller | None = None,
     ) -> AsyncIterator[Any]: ...
+
+    async def describe(self, provider: str, tool: str) -> ToolDescriptor:
+        """Name, description and parameters (`json_schema()` is what a model is offered)."""
+        ...
 
 
 class KnowledgeBase(Protocol):

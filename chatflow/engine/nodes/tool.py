@@ -6,8 +6,9 @@ Parses Dify's tool node data (`provider_id`, `provider_type`, `tool_name`,
 resolved like Dify's tool node and handed to the host's `ToolRuntime`; its messages
 become Dify's outputs: a `str` is `text` (streamed), a `File` goes to `files`, a
 `{"variable": name, "value": v}` mapping becomes output `name`, anything else is appended
-to `json`. Without a tool runtime the node fails with "tool provider 'X' is not
-configured".
+to `json` (`[{"data": []}]` when there is none, as in Dify). The call carries the run's
+`sys.app_id`/`user_id`/`conversation_id` (tool files are stored under them). Without a
+tool runtime the node fails with "tool provider 'X' is not configured".
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from chatflow.engine.nodes.base import (
     NodeEvent,
     NodeResult,
     StreamChunk,
+    ToolCaller,
 )
 from chatflow.engine.template import render
 from chatflow.engine.variables import MISSING, VariablePool
@@ -69,8 +71,17 @@ def resolve_input(binding: ToolInput, pool: VariablePool) -> Any:
     return binding.value
 
 
+_BINDINGS = frozenset(("variable", "mixed", "constant"))
+
+
 def configuration(value: Any, pool: VariablePool) -> Any:
-    if isinstance(value, Mapping) and set(value) == {"type", "value"}:
+    """A v2 `{type, value}` binding is resolved (its `value` may be missing when null);
+    a v1 raw value is used as it is."""
+    if (
+        isinstance(value, Mapping)
+        and value.get("type") in _BINDINGS
+        and set(value) <= {"type", "value"}
+    ):
         return resolve_input(ToolInput.model_validate(value), pool)
     return value
 
@@ -96,7 +107,12 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
     files: list[File] = []
     json_items: list[Any] = []
     variables: dict[str, Any] = {}
-    async for message in runtime.invoke(provider, config.tool_name, arguments):
+    caller = ToolCaller(
+        app_id=_sys(ctx.pool, "app_id"),
+        user_id=_sys(ctx.pool, "user_id"),
+        conversation_id=_sys(ctx.pool, "conversation_id"),
+    )
+    async for message in runtime.invoke(provider, config.tool_name, arguments, caller=caller):
         if isinstance(message, str):
             text.append(message)
             yield StreamChunk((ctx.node_id, "text"), message)
@@ -109,11 +125,17 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
     outputs: dict[str, Any] = {
         "text": "".join(text),
         "files": files,
-        "json": json_items,
+        # Dify's tool node: without JSON messages, `json` is `[{"data": []}]`.
+        "json": json_items or [{"data": []}],
         **variables,
     }
     process = {"tool_info": {"provider_type": config.provider_type, "provider_id": provider}}
     yield NodeResult(outputs=outputs, inputs=inputs, process_data=process)
+
+
+def _sys(pool: VariablePool, name: str) -> str:
+    value = pool.get(["sys", name])
+    return "" if value is MISSING or value is None else str(value)
 
 
 def _jsonable(value: Any) -> Any:

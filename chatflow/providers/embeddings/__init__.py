@@ -1,5 +1,5 @@
-"""Local sentence embeddings (no network, no PyTorch): `LocalEmbedder` over a NumPy BERT."""
+"""Local sentence embeddings (no network, no PyTorch): `StaticEmbedder` over WordLlama."""
 
-from chatflow.providers.embeddings.local import LocalEmbedder, default_model_dir
+from chatflow.providers.embeddings.static import StaticEmbedder
 
-__all__ = ["LocalEmbedder", "default_model_dir"]
+__all__ = ["StaticEmbedder"]

@@ -11,7 +11,13 @@ import pytest
 from chatflow.engine.files import File
 from chatflow.engine.limits import EngineLimits
 from chatflow.engine.nodes import tool
-from chatflow.engine.nodes.base import EngineServices, NodeContext, NodeResult, StreamChunk
+from chatflow.engine.nodes.base import (
+    EngineServices,
+    NodeContext,
+    NodeResult,
+    StreamChunk,
+    ToolCaller,
+)
 from chatflow.engine.variables import VariablePool
 from chatflow.errors import NodeError
 from chatflow.providers.fake import FakeRegistry
@@ -42,9 +48,15 @@ class ScriptedTools:
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
 
     async def invoke(
-        self, provider: str, tool_name: str, parameters: Mapping[str, Any]
+        self,
+        provider: str,
+        tool_name: str,
+        parameters: Mapping[str, Any],
+        *,
+        caller: ToolCaller | None = None,
     ) -> AsyncIterator[Any]:
         self.calls.append((provider, tool_name, dict(parameters)))
+        self.caller = caller
         for message in self.messages:
             yield message
 

@@ -1,0 +1,1 @@
+"""Knowledge bases: datasets of documents split into segments, and their retrieval engine."""

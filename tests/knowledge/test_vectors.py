@@ -1,0 +1,84 @@
+"""VectorIndex: exact below the IVF threshold, FAISS IVF above it, filters honoured."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+import pytest
+
+from chatflow.knowledge.vectors import VectorIndex
+
+
+def clustered(n: int, dimensions: int = 64, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((50, dimensions)).astype(np.float32)
+    points = centres[rng.integers(0, 50, n)] + 0.6 * rng.standard_normal((n, dimensions))
+    points = points.astype(np.float32)
+    return points / np.linalg.norm(points, axis=1, keepdims=True)
+
+
+def exact_top(vectors: np.ndarray, query: np.ndarray, k: int) -> list[int]:
+    return [int(i) for i in np.argsort(-(vectors @ query), kind="stable")[:k]]
+
+
+def test_exact_search_returns_the_true_top_k_in_order() -> None:
+    vectors = clustered(500)
+    index = VectorIndex(vectors)
+    assert not index.indexed
+    query = vectors[7]
+    rows, scores = index.search(query, 5)
+    assert rows.tolist() == exact_top(vectors, query, 5)
+    assert rows[0] == 7 and abs(scores[0] - 1) < 1e-5
+    assert np.all(np.diff(scores) <= 1e-7)
+    assert np.allclose(index.cosine(query, rows), scores, atol=1e-5)
+    assert index.search(query, 10_000)[0].size == 500
+
+
+def test_ivf_keeps_recall_and_honours_filters() -> None:
+    vectors = clustered(6000)
+    index = VectorIndex(vectors, ivf_min_rows=1000)
+    assert index.indexed
+    rng = np.random.default_rng(1)
+    queries = vectors[rng.integers(0, len(vectors), 50)] + 0.05 * rng.standard_normal((50, 64))
+    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+    found = sum(
+        len(set(index.search(q, 10)[0].tolist()) & set(exact_top(vectors, q, 10))) for q in queries
+    )
+    assert found / 500 >= 0.95
+    # A filter admitting many rows goes through the index with a selector...
+    allowed = np.zeros(len(vectors), dtype=np.bool_)
+    allowed[::2] = True
+    rows, _ = index.search(queries[0], 10, allowed)
+    assert rows.size == 10 and all(r % 2 == 0 for r in rows.tolist())
+    # ... a selective one is scanned exactly.
+    few = np.zeros(len(vectors), dtype=np.bool_)
+    few[[3, 30, 300]] = True
+    rows, _ = index.search(queries[0], 10, few)
+    assert sorted(rows.tolist()) == [3, 30, 300]
+
+
+def test_empty_index() -> None:
+    index = VectorIndex(np.zeros((0, 8), dtype=np.float32))
+    rows, scores = index.search(np.ones(8, dtype=np.float32), 3)
+    assert rows.size == 0 and scores.size == 0
+
+
+@pytest.mark.perf
+def test_ivf_search_is_much_faster_than_an_exact_scan_at_60k() -> None:
+    """Sub-linear: at 60k rows the IVF probes ~1/12 of the cells (measured ~10x faster);
+    timed against the exact scan of the same vectors, interleaved, medians."""
+    vectors = clustered(60_000, dimensions=256)
+    indexed = VectorIndex(vectors)
+    exact = VectorIndex(vectors, ivf_min_rows=10**9)
+    assert indexed.indexed and not exact.indexed
+    ivf_times, exact_times = [], []
+    for query in vectors[:60]:
+        started = time.perf_counter()
+        indexed.search(query, 10)
+        ivf_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        exact.search(query, 10)
+        exact_times.append(time.perf_counter() - started)
+    assert statistics.median(ivf_times) < 0.5 * statistics.median(exact_times)
