@@ -29,6 +29,8 @@ INLINE = frozenset(
     )
 )  # fmt: skip
 _TOKEN = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
+# Types a browser may render or run: even as a download they go out as bytes.
+_ACTIVE = re.compile(r"html|[/+]xml$|javascript|ecmascript|^multipart/|^text/")
 
 
 def essence(mime_type: str | None) -> str:
@@ -46,7 +48,7 @@ def served(
     headers = {
         "Cache-Control": "private, max-age=3600",
         "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "Content-Security-Policy": "sandbox",
     }
     if size > 0:
         headers["Content-Length"] = str(size)
@@ -54,5 +56,6 @@ def served(
         headers["Accept-Ranges"] = "bytes"
     if download or media_type not in INLINE:
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name or 'file')}"
-        media_type = "application/octet-stream"
+        if (download and media_type in INLINE) or _ACTIVE.search(media_type):
+            media_type = "application/octet-stream"
     return media_type, headers
