@@ -1,12 +1,14 @@
 """The `chatflow` command: serve apps, manage them, chat in the terminal.
 
     chatflow serve [FILE.yml ...] [--host] [--port] [--data-dir]
-    chatflow app import FILE.yml [--api-key KEY]
+    chatflow app import FILE.yml [--api-key KEY] [--dataset REF=DATASET ...]
     chatflow app list
     chatflow app key APP
     chatflow chat FILE.yml|APP
     chatflow tools list | map REF TOOL
     chatflow tools add-openapi NAME SPEC [--header 'K: V']   (and add-mcp, refresh, remove, remote)
+    chatflow dataset-key create [--api-key KEY]
+    chatflow kb create|add|list|search ...      (see `cli_knowledge.py`)
 
 Every command goes through `chatflow.services`; nothing here holds logic of its own.
 """
@@ -20,11 +22,14 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from chatflow.cli_knowledge import kb_cli, key_cli
+from chatflow.dsl import load_app, to_graph
 from chatflow.engine.events import TextChunk
 from chatflow.errors import ChatflowError
 from chatflow.services import Services
 from chatflow.services.apps import ImportResult, LoadedApp
 from chatflow.services.chat import ChatRequest
+from chatflow.services.knowledge_base import dataset_refs, map_refs
 from chatflow.services.turn import TurnEnded
 from chatflow.settings import Settings
 from chatflow.tools.commands import tools_cli
@@ -40,6 +45,8 @@ app_cli = typer.Typer(help="Import, list and key apps.", no_args_is_help=True)
 cli.add_typer(app_cli, name="app")
 register_remote_tool_commands(tools_cli)
 cli.add_typer(tools_cli, name="tools")
+cli.add_typer(key_cli, name="dataset-key")
+cli.add_typer(kb_cli, name="kb")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the SQLite file and uploads live.")
@@ -102,19 +109,65 @@ def serve(
     settings = _settings(data_dir, **overrides)
     texts = [_read(path) for path in files or [EXAMPLE_APP]]
 
-    async def import_all(services: Services) -> list[ImportResult]:
-        return [await services.apps.import_dsl(text) for text in texts]
+    async def import_all(services: Services) -> list[tuple[ImportResult, list[str]]]:
+        imported = [await _import_mapped(services, text, None, []) for text in texts]
+        return [(result, unmapped) for result, unmapped, _ in imported]
 
     origin = f"http://{settings.host}:{settings.port}"
     base_url = f"{origin}/v1"
-    for result in _with_services(settings, import_all):
+    paths = files or [EXAMPLE_APP]
+    for path, (result, unmapped) in zip(paths, _with_services(settings, import_all), strict=True):
         typer.echo(
             f"{result.name}  id={result.app_id}  key={_key_text(result)}  base_url={base_url}"
         )
         if result.api_key:  # the web page reads the key from the fragment, never sent
             typer.echo(f"  chat: {origin}/#key={result.api_key}")
         _echo_missing_tools(result)
+        _report_unmapped(path, unmapped)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def _split_pairs(pairs: list[str]) -> list[str]:
+    for pair in pairs:
+        if "=" not in pair.strip("="):
+            raise typer.BadParameter(f"expected REF=DATASET, got {pair!r}", param_hint="--dataset")
+    return pairs
+
+
+def _mapping(pairs: list[str], refs: list[str]) -> dict[str, str]:
+    """REF=DATASET pairs as {REF: DATASET}. Exported refs often end in `=` (base64), so
+    the split is the one whose REF is a reference of the file; else the last `=`."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        splits = [(pair[:i], pair[i + 1 :]) for i, c in enumerate(pair) if c == "=" and i]
+        splits = [(ref, dataset) for ref, dataset in splits if dataset]
+        known = [(ref, dataset) for ref, dataset in splits if ref in refs]
+        ref, dataset = (known or splits)[-1]
+        mapping[ref] = dataset
+    return mapping
+
+
+async def _import_mapped(
+    services: Services, text: str, api_key: str | None, pairs: list[str]
+) -> tuple[ImportResult, list[str], list[str]]:
+    """Import, store the dataset mapping; (result, unmapped refs, refs not in the file)."""
+    refs = dataset_refs(to_graph(load_app(text)))
+    mapping = _mapping(pairs, refs)
+    for target in mapping.values():
+        await services.knowledge.find_dataset(target)  # a wrong DATASET fails before import
+    result = await services.apps.import_dsl(text, api_key=api_key)
+    unmapped = await map_refs(services.db, result.app_id, refs, mapping)
+    return result, unmapped, [ref for ref in mapping if ref not in refs]
+
+
+def _report_unmapped(file: Path, unmapped: list[str]) -> None:
+    for ref in unmapped:
+        typer.echo(f"  unmapped dataset {ref!r}: its knowledge-retrieval fails until mapped:")
+        typer.echo(f"    chatflow app import {file} --dataset '{ref}'=DATASET")
+    if unmapped:
+        typer.echo(
+            "  (DATASET: a name or id from `chatflow kb list`; `chatflow kb create` makes one)"
+        )
 
 
 @app_cli.command("import")
@@ -123,14 +176,29 @@ def import_app(
     api_key: Annotated[
         str | None, typer.Option("--api-key", help="Register this key instead of minting one.")
     ] = None,
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dataset",
+            help="REF=DATASET: the file's dataset id REF (as written) is our dataset "
+            "DATASET (id or name). Repeatable.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Import a DSL file; the same app name updates that app in place, keeping its keys."""
+    """Import a DSL file; the same app name updates that app in place, keeping its keys.
+    Every dataset reference left unmapped is listed with the command that maps it."""
     text = _read(file)
-    result = _with_services(_settings(data_dir), lambda s: s.apps.import_dsl(text, api_key=api_key))
+    pairs = _split_pairs(dataset or [])
+    result, unmapped, unknown = _with_services(
+        _settings(data_dir), lambda s: _import_mapped(s, text, api_key, pairs)
+    )
     action = "created" if result.created else "updated"
     typer.echo(f"{action} {result.name}  id={result.app_id}  key={_key_text(result)}")
     _echo_missing_tools(result)
+    for ref in unknown:
+        typer.echo(f"  note: {ref!r} is not a dataset reference of {file.name} (mapped anyway)")
+    _report_unmapped(file, unmapped)
 
 
 def _echo_missing_tools(result: ImportResult) -> None:

@@ -23,6 +23,11 @@ from chatflow.api.routes import (
     chat,
     conversation_variables,
     conversations,
+    dataset_documents,
+    dataset_metadata,
+    dataset_segments,
+    dataset_tags,
+    datasets,
     end_users,
     feedbacks,
     files,
@@ -82,6 +87,12 @@ def create_app(
         audio.router,
         human_input.router,
         streams.router,
+        # Knowledge API (dataset keys); tags first: `/datasets/tags` is not a dataset id.
+        dataset_tags.router,
+        datasets.router,
+        dataset_documents.router,
+        dataset_segments.router,
+        dataset_metadata.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from chatflow.engine.limits import EngineLimits
 from chatflow.engine.nodes.base import EngineServices
+from chatflow.knowledge.index import ChunkIndex
+from chatflow.knowledge.rerank import build_reranker
 from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
@@ -25,6 +27,8 @@ from chatflow.services.features import TurnFeatures
 from chatflow.services.feedbacks import FeedbackService
 from chatflow.services.files import FileService
 from chatflow.services.human_input import HumanInputService
+from chatflow.services.knowledge import KnowledgeService
+from chatflow.services.knowledge_base import DatasetKnowledgeBase
 from chatflow.services.moderation import ModerationService
 from chatflow.services.request_limits import ActiveRuns, RequestLimits
 from chatflow.services.runtime import Runtime, open_runtime
@@ -81,6 +85,7 @@ class Services:
     audio: AudioService
     human_input: HumanInputService
     runtime: Runtime
+    knowledge: KnowledgeService
     tools: ToolRuntimeService
     tool_files: ToolFileService
 
@@ -114,6 +119,18 @@ class Services:
             remote_max_mb=settings.remote_file_max_mb,
             remote_per_run=settings.remote_files_per_run_max,
         )
+        embedder = models.embedder()
+        knowledge = KnowledgeService(
+            db,
+            files.storage,
+            ChunkIndex(db, embedder, reranker=build_reranker(settings)),
+            upload_max_mb=settings.upload_max_mb,
+            # Reported as the datasets' embedding model: (backend, model name).
+            embedding_model=(
+                settings.embedding_backend,
+                str(getattr(embedder, "model", "") or settings.embedding_backend),
+            ),
+        )
         signer = FileSigner(
             load_secret(settings.secret_key, settings.data_dir),
             base_url=settings.files_url,
@@ -135,6 +152,7 @@ class Services:
             # Files are read and saved per run, scoped to its app and end user
             # (`RunsWithFiles`); http-request bodies become tool files (`tool_files` rows).
             ssrf_allow=settings.ssrf_allow,
+            knowledge=DatasetKnowledgeBase(db, knowledge),
         )
         # In-process, or shared by every worker through Redis (`settings.redis_url`).
         runtime = await open_runtime(settings, db, sweep=sweep)
@@ -153,6 +171,8 @@ class Services:
         chat.limits = workflows.limits = RequestLimits.from_settings(settings)
         # One count for both routes: an app's chat turns and workflow runs together.
         chat.active_runs = workflows.active_runs = ActiveRuns(settings.max_active_runs_per_app)
+        if sweep:  # servers ingest documents; the CLI starts it when it needs it
+            await knowledge.start()
         return cls(
             settings=settings,
             db=db,
@@ -173,11 +193,13 @@ class Services:
             audio=AudioService(db, settings),
             human_input=human_input,
             runtime=runtime,
+            knowledge=knowledge,
             tools=tools,
             tool_files=tool_files,
         )
 
     async def close(self) -> None:
+        await self.knowledge.close()
         await self.runtime.close()
         await self.chat.close()
         await self.annotations.close()

@@ -68,9 +68,15 @@ class FeatureRun:
         self.annotation_reply: dict[str, Any] | None = None
 
     def finish(self, end: TurnEnded) -> TurnEnded:
-        """The turn's end with what the features add (annotation metadata, no workflow)."""
+        """The turn's end with what the features add (annotation metadata, no workflow).
+        Citations (`retriever_resources`) are kept only when the app's
+        `retriever_resource` feature is on, as Dify's `show_retrieve_source`."""
+        shown = bool(self._app.dsl.features.retriever_resource.get("enabled"))
         return dataclasses.replace(
-            end, annotation_reply=self.annotation_reply, graph_ran=self.graph_ran
+            end,
+            annotation_reply=self.annotation_reply,
+            graph_ran=self.graph_ran,
+            retriever_resources=end.retriever_resources if shown else (),
         )
 
     async def events(self, run: Callable[[], AsyncIterator[ev.Event]]) -> AsyncIterator[ev.Event]:

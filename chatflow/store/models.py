@@ -414,3 +414,7 @@ class ToolFile(Base):
     mime_type: Mapped[str] = mapped_column(String(255), default="")
     storage_key: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[datetime] = _created()
+
+
+# The knowledge tables live in their own module; importing it registers them on `Base`.
+from chatflow.store import knowledge_models as _knowledge_models  # noqa: E402, F401

@@ -19,6 +19,7 @@ from ._resources.conversations import AsyncConversations
 from ._resources.end_users import AsyncEndUsers
 from ._resources.feedbacks import AsyncFeedbacks
 from ._resources.files import AsyncFiles
+from ._resources.knowledge import AsyncKnowledge
 from ._resources.messages import AsyncMessages
 from ._resources.workflows import AsyncWorkflows
 
@@ -59,6 +60,7 @@ class AsyncClient(BaseClient):
         self.app = AsyncApp(self)
         self.workflows = AsyncWorkflows(self)
         self.end_users = AsyncEndUsers(self)
+        self.knowledge = AsyncKnowledge(self)  # with a `dataset-...` key
 
     async def request(self, op: Operation[T]) -> T:
         """Send `op` (with retries where safe) and parse its answer."""

@@ -19,6 +19,7 @@ from ._resources.conversations import Conversations
 from ._resources.end_users import EndUsers
 from ._resources.feedbacks import Feedbacks
 from ._resources.files import Files
+from ._resources.knowledge import Knowledge
 from ._resources.messages import Messages
 from ._resources.workflows import Workflows
 
@@ -59,6 +60,7 @@ class Client(BaseClient):
         self.app = App(self)
         self.workflows = Workflows(self)
         self.end_users = EndUsers(self)
+        self.knowledge = Knowledge(self)  # with a `dataset-...` key
 
     def request(self, op: Operation[T]) -> T:
         """Send `op` (with retries where safe) and parse its answer."""

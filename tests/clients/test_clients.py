@@ -77,6 +77,30 @@ def test_published_client(name: str, server: LiveServer) -> None:
     _check(name, done, minimum)
 
 
+# Knowledge API drivers (dataset key): name -> (requirement, driver, calls that must pass).
+KNOWLEDGE_CLIENTS: dict[str, tuple[str | None, str, int]] = {
+    "dify-python-sdk": ("dify-python-sdk==0.1.16", "dify_python_sdk_knowledge.py", 28),
+    "dify-oapi2": (None, "dify_oapi2_knowledge.py", 30),
+}
+
+
+@pytest.mark.parametrize("live", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("name", sorted(KNOWLEDGE_CLIENTS))
+def test_published_knowledge_client(name: str, server: LiveServer) -> None:
+    """The Knowledge API, driven by the clients' own knowledge modules."""
+    requirement, driver, minimum = KNOWLEDGE_CLIENTS[name]
+    paths = [str(DRIVERS)]
+    if requirement is not None:
+        paths.insert(0, str(_target(name, requirement)))
+    env = _env(server, paths)
+    env["CHATFLOW_DATASET_KEY"] = server.call(server.services.knowledge.create_key())
+    done = subprocess.run(
+        [sys.executable, "-u", str(DRIVERS / driver)],
+        env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    _check(f"{name} knowledge", done, minimum)
+
+
 def _env(server: LiveServer, paths: list[str]) -> dict[str, str]:
     return {
         **os.environ,

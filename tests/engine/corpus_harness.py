@@ -22,7 +22,7 @@ from typing import Any
 from chatflow.dsl import load_app, to_graph
 from chatflow.engine.events import Event
 from chatflow.engine.limits import EngineLimits
-from chatflow.engine.nodes.base import CodeExecutor, EngineServices
+from chatflow.engine.nodes.base import CodeExecutor, EngineServices, KnowledgeBase
 from chatflow.engine.runner import run_graph
 from chatflow.engine.variables import VariablePool
 from chatflow.providers.base import LLMChunk, LLMRequest, ToolCall, Usage
@@ -147,9 +147,15 @@ def dsl_text(case: Case, server: LoopbackServer) -> str:
 
 
 async def run_case(
-    case: Case, server: LoopbackServer, code: CodeExecutor
+    case: Case,
+    server: LoopbackServer,
+    code: CodeExecutor,
+    *,
+    knowledge: KnowledgeBase | None = None,
+    app_id: str = "app-1",
 ) -> tuple[list[Event], float]:
-    """The case's events and the seconds its run took (from the loaded app)."""
+    """The case's events and the seconds its run took (from the loaded app). With
+    `knowledge`, knowledge-retrieval nodes search it (as app `app_id`)."""
     server.routes = dict(case.routes)
     app = load_app(dsl_text(case, server))
     graph = to_graph(app)
@@ -172,10 +178,11 @@ async def run_case(
         tools=tools,
         file_reader=read_upload,
         ssrf_allow="127.0.0.1",
+        knowledge=knowledge,
     )
     system = {
         "query": case.query, "files": [], "conversation_id": "conv-1", "user_id": "user-1",
-        "dialogue_count": case.dialogue_count, "app_id": "app-1", "workflow_id": "wf-1",
+        "dialogue_count": case.dialogue_count, "app_id": app_id, "workflow_id": "wf-1",
     }  # fmt: skip
     pool = VariablePool(system=system, environment=environment, conversation=conversation)
     started = time.perf_counter()

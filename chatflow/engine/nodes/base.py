@@ -141,10 +141,53 @@ class ToolRuntime(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    """A dataset a knowledge-retrieval node may search, as the host resolved it.
+
+    `ref` is the id as the DSL wrote it (often the exporting workspace's id); `id` the
+    host's dataset it maps to. `metadata_fields` are (name, type) pairs for automatic
+    metadata filtering.
+    """
+
+    ref: str
+    id: str
+    name: str
+    description: str = ""
+    metadata_fields: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalRequest:
+    """A knowledge-retrieval node's search, with Dify's options already resolved.
+
+    `mode` "single" searches `datasets` (one, routed) with each dataset's own retrieval
+    settings; "multiple" searches all of them and merges, with the node's `top_k`,
+    `score_threshold`, and reranking (`reranking_mode` "weighted_score" with `weights`,
+    or "reranking_model" with `reranking_model` = (provider, model)). `metadata_filter`
+    is Dify's conditions object (`{logical_operator, conditions: [...]}`) with values
+    already rendered, or None.
+    """
+
+    datasets: tuple[DatasetInfo, ...]
+    query: str
+    mode: Literal["single", "multiple"] = "multiple"
+    top_k: int | None = None
+    score_threshold: float | None = None
+    reranking_enable: bool = False
+    reranking_mode: str = "reranking_model"
+    reranking_model: tuple[str, str] | None = None
+    weights: Mapping[str, Any] | None = None
+    metadata_filter: Mapping[str, Any] | None = None
+
+
 class KnowledgeBase(Protocol):
-    async def retrieve(
-        self, dataset_ids: Sequence[str], query: str, *, top_k: int, score_threshold: float | None
-    ) -> list[dict[str, Any]]: ...
+    """The host's datasets. `resolve` maps the DSL's dataset references for an app and
+    fails (a `NodeError` whose message says how to map them) when one is unmapped."""
+
+    async def resolve(self, app_id: str, refs: Sequence[str]) -> list[DatasetInfo]: ...
+
+    async def retrieve(self, request: RetrievalRequest) -> list[dict[str, Any]]: ...
 
 
 SubgraphRunner = Callable[
