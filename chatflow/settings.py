@@ -5,6 +5,7 @@ Every field is documented in the README's Configuration section (a test checks i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -270,9 +271,60 @@ class Settings(BaseSettings):
         description="Largest request body of every other route in KiB, enforced while "
         "reading (413 file_too_large).",
     )
+    web_session_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a browser's end-user session on a chat site (`/chat/CODE`) lasts.",
+    )
     ssrf_allow: str = Field(
         default="",
         description="Comma-separated hosts/CIDRs http-request may reach despite the SSRF guard.",
+    )
+
+    # Operations
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Worker processes of `chatflow serve`; more than one needs Redis (redis_url) "
+            "and a database every worker shares."
+        ),
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="Server logs: json (one object per line) or text.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest level of server log lines."
+    )
+    shutdown_grace_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "On SIGTERM: how long running streams may finish before they are stopped "
+            "(their messages end `stopped` with the partial answer saved)."
+        ),
+    )
+    model_queue_max: int = Field(
+        default=32,
+        ge=0,
+        description=(
+            "Embedded-model requests a worker lets wait for a free slot; past it new runs "
+            "answer 429 too_many_requests (0: no limit)."
+        ),
+    )
+    stream_memory_max_mb: int = Field(
+        default=64,
+        ge=1,
+        description=(
+            "Without Redis: most memory the kept event streams of finished runs may hold "
+            "for resuming; the oldest are dropped first."
+        ),
+    )
+    stream_memory_max_runs: int = Field(
+        default=10_000,
+        ge=1,
+        description="Without Redis: most finished runs whose event streams are kept for resuming.",
     )
 
     # Moderation (sensitive_word_avoidance) and audio endpoints
@@ -411,3 +463,28 @@ def settings_table() -> str:
         description = (field.description or "").replace("|", "\\|")
         rows.append(f"| `{env_name(name)}` | {shown} | {description} |")
     return "\n".join(rows)
+
+
+_SECRET = ("key", "password", "secret", "token")
+
+
+def _masked(name: str, value: object) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    if name == "database_url" or name == "redis_url":
+        # Hide a password inside a URL, keep the rest (host, database) readable.
+        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", text)
+    if any(part in name for part in _SECRET) and text:
+        return "***"
+    return text
+
+
+def effective_settings(settings: Settings) -> str:
+    """The values in effect, one `VARIABLE=value` line each; `*` marks non-defaults."""
+    lines = []
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        changed = value != field.get_default(call_default_factory=True)
+        lines.append(f"{'*' if changed else ' '} {env_name(name)}={_masked(name, value)}")
+    return "\n".join(lines)

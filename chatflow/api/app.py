@@ -6,6 +6,7 @@ closes them on shutdown. Routers stay thin: they parse, call a service, serialis
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 
 from chatflow.api.body_limit import BodyLimit
 from chatflow.api.errors import install_error_handlers
+from chatflow.api.middleware import OperationsMiddleware
 from chatflow.api.openapi import install_docs, operation_id
 
 # `annotations` would shadow `from __future__ import annotations`.
@@ -21,6 +23,7 @@ from chatflow.api.routes import (
     app_info,
     audio,
     chat,
+    console_api,
     conversation_variables,
     conversations,
     dataset_documents,
@@ -31,14 +34,19 @@ from chatflow.api.routes import (
     end_users,
     feedbacks,
     files,
+    health,
     human_input,
     streams,
     tool_files,
     web,
+    web_api,
     workflows,
 )
+from chatflow.api.shutdown import GracefulShutdown
+from chatflow.observability import logs
 from chatflow.providers.base import ModelRegistry
 from chatflow.services import Services
+from chatflow.services.model_warmup import ModelWarmup
 from chatflow.settings import Settings
 from chatflow.store import Database
 
@@ -58,9 +66,21 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await Services.open(settings, database=database, models=models, sweep=True)
         app.state.services = services
+        shutdown = app.state.shutdown = GracefulShutdown(
+            settings.shutdown_grace_seconds, lambda: len(services.tasks), services.tasks.close
+        )
+        if threading.current_thread() is threading.main_thread():
+            shutdown.install()  # signals can only be handled there (a server's thread)
+        warmup: ModelWarmup | None = None
+        if models is None and settings.model_backend == "embedded":
+            warmup = app.state.model_warmup = ModelWarmup(settings)
+            warmup.start()
         try:
             yield
         finally:
+            shutdown.uninstall()
+            if warmup is not None:
+                await warmup.close()
             await services.close()
 
     app = FastAPI(
@@ -74,6 +94,8 @@ def create_app(
         generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
+    app.add_middleware(OperationsMiddleware)
+    app.include_router(health.router)  # /healthz, /readyz, /metrics: outside /v1
     routers = (
         chat.router,
         conversations.router,
@@ -98,10 +120,20 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     install_docs(app, prefix=API_PREFIX)
     app.include_router(tool_files.router)  # Dify serves these at the root, not under /v1
-    app.include_router(web.router)  # the chat page at `/`
+    app.include_router(web_api.router)  # the chat sites' own API at `/api`
+    app.include_router(console_api.router)  # the operator console's API
+    app.include_router(web.router)  # the chat page at `/chat/{code}`
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.request_max_kb * 1024,
         upload_max_bytes=settings.upload_request_max_mb * 1024 * 1024,
     )
     return app
+
+
+def serve_app() -> FastAPI:
+    """The app of one `chatflow serve` worker process: settings from the environment,
+    logs in the configured format (uvicorn's import-string factory for `--workers`)."""
+    settings = Settings()
+    logs.configure(settings.log_format, settings.log_level)
+    return create_app(settings)

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from chatflow.errors import InvalidRequest, Unauthorized
+from chatflow.observability import context
 from chatflow.services import Services
 from chatflow.services.apps import LoadedApp
 
@@ -33,7 +34,9 @@ async def get_app(request: Request) -> LoadedApp:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(_BEARER_HINT)
-    return await services_of(request).apps.authenticate(token.strip())
+    app = await services_of(request).apps.authenticate(token.strip())
+    context.update(app_id=app.id)  # for this request's log lines and its run's
+    return app
 
 
 _Body = TypeVar("_Body", bound=BaseModel)

@@ -24,6 +24,8 @@ from chatflow.api._json import dumps
 from chatflow.api._sse_human_input import HumanInputEvent, human_input_data, paused_data
 from chatflow.engine import events as ev
 from chatflow.engine.files import File
+from chatflow.observability import metrics as m
+from chatflow.providers.embedded import MODEL_QUEUE
 from chatflow.services.turn import StreamItem, TurnEnded, TurnInfo
 
 PING = b"event: ping\n\n"
@@ -402,8 +404,24 @@ async def with_pings(items: AsyncIterator[T], interval: float) -> AsyncGenerator
             await aclose()
 
 
+async def _counted(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """`body`, counted in `chatflow_open_streams` while a client is being written to."""
+    m.OPEN_STREAMS.inc()
+    try:
+        async for chunk in body:
+            yield chunk
+    finally:
+        m.OPEN_STREAMS.dec()
+        aclose = getattr(body, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 def sse_response(body: AsyncIterator[bytes]) -> StreamingResponse:
-    """The streaming response with Dify's headers."""
+    """The streaming response with Dify's headers, and `X-Chatflow-Model-Queue`: how many
+    embedded-model requests of this worker were waiting for a slot when it started (the
+    client's place in the queue; 0 means its answer starts at once)."""
+    headers = {**SSE_HEADERS, "X-Chatflow-Model-Queue": str(MODEL_QUEUE.waiting)}
     return StreamingResponse(
-        body, media_type="text/event-stream; charset=utf-8", headers=SSE_HEADERS
+        _counted(body), media_type="text/event-stream; charset=utf-8", headers=headers
     )

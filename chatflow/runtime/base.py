@@ -42,6 +42,10 @@ class TaskRegistry(Protocol):
         """Cancel every run still going and wait for them (server shutdown)."""
         ...
 
+    def __len__(self) -> int:
+        """How many runs this process is running."""
+        ...
+
 
 class EventStream(Protocol[T]):
     """An append-only, replayable sequence of events per task.

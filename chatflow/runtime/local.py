@@ -8,9 +8,10 @@ Redis implementation is for.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Generic, TypeVar
+
+from chatflow.observability import metrics as m
 
 T = TypeVar("T")
 
@@ -63,13 +64,14 @@ class LocalTaskRegistry:
 
 
 class _Channel(Generic[T]):
-    __slots__ = ("changed", "closed", "events", "meta")
+    __slots__ = ("changed", "closed", "events", "meta", "size")
 
     def __init__(self, meta: Mapping[str, Any] | None = None) -> None:
         self.events: list[T] = []
         self.closed = False
         self.changed = asyncio.Event()
         self.meta = dict(meta) if meta is not None else None
+        self.size = 0  # estimated bytes of `events`
 
     def notify(self) -> None:
         # Wake current waiters, then give later waiters a fresh event to wait on.
@@ -77,13 +79,56 @@ class _Channel(Generic[T]):
         self.changed = asyncio.Event()
 
 
-class LocalEventStream(Generic[T]):
-    """Per-task event lists kept in memory for `retention` seconds after they close."""
+# Estimated bytes of one kept event: a small dataclass and its dict/list slots, plus
+# whatever text it carries. An estimate (measuring every object would cost more than
+# keeping it); the soak (bench/soak.py) checks the real memory stays flat.
+_EVENT_OVERHEAD = 400
 
-    def __init__(self, *, retention: float = 600.0) -> None:
+
+def estimate_size(event: object) -> int:
+    text = getattr(event, "text", None)
+    answer = getattr(event, "answer", None)
+    size = _EVENT_OVERHEAD
+    if isinstance(text, str):
+        size += len(text)
+    if isinstance(answer, str):
+        size += len(answer)
+    return size
+
+
+class LocalEventStream(Generic[T]):
+    """Per-task event lists; a finished run's are kept for resuming, within bounds.
+
+    A finished stream is kept `retention` seconds, and only while the finished streams
+    kept hold at most `max_bytes` (estimated) and `max_runs` runs: past either bound the
+    oldest finished ones are dropped first (a client resuming one of those gets nothing
+    more, as after the retention). Running streams are never dropped: a client could
+    still be following them.
+    """
+
+    def __init__(
+        self,
+        *,
+        retention: float = 600.0,
+        max_bytes: int = 64 * 1024 * 1024,
+        max_runs: int = 10_000,
+    ) -> None:
         self._retention = retention
+        self._max_bytes = max_bytes
+        self._max_runs = max_runs
         self._channels: dict[str, _Channel[T]] = {}
-        self._expiry: dict[str, asyncio.TimerHandle] = {}
+        # Finished streams, oldest first (dicts keep insertion order), and their bytes.
+        self._finished: dict[str, asyncio.TimerHandle] = {}
+        self._finished_bytes = 0
+
+    @property
+    def kept_bytes(self) -> int:
+        """Estimated bytes held by finished streams."""
+        return self._finished_bytes
+
+    @property
+    def kept_runs(self) -> int:
+        return len(self._finished)
 
     async def open(self, task_id: str, meta: Mapping[str, Any] | None = None) -> None:
         """Create the stream before the run starts, so an early subscriber finds it."""
@@ -100,6 +145,7 @@ class LocalEventStream(Generic[T]):
         if channel.closed:
             raise RuntimeError(f"event stream {task_id} is closed")
         channel.events.append(event)
+        channel.size += estimate_size(event)
         channel.notify()
         return len(channel.events)
 
@@ -110,7 +156,10 @@ class LocalEventStream(Generic[T]):
         channel.closed = True
         channel.notify()
         loop = asyncio.get_running_loop()
-        self._expiry[task_id] = loop.call_later(self._retention, self._drop, task_id)
+        self._finished[task_id] = loop.call_later(self._retention, self._drop, task_id)
+        self._finished_bytes += channel.size
+        self._evict()
+        self._report()
 
     async def subscribe(self, task_id: str, after: int = 0) -> AsyncIterator[tuple[int, T]]:
         channel = self._channels.get(task_id)
@@ -128,12 +177,28 @@ class LocalEventStream(Generic[T]):
 
     def shutdown(self) -> None:
         """Forget every stream (server shutdown)."""
-        for handle in self._expiry.values():
+        for handle in self._finished.values():
             handle.cancel()
-        self._expiry.clear()
+        self._finished.clear()
+        self._finished_bytes = 0
         self._channels.clear()
+        self._report()
+
+    def _evict(self) -> None:
+        while self._finished and (
+            self._finished_bytes > self._max_bytes or len(self._finished) > self._max_runs
+        ):
+            oldest = next(iter(self._finished))
+            self._finished[oldest].cancel()
+            self._drop(oldest)
 
     def _drop(self, task_id: str) -> None:
-        self._expiry.pop(task_id, None)
-        with contextlib.suppress(KeyError):
-            del self._channels[task_id]
+        self._finished.pop(task_id, None)
+        channel = self._channels.pop(task_id, None)
+        if channel is not None:
+            self._finished_bytes -= channel.size
+        self._report()
+
+    def _report(self) -> None:
+        m.STREAMS_KEPT_BYTES.set(self._finished_bytes)
+        m.STREAMS_KEPT_RUNS.set(len(self._finished))

@@ -7,9 +7,11 @@ each run's events so any worker can serve (or replay) the stream.
 
 Keys, all under `prefix` (one Redis can serve several deployments or test runs):
 
-    {p}:worker:{wid}     a live worker's heartbeat (SET EX ttl, renewed every ttl/3)
+    {p}:worker:{wid}     a live worker's heartbeat (SET PX 0.8 ttl, renewed every ttl/4)
     {p}:task:{task_id}   hash {owner, worker} while the task runs
-    {p}:run:{run_id}     the worker running that workflow run (the sweeper's liveness check)
+    {p}:run:{run_id}     "{worker id} {task id}" of that workflow run while it runs (the
+                         sweeper's liveness check, and how it finds a dead run's stream)
+    {p}:orphan:{run_id}  claimed (SET NX) by the one worker that closes a dead run
     {p}:meta:{task_id}   hash {meta (JSON), worker, closed}
     {p}:events:{task_id} Redis Stream: entry `0-N` is event N (field `i`); closing adds a
                          last entry with field `end`; kept `retention` seconds after that
@@ -23,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import orjson
+import redis
 import redis.asyncio as aioredis
 
 from chatflow.runtime.codec import DataclassCodec
@@ -66,6 +70,9 @@ class RedisKeys:
     def events(self, task_id: str) -> str:
         return f"{self.prefix}:events:{task_id}"
 
+    def orphan(self, run_id: str) -> str:
+        return f"{self.prefix}:orphan:{run_id}"
+
 
 def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
@@ -103,13 +110,15 @@ class RedisTaskRegistry:
         async with self._redis.pubsub() as pubsub:
             # Subscribed before asking, so the owner's "ended" cannot be missed.
             await pubsub.subscribe(self._keys.ended(task_id))
-            stored = _text(await self._redis.hget(key, "owner"))  # type: ignore[misc]
+            stored, worker = map(_text, await self._redis.hmget(key, ["owner", "worker"]))  # type: ignore[misc]
             # Published even when the key is not there yet: a run registered a moment ago
             # may not have announced itself, and its worker checks the owner anyway.
             message = orjson.dumps({"task_id": task_id, "owner": owner})
             await self._redis.publish(self._keys.stop, message)
             if stored != owner:
                 return False
+            if worker and not await self._redis.exists(self._keys.worker(worker)):
+                return True  # its worker is dead: the sweeper ends the run, nothing to wait for
             # The owner says "ended" once the run has saved its partial answer, so "stop
             # answered" still implies "message saved", as with one worker.
             with contextlib.suppress(TimeoutError):
@@ -205,6 +214,8 @@ class RedisEventStream(Generic[T]):
         # An open stream expires anyway after this long (its worker may die mid-run).
         self._open_ttl = max(int(open_ttl * 1000), 1)
         self._counts: dict[str, int] = {}  # streams this worker publishes: last number
+        # How long a subscriber waits for a dead worker's stream to be closed for it.
+        self.orphan_wait = 5.0
 
     async def open(self, task_id: str, meta: Mapping[str, Any] | None = None) -> None:
         key = self._keys.meta(task_id)
@@ -214,7 +225,8 @@ class RedisEventStream(Generic[T]):
             pipe.pexpire(key, self._open_ttl)
             run_id = (meta or {}).get("workflow_run_id")
             if run_id:
-                pipe.set(self._keys.run(str(run_id)), self._worker_id, px=self._open_ttl)
+                value = f"{self._worker_id} {task_id}"
+                pipe.set(self._keys.run(str(run_id)), value, px=self._open_ttl)
             await pipe.execute()
         self._counts.setdefault(task_id, 0)
 
@@ -271,11 +283,20 @@ class RedisEventStream(Generic[T]):
             return
         key = self._keys.events(task_id)
         last: bytes | str = f"0-{max(after, 0)}"
+        orphaned_at: float | None = None
+        loop = asyncio.get_running_loop()
         while True:
             reply = await self._redis.xread({key: last}, count=256, block=_BLOCK_MS)
             if not reply:
-                if not await self._alive(task_id):
-                    return  # its worker died without closing it: nothing more will come
+                if await self._alive(task_id):
+                    orphaned_at = None
+                    continue
+                # Its worker died without closing it: a live worker's sweeper closes it
+                # with the run's error (`RedisRuntime.end_orphan`). Wait for that, but
+                # not forever (no live sweeper, or a stream that was never a run's).
+                orphaned_at = orphaned_at or loop.time()
+                if loop.time() - orphaned_at > self.orphan_wait:
+                    return
                 continue
             for _, entries in reply:
                 for entry_id, fields in entries:
@@ -284,6 +305,11 @@ class RedisEventStream(Generic[T]):
                     last = entry_id
                     number = int(entry_id.split(b"-")[1])
                     yield number, self._codec.loads(fields[b"i"])
+
+    async def items(self, task_id: str) -> list[T]:
+        """Every event published so far (a dead run's record, for its closer)."""
+        entries = await self._redis.xrange(self._keys.events(task_id))
+        return [self._codec.loads(fields[b"i"]) for _, fields in entries if b"i" in fields]
 
     async def _alive(self, task_id: str) -> bool:
         worker, closed = await self._redis.hmget(self._keys.meta(task_id), ["worker", "closed"])  # type: ignore[misc]
@@ -324,16 +350,20 @@ class RedisRuntime(Generic[T]):
             max_events=max_events,
             open_ttl=max_run_seconds + retention,
         )
+        # Sweepers close a dead worker's streams within a ttl; followers wait that long.
+        self.streams.orphan_wait = max(2 * heartbeat_ttl, 1.0)
         self._loops: list[asyncio.Task[None]] = []
         self._listening = asyncio.Event()
+        self._heartbeat: _Heartbeat | None = None
 
     async def start(self) -> None:
         """Announce this worker and listen for stop requests (returns once subscribed)."""
         await self._beat()
-        self._loops = [
-            asyncio.create_task(self._heartbeat(), name="redis-heartbeat"),
-            asyncio.create_task(self._listen(), name="redis-stop-listener"),
-        ]
+        self._heartbeat = _Heartbeat(
+            _sync_client(self.redis), self.keys.worker(self.worker_id), self.heartbeat_ttl
+        )
+        self._heartbeat.start()
+        self._loops = [asyncio.create_task(self._listen(), name="redis-stop-listener")]
         await asyncio.wait_for(self._listening.wait(), timeout=10)
 
     async def live_runs(self, run_ids: Iterable[str]) -> set[str]:
@@ -341,13 +371,58 @@ class RedisRuntime(Generic[T]):
         ids = list(run_ids)
         if not ids:
             return set()
-        workers = await self.redis.mget([self.keys.run(run_id) for run_id in ids])
-        known = {w for w in workers if w is not None}
-        alive = {w for w in known if await self.redis.exists(self.keys.worker(w.decode()))}
-        return {run_id for run_id, w in zip(ids, workers, strict=True) if w in alive}
+        owners = await self._run_owners(ids)
+        alive = {w for w, _ in owners.values() if await self.redis.exists(self.keys.worker(w))}
+        return {run_id for run_id, (w, _) in owners.items() if w in alive}
+
+    async def orphaned_runs(self, run_ids: Iterable[str]) -> dict[str, str]:
+        """Runs among `run_ids` announced by a worker that is gone -> their task ids.
+
+        (A run with no announcement at all is not here: it may be a paused run that a
+        worker is resuming this very moment; the sweeper waits a sweep for those.)
+        """
+        owners = await self._run_owners(list(run_ids))
+        dead: dict[str, str] = {}
+        for run_id, (worker, task_id) in owners.items():
+            if not await self.redis.exists(self.keys.worker(worker)):
+                dead[run_id] = task_id
+        return dead
+
+    async def claim_orphan(self, run_id: str) -> bool:
+        """True for exactly one caller per dead run (several workers sweep at once)."""
+        claimed = await self.redis.set(self.keys.orphan(run_id), b"1", nx=True, px=60_000)
+        return bool(claimed)
+
+    async def end_orphan(self, task_id: str, last: T) -> None:
+        """Close a dead worker's run: its stream gets `last` and ends, its task is gone."""
+        meta = await self.redis.hget(self.keys.meta(task_id), "closed")  # type: ignore[misc]
+        if meta == b"0":
+            await self.streams.publish(task_id, last)
+            await self.streams.close(task_id)
+        await self.redis.delete(self.keys.task(task_id))
+        await self.redis.publish(self.keys.ended(task_id), b"1")
+
+    async def _run_owners(self, run_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """run id -> (worker id, task id) for the runs that are announced."""
+        if not run_ids:
+            return {}
+        values = await self.redis.mget([self.keys.run(run_id) for run_id in run_ids])
+        owners: dict[str, tuple[str, str]] = {}
+        for run_id, value in zip(run_ids, values, strict=True):
+            if value is not None:
+                worker, _, task_id = value.decode().partition(" ")
+                owners[run_id] = (worker, task_id)
+        return owners
+
+    def stop_heartbeat(self) -> None:
+        """Stop renewing this worker's key (shutdown; tests use it to play dead)."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
 
     async def close(self) -> None:
         await self.tasks.close()
+        await asyncio.to_thread(self.stop_heartbeat)
         for loop in self._loops:
             loop.cancel()
         for loop in self._loops:
@@ -358,16 +433,7 @@ class RedisRuntime(Generic[T]):
         await self.redis.aclose()
 
     async def _beat(self) -> None:
-        ttl_ms = max(int(self.heartbeat_ttl * 1000), 100)
-        await self.redis.set(self.keys.worker(self.worker_id), b"1", px=ttl_ms)
-
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat_ttl / 3)
-            try:
-                await self._beat()
-            except Exception as exc:  # a Redis hiccup must not end the heartbeat
-                log.warning("heartbeat failed: %r", exc)
+        await self.redis.set(self.keys.worker(self.worker_id), b"1", px=_key_ms(self.heartbeat_ttl))
 
     async def _listen(self) -> None:
         while True:
@@ -383,3 +449,50 @@ class RedisRuntime(Generic[T]):
             except Exception as exc:  # reconnect: stops must keep arriving
                 log.warning("stop listener lost its connection: %r", exc)
                 await asyncio.sleep(0.5)
+
+
+def _key_ms(ttl: float) -> int:
+    # The key outlives a beat (every ttl/4) by 0.8 ttl: a dead worker is seen within 0.8
+    # ttl of its last beat and the sweeper (every ttl/5) fails its runs within one ttl.
+    return max(int(ttl * 800), 100)
+
+
+def _sync_client(client: aioredis.Redis) -> redis.Redis:
+    """A blocking client to the same server as `client` (for the heartbeat thread)."""
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    names = ("host", "port", "db", "username", "password", "socket_connect_timeout")
+    options: dict[str, Any] = {name: kwargs[name] for name in names if name in kwargs}
+    options["socket_timeout"] = 5.0
+    if "path" in kwargs:
+        options["unix_socket_path"] = kwargs["path"]
+    if issubclass(pool.connection_class, aioredis.SSLConnection):
+        options["ssl"] = True
+        options.update({k: v for k, v in kwargs.items() if k.startswith("ssl_")})
+    return redis.Redis(**options)
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the worker's key from a thread of its own, on its own connection: a busy or
+    stalled event loop (a long pause, a starved CPU) never makes a live worker look dead
+    to the other workers' sweepers; only a dead process stops beating."""
+
+    def __init__(self, client: redis.Redis, key: str, ttl: float) -> None:
+        super().__init__(name="redis-heartbeat", daemon=True)
+        self._client = client
+        self._key = key
+        self._ttl_ms = _key_ms(ttl)
+        self._interval = ttl / 4
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self._client.set(self._key, b"1", px=self._ttl_ms)
+            except Exception as exc:  # a Redis hiccup must not end the heartbeat
+                log.warning("heartbeat failed: %r", exc)
+        self._client.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=10)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from chatflow.errors import ChatflowError
+from chatflow.observability import metrics as m
 from chatflow.sandbox import _libraries
 from chatflow.sandbox.http import send_for_job
 from chatflow.settings import Settings
@@ -255,7 +256,13 @@ class SandboxExecutor:
             "max_output": self.max_output_bytes,
             "javascript_path": self._javascript_path,
         }
-        async with self._slots:
+        m.SANDBOX_QUEUE.inc()
+        try:
+            await self._slots.acquire()
+        finally:
+            m.SANDBOX_QUEUE.dec()
+        m.SANDBOX_RUNNING.inc()
+        try:
             await self._refuse_if_weak()
             try:
                 outcome = await self._submit(job, timeout)
@@ -268,6 +275,9 @@ class SandboxExecutor:
                     raise SandboxError(
                         "the sandbox process exited unexpectedly", kind="crash"
                     ) from None
+        finally:
+            m.SANDBOX_RUNNING.dec()
+            self._slots.release()
         if outcome.get("ok"):
             result: dict[str, Any] = outcome["result"]
             return result

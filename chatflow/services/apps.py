@@ -227,6 +227,10 @@ class AppService:
         self._keys[token_hash] = (row.id, now + _KEY_CACHE_SECONDS)
         return self._cached(row)
 
+    def forget_key(self, token_hash: str) -> None:
+        """Drop a revoked key from the cache, so it stops working at once here."""
+        self._keys.pop(token_hash, None)
+
     def _cached(self, row: App) -> LoadedApp:
         app = self._apps.get(row.id)
         if app is None or app.dsl_hash != row.dsl_hash:

@@ -412,6 +412,7 @@ class ChatService(RunsWithFiles):
             end_user_id=info.end_user_id,
             conversation_id=info.conversation_id,
             name=name,
+            placeholder=NEW_CONVERSATION_NAME,
         )
 
     def _spawn(self, coro: Any) -> None:

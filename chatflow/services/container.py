@@ -16,10 +16,12 @@ from chatflow.knowledge.rerank import build_reranker
 from chatflow.providers.base import ModelRegistry
 from chatflow.runtime.base import EventStream, TaskRegistry
 from chatflow.sandbox.executor import SandboxExecutor
+from chatflow.services.admission import RunAdmission
 from chatflow.services.annotations import AnnotationService
 from chatflow.services.apps import AppService
 from chatflow.services.audio import AudioService
 from chatflow.services.chat import ChatService
+from chatflow.services.console import ConsoleService
 from chatflow.services.conversation_variables import ConversationVariableService
 from chatflow.services.conversations import ConversationService
 from chatflow.services.end_users import EndUserService
@@ -30,8 +32,10 @@ from chatflow.services.human_input import HumanInputService
 from chatflow.services.knowledge import KnowledgeService
 from chatflow.services.knowledge_base import DatasetKnowledgeBase
 from chatflow.services.moderation import ModerationService
+from chatflow.services.operators import OperatorService
 from chatflow.services.request_limits import ActiveRuns, RequestLimits
 from chatflow.services.runtime import Runtime, open_runtime
+from chatflow.services.sites import SiteService
 from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import StreamItem
 from chatflow.services.workflows import WorkflowService
@@ -85,9 +89,13 @@ class Services:
     audio: AudioService
     human_input: HumanInputService
     runtime: Runtime
+    admission: RunAdmission
     knowledge: KnowledgeService
     tools: ToolRuntimeService
     tool_files: ToolFileService
+    sites: SiteService
+    operators: OperatorService
+    console: ConsoleService
 
     @classmethod
     async def open(
@@ -171,6 +179,7 @@ class Services:
         chat.limits = workflows.limits = RequestLimits.from_settings(settings)
         # One count for both routes: an app's chat turns and workflow runs together.
         chat.active_runs = workflows.active_runs = ActiveRuns(settings.max_active_runs_per_app)
+        sites = SiteService(db, apps, session_days=settings.web_session_days)
         if sweep:  # servers ingest documents; the CLI starts it when it needs it
             await knowledge.start()
         return cls(
@@ -193,9 +202,13 @@ class Services:
             audio=AudioService(db, settings),
             human_input=human_input,
             runtime=runtime,
+            admission=RunAdmission(settings.model_queue_max),
             knowledge=knowledge,
             tools=tools,
             tool_files=tool_files,
+            sites=sites,
+            console=ConsoleService(db, apps, sites),
+            operators=OperatorService(db),
         )
 
     async def close(self) -> None:

@@ -22,7 +22,8 @@ from chatflow.store import conversations as conversations_repo
 from chatflow.store import end_users as end_users_repo
 from chatflow.store import feedbacks as feedbacks_repo
 from chatflow.store import messages as messages_repo
-from chatflow.store.models import Conversation, ConversationVariable, Message
+from chatflow.store import runs as runs_repo
+from chatflow.store.models import Conversation, ConversationVariable, Message, NodeExecution
 
 _NO_CONVERSATION = "Conversation Not Exists."
 # Dify feeds the last few exchanges to the suggestion prompt.
@@ -185,6 +186,22 @@ class ConversationService:
                 session, [m.id for m in page.items]
             )
         return MessagePage(page=page, ratings={k: f.rating for k, f in feedbacks.items()})
+
+    async def trace(self, app: LoadedApp, user: str | None, message_id: str) -> list[NodeExecution]:
+        """The node executions of the run that answered the user's own message."""
+        end_user_id = await self._end_user_id(app, user)
+        message = None
+        if end_user_id is not None:
+            async with self._db.session() as session:
+                message = await messages_repo.get_message(
+                    session, app_id=app.id, end_user_id=end_user_id, message_id=message_id
+                )
+        if message is None:
+            raise NotFound("Message Not Exists.")
+        if message.workflow_run_id is None:
+            return []
+        async with self._db.session() as session:
+            return await runs_repo.list_node_executions(session, message.workflow_run_id)
 
     async def suggested(self, app: LoadedApp, user: str | None, message_id: str) -> list[str]:
         """Dify's "next suggested questions" for a message, from the model."""

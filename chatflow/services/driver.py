@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from chatflow.engine.events import Event, RunFinished, RunPaused
+from chatflow.engine.events import Event, NodeFinished, RunFinished, RunPaused
+from chatflow.observability import context
+from chatflow.observability import metrics as m
 from chatflow.runtime.base import EventStream
 from chatflow.services.recorder import STOPPED_MESSAGE, TurnRecorder
 from chatflow.services.turn import StreamItem, TurnEnded, TurnError, TurnInfo
@@ -38,6 +41,8 @@ async def drive(
         try:
             async for event in events:
                 recorder.add(event)
+                if isinstance(event, NodeFinished):
+                    _observe_node(event)
                 if isinstance(event, RunFinished):
                     finished = event
                 elif isinstance(event, RunPaused):
@@ -64,6 +69,17 @@ async def drive(
     if paused is not None:
         return paused
     return recorder.synthetic_end(run_id, "failed", "run ended early")
+
+
+def _observe_node(event: NodeFinished) -> None:
+    m.NODE_RUNS.labels(event.node_type, event.status).inc()
+    m.NODE_DURATION.labels(event.node_type).observe(max(event.elapsed, 0.0))
+    usage = event.usage
+    if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
+        m.MODEL_TOKENS.labels("prompt").inc(usage.prompt_tokens)
+        m.MODEL_TOKENS.labels("completion").inc(usage.completion_tokens)
+        if usage.completion_tokens and usage.latency > 0:
+            m.MODEL_TOKENS_PER_SECOND.observe(usage.completion_tokens / usage.latency)
 
 
 def turn_end(outcome: RunFinished | RunPaused, recorder: TurnRecorder, run_id: str) -> TurnEnded:
@@ -118,7 +134,14 @@ async def run_to_end(
             await streams.publish(info.task_id, event)
 
     run_id = info.workflow_run_id
-    outcome = await drive(events, recorder, publish, run_id)
+    # This task's log lines (and the request's access line) name the run.
+    context.update(task_id=info.task_id, run_id=run_id)
+    started = time.perf_counter()
+    m.ACTIVE_RUNS.inc()
+    try:
+        outcome = await drive(events, recorder, publish, run_id)
+    finally:
+        m.ACTIVE_RUNS.dec()
     if isinstance(outcome, RunPaused) and save_pause is None:
         outcome = recorder.synthetic_end(run_id, "failed", "run ended early")
     end = turn_end(outcome, recorder, run_id)
@@ -131,4 +154,21 @@ async def run_to_end(
     finally:
         await streams.publish(info.task_id, end)
         await streams.close(info.task_id)
+        elapsed = time.perf_counter() - started
+        m.RUNS.labels(info.mode, end.run.status).inc()
+        m.RUN_DURATION.labels(info.mode).observe(elapsed)
+        log.info(
+            "run %s",
+            end.run.status,
+            extra={
+                "task_id": info.task_id,
+                "run_id": run_id,
+                "mode": info.mode,
+                "status": end.run.status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "steps": end.run.total_steps,
+                "tokens": end.run.total_tokens,
+                "answer_chars": len(end.answer),
+            },
+        )
     return end

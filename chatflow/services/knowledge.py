@@ -647,7 +647,12 @@ class KnowledgeService:
         settings = settings_for(dataset, raw)
         metadata_filter = MetadataFilter.from_dify(raw.get("metadata_filtering_conditions"))
         return await self.search(
-            [dataset_id], query, {dataset_id: settings}, metadata_filter, count_hits=count_hits
+            [dataset_id],
+            query,
+            {dataset_id: settings},
+            metadata_filter,
+            count_hits=count_hits,
+            datasets={dataset_id: dataset},
         )
 
     async def search(
@@ -658,11 +663,14 @@ class KnowledgeService:
         metadata_filter: MetadataFilter | None = None,
         *,
         count_hits: bool = True,
+        datasets: Mapping[str, Dataset] | None = None,
     ) -> list[RetrievedChunk]:
         """Search each dataset with its settings; hits of completed, enabled documents
-        and enabled segments only, best first."""
+        and enabled segments only, best first. `datasets`: the rows, when the caller
+        has them already (one query less per retrieval)."""
         async with self._db.session() as session:
-            datasets = await repo.datasets_by_ids(session, dataset_ids)
+            if datasets is None:
+                datasets = await repo.datasets_by_ids(session, dataset_ids)
             keys = await repo.searchable_document_keys(
                 session, list(datasets), with_metadata=metadata_filter is not None
             )
@@ -680,21 +688,17 @@ class KnowledgeService:
         hits = [hit for found in await asyncio.gather(*searches) for hit in found]
         allowed = {document_id for ids in admitted.values() for document_id in ids}
         async with self._db.session() as session:
-            segments = await repo.segments_by_ids(session, [h.segment_id for h in hits])
-            owners = {
-                d.id: d
-                for d in await repo.documents_of(
-                    session, {s.document_id for s in segments.values()} & allowed
-                )
-            }
+            found = await repo.segments_with_documents(session, [h.segment_id for h in hits])
             results: list[RetrievedChunk] = []
             for hit in hits:
-                segment = segments.get(hit.segment_id)
-                if segment is None or not segment.enabled or segment.status != "completed":
+                pair = found.get(hit.segment_id)
+                if pair is None:
                     continue
-                owner = owners.get(segment.document_id)
+                segment, owner = pair
+                if not segment.enabled or segment.status != "completed":
+                    continue
                 source = datasets.get(segment.dataset_id)
-                if owner is None or source is None:
+                if owner.id not in allowed or source is None:
                     continue
                 results.append(RetrievedChunk(segment, owner, source, float(hit.score)))
             results.sort(key=lambda r: r.score, reverse=True)

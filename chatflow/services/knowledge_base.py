@@ -89,7 +89,7 @@ class DatasetKnowledgeBase:
         try:
             settings = {i: _settings(row, request) for i, row in datasets.items()}
             hits = await self._knowledge.search(
-                list(datasets), request.query, settings, metadata_filter
+                list(datasets), request.query, settings, metadata_filter, datasets=datasets
             )
         except InvalidRequest as exc:
             raise NodeError(exc.message) from exc

@@ -24,6 +24,8 @@ class Runtime:
     streams: EventStream[StreamItem]
     sweeper: RunSweeper
     _close: Callable[[], Awaitable[None]]
+    # Redis only: raises when Redis cannot be reached (the readiness probe).
+    ping: Callable[[], Awaitable[object]] | None = None
 
     async def close(self) -> None:
         """Stop the sweeper, cancel this worker's runs (they save), release Redis."""
@@ -37,7 +39,9 @@ async def open_runtime(settings: Settings, db: Database, *, sweep: bool = False)
         return await _redis_runtime(settings, db, sweep=sweep)
     tasks = LocalTaskRegistry()
     streams: LocalEventStream[StreamItem] = LocalEventStream(
-        retention=settings.stream_retention_seconds
+        retention=settings.stream_retention_seconds,
+        max_bytes=settings.stream_memory_max_mb * 1024 * 1024,
+        max_runs=settings.stream_memory_max_runs,
     )
 
     async def close() -> None:
@@ -54,6 +58,7 @@ async def _redis_runtime(settings: Settings, db: Database, *, sweep: bool) -> Ru
     import redis.asyncio as aioredis
 
     from chatflow.runtime.redis import RedisRuntime
+    from chatflow.services.orphans import OrphanCloser
     from chatflow.services.stream_items import STREAM_CODEC
 
     assert settings.redis_url is not None
@@ -68,7 +73,18 @@ async def _redis_runtime(settings: Settings, db: Database, *, sweep: bool) -> Ru
     )
     await runtime.start()
     ttl = settings.worker_heartbeat_seconds
-    sweeper = RunSweeper(db, live_runs=runtime.live_runs, interval=ttl, grace=ttl)
+    # Every ttl/5: with the heartbeat key's 0.8 ttl, a dead worker's runs end within a ttl.
+    sweeper = RunSweeper(
+        db,
+        live_runs=runtime.live_runs,
+        orphans=OrphanCloser(db, runtime),
+        interval=ttl / 5,
+        grace=ttl,
+    )
     if sweep:
         await sweeper.start()
-    return Runtime(runtime.tasks, runtime.streams, sweeper, runtime.close)
+
+    async def ping() -> None:
+        await runtime.redis.ping()  # type: ignore[misc]
+
+    return Runtime(runtime.tasks, runtime.streams, sweeper, runtime.close, ping)

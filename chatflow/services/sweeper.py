@@ -2,17 +2,20 @@
 
 One process (no Redis): every run still `running` when the process starts was left by a
 previous process, so one sweep at start-up fails them all. Many workers (Redis): every
-worker sweeps periodically; a run is dead when the worker that runs it no longer
-heartbeats (`RedisRuntime.live_runs`) in two sweeps in a row. Sweeps are idempotent, so
-workers sweeping at the same time do no harm.
+worker sweeps periodically; a run announced by a worker that no longer heartbeats is
+dead at once (`orphans`: it is failed with its partial answer and its stream closed, see
+`services/orphans.py`); a run nobody announced is dead when two sweeps in a row find it
+so (it may be a paused run a worker is resuming this very moment). Sweeps are
+idempotent, so workers sweeping at the same time do no harm.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
+from typing import Protocol
 
 from chatflow.store import Database
 from chatflow.store import runs as runs_repo
@@ -23,6 +26,12 @@ log = logging.getLogger("chatflow.sweeper")
 LiveRuns = Callable[[Iterable[str]], Awaitable[set[str]]]
 
 
+class Orphans(Protocol):
+    async def known_dead(self, run_ids: Sequence[str]) -> dict[str, str]: ...
+
+    async def close(self, runs: dict[str, str]) -> int: ...
+
+
 class RunSweeper:
     """Fails runs left behind by dead workers; `live_runs` is None for one process."""
 
@@ -31,11 +40,13 @@ class RunSweeper:
         db: Database,
         *,
         live_runs: LiveRuns | None = None,
+        orphans: Orphans | None = None,
         interval: float = 10.0,
         grace: float = 10.0,
     ) -> None:
         self._db = db
         self._live_runs = live_runs
+        self._orphans = orphans
         self._interval = interval
         # A run younger than this may not have announced its worker yet.
         self._grace = grace
@@ -56,14 +67,24 @@ class RunSweeper:
                 return 0
             alive = await self._live_runs(candidates)
             dead = {run_id for run_id in candidates if run_id not in alive}
-            # Failed only when found dead by two sweeps in a row: a paused run that is
-            # being resumed is `running` a moment before its worker announces it.
-            confirmed, self._suspects = dead & self._suspects, dead
-            self._suspects -= confirmed
-            async with self._db.session() as session:
-                failed = await runs_repo.fail_runs(session, sorted(confirmed))
+            orphaned: dict[str, str] = {}
+            if self._orphans is not None and dead:
+                orphaned = await self._orphans.known_dead(sorted(dead))
+            # Unannounced runs fail only when found dead by two sweeps in a row: a paused
+            # run that is being resumed is `running` a moment before its worker says so.
+            confirmed = (dead & self._suspects) - orphaned.keys()
+            self._suspects = dead - confirmed - orphaned.keys()
+            failed = 0
+            if orphaned:
+                assert self._orphans is not None
+                failed += await self._orphans.close(orphaned)
+            if confirmed:
+                async with self._db.session() as session:
+                    failed += await runs_repo.fail_runs(session, sorted(confirmed))
         if failed:
-            log.warning("marked %d interrupted run(s) failed", failed)
+            log.warning(
+                "marked %d interrupted run(s) failed", failed, extra={"failed_runs": failed}
+            )
         return failed
 
     async def start(self) -> None:

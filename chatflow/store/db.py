@@ -169,6 +169,7 @@ class Database:
             except BaseException:
                 await engine.dispose()
                 raise
+            _count_checkouts(engine)
             self._engine = engine
             self._sessions = async_sessionmaker(engine, expire_on_commit=False)
             if self._checkpointer is not None:
@@ -400,3 +401,12 @@ def _private_database_file(path: Path) -> None:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)
+
+
+def _count_checkouts(engine: AsyncEngine) -> None:
+    """Keep `chatflow_db_pool_checked_out` current (the pool tells us each hand-out)."""
+    from chatflow.observability import metrics as m
+
+    pool = engine.sync_engine.pool
+    event.listen(pool, "checkout", lambda *_: m.DB_POOL_IN_USE.inc())
+    event.listen(pool, "checkin", lambda *_: m.DB_POOL_IN_USE.dec())

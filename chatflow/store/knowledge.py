@@ -233,17 +233,6 @@ async def documents_by_ids(
     return list(rows)
 
 
-async def documents_of(
-    session: AsyncSession, document_ids: Collection[str]
-) -> list[DatasetDocument]:
-    if not document_ids:
-        return []
-    rows = await session.scalars(
-        select(DatasetDocument).where(DatasetDocument.id.in_(list(document_ids)))
-    )
-    return list(rows)
-
-
 async def datasets_by_ids(
     session: AsyncSession, dataset_ids: Collection[str]
 ) -> dict[str, Dataset]:
@@ -432,6 +421,20 @@ async def segments_by_ids(
         select(DatasetSegment).where(DatasetSegment.id.in_(list(segment_ids)))
     )
     return {row.id: row for row in rows}
+
+
+async def segments_with_documents(
+    session: AsyncSession, segment_ids: Collection[str]
+) -> dict[str, tuple[DatasetSegment, DatasetDocument]]:
+    """segment id -> (segment, its document), in one query."""
+    if not segment_ids:
+        return {}
+    rows = await session.execute(
+        select(DatasetSegment, DatasetDocument)
+        .join(DatasetDocument, DatasetDocument.id == DatasetSegment.document_id)
+        .where(DatasetSegment.id.in_(list(segment_ids)))
+    )
+    return {row[0].id: (row[0], row[1]) for row in rows}
 
 
 async def document_segment_ids(session: AsyncSession, document_id: str) -> list[str]:

@@ -95,6 +95,57 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+class Site(Base):
+    """An app's published chat page at `/chat/{code}` (Dify's web app site), on or off."""
+
+    __tablename__ = "sites"
+    app_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # scrypt hash of the optional passcode (`salt$hash`, hex); None: no passcode.
+    passcode_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    show_workflow_steps: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class WebSession(Base):
+    """A browser's end-user session on a site; only the sha256 of its cookie is kept."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = _id()
+    app_id: Mapped[str] = _fk("apps.id", index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The end user's `user` string, as the Service API's `user` would name it.
+    user: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Operator(Base):
+    """A console account; the password is kept only as an Argon2id hash."""
+
+    __tablename__ = "operators"
+    id: Mapped[str] = _id()
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = _created()
+
+
+class OperatorSession(Base):
+    """A signed-in console browser: the cookie's sha256 and the session's CSRF token."""
+
+    __tablename__ = "operator_sessions"
+    id: Mapped[str] = _id()
+    operator_id: Mapped[str] = _fk("operators.id", index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class EndUser(Base):
     """A Service API caller, identified per app by the request's `user` string."""
 

@@ -197,12 +197,15 @@ async def list_runs(
     return NumberedPage(items=items, page=page, limit=limit, total=total or 0)
 
 
+INTERRUPTED = "The run was interrupted: its worker stopped."
+
+
 async def fail_stale_runs(session: AsyncSession, *, started_before: datetime) -> int:
     """Mark runs (and their messages) still `running` since before a cutoff as failed.
 
     The sweeper for runs whose worker died; returns how many runs it failed.
     """
-    error = "The run was interrupted: its worker stopped."
+    error = INTERRUPTED
     stale = select(WorkflowRun.id).where(
         WorkflowRun.status == "running", WorkflowRun.created_at < started_before
     )
@@ -238,7 +241,7 @@ async def fail_runs(session: AsyncSession, run_ids: Sequence[str]) -> int:
     """
     if not run_ids:
         return 0
-    error = "The run was interrupted: its worker stopped."
+    error = INTERRUPTED
     ids = list(run_ids)
     await session.execute(
         update(Message)
@@ -253,3 +256,21 @@ async def fail_runs(session: AsyncSession, run_ids: Sequence[str]) -> int:
         execution_options={"synchronize_session": False},
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def fail_interrupted_run(session: AsyncSession, run_id: str, answer: str) -> bool:
+    """Fail one run whose worker died, saving the answer it had streamed so far (as a
+    stop saves it); False when it is no longer `running` (someone else ended it)."""
+    await session.execute(
+        update(Message)
+        .where(Message.workflow_run_id == run_id, Message.status == "running")
+        .values(status="error", error=INTERRUPTED, answer=answer, updated_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    )
+    result = await session.execute(
+        update(WorkflowRun)
+        .where(WorkflowRun.id == run_id, WorkflowRun.status == "running")
+        .values(status="failed", error=INTERRUPTED, finished_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

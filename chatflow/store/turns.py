@@ -173,6 +173,8 @@ _RENAME_CONVERSATION = Statement(
         # Not `app_id`: a column's own name is reserved for its SET value.
         _conversations.c.app_id == bindparam("owner_app_id"),
         _conversations.c.end_user_id == bindparam("owner_end_user_id"),
+        # Only a placeholder gives way: a name the user set meanwhile stays.
+        _conversations.c.name == bindparam("placeholder"),
     )
     .values(
         name=bindparam("name", type_=_conversations.c.name.type),
@@ -371,11 +373,19 @@ def _with_end(
 
 
 async def name_conversation(
-    db: Database, *, app_id: str, end_user_id: str, conversation_id: str, name: str
+    db: Database,
+    *,
+    app_id: str,
+    end_user_id: str,
+    conversation_id: str,
+    name: str,
+    placeholder: str = "New conversation",
 ) -> None:
-    """Set a new conversation's generated name (and `updated_at`) in one UPDATE; a
-    conversation deleted meanwhile is simply not found."""
+    """Set a new conversation's generated name (and `updated_at`) in one UPDATE, unless
+    it no longer has the `placeholder` name (renamed meanwhile); a conversation deleted
+    meanwhile is simply not found."""
     params = {
+        "placeholder": placeholder,
         "conversation_id": conversation_id,
         "owner_app_id": app_id,
         "owner_end_user_id": end_user_id,

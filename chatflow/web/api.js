@@ -1,7 +1,9 @@
-// The Service API as the page uses it: bearer-key requests under `/v1`, Dify's error
-// envelope as `ApiError`, and a reader for streaming (SSE) responses over fetch.
+// The chat site's API as the page uses it: requests under `/api` naming the site in
+// `X-App-Code`, authenticated by the end-user session cookie (HttpOnly: this script never
+// sees it, and no Service API key is involved), Dify's error envelope as `ApiError`, and
+// a reader for streaming (SSE) responses over fetch.
 
-const BASE = "/v1";
+const BASE = "/api";
 
 /** A non-2xx answer: Dify's `{code, message, status}` (or the best we can make of it). */
 export class ApiError extends Error {
@@ -25,20 +27,20 @@ async function errorOf(response) {
 }
 
 export class Api {
-  constructor(key) {
-    this.key = key;
+  constructor(code) {
+    this.code = code;
   }
 
   /**
    * `request("/info")`, `request("/x", {method: "POST", json: {...}})`, `form: FormData`,
    * `query: {...}` (empty values dropped), `stream: true` returns the Response itself.
    */
-  async request(path, { method = "GET", json, form, query, signal, stream = false } = {}) {
+  async request(path, { method = "GET", json, form, query, signal, stream = false, headers: extra } = {}) {
     const url = new URL(BASE + path, window.location.origin);
     for (const [name, value] of Object.entries(query || {})) {
       if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
     }
-    const headers = { Authorization: `Bearer ${this.key}` };
+    const headers = { "X-App-Code": this.code, ...(extra || {}) };
     let body;
     if (json !== undefined) {
       headers["Content-Type"] = "application/json";
@@ -48,7 +50,7 @@ export class Api {
     }
     let response;
     try {
-      response = await fetch(url, { method, headers, body, signal, cache: "no-store" });
+      response = await fetch(url, { method, headers, body, signal, cache: "no-store", credentials: "same-origin" });
     } catch (error) {
       if (error.name === "AbortError") throw error;
       throw new ApiError(0, "network_error", "Cannot reach the server. Is it running?");
@@ -76,8 +78,9 @@ export function parseFrame(block) {
   return JSON.parse(data.join("\n"));
 }
 
-/** Feed each JSON frame of a streaming response to `onFrame` as it arrives. */
-export async function readFrames(response, onFrame) {
+/** Feed each JSON frame of a streaming response to `onFrame` as it arrives; `onId` gets
+ * each frame's SSE `id:` (resumable streams), so a dropped stream can resume after it. */
+export async function readFrames(response, onFrame, onId = null) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
@@ -88,8 +91,11 @@ export async function readFrames(response, onFrame) {
     buffer += decoder.decode(value, { stream: true }).replace(/\r/g, "");
     let end;
     while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const frame = parseFrame(buffer.slice(0, end));
+      const block = buffer.slice(0, end);
+      const frame = parseFrame(block);
       buffer = buffer.slice(end + 2);
+      const id = /^id: ?(.*)$/m.exec(block);
+      if (id && onId) onId(id[1]);
       if (frame !== null) onFrame(frame);
     }
   }

@@ -1,49 +1,42 @@
-// The chat page: connects with the app's key (from `#key=...` or a prompt, then kept in
-// localStorage), shows the app from `/info`, `/parameters` and `/site`, and runs turns
-// through `POST /chat-messages` in streaming mode, rendering answers as they arrive.
-//
-// The key travels in the URL fragment, which browsers never send to the server, and is
-// removed from the address bar as soon as it is read.
+// The chat page of an app's site, `/chat/{code}`: signs this browser in to the site (an
+// end-user session in an HttpOnly cookie; a passcode when the site has one), shows the app
+// from `/api/site` and `/api/parameters`, and runs turns through `POST /api/chat-messages`
+// in streaming mode, rendering answers as they arrive. No Service API key ever reaches
+// the page: the session decides which app and which end user every request is.
 
 import { Api, ApiError, readFrames } from "./api.js";
-import { $, h, storage } from "./dom.js";
+import { $, h, icon, storage } from "./dom.js";
+import { renderCitations, Trace } from "./extras.js";
+import { createInputs } from "./inputs.js";
 import { renderMarkdown } from "./markdown.js";
-import { createSidebar } from "./sidebar.js";
+import { createSidebar, PLACEHOLDER_NAME } from "./sidebar.js";
+import { createSpeech } from "./speech.js";
 import { createUploads } from "./uploads.js";
 
-const KEY_STORE = "chatflow.key";
-const USER_STORE = "chatflow.user";
+const COLLAPSE_CHARS = 600;
+const COLLAPSE_LINES = 10;
 
 const session = {
   api: null,
-  user: "",
+  code: null,
+  site: null,
   params: null,
   conversationId: null,
-  inputFields: [],
   run: null, // the turn being streamed: {turn, controller, taskId, stopRequested}
   firstId: null, // the oldest message shown, for "Load earlier messages"
   lastTurn: null,
+  // Answers still running in conversations the reader left: conversation id -> {taskId, query}.
+  detached: new Map(),
 };
 
-// A stable per-browser end-user id: Dify scopes conversations and files by it.
-function browserUser() {
-  let user = storage.get(USER_STORE);
-  if (!user) {
-    const bytes = crypto.getRandomValues(new Uint8Array(12));
-    user = `web-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
-    storage.set(USER_STORE, user);
-  }
-  return user;
+const conversationStore = () => `chatflow.conversation.${session.code}`;
+
+function siteCode() {
+  const match = /^\/chat\/([A-Za-z0-9_-]{4,32})\/?$/.exec(window.location.pathname);
+  return match ? match[1] : null;
 }
 
-// The open conversation is remembered per app key (an FNV-1a tag, not the key itself).
-function conversationStore() {
-  let hash = 0x811c9dc5;
-  for (const ch of session.api.key) hash = Math.imul(hash ^ ch.codePointAt(0), 0x01000193) >>> 0;
-  return `chatflow.conversation.${hash.toString(16)}`;
-}
-
-// ---- errors and the key prompt -------------------------------------------------------
+// ---- errors, notices and the passcode ------------------------------------------------
 
 function describe(error) {
   if (error instanceof ApiError && error.code && !["http_error", "network_error"].includes(error.code)) {
@@ -53,41 +46,43 @@ function describe(error) {
 }
 
 function showError(error) {
-  if (error instanceof ApiError && error.status === 401) {
-    askKey("The API key was not accepted. Paste a valid key for this app.");
+  if (error instanceof ApiError && error.code === "web_session_required") {
+    start(); // the session ended (a new passcode, a restart of the site): sign in again
     return;
   }
   $("error-text").textContent = describe(error);
   $("error").hidden = false;
+  $("error").scrollIntoView({ block: "nearest" });
 }
 
 const hideError = () => ($("error").hidden = true);
 
-function keyFromFragment() {
-  const key = new URLSearchParams(window.location.hash.slice(1)).get("key");
-  if (key === null) return null;
-  // Out of the address bar, the history and any bookmark made from here on.
-  history.replaceState(null, "", window.location.pathname + window.location.search);
-  return key.trim() || null;
+function showNotice(title, text) {
+  $("site-notice-title").textContent = title;
+  $("site-notice-text").textContent = text;
+  $("site-notice").hidden = false;
+  $("query").disabled = true;
+  document.body.classList.add("ready", "no-site");
 }
 
-function askKey(message = "") {
-  $("key-error").textContent = message;
-  $("key-input").value = "";
-  if (!$("key-dialog").open) $("key-dialog").showModal();
-  $("key-input").focus();
+function askPasscode(message = "") {
+  $("passcode-error").textContent = message;
+  $("passcode-input").value = "";
+  if (!$("passcode-dialog").open) $("passcode-dialog").showModal();
+  $("passcode-input").focus();
 }
 
 // ---- the app: header, opening statement, starters, input form ------------------------
 
-function renderApp(info, params, site) {
-  const name = site.title || info.name || "Chat";
+function renderApp(site, params) {
+  const look = site.site;
+  const name = look.title || "Chat";
   document.title = name;
   $("app-name").textContent = name;
-  $("app-description").textContent = info.description || site.description || "";
+  $("app-description").textContent = look.description || "";
   const badge = $("app-icon");
-  badge.textContent = site.icon_type === "emoji" && site.icon ? site.icon : name.slice(0, 1).toUpperCase();
-  badge.style.background = site.icon_background || "";
+  badge.textContent = look.icon_type === "emoji" && look.icon ? look.icon : name.slice(0, 1).toUpperCase();
+  badge.style.background = look.icon_background || "";
   $("opening").replaceChildren(renderMarkdown(params.opening_statement || ""));
   $("opening-row").hidden = !params.opening_statement;
   $("opening-avatar").textContent = badge.textContent;
@@ -97,60 +92,17 @@ function renderApp(info, params, site) {
       h("button", { class: "chip", type: "button", onclick: () => send(question) }, question),
     ),
   );
-  buildInputs(params.user_input_form || []);
+  inputs.build(params.user_input_form || []);
   uploads.configure(params);
-  const workflow = info.mode === "workflow";
+  $("mic").hidden = !params.speech_to_text?.enabled;
+  const workflow = site.mode === "workflow";
   $("query").disabled = workflow;
   if (workflow) showError(new Error("This is a workflow app; the chat page serves chat apps."));
 }
 
-function buildInputs(form) {
-  session.inputFields = [];
-  const fields = [];
-  for (const entry of form) {
-    const [type, spec] = Object.entries(entry)[0] || [];
-    if (!spec || !spec.variable) continue;
-    let control;
-    if (type === "paragraph") control = h("textarea", { rows: 3 });
-    else if (type === "number") control = h("input", { type: "number", step: "any" });
-    else if (type === "checkbox") control = h("input", { type: "checkbox" });
-    else if (type === "text-input" || type === "string") control = h("input", { type: "text" });
-    else if (type === "select") {
-      control = h("select", {}, spec.required ? null : h("option", { value: "" }, "—"));
-      for (const option of spec.options || []) control.append(h("option", { value: option }, option));
-    } else continue; // file inputs are not offered by this page
-    control.id = `input-${spec.variable}`;
-    control.name = spec.variable;
-    control.required = Boolean(spec.required);
-    if (spec.max_length && (type === "text-input" || type === "paragraph")) control.maxLength = spec.max_length;
-    if (spec.default !== undefined && spec.default !== null && spec.default !== "") {
-      if (type === "checkbox") control.checked = Boolean(spec.default);
-      else control.value = String(spec.default);
-    }
-    const label = h(
-      "label",
-      { for: control.id },
-      spec.label || spec.variable,
-      spec.required ? h("span", { class: "required", "aria-hidden": "true" }, " *") : null,
-    );
-    fields.push(h("div", { class: type === "checkbox" ? "field checkbox" : "field" }, label, control));
-    session.inputFields.push({ type, spec, control });
-  }
-  $("inputs-fields").replaceChildren(...fields);
-}
-
-function collectInputs() {
-  const inputs = {};
-  for (const { type, spec, control } of session.inputFields) {
-    if (type === "checkbox") inputs[spec.variable] = control.checked;
-    else if (control.value !== "") inputs[spec.variable] = type === "number" ? Number(control.value) : control.value;
-  }
-  return inputs;
-}
-
 // The starters and the input form belong to a conversation that has not started yet.
 function showStart(show) {
-  $("inputs-form").hidden = !show || session.inputFields.length === 0;
+  $("inputs-form").hidden = !show || inputs.count() === 0;
   $("starters").hidden = !show || $("starters").childElementCount === 0;
 }
 
@@ -159,6 +111,7 @@ function showStart(show) {
 const thread = () => $("thread");
 const nearBottom = () => thread().scrollHeight - thread().scrollTop - thread().clientHeight < 80;
 const toBottom = () => (thread().scrollTop = thread().scrollHeight);
+const showsSteps = () => Boolean(session.site?.site?.show_workflow_steps);
 
 function fileChips(files) {
   if (!files || files.length === 0) return null;
@@ -184,24 +137,87 @@ function avatar() {
   return node;
 }
 
-function buildTurn({ query, files, answer = "", messageId = null }) {
+let queryIds = 0;
+
+/** The user's message; a long one is folded to a few lines with a button to unfold it. */
+function queryBlock(query) {
+  const text = h("p", { class: "query", id: `query-${(queryIds += 1)}` }, query);
+  const long = query.length > COLLAPSE_CHARS || query.split("\n").length > COLLAPSE_LINES;
+  if (!long) return [text];
+  text.classList.add("collapsed");
+  const toggle = h("button", { class: "link-btn small", type: "button", "aria-expanded": "false", "aria-controls": text.id }, "Show more");
+  toggle.addEventListener("click", () => {
+    const collapsed = text.classList.toggle("collapsed");
+    toggle.setAttribute("aria-expanded", String(!collapsed));
+    toggle.textContent = collapsed ? "Show more" : "Show less";
+  });
+  return [text, toggle];
+}
+
+function actionButton(name, label, onclick) {
+  return h("button", { class: "icon-btn small", type: "button", "aria-label": label, title: label, onclick }, icon(name));
+}
+
+function buildTurn({ query, files, answer = "", messageId = null, rating = null, resources = [] }) {
+  const turn = { query, files, answer, messageId, rating, resources, error: null, stopped: false, trace: null };
+  const edit = actionButton("edit", "Edit and resend", () => editQuery(turn));
   const userItem = h(
     "li",
     { class: "msg user" },
-    h("div", { class: "bubble user" }, h("span", { class: "visually-hidden" }, "You: "), fileChips(files), h("p", { class: "query" }, query)),
+    h(
+      "div",
+      { class: "bubble user" },
+      h("span", { class: "visually-hidden" }, "You: "),
+      fileChips(files),
+      ...queryBlock(query),
+      h("div", { class: "msg-actions" }, edit),
+    ),
   );
-  const answerEl = h("div", { class: "markdown answer" });
-  const status = h("div", { class: "status muted small" });
-  const bubble = h("div", { class: "bubble bot" }, h("span", { class: "visually-hidden" }, "Assistant: "), answerEl, status);
-  const body = h("div", { class: "msg-body" }, bubble);
-  const botItem = h("li", { class: "msg bot" }, avatar(), body);
-  const turn = { query, answer, messageId, userItem, botItem, body, bubble, answerEl, status, error: null, stopped: false };
+  turn.answerEl = h("div", { class: "markdown answer" });
+  turn.status = h("div", { class: "status muted small" });
+  turn.citations = h("div", { class: "citations-box" });
+  turn.traceBox = h("div", { class: "trace-box" });
+  turn.actions = h("div", { class: "msg-actions answer-actions", role: "group", "aria-label": "Answer actions" });
+  turn.bubble = h(
+    "div",
+    { class: "bubble bot" },
+    h("span", { class: "visually-hidden" }, "Assistant: "),
+    turn.traceBox,
+    turn.answerEl,
+    turn.status,
+    turn.citations,
+  );
+  turn.body = h("div", { class: "msg-body" }, turn.bubble, turn.actions);
+  turn.userItem = userItem;
+  turn.botItem = h("li", { class: "msg bot" }, avatar(), turn.body);
   renderAnswer(turn);
+  renderCitations(turn.citations, resources);
   return turn;
 }
 
 function renderAnswer(turn) {
   turn.answerEl.replaceChildren(renderMarkdown(turn.answer));
+}
+
+function renderActions(turn) {
+  if (!turn.messageId || turn.bubble.classList.contains("streaming")) {
+    turn.actions.replaceChildren();
+    return;
+  }
+  const like = actionButton("up", "Like this answer", () => rate(turn, turn.rating === "like" ? null : "like"));
+  const dislike = actionButton("down", "Dislike this answer", () =>
+    turn.rating === "dislike" ? rate(turn, null) : askFeedback(turn),
+  );
+  like.setAttribute("aria-pressed", String(turn.rating === "like"));
+  dislike.setAttribute("aria-pressed", String(turn.rating === "dislike"));
+  const buttons = [actionButton("copy", "Copy answer", () => copyAnswer(turn)), like, dislike];
+  if (session.params?.text_to_speech?.enabled) {
+    const speak = actionButton("speaker", "Read aloud", () => speech.toggle(turn, speak));
+    speak.setAttribute("aria-pressed", "false");
+    buttons.push(speak);
+  }
+  if (turn === session.lastTurn) buttons.push(actionButton("redo", "Regenerate answer", () => regenerate(turn)));
+  turn.actions.replaceChildren(...buttons);
 }
 
 function scheduleRender(turn) {
@@ -211,6 +227,7 @@ function scheduleRender(turn) {
     turn.renderQueued = false;
     const stick = nearBottom();
     renderAnswer(turn);
+    if (turn.trace) turn.trace.render(turn.traceBox);
     if (stick) toBottom();
   });
 }
@@ -222,13 +239,17 @@ function setStatus(turn, text) {
 function setTurnError(turn, error) {
   turn.error = error;
   turn.bubble.querySelector(".turn-error")?.remove();
-  turn.bubble.append(h("div", { class: "turn-error", role: "alert" }, describe(error)));
+  const note = h("div", { class: "turn-error", role: "alert" }, describe(error));
+  turn.bubble.append(note);
+  if (turn === session.lastTurn) note.scrollIntoView({ block: "nearest" });
 }
 
 function appendTurn(spec) {
+  const previous = session.lastTurn;
   const turn = buildTurn(spec);
   $("messages").append(turn.userItem, turn.botItem);
   session.lastTurn = turn;
+  if (previous) renderActions(previous); // only the last answer can be regenerated
   return turn;
 }
 
@@ -237,16 +258,93 @@ function clearFollowups() {
 }
 
 function historyTurn(message) {
-  const turn = buildTurn({ query: message.query, files: message.message_files, answer: message.answer, messageId: message.id });
+  const turn = buildTurn({
+    query: message.query,
+    files: message.message_files,
+    answer: message.answer,
+    messageId: message.id,
+    rating: message.feedback?.rating || null,
+    resources: message.retriever_resources,
+  });
   if (message.status === "error") setTurnError(turn, new Error(message.error || "The run failed."));
+  if (message.stopped) {
+    turn.stopped = true;
+    setStatus(turn, "Stopped");
+  }
+  if (showsSteps() && message.workflow_run_id) lazyTrace(turn);
   return turn;
+}
+
+/** A stored answer's run trace, fetched the first time it is opened. */
+function lazyTrace(turn) {
+  const details = h("details", { class: "trace" }, h("summary", {}, "Workflow steps"));
+  details.addEventListener("toggle", async () => {
+    if (!details.open || turn.trace) return;
+    turn.trace = new Trace();
+    try {
+      const { data } = await session.api.request(`/messages/${encodeURIComponent(turn.messageId)}/trace`);
+      for (const node of data) turn.trace.add({ event: "node_finished", data: node });
+      turn.trace.render(turn.traceBox);
+    } catch (error) {
+      turn.trace = null;
+      showError(error);
+    }
+  });
+  turn.traceBox.replaceChildren(details);
+}
+
+// ---- answer actions ----------------------------------------------------------------
+
+async function copyAnswer(turn) {
+  try {
+    await navigator.clipboard.writeText(turn.answer);
+    $("announcer").textContent = "Answer copied";
+    setStatus(turn, "Copied");
+    setTimeout(() => turn.status.textContent === "Copied" && setStatus(turn, turn.stopped ? "Stopped" : ""), 2000);
+  } catch {
+    showError(new Error("The browser did not allow copying; select the text instead."));
+  }
+}
+
+async function rate(turn, rating, content = null) {
+  try {
+    await session.api.request(`/messages/${encodeURIComponent(turn.messageId)}/feedbacks`, {
+      method: "POST",
+      json: { rating, content },
+    });
+    turn.rating = rating;
+    renderActions(turn);
+    $("announcer").textContent = rating ? `Feedback sent: ${rating}` : "Feedback removed";
+  } catch (error) {
+    showError(error);
+  }
+}
+
+let feedbackTurn = null;
+
+function askFeedback(turn) {
+  feedbackTurn = turn;
+  $("feedback-input").value = "";
+  $("feedback-dialog").showModal();
+  $("feedback-input").focus();
+}
+
+function regenerate(turn) {
+  if (session.run) return;
+  send(turn.query);
+}
+
+function editQuery(turn) {
+  if (session.run) return;
+  $("query").value = turn.query;
+  autosize();
+  $("query").focus();
+  $("query").setSelectionRange(turn.query.length, turn.query.length);
 }
 
 async function loadSuggestions(turn) {
   try {
-    const result = await session.api.request(`/messages/${encodeURIComponent(turn.messageId)}/suggested`, {
-      query: { user: session.user },
-    });
+    const result = await session.api.request(`/messages/${encodeURIComponent(turn.messageId)}/suggested-questions`);
     if (turn !== session.lastTurn || session.run || !result.data?.length) return;
     const stick = nearBottom();
     turn.body.append(
@@ -285,18 +383,20 @@ function onFrame(run, frame) {
     run.taskId = frame.task_id;
     if (run.stopRequested) requestStop(run);
   }
-  // A first turn creates its conversation; it becomes the open one unless the reader has
-  // moved on (a new chat, another conversation) in the meantime.
-  if (frame.conversation_id && run.conversationId === null && !run.adopted) {
-    run.adopted = true;
+  // A first turn creates its conversation: it shows in the sidebar at once, and becomes
+  // the open one unless the reader has moved on (a new chat, another conversation).
+  if (frame.conversation_id && !run.conversationId) {
+    run.conversationId = frame.conversation_id;
+    run.created = true;
     if (session.conversationId === null && session.lastTurn === turn) {
       session.conversationId = frame.conversation_id;
       storage.set(conversationStore(), frame.conversation_id);
-      if (run.finished) sidebar.refresh(); // stopped before the first frame
     }
+    sidebar.upsert({ id: frame.conversation_id, name: PLACEHOLDER_NAME });
   }
-  if (run.stopRequested) return;
+  if (run.stopRequested || run.detached) return;
   if (frame.message_id) turn.messageId = frame.message_id;
+  if (turn.trace && turn.trace.add(frame)) scheduleRender(turn);
   switch (frame.event) {
     case "message":
     case "agent_message":
@@ -307,6 +407,10 @@ function onFrame(run, frame) {
     case "message_replace":
       turn.answer = frame.answer || "";
       scheduleRender(turn);
+      break;
+    case "message_end":
+      turn.resources = frame.metadata?.retriever_resources || [];
+      renderCitations(turn.citations, turn.resources);
       break;
     case "node_started":
       if (!turn.answer && frame.data?.title) setStatus(turn, `${frame.data.title}…`);
@@ -322,34 +426,40 @@ function onFrame(run, frame) {
       setTurnError(turn, new ApiError(frame.status || 500, frame.code || "error", frame.message || "The run failed."));
       break;
     default:
-      break; // message_end and the node/workflow progress frames need nothing more here
+      break; // the other progress frames need nothing more here
   }
+}
+
+function newRun(turn, conversationId) {
+  turn.bubble.classList.add("streaming");
+  if (showsSteps()) turn.trace = new Trace();
+  const run = { turn, controller: new AbortController(), taskId: null, stopRequested: false, conversationId };
+  session.run = run;
+  setRunning(true);
+  return run;
 }
 
 async function send(text) {
   const query = (text ?? $("query").value).trim();
   if (!query || session.run || !session.api || $("query").disabled) return;
   if (uploads.busy()) return showError(new Error("Wait for the attached files to finish uploading."));
-  if (session.conversationId === null && !$("inputs-form").hidden && !$("inputs-form").reportValidity()) return;
+  if (session.conversationId === null && !$("inputs-form").hidden && !inputs.validate()) return;
   hideError();
   clearFollowups();
   const attached = uploads.take();
   const turn = appendTurn({ query, files: attached.map((f) => f.shown) });
-  turn.bubble.classList.add("streaming");
-  if (!text) $("query").value = "";
+  if (!text || text === $("query").value.trim()) $("query").value = "";
   autosize();
   showStart(false);
   toBottom();
-  const run = { turn, controller: new AbortController(), taskId: null, stopRequested: false, conversationId: session.conversationId };
-  session.run = run;
-  setRunning(true);
+  const run = newRun(turn, session.conversationId);
+  run.query = query;
   try {
     const response = await session.api.request("/chat-messages", {
       method: "POST",
       json: {
-        inputs: collectInputs(),
+        inputs: inputs.values(),
         query,
-        user: session.user,
         response_mode: "streaming",
         conversation_id: session.conversationId || "",
         files: attached.map((f) => f.request),
@@ -359,10 +469,33 @@ async function send(text) {
     });
     await readFrames(response, (frame) => onFrame(run, frame));
   } catch (error) {
-    if (error.name !== "AbortError") {
-      if (error instanceof ApiError && error.status === 401) showError(error);
-      setTurnError(turn, error);
+    if (error.name !== "AbortError") setTurnError(turn, error);
+  } finally {
+    finish(run);
+  }
+}
+
+/** Reopen a running answer's stream (the resumable stream replays it from the start). */
+async function resume(turn, taskId, conversationId) {
+  turn.answer = "";
+  turn.bubble.querySelector(".turn-error")?.remove();
+  const run = newRun(turn, conversationId);
+  run.taskId = taskId;
+  try {
+    const response = await session.api.request(`/chat-messages/${encodeURIComponent(taskId)}/events`, {
+      signal: run.controller.signal,
+      stream: true,
+    });
+    await readFrames(response, (frame) => onFrame(run, frame));
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    // Finished (and its stream expired) meanwhile: the stored message is the answer.
+    if (error instanceof ApiError && error.status === 404) {
+      finish(run);
+      await openConversation(conversationId, { restoring: true });
+      return;
     }
+    setTurnError(turn, error);
   } finally {
     finish(run);
   }
@@ -378,10 +511,23 @@ function stop() {
   finish(run);
 }
 
+/** Leaving a conversation mid-answer: the answer goes on on the server, and the page
+ * picks its stream up again when the reader comes back. */
+function detach() {
+  const run = session.run;
+  if (!run) return;
+  run.detached = true;
+  if (run.taskId && run.conversationId) {
+    session.detached.set(run.conversationId, { taskId: run.taskId, query: run.query || run.turn.query });
+  }
+  run.controller.abort();
+  finish(run);
+}
+
 function requestStop(run) {
   run.controller.abort();
   session.api
-    .request(`/chat-messages/${encodeURIComponent(run.taskId)}/stop`, { method: "POST", json: { user: session.user } })
+    .request(`/chat-messages/${encodeURIComponent(run.taskId)}/stop`, { method: "POST", json: {} })
     .catch(showError);
 }
 
@@ -389,20 +535,26 @@ function finish(run) {
   if (run.finished) return;
   run.finished = true;
   const turn = run.turn;
+  if (session.run === run) {
+    session.run = null;
+    setRunning(false);
+  }
+  if (run.detached) return;
+  if (run.conversationId) session.detached.delete(run.conversationId);
   turn.bubble.classList.remove("streaming");
   renderAnswer(turn);
+  if (turn.trace) turn.trace.render(turn.traceBox);
   // Screen readers hear the finished answer once, not every streamed word.
   $("announcer").textContent = turn.error ? describe(turn.error) : turn.answer.slice(0, 500);
   if (turn.stopped) setStatus(turn, "Stopped");
   else if (!turn.answer && !turn.error) setStatus(turn, "(no answer)");
   else setStatus(turn, "");
-  if (session.run === run) {
-    session.run = null;
-    setRunning(false);
-  }
-  const created = run.conversationId === null ? session.conversationId : null;
-  if (created) sidebar.awaitName(created);
-  else sidebar.refresh();
+  renderActions(turn);
+  if (run.created) {
+    // A first turn that failed leaves no name to wait for: name it after its question.
+    if (turn.error) sidebar.nameAfter(run.conversationId, turn.query);
+    else sidebar.awaitName(run.conversationId);
+  } else sidebar.refresh();
   const followups = session.params?.suggested_questions_after_answer?.enabled;
   if (followups && !turn.error && !turn.stopped && turn.messageId) loadSuggestions(turn);
 }
@@ -414,13 +566,12 @@ function resetThread() {
   $("load-earlier").hidden = true;
   session.firstId = null;
   session.lastTurn = null;
-  hideError();
 }
 
 function newChat() {
-  stop();
+  detach();
   session.conversationId = null;
-  if (session.api) storage.remove(conversationStore());
+  storage.remove(conversationStore());
   resetThread();
   showStart(true);
   sidebar.render();
@@ -429,43 +580,48 @@ function newChat() {
 }
 
 async function openConversation(id, { restoring = false } = {}) {
-  stop();
+  detach();
   sidebar.close();
   let page;
   try {
-    page = await session.api.request("/messages", { query: { conversation_id: id, user: session.user, limit: 50 } });
+    page = await session.api.request("/messages", { query: { conversation_id: id, limit: 50 } });
   } catch (error) {
-    if (!restoring) showError(error);
-    if (restoring || (error instanceof ApiError && error.status === 404)) newChat();
+    if (!restoring || !(error instanceof ApiError && error.status === 404)) showError(error);
+    if (error instanceof ApiError && error.status === 404) newChat();
     return;
   }
   session.conversationId = id;
   storage.set(conversationStore(), id);
   resetThread();
   showStart(false);
-  for (const message of page.data) {
-    const turn = historyTurn(message);
-    $("messages").append(turn.userItem, turn.botItem);
-    session.lastTurn = turn;
-  }
+  const turns = page.data.map(historyTurn);
+  for (const turn of turns) $("messages").append(turn.userItem, turn.botItem);
+  session.lastTurn = turns.at(-1) ?? null;
+  for (const turn of turns) renderActions(turn); // after: only the last one regenerates
   session.firstId = page.data[0]?.id ?? null;
   $("load-earlier").hidden = !page.has_more;
   sidebar.render();
   toBottom();
+  const running = session.detached.get(id);
+  const last = page.data.at(-1);
+  const stored = last && last.query === running?.query;
+  if (running && stored && !last.running) session.detached.delete(id); // it finished meanwhile
+  else if (running) {
+    // The answer cut off when the reader left: pick its stream up again.
+    resume(stored ? session.lastTurn : appendTurn({ query: running.query }), running.taskId, id);
+  }
 }
 
 async function loadEarlier() {
   if (!session.firstId || !session.conversationId) return;
   try {
     const page = await session.api.request("/messages", {
-      query: { conversation_id: session.conversationId, user: session.user, first_id: session.firstId, limit: 50 },
+      query: { conversation_id: session.conversationId, first_id: session.firstId, limit: 50 },
     });
     const before = thread().scrollHeight;
-    const items = page.data.flatMap((message) => {
-      const turn = historyTurn(message);
-      return [turn.userItem, turn.botItem];
-    });
-    $("messages").prepend(...items);
+    const turns = page.data.map(historyTurn);
+    $("messages").prepend(...turns.flatMap((turn) => [turn.userItem, turn.botItem]));
+    for (const turn of turns) renderActions(turn);
     thread().scrollTop += thread().scrollHeight - before; // keep the reader's place
     session.firstId = page.data[0]?.id ?? session.firstId;
     $("load-earlier").hidden = !page.has_more;
@@ -476,33 +632,70 @@ async function loadEarlier() {
 
 // ---- start-up ------------------------------------------------------------------------
 
-async function connect(key) {
-  const api = new Api(key);
-  const query = { query: { user: session.user } };
-  let info, params, site;
-  try {
-    [info, params, site] = await Promise.all([
-      api.request("/info", query),
-      api.request("/parameters", query),
-      api.request("/site", query),
-    ]);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) askKey("That key was not accepted. Check it and try again.");
-    else showError(error);
+async function start() {
+  session.code = siteCode();
+  if (!session.code) {
+    showNotice("No chat here", "Chat pages live at /chat/CODE: `chatflow serve` prints each app's link.");
     return;
   }
-  if ($("key-dialog").open) $("key-dialog").close();
-  stop();
-  session.api = api;
+  session.api = new Api(session.code);
+  let site;
+  try {
+    site = await session.api.request("/site");
+    if (!site.signed_in) {
+      if (site.passcode_required) {
+        askPasscode();
+        return;
+      }
+      await session.api.request("/passport", { method: "POST", json: {} });
+    }
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      showNotice("This chat is not available", "The link is wrong, or the app's chat site has been turned off.");
+    } else showError(error);
+    return;
+  }
+  await load(site);
+}
+
+async function signIn(passcode) {
+  try {
+    await session.api.request("/passport", { method: "POST", json: { passcode } });
+    const site = await session.api.request("/site");
+    $("passcode-dialog").close();
+    await load(site);
+  } catch (error) {
+    const wrong = error instanceof ApiError && error.code === "passcode_required";
+    askPasscode(wrong ? "That passcode is not right." : describe(error));
+  }
+}
+
+async function load(site) {
+  let params;
+  try {
+    params = await session.api.request("/parameters");
+  } catch (error) {
+    showError(error);
+    return;
+  }
+  detach();
+  session.site = site;
   session.params = params;
-  storage.set(KEY_STORE, key);
-  hideError();
-  renderApp(info, params, site);
-  document.body.classList.add("ready");
+  $("site-notice").hidden = true;
+  document.body.classList.remove("no-site");
+  renderApp(site, params);
+  // Nothing can be typed until the open conversation is back (a message sent meanwhile
+  // would land in a thread about to be replaced).
+  const workflow = $("query").disabled;
+  $("query").disabled = true;
   await sidebar.refresh();
   const saved = storage.get(conversationStore());
   if (saved) await openConversation(saved, { restoring: true });
   else newChat();
+  $("query").disabled = workflow;
+  updateSend();
+  if (!workflow) $("query").focus();
+  document.body.classList.add("ready");
 }
 
 function autosize() {
@@ -519,6 +712,18 @@ const sidebar = createSidebar({
   onError: showError,
 });
 const uploads = createUploads({ session, onError: showError, onChange: updateSend });
+const inputs = createInputs({ api: () => session.api, onError: showError, onChange: updateSend });
+const speech = createSpeech({
+  session,
+  onError: showError,
+  onText: (text) => {
+    const box = $("query");
+    box.value = box.value ? `${box.value} ${text}` : text;
+    autosize();
+    box.focus();
+  },
+  announce: (text) => ($("announcer").textContent = text),
+});
 
 function bindUi() {
   $("composer").addEventListener("submit", (event) => {
@@ -537,26 +742,26 @@ function bindUi() {
   $("new-chat").addEventListener("click", newChat);
   $("load-earlier").addEventListener("click", loadEarlier);
   $("error-close").addEventListener("click", hideError);
-  $("change-key").addEventListener("click", () => askKey());
   $("inputs-form").addEventListener("submit", (event) => {
     event.preventDefault();
     $("query").focus();
   });
-  $("key-form").addEventListener("submit", (event) => {
+  $("passcode-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const key = $("key-input").value.trim();
-    if (key) connect(key);
+    const passcode = $("passcode-input").value;
+    if (passcode) signIn(passcode);
   });
-  // Without a working key there is nothing behind the dialog to go back to.
-  $("key-dialog").addEventListener("cancel", (event) => session.api || event.preventDefault());
-  window.addEventListener("hashchange", () => {
-    const key = keyFromFragment();
-    if (key) connect(key);
+  // Closing the passcode prompt leaves a notice with a way back to it, never a trap.
+  $("passcode-dialog").addEventListener("close", () => {
+    if (!session.params) showNotice("This chat needs a passcode", "Reload the page to enter it.");
   });
+  $("feedback-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    $("feedback-dialog").close();
+    if (feedbackTurn) rate(feedbackTurn, "dislike", $("feedback-input").value.trim() || null);
+  });
+  $("feedback-cancel").addEventListener("click", () => $("feedback-dialog").close());
 }
 
-session.user = browserUser();
 bindUi();
-const initialKey = keyFromFragment() || storage.get(KEY_STORE);
-if (initialKey) connect(initialKey);
-else askKey();
+start();

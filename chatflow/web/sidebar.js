@@ -1,14 +1,21 @@
-// The conversation list: `GET /conversations` (newest first), open, rename in place
-// (`POST /conversations/{id}/name`) and delete (`DELETE /conversations/{id}`).
-// On narrow screens the list slides over the chat and the menu button toggles it.
+// The conversation list: `GET /api/conversations` (newest first, 100 a page, "Load
+// more" for the rest), a search over the loaded ones, open, rename in place
+// (`POST /api/conversations/{id}/name`) and delete (`DELETE /api/conversations/{id}`).
+// On narrow screens the list slides over the chat; the menu button or Esc closes it.
 
 import { $, h, icon } from "./dom.js";
 
 // Our server and Dify name a conversation this until the model has named it.
 export const PLACEHOLDER_NAME = "New conversation";
 
+const PAGE = 100;
+// How long a new conversation's name is waited for (the server names it after the turn).
+const NAME_WAIT_MS = 120_000;
+
 export function createSidebar({ session, onOpen, onDeleted, onError }) {
   let conversations = [];
+  let hasMore = false;
+  let failed = false;
 
   function setOpen(open) {
     document.body.classList.toggle("sidebar-open", open);
@@ -22,8 +29,8 @@ export function createSidebar({ session, onOpen, onDeleted, onError }) {
     setOpen(!document.body.classList.contains("sidebar-open")),
   );
   $("scrim").addEventListener("click", () => setOpen(false));
-  $("sidebar").addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && document.body.classList.contains("sidebar-open")) {
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && document.body.classList.contains("sidebar-open") && !event.defaultPrevented) {
       setOpen(false);
       $("toggle-sidebar").focus();
     }
@@ -77,21 +84,56 @@ export function createSidebar({ session, onOpen, onDeleted, onError }) {
 
   function render() {
     if (editing) return;
-    $("conversations").replaceChildren(...conversations.map(item));
-    $("conversations-empty").hidden = conversations.length > 0;
+    const needle = $("conv-search").value.trim().toLowerCase();
+    const shown = needle
+      ? conversations.filter((c) => (c.name || PLACEHOLDER_NAME).toLowerCase().includes(needle))
+      : conversations;
+    $("conversations").replaceChildren(...shown.map(item));
+    $("conversations-failed").hidden = !failed;
+    $("conversations-empty").hidden = failed || shown.length > 0;
+    $("conversations-empty").textContent = needle ? "No conversation matches." : "No conversations yet.";
+    $("conversations-more").hidden = failed || !hasMore;
   }
 
+  /** Reload the first page; conversations loaded beyond it (by "Load more") stay. */
   async function refresh() {
     try {
-      const page = await session.api.request("/conversations", {
-        query: { user: session.user, limit: 100 },
-      });
-      conversations = page.data;
+      const page = await session.api.request("/conversations", { query: { limit: PAGE } });
+      const first = new Set(page.data.map((c) => c.id));
+      const extra = conversations.length > PAGE ? conversations.filter((c) => !first.has(c.id)) : [];
+      conversations = [...page.data, ...extra];
+      if (extra.length === 0) hasMore = page.has_more;
+      failed = false;
+    } catch (error) {
+      failed = conversations.length === 0;
+      onError(error);
+    }
+    render();
+    return conversations;
+  }
+
+  async function loadMore() {
+    const last = conversations.at(-1);
+    if (!last) return;
+    try {
+      const page = await session.api.request("/conversations", { query: { limit: PAGE, last_id: last.id } });
+      const known = new Set(conversations.map((c) => c.id));
+      conversations.push(...page.data.filter((c) => !known.has(c.id)));
+      hasMore = page.has_more;
       render();
     } catch (error) {
       onError(error);
     }
-    return conversations;
+  }
+
+  $("conversations-more").addEventListener("click", loadMore);
+  $("conversations-retry").addEventListener("click", refresh);
+  $("conv-search").addEventListener("input", render);
+
+  /** Show a conversation at the top at once (a new chat, before its first answer ends). */
+  function upsert(conversation) {
+    if (!conversations.some((c) => c.id === conversation.id)) conversations.unshift(conversation);
+    render();
   }
 
   function startRename(li, conversation) {
@@ -124,7 +166,7 @@ export function createSidebar({ session, onOpen, onDeleted, onError }) {
       try {
         await session.api.request(`/conversations/${encodeURIComponent(conversation.id)}/name`, {
           method: "POST",
-          json: { name, user: session.user, auto_generate: false },
+          json: { name, auto_generate: false },
         });
       } catch (error) {
         onError(error);
@@ -152,7 +194,6 @@ export function createSidebar({ session, onOpen, onDeleted, onError }) {
     try {
       await session.api.request(`/conversations/${encodeURIComponent(conversation.id)}`, {
         method: "DELETE",
-        json: { user: session.user },
       });
     } catch (error) {
       onError(error);
@@ -163,14 +204,30 @@ export function createSidebar({ session, onOpen, onDeleted, onError }) {
     onDeleted(conversation.id);
   }
 
-  /** Poll briefly until the server has named a new conversation (it does so after the turn). */
+  /** Poll until the server has named a new conversation (it does so after the turn, as
+   * long as the model takes), backing off from 0.5 s to 5 s; gives up after two minutes. */
   async function awaitName(id) {
-    for (let attempt = 0; attempt < 6; attempt += 1) {
+    const deadline = Date.now() + NAME_WAIT_MS;
+    for (let wait = 500; Date.now() < deadline; wait = Math.min(wait * 2, 5000)) {
       const found = (await refresh()).find((c) => c.id === id);
-      if (!found || found.name !== PLACEHOLDER_NAME) return;
-      await new Promise((resolve) => setTimeout(resolve, 700));
+      if (!found || (found.name && found.name !== PLACEHOLDER_NAME)) return;
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 
-  return { refresh, render, awaitName, close: () => setOpen(false) };
+  /** Name a conversation after its question (a first turn that failed gets no name). */
+  async function nameAfter(id, query) {
+    const name = query.replace(/\s+/g, " ").trim().slice(0, 40) || PLACEHOLDER_NAME;
+    try {
+      await session.api.request(`/conversations/${encodeURIComponent(id)}/name`, {
+        method: "POST",
+        json: { name, auto_generate: false },
+      });
+    } catch {
+      // the entry keeps its placeholder; nothing else depends on the name
+    }
+    await refresh();
+  }
+
+  return { refresh, render, awaitName, nameAfter, upsert, close: () => setOpen(false) };
 }

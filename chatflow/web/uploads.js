@@ -20,12 +20,40 @@ const SIZE_KEYS = {
   video: "video_file_size_limit",
 };
 
-const extensionOf = (name) => (name.includes(".") ? name.split(".").pop().toLowerCase() : "");
+export const extensionOf = (name) => (name.includes(".") ? name.split(".").pop().toLowerCase() : "");
 
 export function fileType(name) {
   const ext = extensionOf(name);
   for (const [type, list] of Object.entries(EXTENSIONS)) if (list.includes(ext)) return type;
   return "custom";
+}
+
+/** The extensions (".pdf") a spec's `allowed_file_types` / `allowed_file_extensions` admit. */
+export function allowedExtensions(types, custom) {
+  const accept = [];
+  for (const type of types || []) {
+    if (type === "custom") {
+      for (const ext of custom || []) accept.push((ext.startsWith(".") ? ext : `.${ext}`).toLowerCase());
+    } else if (EXTENSIONS[type]) {
+      accept.push(...EXTENSIONS[type].map((ext) => `.${ext}`));
+    }
+  }
+  return accept;
+}
+
+/** Why `file` may not be attached under `accept` (a list of ".ext"), or null. */
+export function refusal(file, accept) {
+  if (accept.length && !accept.includes(`.${extensionOf(file.name)}`)) {
+    return `${file.name}: this type of file is not accepted here (${accept.join(", ")}).`;
+  }
+  return null;
+}
+
+/** Upload one file for the session's end user; the server's row (`id`...). */
+export function uploadFile(api, file) {
+  const form = new FormData();
+  form.append("file", file);
+  return api.request("/files/upload", { method: "POST", form });
 }
 
 /** The app's upload rules from `/parameters`, or null when files cannot be attached. */
@@ -38,17 +66,9 @@ export function uploadRules(params) {
     : image.transfer_methods;
   if (!enabled || (Array.isArray(methods) && !methods.includes("local_file"))) return null;
   const types = config.enabled ? config.allowed_file_types || [] : ["image"];
-  const accept = [];
-  for (const type of types) {
-    if (type === "custom") {
-      for (const ext of config.allowed_file_extensions || []) {
-        accept.push(ext.startsWith(".") ? ext : `.${ext}`);
-      }
-    } else if (EXTENSIONS[type]) {
-      accept.push(...EXTENSIONS[type].map((ext) => `.${ext}`));
-    }
-  }
+  const accept = allowedExtensions(types, config.allowed_file_extensions);
   return {
+    extensions: accept,
     accept: accept.join(","),
     limit: config.number_limits || image.number_limits || 3,
     system: params.system_parameters || {},
@@ -86,6 +106,11 @@ export function createUploads({ session, onError, onChange }) {
   }
 
   async function add(file) {
+    const refused = refusal(file, rules.extensions);
+    if (refused) {
+      onError(new Error(refused));
+      return;
+    }
     if (items.length >= rules.limit) {
       onError(new Error(`You can attach up to ${rules.limit} file(s) to a message.`));
       return;
@@ -100,11 +125,8 @@ export function createUploads({ session, onError, onChange }) {
     const item = { file, type, id: null, preview };
     items.push(item);
     render();
-    const form = new FormData();
-    form.append("file", file);
-    form.append("user", session.user);
     try {
-      const row = await session.api.request("/files/upload", { method: "POST", form });
+      const row = await uploadFile(session.api, file);
       item.id = row.id;
     } catch (error) {
       items = items.filter((other) => other !== item);

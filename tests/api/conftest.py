@@ -89,6 +89,24 @@ class LiveServer:
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
 
+    def site(self, app: str = "assistant") -> str:
+        """The app's chat site code (the site is published on first use)."""
+        info = self.call(self.services.sites.ensure(app))
+        return info.code
+
+    def origin(self) -> str:
+        return self.base_url.removesuffix("/v1")
+
+    def web_client(self, app: str = "assistant", *, passcode: str | None = None) -> httpx.Client:
+        """A browser-like client of the app's site, signed in (its own end-user session)."""
+        client = httpx.Client(
+            base_url=self.origin() + "/api", headers={"X-App-Code": self.site(app)}, timeout=10.0
+        )
+        self.clients.append(client)
+        body = {"passcode": passcode} if passcode is not None else {}
+        client.post("/passport", json=body).raise_for_status()
+        return client
+
     def slow(self, delay: float) -> None:
         self.registry.fake = FakeLLM(TOKENS * 40, delay)
 

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -94,8 +95,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "CHATFLOW_REDIS_PREFIX": prefix,
         "CHATFLOW_PING_INTERVAL": "0.5",
         "CHATFLOW_FAKE_TOKEN_DELAY": "0.05",
-        "CHATFLOW_WORKER_HEARTBEAT_SECONDS": "1",
+        "CHATFLOW_WORKER_HEARTBEAT_SECONDS": "2",
         "CHATFLOW_MODEL_BACKEND": "fake",
+        # Every worker writes its metrics here, as `chatflow serve --workers N` sets up.
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics")),
     }
     cluster = Cluster(schema, prefix, env, keys["assistant"], [])
     try:
@@ -116,6 +119,25 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 @pytest.fixture(scope="module")
 def workers(cluster: Cluster) -> tuple[str, str]:
     return cluster.start(), cluster.start()
+
+
+def _parameters_count(base: str) -> float:
+    text = httpx.get(f"{base.removesuffix('/v1')}/metrics", timeout=10).text
+    wanted = 'chatflow_http_requests_total{method="GET",route="/v1/parameters",status="200"}'
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(wanted)
+    )
+
+
+def test_metrics_of_every_worker_add_up_on_any_worker(
+    cluster: Cluster, workers: tuple[str, str]
+) -> None:
+    a, b = workers
+    before = _parameters_count(a)
+    for _ in range(3):
+        assert httpx.get(f"{b}/parameters", headers=cluster.auth).status_code == 200
+    assert _parameters_count(a) - before == 3  # served by B, counted in A's answer
+    assert _parameters_count(b) == _parameters_count(a)
 
 
 def _frames(response: httpx.Response) -> Iterator[tuple[str | None, dict[str, Any]]]:
@@ -221,46 +243,104 @@ def test_resume_is_scoped_and_checks_its_input(cluster: Cluster, workers: tuple[
         client.post(f"{a}/chat-messages/{payload['task_id']}/stop", json={"user": "alice"})
 
 
-async def _run_status(schema: str, message_id: str) -> tuple[str, str]:
+async def _message(schema: str, message_id: str) -> tuple[str, str, str]:
     dsn = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
     conn = await asyncpg.connect(dsn)
     try:
         row = await conn.fetchrow(
-            f'SELECT r.status, m.status FROM "{schema}".messages m '
+            f'SELECT r.status, m.status, m.answer FROM "{schema}".messages m '
             f'JOIN "{schema}".workflow_runs r ON r.id = m.workflow_run_id WHERE m.id = $1',
             message_id,
         )
     finally:
         await conn.close()
     assert row is not None
-    return str(row[0]), str(row[1])
+    return str(row[0]), str(row[1]), str(row[2])
 
 
-def test_a_dead_workers_run_is_failed_by_the_sweeper(
-    cluster: Cluster, workers: tuple[str, str]
-) -> None:
-    _, b = workers
+async def _redis_state(prefix: str, task_id: str) -> tuple[bytes | None, int]:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        closed = await client.hget(f"{prefix}:meta:{task_id}", "closed")  # type: ignore[misc]
+        task_key = int(await client.exists(f"{prefix}:task:{task_id}"))
+    finally:
+        await client.aclose()
+    return closed, task_key
+
+
+def test_kill_9_of_a_worker_mid_run(cluster: Cluster, workers: tuple[str, str]) -> None:
+    """kill -9 of the worker running an answer: within one heartbeat window (2 s here)
+    its run is failed with the partial answer saved, a client following the stream on
+    another worker gets `workflow_finished` (failed) and an `error` frame, the task's
+    Redis state is closed (a stop answers at once), another worker's run goes on
+    untouched, and a replacement worker serves at once."""
+    a, b = workers
     doomed = cluster.start()
     proc = cluster.procs[-1]
+    follower: list[dict[str, Any]] = []
     with httpx.Client(headers=cluster.auth, timeout=30) as client:
+        # Another worker's run, going on through the crash.
+        other_frames: list[dict[str, Any]] = []
+
+        def other_run() -> None:
+            with _start(client, a) as response:
+                other_frames.extend(p for _, p in _frames(response))
+
+        bystander = threading.Thread(target=other_run)
+        bystander.start()
         with _start(client, doomed, **RESUMABLE) as response:
             frames = _frames(response)
             _, payload = next(frames)
-            while payload["event"] != "message":
+            task_id = payload["task_id"]
+            url = f"{b}/chat-messages/{task_id}/events"
+            following = threading.Event()
+
+            def follow() -> None:
+                with client.stream("GET", url, params={"user": "alice"}) as r:
+                    for _, item in _frames(r):
+                        follower.append(item)
+                        following.set()
+
+            watcher = threading.Thread(target=follow)
+            watcher.start()
+            assert following.wait(10)
+            while payload["event"] != "message" or len(follower) < 8:
                 _, payload = next(frames)
-            proc.kill()  # no shutdown: its run is left `running` in the database
-        assert asyncio.run(_run_status(cluster.schema, payload["message_id"]))[0] == "running"
-        # A reconnecting client is not left hanging: the stream ends (with no terminal frame).
-        url = f"{b}/chat-messages/{payload['task_id']}/events"
-        with client.stream("GET", url, params={"user": "alice"}) as r:
-            replayed = [p["event"] for _, p in _frames(r)]
-        assert "workflow_finished" not in replayed and "message" in replayed
-        # Heartbeat TTL and sweep interval are 1 s here.
-        deadline = time.monotonic() + 15
-        while asyncio.run(_run_status(cluster.schema, payload["message_id"]))[0] == "running":
-            assert time.monotonic() < deadline, "the sweeper did not fail the run"
-            time.sleep(0.2)
-        assert asyncio.run(_run_status(cluster.schema, payload["message_id"])) == (
-            "failed",
-            "error",
-        )
+            proc.send_signal(signal.SIGKILL)
+            killed = time.monotonic()
+        message_id = payload["message_id"]
+        while asyncio.run(_message(cluster.schema, message_id))[0] == "running":
+            assert time.monotonic() - killed < 10, "the dead worker's run stayed running"
+            time.sleep(0.05)
+        failed_after = time.monotonic() - killed
+        print(f"\nkill -9 -> run failed in {failed_after:.2f} s (heartbeat window 2 s)")
+        watcher.join(10)
+        assert not watcher.is_alive()
+
+        # The follower's stream ended with the run's failure, not silently.
+        events = [f["event"] for f in follower]
+        assert events[-2:] == ["workflow_finished", "error"], events[-3:]
+        assert follower[-2]["data"]["status"] == "failed"
+        assert follower[-1]["status"] == 500 and "interrupted" in follower[-1]["message"]
+        # The partial answer is saved: exactly the text that was streamed before the crash.
+        streamed = "".join(f["answer"] for f in follower if f["event"] == "message")
+        assert streamed
+        assert asyncio.run(_message(cluster.schema, message_id)) == ("failed", "error", streamed)
+        # The task's Redis state is closed: a stop answers at once.
+        assert asyncio.run(_redis_state(cluster.prefix, task_id)) == (b"1", 0)
+        started = time.monotonic()
+        stop = client.post(f"{b}/chat-messages/{task_id}/stop", json={"user": "alice"})
+        assert stop.json() == {"result": "success"} and time.monotonic() - started < 1.5
+
+        # The other worker's run was untouched.
+        bystander.join(30)
+        assert other_frames[-1]["event"] == "workflow_finished"
+        assert other_frames[-1]["data"]["status"] == "succeeded"
+
+        # A replacement worker serves at once.
+        replacement = cluster.start()
+        chat = {"inputs": {}, "query": "hi", "user": "alice", "response_mode": "blocking"}
+        answer = client.post(f"{replacement}/chat-messages", json=chat)
+        assert answer.status_code == 200 and answer.json()["answer"]

@@ -85,3 +85,61 @@ async def test_unknown_stream_yields_nothing_and_closed_streams_expire() -> None
     await stream.close("t")
     await asyncio.sleep(0.05)
     assert [item async for item in stream.subscribe("t")] == []
+
+
+class _Text:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+async def _finished_run(streams: LocalEventStream[_Text], task_id: str, text: str) -> None:
+    await streams.open(task_id)
+    await streams.publish(task_id, _Text(text))
+    await streams.close(task_id)
+
+
+async def _replay(streams: LocalEventStream[_Text], task_id: str) -> list[str]:
+    return [event.text async for _, event in streams.subscribe(task_id)]
+
+
+async def test_finished_streams_are_bounded_by_count_oldest_dropped_first() -> None:
+    streams: LocalEventStream[_Text] = LocalEventStream(max_runs=3)
+    for i in range(5):
+        await _finished_run(streams, f"t{i}", f"answer {i}")
+    assert streams.kept_runs == 3
+    assert await _replay(streams, "t0") == [] and await _replay(streams, "t1") == []
+    assert await _replay(streams, "t4") == ["answer 4"]
+    streams.shutdown()
+
+
+async def test_finished_streams_are_bounded_by_bytes_and_running_ones_never_dropped() -> None:
+    streams: LocalEventStream[_Text] = LocalEventStream(max_bytes=10_000)
+    await streams.open("running")
+    await streams.publish("running", _Text("x" * 50_000))  # bigger than the bound itself
+    for i in range(20):
+        await _finished_run(streams, f"t{i}", "y" * 1_000)
+    assert streams.kept_bytes <= 10_000
+    assert 1 <= streams.kept_runs < 20
+    assert await _replay(streams, "t19") == ["y" * 1_000]
+    assert await _replay(streams, "t0") == []
+    # The running stream is whole: a client may still be following it.
+    follower = streams.subscribe("running")
+    number, event = await anext(follower)
+    assert (number, len(event.text)) == (1, 50_000)
+    await follower.aclose()  # type: ignore[attr-defined]
+    streams.shutdown()
+
+
+async def test_a_stream_bigger_than_the_bound_is_dropped_when_it_finishes() -> None:
+    streams: LocalEventStream[_Text] = LocalEventStream(max_bytes=10_000)
+    await _finished_run(streams, "small", "s")
+    await _finished_run(streams, "huge", "h" * 50_000)
+    assert streams.kept_runs == 0 and streams.kept_bytes == 0
+
+
+async def test_retention_still_expires_finished_streams() -> None:
+    streams: LocalEventStream[_Text] = LocalEventStream(retention=0.05)
+    await _finished_run(streams, "t", "hello")
+    assert await _replay(streams, "t") == ["hello"]
+    await asyncio.sleep(0.1)
+    assert await _replay(streams, "t") == [] and streams.kept_bytes == 0

@@ -190,8 +190,7 @@ async def test_stream_of_a_dead_worker_ends_and_its_runs_are_not_live(prefix: st
         await a.streams.publish("t", ITEMS[1])
         assert await b.live_runs(["run-a", "run-unknown"]) == {"run-a"}
         # Worker a dies: no more heartbeats, the stream is never closed.
-        for loop in a._loops:
-            loop.cancel()
+        a.stop_heartbeat()
         await asyncio.sleep(0.5)
         assert await b.live_runs(["run-a"]) == set()
         started = time.perf_counter()

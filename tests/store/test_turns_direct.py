@@ -125,6 +125,7 @@ async def test_a_turn_reads_back_through_the_orm(db: Database, held: bool) -> No
         end_user_id=world.alice,
         conversation_id=conversation_id,
         name="Named",
+        placeholder="n",  # the name the turn started the conversation with
     )
     async with db.session() as session:
         conversation = await session.get(Conversation, conversation_id)
@@ -140,6 +141,18 @@ async def test_a_turn_reads_back_through_the_orm(db: Database, held: bool) -> No
         stored = await load_conversation_variables(session, conversation_id)
     assert conversation is not None and message is not None and run is not None
     assert (conversation.name, conversation.dialogue_count) == ("Named", 1)
+    # A conversation renamed meanwhile keeps the name it was given.
+    await turns_repo.name_conversation(
+        db,
+        app_id=world.app_id,
+        end_user_id=world.alice,
+        conversation_id=conversation_id,
+        name="Generated later",
+        placeholder="n",
+    )
+    async with db.session() as session:
+        again = await session.get(Conversation, conversation_id)
+    assert again is not None and again.name == "Named"
     assert conversation.inputs == {"city": "Zürich"}
     assert conversation.created_at.tzinfo is UTC
     assert (message.query, message.answer, message.status) == ("héllo", "réponse", "normal")

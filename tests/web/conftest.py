@@ -12,12 +12,24 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from tests.api.conftest import LiveServer, live, server
 
 __all__ = ["live", "server"]
+
+# `expect` waits on what the page shows; on a busy machine that can take a while (it
+# returns as soon as the condition holds, so the bound costs nothing when things are fast).
+expect.set_options(timeout=30_000)
 
 CHROMIUM = Path(os.environ.get("CHATFLOW_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -28,6 +40,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
     "--disable-sync",
+    # A fake microphone (a tone) and no permission prompt: the dictation button can record.
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
 ]
 
 
@@ -75,6 +90,50 @@ def origin(server: LiveServer) -> str:
 
 
 def open_chat(page: Page, server: LiveServer, app: str = "assistant") -> None:
-    """Open the chat page with the app's key in the fragment and wait until it is ready."""
-    page.goto(f"{origin(server)}/#key={server.keys[app]}")
+    """Open the app's chat site and wait until the page is ready."""
+    page.goto(f"{origin(server)}/chat/{server.site(app)}")
     page.wait_for_selector("body.ready")
+
+
+def page_client(page: Page, server: LiveServer, app: str = "assistant") -> httpx.Client:
+    """The sites' API as this browser's end user (its session cookie), to check what the
+    server holds for it."""
+    code = server.site(app)
+    name = f"chatflow_site_{code}"
+    [token] = [c["value"] for c in page.context.cookies() if c["name"] == name]
+    client = httpx.Client(base_url=origin(server) + "/api", headers={"X-App-Code": code})
+    client.cookies.set(name, token, path="/api")
+    server.clients.append(client)
+    return client
+
+
+# Screenshots are test artifacts: bench/out is gitignored and CI keeps it.
+SHOTS = Path(
+    os.environ.get("CHATFLOW_TEST_SHOTS", Path(__file__).parents[2] / "bench/out/screenshots")
+)
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"  # axe-core 4.14.1 (MPL-2.0), from npm
+
+
+def shot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot as `SHOTS/name.png`."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def axe_violations(page: Page) -> list[dict[str, object]]:
+    """Serious and critical axe-core violations on the page as it is now (WCAG 2 A/AA).
+
+    The page's CSP admits only its own scripts: the context must bypass CSP to inject axe.
+    """
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        """async () => {
+          const r = await axe.run(document, {runOnly: {type: "tag",
+            values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}});
+          return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => n.target.join(" ")).slice(0, 5)}));
+        }"""
+    )
+    return [v for v in result if v["impact"] in ("serious", "critical")]

@@ -1,7 +1,8 @@
-"""The chat page at `/`, driven in Chromium against a live server with the fake model.
+"""The chat page of an app's site (`/chat/{code}`), driven in Chromium against a live
+server with the fake model.
 
-Each test uses a fresh browser profile, so a fresh end user (`chatflow.user` in
-localStorage). Server-side effects are checked through the Service API as that user.
+Each test uses a fresh browser profile, so a fresh end-user session (its cookie).
+Server-side effects are checked through the sites' API with that same cookie.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from chatflow.providers.base import LLMChunk, LLMRequest
 from chatflow.providers.fake import FakeLLM, FakeRegistry
 from chatflow.services.generation import SUGGEST_PROMPT
 from tests.api.conftest import ANSWER, TOKENS, LiveServer
-from tests.web.conftest import open_chat, origin
+from tests.web.conftest import open_chat, origin, page_client
 
 # The page does not depend on the database backend: SQLite only keeps the browser runs short.
 pytestmark = pytest.mark.parametrize("live", ["sqlite"], indirect=True)
@@ -52,12 +53,6 @@ class SuggestingRegistry(FakeRegistry):
 LIVE_REGISTRY = SuggestingRegistry
 
 
-def page_user(page: Page) -> str:
-    user: str = page.evaluate("localStorage.getItem('chatflow.user')")
-    assert user.startswith("web-")
-    return user
-
-
 def send(page: Page, text: str) -> None:
     page.fill("#query", text)
     page.press("#query", "Enter")
@@ -72,8 +67,10 @@ def wait_idle(page: Page) -> None:
     expect(page.locator("#send")).to_be_visible()
 
 
-def api_conversations(server: LiveServer, user: str) -> list[dict[str, Any]]:
-    body = server.client().get("/conversations", params={"user": user}).json()
+def api_conversations(
+    page: Page, server: LiveServer, app: str = "assistant"
+) -> list[dict[str, Any]]:
+    body = page_client(page, server, app).get("/conversations").json()
     data: list[dict[str, Any]] = body["data"]
     return data
 
@@ -115,7 +112,7 @@ def test_page_and_assets_have_types_and_caching(server: LiveServer) -> None:
 # ---- connecting -------------------------------------------------------------------
 
 
-def test_key_in_fragment_shows_the_app(page: Page, server: LiveServer) -> None:
+def test_site_link_shows_the_app(page: Page, server: LiveServer) -> None:
     open_chat(page, server)
     expect(page.locator("#app-name")).to_have_text("assistant")
     expect(page.locator("#app-description")).to_contain_text("friendly general-purpose")
@@ -124,23 +121,19 @@ def test_key_in_fragment_shows_the_app(page: Page, server: LiveServer) -> None:
         ["What can you do?", "Tell me a fun fact.", "Help me write a short poem."]
     )
     assert page.title() == "assistant"
-    # The key leaves the address bar at once and is remembered in this browser.
-    assert "#" not in page.url
-    assert page.evaluate("localStorage.getItem('chatflow.key')") == server.keys["assistant"]
+    # The session is an HttpOnly cookie: the page's script cannot read it.
+    assert page.evaluate("document.cookie") == ""
+    [cookie] = page.context.cookies()
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/api"
 
 
-def test_without_a_key_the_page_asks_for_one(page: Page, server: LiveServer) -> None:
+def test_an_unknown_site_says_so_without_a_trap(page: Page, server: LiveServer) -> None:
+    page.goto(origin(server) + "/chat/no-such-site")
+    expect(page.locator("#site-notice")).to_be_visible()
+    expect(page.locator("#site-notice-title")).to_have_text("This chat is not available")
+    expect(page.locator("dialog[open]")).to_have_count(0)
     page.goto(origin(server) + "/")
-    dialog = page.locator("#key-dialog")
-    expect(dialog).to_be_visible()
-    page.fill("#key-input", "app-not-a-real-key")
-    page.click("#key-form button[type=submit]")
-    expect(page.locator("#key-error")).to_contain_text("not accepted")
-    page.screenshot(path="/tmp/chat_page_key.png")
-    page.fill("#key-input", server.keys["assistant"])
-    page.press("#key-input", "Enter")
-    expect(dialog).to_be_hidden()
-    expect(page.locator("#app-name")).to_have_text("assistant")
+    expect(page.locator("#site-notice-title")).to_have_text("No chat here")
 
 
 # ---- chatting ---------------------------------------------------------------------
@@ -162,8 +155,7 @@ def test_streamed_answer_and_sidebar(page: Page, server: LiveServer) -> None:
     assert page.input_value("#query") == ""
     expect(page.locator("#starters")).to_be_hidden()
 
-    user = page_user(page)
-    [conversation] = api_conversations(server, user)
+    [conversation] = api_conversations(page, server)
     item = page.locator(f'.conv[data-id="{conversation["id"]}"]')
     expect(item).to_have_class(re.compile(r"\bactive\b"))
     expect(item.locator(".conv-open")).to_have_attribute("aria-current", "true")
@@ -171,7 +163,7 @@ def test_streamed_answer_and_sidebar(page: Page, server: LiveServer) -> None:
     send(page, "and again")
     expect(page.locator("#messages .msg.bot")).to_have_count(2)
     expect(last_answer(page)).to_have_text(ANSWER)
-    assert len(api_conversations(server, user)) == 1  # the same conversation continued
+    assert len(api_conversations(page, server)) == 1  # the same conversation continued
     page.screenshot(path=SHOT)
 
 
@@ -202,12 +194,11 @@ def test_stop_ends_the_answer_at_once(page: Page, server: LiveServer) -> None:
     assert len(shown) < len(full)
 
     # The server stopped too: the message is kept with a partial answer that stays put.
-    user = page_user(page)
-    [conversation] = api_conversations(server, user)
-    client = server.client()
+    [conversation] = api_conversations(page, server)
+    client = page_client(page, server)
 
     def stored() -> str:
-        params = {"user": user, "conversation_id": conversation["id"]}
+        params = {"conversation_id": conversation["id"]}
         answer: str = client.get("/messages", params=params).json()["data"][0]["answer"]
         return answer
 
@@ -221,8 +212,7 @@ def test_rename_and_delete_from_the_sidebar(page: Page, server: LiveServer) -> N
     open_chat(page, server)
     send(page, "hello")
     wait_idle(page)
-    user = page_user(page)
-    [conversation] = api_conversations(server, user)
+    [conversation] = api_conversations(page, server)
     item = page.locator(f'.conv[data-id="{conversation["id"]}"]')
 
     item.get_by_role("button", name=re.compile("^Rename")).click()
@@ -230,7 +220,7 @@ def test_rename_and_delete_from_the_sidebar(page: Page, server: LiveServer) -> N
     field.fill("Trip planning")
     field.press("Enter")
     expect(item.locator(".conv-open")).to_have_text("Trip planning")
-    assert api_conversations(server, user)[0]["name"] == "Trip planning"
+    assert api_conversations(page, server)[0]["name"] == "Trip planning"
 
     # Escape cancels a rename.
     item.get_by_role("button", name=re.compile("^Rename")).click()
@@ -243,7 +233,7 @@ def test_rename_and_delete_from_the_sidebar(page: Page, server: LiveServer) -> N
     expect(item).to_have_count(0)
     expect(page.locator("#conversations-empty")).to_be_visible()
     expect(page.locator("#messages .msg")).to_have_count(0)  # back to a new chat
-    assert api_conversations(server, user) == []
+    assert api_conversations(page, server) == []
 
 
 def test_reload_restores_the_conversation(page: Page, server: LiveServer) -> None:
@@ -253,7 +243,7 @@ def test_reload_restores_the_conversation(page: Page, server: LiveServer) -> Non
     send(page, "and this")
     wait_idle(page)
 
-    page.reload()  # no fragment any more: the key comes from localStorage
+    page.reload()  # the session cookie and the open conversation survive
     page.wait_for_selector("body.ready")
     expect(page.locator("#messages .msg.user .query")).to_have_text(["remember me", "and this"])
     expect(page.locator("#messages .msg.bot .answer")).to_have_text([ANSWER, ANSWER])

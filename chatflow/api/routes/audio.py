@@ -19,6 +19,8 @@ from chatflow.api._json import JSONResponse
 from chatflow.api.body_limit import BodyTooLarge
 from chatflow.api.deps import AppDep, ServicesDep
 from chatflow.errors import InvalidRequest
+from chatflow.services import Services
+from chatflow.services.apps import LoadedApp
 
 router = APIRouter()
 
@@ -40,6 +42,11 @@ class TextToAudioBody(BaseModel):
 
 @router.post("/audio-to-text")
 async def audio_to_text(request: Request, app: AppDep, services: ServicesDep) -> JSONResponse:
+    return JSONResponse({"text": await transcribe_form(request, services, app)})
+
+
+async def transcribe_form(request: Request, services: Services, app: LoadedApp) -> str:
+    """The text spoken in a multipart upload's `file` (the chat sites use this too)."""
     try:
         form = await request.form(max_files=1)
     except BodyTooLarge:
@@ -54,8 +61,7 @@ async def audio_to_text(request: Request, app: AppDep, services: ServicesDep) ->
         audio = await upload.read(services.audio.max_bytes + 1)
         filename = upload.filename or ""
         mime_type = upload.content_type or ""
-    text = await services.audio.transcribe(app, audio=audio, filename=filename, mime_type=mime_type)
-    return JSONResponse({"text": text})
+    return await services.audio.transcribe(app, audio=audio, filename=filename, mime_type=mime_type)
 
 
 @router.post("/text-to-audio")

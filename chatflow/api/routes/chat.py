@@ -26,6 +26,7 @@ async def send_chat_message(request: Request) -> Response:
     app = await get_app(request)
     services = services_of(request)
     body = await json_body(request, ChatMessageBody)
+    services.admission.check()
     handle = await services.chat.start(
         app,
         ChatRequest(

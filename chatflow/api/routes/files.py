@@ -13,6 +13,8 @@ from chatflow.api.body_limit import BodyTooLarge
 from chatflow.api.deps import AppDep, ServicesDep, blank_to_none
 from chatflow.api.file_headers import served
 from chatflow.errors import InvalidRequest
+from chatflow.services import Services
+from chatflow.services.apps import LoadedApp
 from chatflow.store.models import UploadFile
 
 router = APIRouter(tags=["Files"])
@@ -67,6 +69,15 @@ async def upload_file(request: Request, app: AppDep, services: ServicesDep) -> J
     """Store one file for the end user; errors are Dify's (`no_file_uploaded`,
     `too_many_files`, `filename_not_exists_error`, 413 `file_too_large`, 415
     `unsupported_file_type`)."""
+    row = await receive_upload(request, services, app, None)
+    return JSONResponse(upload_payload(row), status_code=201)
+
+
+async def receive_upload(
+    request: Request, services: Services, app: LoadedApp, user: str | None
+) -> UploadFile:
+    """Read a multipart upload and store it for `user` (else the form's `user` field:
+    the chat sites pass their session's user, which no form field can override)."""
     try:
         form = await request.form()
     except BodyTooLarge:
@@ -86,10 +97,12 @@ async def upload_file(request: Request, app: AppDep, services: ServicesDep) -> J
             raise InvalidRequest(
                 "The specified filename does not exist.", code="filename_not_exists_error"
             )
-        user = form.get("user")
-        row = await services.files.upload(
+        if user is None:
+            field = form.get("user")
+            user = field if isinstance(field, str) and field else None
+        return await services.files.upload(
             app,
-            user if isinstance(user, str) and user else None,
+            user,
             filename=upload.filename,
             mime_type=upload.content_type,
             size=upload.size if upload.size is not None else 0,
@@ -97,7 +110,6 @@ async def upload_file(request: Request, app: AppDep, services: ServicesDep) -> J
         )
     finally:
         await form.close()
-    return JSONResponse(upload_payload(row), status_code=201)
 
 
 @router.get("/files/{file_id}/preview")

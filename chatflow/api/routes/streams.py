@@ -33,7 +33,7 @@ _DESCRIPTION = (
 )
 
 
-async def _resume(
+async def resume_stream(
     services: Services,
     app: LoadedApp,
     task_id: str,
@@ -70,7 +70,7 @@ async def resume_chat_stream(
     user: str | None = Query(default=None, description="The end user that started the run."),
     last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
 ) -> Response:
-    return await _resume(services, app, task_id, user, last_event_id, workflow=False)
+    return await resume_stream(services, app, task_id, user, last_event_id, workflow=False)
 
 
 @router.get(
@@ -86,4 +86,4 @@ async def resume_workflow_stream(
     user: str | None = Query(default=None, description="The end user that started the run."),
     last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
 ) -> Response:
-    return await _resume(services, app, task_id, user, last_event_id, workflow=True)
+    return await resume_stream(services, app, task_id, user, last_event_id, workflow=True)

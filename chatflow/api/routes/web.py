@@ -1,7 +1,8 @@
-"""The built-in chat page: `/` and its assets from the `chatflow.web` package.
+"""The built-in chat page: `/chat/{code}` (an app's site) and its assets from the
+`chatflow.web` package.
 
-The page is static and talks to the Service API under `/v1` with the key from the URL
-fragment, so nothing here touches apps or keys. `index.html` is revalidated on every load
+The page is static and talks to the sites' API under `/api` (`routes/web_api.py`) with an
+end-user session cookie; it never sees a Service API key. `index.html` is revalidated on every load
 (ETag). Its script and style live under `/web/<version>/`, where the version is a hash of
 all assets: the ES modules import each other relatively and so inherit it, which lets a
 browser cache every asset for a year and still pick up a new release at once. An asset
@@ -27,17 +28,23 @@ MEDIA_TYPES = {
     "app.js": "text/javascript; charset=utf-8",
     "api.js": "text/javascript; charset=utf-8",
     "dom.js": "text/javascript; charset=utf-8",
+    "extras.js": "text/javascript; charset=utf-8",
+    "speech.js": "text/javascript; charset=utf-8",
+    "console.js": "text/javascript; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
+    "inputs.js": "text/javascript; charset=utf-8",
     "markdown.js": "text/javascript; charset=utf-8",
     "sidebar.js": "text/javascript; charset=utf-8",
     "uploads.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 _IMMUTABLE = "public, max-age=31536000, immutable"
-# The page runs only its own script and style and talks only to this origin. The key is
-# in the fragment, which browsers never send; `no-referrer` keeps even the path private.
+# The page runs only its own script and style and talks only to this origin;
+# `no-referrer` keeps the site's code (in the path) from other sites.
 _HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "media-src blob:; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     ),
     "Referrer-Policy": "no-referrer",
@@ -60,6 +67,7 @@ class Asset:
 class Bundle:
     version: str
     page: Asset
+    console: Asset
     assets: dict[str, Asset]
 
 
@@ -74,10 +82,14 @@ def bundle() -> Bundle:
     for name in sorted(assets):
         digest.update(name.encode() + b"\0" + assets[name].body)
     version = digest.hexdigest()[:12]
-    page = files.joinpath("index.html").read_text(encoding="utf-8")
-    for name in assets:
-        page = page.replace("{{" + name + "}}", f"{ASSET_PREFIX}/{version}/{name}")
-    return Bundle(version, Asset(page.encode("utf-8"), "text/html; charset=utf-8"), assets)
+
+    def html(name: str) -> Asset:
+        page = files.joinpath(name).read_text(encoding="utf-8")
+        for asset in assets:
+            page = page.replace("{{" + asset + "}}", f"{ASSET_PREFIX}/{version}/{asset}")
+        return Asset(page.encode("utf-8"), "text/html; charset=utf-8")
+
+    return Bundle(version, html("index.html"), html("console.html"), assets)
 
 
 def _serve(request: Request, asset: Asset, cache_control: str) -> Response:
@@ -88,8 +100,21 @@ def _serve(request: Request, asset: Asset, cache_control: str) -> Response:
 
 
 @router.api_route("/", methods=["GET", "HEAD"])
-async def chat_page(request: Request) -> Response:
+async def home(request: Request) -> Response:
+    """The same page; without a site code it says where the chat links come from."""
     return _serve(request, bundle().page, "no-cache")
+
+
+@router.api_route("/chat/{code}", methods=["GET", "HEAD"])
+async def chat_page(code: str, request: Request) -> Response:
+    """An app's site; the page asks `/api/site` whether the code is published."""
+    return _serve(request, bundle().page, "no-cache")
+
+
+@router.api_route("/console", methods=["GET", "HEAD"])
+async def console_page(request: Request) -> Response:
+    """The operator console; it signs in through `/console/api` (`routes/console_api.py`)."""
+    return _serve(request, bundle().console, "no-cache")
 
 
 @router.api_route(ASSET_PREFIX + "/{version}/{name}", methods=["GET", "HEAD"])

@@ -57,6 +57,7 @@ def _ts(value: Any) -> int | None:
 async def run_workflow(
     body: WorkflowRunBody, request: Request, app: AppDep, services: ServicesDep
 ) -> Response:
+    services.admission.check()
     handle = await services.workflows.start(
         app, WorkflowRequest(user=body.user, inputs=body.inputs, files=body.files)
     )

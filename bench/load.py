@@ -1,0 +1,201 @@
+"""Load figures: many concurrent streaming conversations on 1 and N workers (loopback).
+
+    python -m bench.load [--streams 1000] [--workers 1 4] [--seconds 10] [--write]
+
+Each configuration is a real `uvicorn` server (`bench/_server.py`) with the fake model
+and Postgres + Redis (a fresh `chatflow_load` database, a private Redis key prefix); the
+load comes from `bench/_loadgen.py` in another process. Measured per configuration:
+
+- `--streams` streaming conversations opened at once (a slow fake model: 20 tokens 0.25 s
+  apart, so every stream is still open when the last one opens): time to first event
+  p50/p99, errors, and server memory per open stream (RSS of every worker, all streams
+  open minus idle), plus a `/metrics` excerpt taken while they are all open;
+- throughput: blocking chats/s on echo.yml, 32 keep-alive connections, `--seconds`.
+
+And single-worker SQLite throughput against the bare Starlette floor (the same request
+and answer bytes), the ratio that group commit is meant to raise. `--write` puts the
+figures in bench/RESULTS.md (between the `load` markers).
+
+Postgres: `CHATFLOW_BENCH_PG` (an admin URL, default the local server's `postgres`
+database); Redis: `CHATFLOW_BENCH_REDIS` (default db 15 of the local server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from typing import Any
+
+import httpx
+
+from bench import _server
+from bench._stats import Summary
+from bench.http import ROOT, fake_env, floor, loadgen, spec
+from bench.soak import write_section
+
+PG_ADMIN = os.environ.get("CHATFLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("CHATFLOW_BENCH_REDIS", "redis://127.0.0.1:6379/15")
+LOAD_DB = "chatflow_load"
+EXCERPT = (
+    "chatflow_open_streams",
+    "chatflow_active_runs",
+    'chatflow_http_requests_total{method="POST",route="/v1/chat-messages",status="200"}',
+    "chatflow_db_pool_checked_out",
+    "chatflow_model_queue_depth",
+    'chatflow_node_runs_total{status="succeeded",type="llm"}',
+    'chatflow_model_tokens_total{kind="completion"}',
+)
+
+
+async def _reset_database() -> str:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{LOAD_DB}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{LOAD_DB}"')
+    finally:
+        await conn.close()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{LOAD_DB}"
+
+
+def _open_streams(url: str, pid: int, count: int) -> dict[str, Any]:
+    """Open `count` streams; at the moment all are open, sample memory and /metrics."""
+    params = spec(url, "streams", "llm", count=count, hold=1.0, connections=count + 10)
+    params["open_timeout"] = 180
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench._loadgen", json.dumps(params)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    rss, metrics, last = 0, "", ""
+    for line in proc.stdout:
+        last = line
+        if "all_open" in line:
+            rss = _server.rss_kib(pid)
+            metrics = httpx.get(f"{url}/metrics", timeout=30).text
+    proc.wait(timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"load generator failed: {proc.stderr.read()[-1500:]}")
+    result: dict[str, Any] = json.loads(last)
+    result["rss_open"] = rss
+    result["metrics"] = [line for line in metrics.splitlines() if line.rsplit(" ", 1)[0] in EXCERPT]
+    return result
+
+
+def measure_workers(workers: int, count: int, seconds: float) -> dict[str, Any]:
+    database_url = asyncio.run(_reset_database())
+    with tempfile.TemporaryDirectory(prefix="chatflow-load-") as data_dir:
+        env = {
+            **fake_env(data_dir, delay=0.25, database_url=database_url),
+            "CHATFLOW_REDIS_URL": REDIS,
+            "CHATFLOW_REDIS_PREFIX": f"load-{uuid.uuid4().hex[:8]}",
+            "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="chatflow-load-metrics-"),
+            "CHATFLOW_LOG_LEVEL": "warning",
+        }
+        with _server.start("ours", env=env, workers=workers, timeout=120) as (url, pid):
+            loadgen(spec(url, "ttfe", "llm", requests=5))  # warm-up, every worker
+            idle = _server.rss_kib(pid)
+            streams = _open_streams(url, pid, count)
+        env["CHATFLOW_FAKE_TOKEN_DELAY"] = "0"
+        with _server.start("ours", env=env, workers=workers, timeout=120) as (url, _):
+            loadgen(spec(url, "throughput", seconds=1, concurrency=4))
+            rate = loadgen(spec(url, "throughput", seconds=seconds, concurrency=32))
+    first = Summary.of(streams["first"])
+    return {
+        "workers": workers,
+        "count": count,
+        "first_p50_ms": first.p50 * 1e3,
+        "first_p99_ms": first.p99 * 1e3,
+        "errors": streams["error_count"],
+        "error_samples": streams["errors"][:5],
+        "kib_per_stream": (streams["rss_open"] - idle) / count,
+        "idle_mib": idle / 1024,
+        "open_mib": streams["rss_open"] / 1024,
+        "throughput": rate["ok"] / rate["elapsed"],
+        "throughput_errors": rate["errors"],
+        "metrics": streams["metrics"],
+    }
+
+
+def sqlite_ratio(seconds: float) -> dict[str, float]:
+    """Single-worker SQLite throughput (blocking echo.yml) against the floor."""
+    with tempfile.TemporaryDirectory(prefix="chatflow-load-") as data_dir:
+        with _server.start("ours", env=fake_env(data_dir)) as (url, _):
+            key = _server.api_key("echo")
+            body = {"inputs": {}, "query": "hello?", "user": "u", "response_mode": "blocking"}
+            answer = httpx.post(
+                f"{url}/v1/chat-messages", json=body, headers={"Authorization": f"Bearer {key}"}
+            ).content
+            loadgen(spec(url, "throughput", seconds=1, concurrency=4))
+            ours = loadgen(spec(url, "throughput", seconds=seconds, concurrency=32))
+    with floor(answer) as (url, _):
+        loadgen(spec(url, "throughput", seconds=1, concurrency=4))
+        base = loadgen(spec(url, "throughput", seconds=seconds, concurrency=32))
+    ours_rate, base_rate = ours["ok"] / ours["elapsed"], base["ok"] / base["elapsed"]
+    return {"ours": ours_rate, "floor": base_rate, "ratio": ours_rate / base_rate}
+
+
+def report(runs: list[dict[str, Any]], sqlite: dict[str, float] | None) -> str:
+    lines = [
+        "| workers (Postgres + Redis) | streams | first event p50 | p99 | errors | "
+        "memory per open stream | RSS idle -> all open | blocking chats/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for run in runs:
+        lines.append(
+            f"| {run['workers']} | {run['count']} | {run['first_p50_ms']:.0f} ms | "
+            f"{run['first_p99_ms']:.0f} ms | {run['errors']} | {run['kib_per_stream']:.0f} KiB | "
+            f"{run['idle_mib']:.0f} -> {run['open_mib']:.0f} MiB | {run['throughput']:.0f} "
+            f"({run['throughput_errors']} errors) |"
+        )
+    if sqlite is not None:
+        lines += [
+            "",
+            f"Single worker, SQLite, blocking echo.yml: {sqlite['ours']:.0f} msg/s against the "
+            f"bare Starlette floor's {sqlite['floor']:.0f} msg/s = {sqlite['ratio']:.2f}x "
+            "(target >= 0.25x; group commit of concurrent turns is the known next step).",
+        ]
+    for run in runs:
+        lines += [
+            "",
+            f"`/metrics` with {run['count']} streams open, {run['workers']} worker(s) "
+            "(summed over every worker):",
+            "",
+            "```",
+            *run["metrics"],
+            "```",
+        ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    args = parser.parse_args()
+    runs: list[dict[str, Any]] = []
+    for workers in args.workers:
+        runs.append(measure_workers(workers, args.streams, args.seconds))
+        print(json.dumps({k: v for k, v in runs[-1].items() if k != "metrics"}), flush=True)
+    sqlite = None if args.no_sqlite else sqlite_ratio(args.seconds)
+    text = report(runs, sqlite)
+    print(text)
+    if args.write:
+        write_section("load", "## Load (bench/load.py)\n\n" + text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""`python -m chatflow`: the same as the `chatflow` command."""
+
+from chatflow.cli import main
+
+main()

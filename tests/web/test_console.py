@@ -1,0 +1,217 @@
+"""The operator console at `/console`: sign-in, CSRF, apps (DSL import by drag and drop,
+the graph, the chat site), API keys, conversations and workflow runs, in Chromium and
+over HTTP, plus an accessibility scan."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from chatflow.errors import InvalidRequest
+from tests.api.conftest import ANSWER, LiveServer
+from tests.web.conftest import axe_violations, origin, shot
+
+pytestmark = pytest.mark.parametrize("live", ["sqlite"], indirect=True)
+
+USER, PASSWORD = "admin", "correct horse battery"
+
+DROPPED_DSL = """
+app: {name: dropped, mode: advanced-chat, description: Imported by drag and drop}
+kind: app
+version: 0.3.0
+workflow:
+  conversation_variables: []
+  environment_variables: []
+  features: {}
+  graph:
+    edges:
+    - {id: e1, source: start, sourceHandle: source, target: answer, targetHandle: target}
+    nodes:
+    - id: start
+      position: {x: 0, y: 0}
+      data: {type: start, title: Begin, variables: []}
+    - id: answer
+      position: {x: 320, y: 40}
+      data: {type: answer, title: Reply, answer: 'echo {{#sys.query#}}'}
+"""
+
+
+@pytest.fixture
+def operator(server: LiveServer) -> tuple[str, str]:
+    try:
+        server.call(server.services.operators.create(USER, PASSWORD))
+    except InvalidRequest:
+        pass  # made by an earlier test of this module's server
+    return USER, PASSWORD
+
+
+@pytest.fixture
+def console(server: LiveServer, operator: tuple[str, str]) -> Iterator[httpx.Client]:
+    """Signed in over HTTP; the CSRF token set as the page sets it."""
+    with httpx.Client(base_url=origin(server) + "/console/api") as client:
+        me = client.post("/login", json={"username": USER, "password": PASSWORD}).json()
+        client.headers["X-CSRF-Token"] = me["csrf_token"]
+        yield client
+
+
+@pytest.fixture
+def scan_context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, bypass_csp=True)
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+def test_login_cookie_and_wrong_passwords(server: LiveServer, operator: tuple[str, str]) -> None:
+    with httpx.Client(base_url=origin(server) + "/console/api") as client:
+        assert client.get("/apps").json()["code"] == "console_login_required"
+        wrong = client.post("/login", json={"username": USER, "password": "nope"})
+        assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_credentials"
+        unknown = client.post("/login", json={"username": "ghost", "password": PASSWORD})
+        assert unknown.json() == wrong.json()  # no hint which of the two was wrong
+        ok = client.post("/login", json={"username": USER, "password": PASSWORD})
+        cookie = ok.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
+        assert PASSWORD not in ok.text
+        assert client.get("/apps").status_code == 200
+
+
+def test_writes_need_the_csrf_token_and_the_same_origin(console: httpx.Client) -> None:
+    app_id = console.get("/apps").json()["data"][0]["id"]
+    token = console.headers.pop("X-CSRF-Token")
+    refused = console.post(f"/apps/{app_id}/keys")
+    assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+    assert (
+        console.post(f"/apps/{app_id}/keys", headers={"X-CSRF-Token": "x" * 43}).status_code == 403
+    )
+    console.headers["X-CSRF-Token"] = token
+    evil = console.post(f"/apps/{app_id}/keys", headers={"Origin": "https://evil.example"})
+    assert evil.status_code == 403
+    assert console.post("/logout").status_code == 204
+    assert console.get("/apps").status_code == 401
+
+
+def test_metrics_count_runs_errors_and_tokens(server: LiveServer, console: httpx.Client) -> None:
+    apps = {a["name"]: a["id"] for a in console.get("/apps").json()["data"]}
+    before = console.get(f"/apps/{apps['failing']}/metrics", params={"days": 3}).json()["days"]
+    chat = server.web_client("failing")
+    with chat.stream("POST", "/chat-messages", json={"query": "go", "inputs": {}}) as r:
+        r.read()
+    after = console.get(f"/apps/{apps['failing']}/metrics", params={"days": 3}).json()["days"]
+    assert len(after) == 3
+    assert after[-1]["runs"] == before[-1]["runs"] + 1
+    assert after[-1]["errors"] == before[-1]["errors"] + 1
+    assert console.get(f"/apps/{apps['failing']}/metrics", params={"days": "x"}).status_code == 400
+
+
+def test_a_revoked_key_stops_at_once(server: LiveServer, console: httpx.Client) -> None:
+    app = next(a for a in console.get("/apps").json()["data"] if a["name"] == "assistant")
+    created = console.post(f"/apps/{app['id']}/keys").json()
+    with httpx.Client(base_url=server.base_url) as api:
+        bearer = {"Authorization": f"Bearer {created['token']}"}
+        assert api.get("/info", headers=bearer).status_code == 200
+        assert console.delete(f"/apps/{app['id']}/keys/{created['id']}").status_code == 204
+        assert api.get("/info", headers=bearer).status_code == 401
+    listed = next(a for a in console.get("/apps").json()["data"] if a["id"] == app["id"])
+    assert created["id"] not in [k["id"] for k in listed["keys"]]
+    assert all(not k.get("token") for k in listed["keys"])  # tokens are never listed
+
+
+def _sign_in(page: Page, server: LiveServer) -> None:
+    page.goto(origin(server) + "/console")
+    page.get_by_label("Username").fill(USER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#who")).to_have_text(f"Signed in as {USER}")
+
+
+def test_console_in_the_browser(
+    scan_context: BrowserContext, server: LiveServer, operator: tuple[str, str]
+) -> None:
+    # Something to look at: a conversation (and so a run) on the assistant.
+    chat = server.web_client()
+    with chat.stream("POST", "/chat-messages", json={"query": "hi", "inputs": {}}) as r:
+        r.read()
+    page = scan_context.new_page()
+    page.goto(origin(server) + "/console")
+    expect(page.locator("#login-view")).to_be_visible()
+    shot(page, "console-login")
+    login_problems = axe_violations(page)
+    _sign_in(page, server)
+
+    # Import by drag and drop.
+    transfer = page.evaluate_handle(
+        """(text) => { const dt = new DataTransfer();
+             dt.items.add(new File([text], "dropped.yml", {type: "application/x-yaml"}));
+             return dt; }""",
+        DROPPED_DSL,
+    )
+    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
+    expect(page.locator("#import-result")).to_contain_text("Created dropped.")
+    expect(page.locator("#import-result")).to_contain_text("Its API key (shown once): app-")
+    expect(page.locator("#app-title")).to_have_text("dropped")
+    graph = page.locator("#graph svg")
+    expect(graph.locator(".node")).to_have_count(2)
+    expect(graph.locator(".edge")).to_have_count(1)
+    expect(graph).to_have_attribute("aria-label", re.compile(r"Begin \(start\), Reply \(answer\)"))
+    expect(page.locator("#site-enabled")).to_be_checked()
+    site_url = page.locator("#site-link").inner_text()
+    assert re.fullmatch(rf"{re.escape(origin(server))}/chat/[\w-]+", site_url)
+    shot(page, "console-app-graph")
+
+    # Withdraw the site, and it is gone for browsers.
+    page.locator("#site-enabled").uncheck()
+    expect(page.locator("#site-link")).to_be_hidden()
+    code = site_url.rsplit("/", 1)[1]
+    gone = httpx.get(f"{origin(server)}/api/site", headers={"X-App-Code": code})
+    assert gone.status_code == 404
+    page.locator("#site-enabled").check()
+    expect(page.locator("#site-link")).to_be_visible()
+
+    # Keys: create (shown once) and revoke.
+    page.get_by_role("tab", name="API keys").click()
+    expect(page.locator("#keys tr")).to_have_count(1)
+    page.get_by_role("button", name="Create API key").click()
+    expect(page.locator("#new-key code")).to_have_text(re.compile(r"^app-\w{24}$"))
+    expect(page.locator("#keys tr")).to_have_count(2)
+    shot(page, "console-keys")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#keys tr").first.get_by_role("button", name=re.compile("^Revoke")).click()
+    expect(page.locator("#keys tr")).to_have_count(1)
+
+    # The assistant: its metrics, its conversation and its run with the node timeline.
+    page.get_by_role("button", name=re.compile("assistant$")).click()
+    expect(page.locator("#app-title")).to_have_text("assistant")
+    totals = page.locator("#metrics .metric-total")
+    expect(totals).to_have_count(4)
+    runs, errors = (int(totals.nth(i).inner_text()) for i in range(2))
+    assert runs >= 1 and errors == 0
+    expect(page.locator("#metrics svg").first).to_have_attribute(
+        "aria-label", re.compile(rf"^Runs: {runs} over 14 days")
+    )
+    shot(page, "console-metrics")
+    page.get_by_role("tab", name="Conversations").click()
+    page.locator("#conv-list button").first.click()
+    expect(page.locator("#conv-messages .console-msg").first).to_contain_text(ANSWER)
+    page.keyboard.press("Shift+Tab")  # keyboard: arrows move between tabs
+    page.get_by_role("tab", name="Conversations").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Workflow runs")).to_have_attribute("aria-selected", "true")
+    page.locator("#run-list button").first.click()
+    timeline = page.locator("#run-detail .timeline .step")
+    expect(timeline.locator(".step-title")).to_have_text(["Start", "LLM", "Answer"])
+    timeline.nth(1).locator("summary").click()
+    expect(timeline.nth(1).locator("pre").last).to_contain_text(ANSWER)
+    shot(page, "console-run-timeline")
+    problems = {"login": login_problems, "light": axe_violations(page)}
+    page.emulate_media(color_scheme="dark")
+    shot(page, "console-dark")
+    problems["dark"] = axe_violations(page)
+    assert problems == {"login": [], "light": [], "dark": []}
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#login-view")).to_be_visible()
