@@ -210,6 +210,14 @@ class Settings(BaseSettings):
     template_max_length: int = Field(
         default=400_000, description="Max length of a template-transform node's output."
     )
+    extract_timeout_seconds: float = Field(
+        default=30.0,
+        description="CPU seconds one document parse (PDF, DOCX, spreadsheet) may use in its "
+        "child process.",
+    )
+    extract_memory_mb: int = Field(
+        default=512, description="Memory limit of one document parse's child process, in MiB."
+    )
     code_workers: int = Field(
         default=4, description="Code sandbox: how many code jobs may run at the same time."
     )
@@ -230,10 +238,60 @@ class Settings(BaseSettings):
         default=True,
         description="Code sandbox: run jobs in an empty network namespace when permitted.",
     )
+    code_allow_weak_sandbox: bool = Field(
+        default=False,
+        description="Code sandbox: run code nodes even where the kernel offers no seccomp, "
+        "no unprivileged uid or no file-system wall (mount namespace or Landlock); "
+        "off, such code nodes fail with a clear error.",
+    )
+    code_landlock: bool = Field(
+        default=True,
+        description="Code sandbox: add Landlock where the kernel has it (a second wall; off "
+        "shows that the others hold alone).",
+    )
 
     # HTTP
     ping_interval: float = Field(default=10.0, description="Seconds between SSE keep-alive pings.")
     upload_max_mb: int = Field(default=15, description="Default max upload size in MB.")
+    upload_request_max_mb: int = Field(
+        default=100,
+        description="Largest multipart request body (file upload, audio) in MB, enforced "
+        "while reading: past it the upload stops and the answer is 413.",
+    )
+    query_max_chars: int = Field(
+        default=100_000, description="Longest `query` of a chat message, in characters."
+    )
+    user_max_chars: int = Field(
+        default=255, description="Longest `user` (end-user id) of a request, in characters."
+    )
+    input_max_chars: int = Field(
+        default=100_000,
+        description="Largest value of one input (a string's length, a JSON value's encoded "
+        "length), in characters.",
+    )
+    inputs_max_count: int = Field(default=100, description="Most values in a request's `inputs`.")
+    files_per_message_max: int = Field(
+        default=10,
+        description="Most files in one request's `files`; an app's lower `number_limits` wins.",
+    )
+    remote_file_max_mb: int = Field(
+        default=15,
+        description="Largest remote file (`remote_url`) a run may fetch, in MB; the download "
+        "stops at the limit.",
+    )
+    remote_files_per_run_max: int = Field(
+        default=10, description="Most remote files one run may fetch."
+    )
+    max_active_runs_per_app: int = Field(
+        default=100,
+        description="Most runs one app may have going at once in a worker process; past it "
+        "requests get 429 too_many_requests (0: no limit).",
+    )
+    request_max_kb: int = Field(
+        default=1024,
+        description="Largest request body of every other route in KiB, enforced while "
+        "reading (413 file_too_large).",
+    )
     web_session_days: float = Field(
         default=30.0,
         gt=0,

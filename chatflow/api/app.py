@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from chatflow.api.body_limit import BodyLimit
 from chatflow.api.errors import install_error_handlers
 from chatflow.api.middleware import OperationsMiddleware
 from chatflow.api.openapi import install_docs, operation_id
@@ -122,6 +123,11 @@ def create_app(
     app.include_router(web_api.router)  # the chat sites' own API at `/api`
     app.include_router(console_api.router)  # the operator console's API
     app.include_router(web.router)  # the chat page at `/chat/{code}`
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.request_max_kb * 1024,
+        upload_max_bytes=settings.upload_request_max_mb * 1024 * 1024,
+    )
     return app
 
 

@@ -19,15 +19,22 @@ from chatflow.providers.base import Usage
 
 STATE_VERSION = 1
 _FILE_KEY = "__chatflow_file__"
+_DICT_KEY = "__chatflow_dict__"  # a user mapping that looks like a tag, kept as data
 _USAGE_PRICES = tuple(f.name for f in dataclasses.fields(Usage) if f.type in ("Decimal", Decimal))
 
 
 def encode(value: Any) -> Any:
-    """A pool value as JSON-compatible data (files tagged so they come back as files)."""
+    """A pool value as JSON-compatible data (files tagged so they come back as files).
+
+    A plain mapping shaped like a tag (user JSON such as `{"__chatflow_file__": {...}}`)
+    is wrapped, so that a resume gives back the same dict and never a forged `File`."""
     if isinstance(value, File):
         return {_FILE_KEY: dataclasses.asdict(value)}
     if isinstance(value, Mapping):
-        return {str(k): encode(v) for k, v in value.items()}
+        encoded = {str(k): encode(v) for k, v in value.items()}
+        if len(encoded) == 1 and next(iter(encoded)) in (_FILE_KEY, _DICT_KEY):
+            return {_DICT_KEY: encoded}
+        return encoded
     if isinstance(value, list | tuple):
         return [encode(v) for v in value]
     if isinstance(value, Decimal):
@@ -39,6 +46,8 @@ def decode(value: Any) -> Any:
     if isinstance(value, dict):
         if _FILE_KEY in value and len(value) == 1:
             return File(**value[_FILE_KEY])
+        if _DICT_KEY in value and len(value) == 1:
+            return {k: decode(v) for k, v in value[_DICT_KEY].items()}
         return {k: decode(v) for k, v in value.items()}
     if isinstance(value, list):
         return [decode(v) for v in value]

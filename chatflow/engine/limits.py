@@ -28,3 +28,6 @@ class EngineLimits:
     # Characters of one document's extracted text an LLM prompt may carry (ours; Dify
     # sends documents natively and has no such cap).
     llm_document_max_chars: int = 100_000
+    # Parsing one document (PDF, DOCX, spreadsheet...) in its child process.
+    extract_timeout_seconds: float = 30.0
+    extract_memory_mb: int = 512

@@ -37,6 +37,26 @@ METADATA_ADDRESSES = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )
 
+# IANA's special-purpose registries (IPv4 and IPv6), whole: a range that is "globally
+# reachable" there (6to4 relays, AMT, AS112) still leads somewhere the operator did not
+# choose. Tunnels and translators that embed an IPv4 address (6to4, Teredo, NAT64,
+# IPv4-mapped/compatible/translated) are refused as a whole rather than decoded.
+SPECIAL_NETWORKS: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+        "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.31.196.0/24",
+        "192.52.193.0/24", "192.88.99.0/24", "192.168.0.0/16", "192.175.48.0/24",
+        "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+        "255.255.255.255/32",
+        "::/128", "::1/128", "::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96",
+        "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "2002::/16",
+        "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+    )
+)  # fmt: skip
+# Outside 2000::/3 nothing is assigned as global unicast: refused whatever it is.
+GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+
 
 class SSRFBlocked(ChatflowError):
     """An outbound request to a target the SSRF guard refuses."""
@@ -98,15 +118,18 @@ class SSRFPolicy:
         if self.host_allowed(host) or self.address_allowed(address):
             return
         if blocked(address):
-            raise SSRFBlocked(
-                f"requests to {host} ({address}) are not allowed: not a public address"
-            )
+            # The host as the caller wrote it, never the address it resolved to: that
+            # would map the internal network for whoever controls the URL.
+            raise SSRFBlocked(f"requests to {host} are not allowed: not a public address")
 
 
 def blocked(address: IPAddress) -> bool:
     """True for every address that is not plainly public."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.scope_id is not None or address not in GLOBAL_UNICAST_V6:
+            return True
+    if any(address in network for network in SPECIAL_NETWORKS):
+        return True
     return (
         address in METADATA_ADDRESSES
         or not address.is_global
@@ -121,7 +144,7 @@ def blocked(address: IPAddress) -> bool:
 
 def _ip_literal(host: str) -> IPAddress | None:
     try:
-        return ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(host.strip("[]").split("%")[0])
     except ValueError:
         return None
 
@@ -145,15 +168,20 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         for address in addresses:
             # A name that resolves to any refused address is refused as a whole.
             self._policy.check_address(host, address)
-        last_error: Exception | None = None
+        timed_out = False
         for address in addresses:
             try:
                 return await self._inner.connect_tcp(
                     str(address), port, timeout, local_address, socket_options
                 )
-            except httpcore.ConnectError as exc:  # try the next address, like a browser
-                last_error = exc
-        raise last_error or httpcore.ConnectError(f"could not connect to {host}")
+            except httpcore.ConnectError:  # try the next address, like a browser
+                continue
+            except httpcore.ConnectTimeout:
+                timed_out = True
+        # The OS's message names the address dialled; the caller only learns the host.
+        if timed_out:
+            raise httpcore.ConnectTimeout(f"connecting to {host}:{port} timed out")
+        raise httpcore.ConnectError(f"could not connect to {host}:{port}")
 
     async def connect_unix_socket(
         self,

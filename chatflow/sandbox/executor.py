@@ -69,8 +69,24 @@ class SandboxInfo:
 
     network_namespace: bool
     landlock_abi: int
-    runs_as_nobody: bool = False
+    runs_as_nobody: bool = False  # as root: each job under a uid of its own
+    seccomp: bool = False
+    jail: bool = False
+    pid_namespace: bool = False
+    user_namespace: bool = False
+    strong: bool = False
     libraries: tuple[str, ...] = ()  # third-party modules code may import
+
+    def missing(self) -> list[str]:
+        """The layers a strong sandbox needs that this kernel did not give."""
+        gaps = []
+        if not self.seccomp:
+            gaps.append("seccomp")
+        if not (self.jail or self.landlock_abi >= 1):
+            gaps.append("a file-system wall (mount namespace or Landlock)")
+        if not (self.runs_as_nobody or self.user_namespace or os.geteuid() != 0):
+            gaps.append("an unprivileged uid")
+        return gaps
 
 
 class _Process:
@@ -153,6 +169,9 @@ class SandboxExecutor:
         memory_mb: int = 256,
         max_output_bytes: int = 5 * 1024 * 1024,
         network_namespace: bool = True,
+        allow_weak: bool = False,
+        landlock: bool = True,
+        audit_hook: bool = True,
         network: bool = True,
         ssrf_allow: str = "",
     ) -> None:
@@ -163,6 +182,11 @@ class SandboxExecutor:
         self.memory_bytes = memory_mb * 1024 * 1024
         self.max_output_bytes = max_output_bytes
         self.network_namespace = network_namespace
+        self.allow_weak = allow_weak
+        # Off only to prove the other walls hold on kernels without Landlock (tests).
+        self.landlock = landlock
+        # Off only to prove the kernel walls hold by themselves (tests/security).
+        self.audit_hook = audit_hook
         self._slots = asyncio.Semaphore(workers)
         self._lock = asyncio.Lock()
         self._process: _Process | None = None
@@ -178,6 +202,8 @@ class SandboxExecutor:
             memory_mb=settings.code_memory_mb,
             max_output_bytes=settings.code_max_output_bytes,
             network_namespace=settings.code_network_namespace,
+            allow_weak=settings.code_allow_weak_sandbox,
+            landlock=settings.code_landlock,
             network=settings.code_network,
             ssrf_allow=settings.ssrf_allow,
         )
@@ -237,6 +263,7 @@ class SandboxExecutor:
             m.SANDBOX_QUEUE.dec()
         m.SANDBOX_RUNNING.inc()
         try:
+            await self._refuse_if_weak()
             try:
                 outcome = await self._submit(job, timeout)
             except _ProcessExited:
@@ -259,6 +286,20 @@ class SandboxExecutor:
         if error_kind == "timeout":
             message = f"code execution timed out after {timeout:g}s"
         raise SandboxError(message, kind=error_kind)
+
+    async def _refuse_if_weak(self) -> None:
+        """Code runs only in a sandbox that holds without the audit hook, unless the
+        operator accepted less (`CHATFLOW_CODE_ALLOW_WEAK_SANDBOX`)."""
+        info = (await self._ensure()).info
+        if info.strong or self.allow_weak:
+            return
+        raise SandboxError(
+            "code nodes are disabled: this kernel does not offer "
+            + ", ".join(info.missing())
+            + " for the code sandbox; set CHATFLOW_CODE_ALLOW_WEAK_SANDBOX=true to run "
+            "code with weaker isolation",
+            kind="unavailable",
+        )
 
     async def _submit(self, job: dict[str, Any], wall: float) -> dict[str, Any]:
         process = await self._ensure()
@@ -300,7 +341,7 @@ class SandboxExecutor:
 
     async def _spawn(self) -> _Process:
         workdir = tempfile.mkdtemp(prefix="chatflow-sandbox-")
-        os.chmod(workdir, 0o711)  # job dirs inside are handed to `nobody` when run as root
+        os.chmod(workdir, 0o711)  # job dirs inside are handed to each job's own uid
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-I",
@@ -319,6 +360,8 @@ class SandboxExecutor:
         process.send(
             {
                 "netns": self.network_namespace,
+                "landlock": self.landlock,
+                "audit_hook": self.audit_hook,
                 "network": self.network,
                 "site_dirs": _library_dirs(),
             }
@@ -331,6 +374,11 @@ class SandboxExecutor:
             network_namespace=bool(ready.get("netns")),
             landlock_abi=int(ready.get("landlock", 0)),
             runs_as_nobody=bool(ready.get("nobody")),
+            seccomp=bool(ready.get("seccomp")),
+            jail=bool(ready.get("jail")),
+            pid_namespace=bool(ready.get("pidns")),
+            user_namespace=bool(ready.get("user_namespace")),
+            strong=bool(ready.get("strong")),
             libraries=tuple(ready.get("libraries") or ()),
         )
         process.reader = asyncio.create_task(process.dispatch())

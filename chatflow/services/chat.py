@@ -16,10 +16,11 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chatflow.engine.events import Event
 from chatflow.engine.files import File, to_json
 from chatflow.engine.nodes.base import Turn
 from chatflow.engine.nodes.start import coerce_inputs
@@ -28,12 +29,16 @@ from chatflow.engine.variables import VariablePool
 from chatflow.errors import InvalidRequest, NotFound
 from chatflow.services.apps import LoadedApp
 from chatflow.services.features import TurnFeatures
-from chatflow.services.file_inputs import build_files, build_inputs, restore
+from chatflow.services.file_inputs import build_files, build_inputs, restore_inputs
+from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.generation import generate_name, query_name
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.idle import IdleGate
 from chatflow.services.recorder import TurnRecorder, changed_variables, run_end
+from chatflow.services.request_limits import ActiveRuns, RequestLimits, gated
+from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
+from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import (
     HISTORY_TURNS,
     RunDeps,
@@ -89,7 +94,7 @@ class _Prepared:
     new_conversation: dict[str, Any] | None
 
 
-class ChatService:
+class ChatService(RunsWithFiles):
     def __init__(
         self, deps: RunDeps, pauses: HumanInputService, features: TurnFeatures | None = None
     ) -> None:
@@ -98,6 +103,10 @@ class ChatService:
         self._engine = deps.engine
         self._tasks = deps.tasks
         self.streams = deps.streams
+        self.files: FileService | None = None  # wired by the container
+        self.tool_files: ToolFileService | None = None
+        self.limits = RequestLimits()
+        self.active_runs = ActiveRuns(limit=0)
         # Moderation and annotation reply around the graph run (None: the graph only).
         self._features = features
         self._background: set[asyncio.Task[Any]] = set()
@@ -113,6 +122,16 @@ class ChatService:
             raise InvalidRequest(
                 "Please check if your app mode matches the right API route.", code="not_chat_app"
             )
+        self.limits.check(
+            query=request.query,
+            user=request.user,
+            inputs=request.inputs,
+            files=request.files,
+            file_rules=app.dsl.features.file_upload,
+        )
+        return await gated(self.active_runs, app.id, lambda: self._start(app, request))
+
+    async def _start(self, app: LoadedApp, request: ChatRequest) -> TurnHandle:
         query = request.query.replace("\x00", "")
         task_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
         declared = app.dsl.conversation_variables
@@ -242,7 +261,7 @@ class ChatService:
             conversation_id=conversation.id,
             dialogue_count=conversation.dialogue_count + 1,
             # Dify: a continued conversation keeps the inputs it started with.
-            inputs=restore(dict(conversation.inputs)),
+            inputs=restore_inputs(app.input_variables, dict(conversation.inputs)),
             values=values,
             history=await messages_repo.history(session, conversation.id, HISTORY_TURNS),
             new_conversation=None,
@@ -324,15 +343,19 @@ class ChatService:
         held: RunStart | None = None,
     ) -> TurnEnded:
         recorder = TurnRecorder(time.time())
-        graph = functools.partial(
-            run_graph,
-            app.graph,
-            pool=pool,
-            services=self._engine,
-            history=history,
-            run_id=info.workflow_run_id,
-            inputs=inputs,
-        )
+        secrets = masker_for(app.dsl)
+
+        def graph() -> AsyncIterator[Event]:
+            events = run_graph(
+                app.graph,
+                pool=pool,
+                services=self._run_services(app.id, info.user),
+                history=history,
+                run_id=info.workflow_run_id,
+                inputs=inputs,
+            )
+            return masked(events, secrets)
+
         query = str(pool.get(("sys", "query"), ""))
         features = (
             self._features.around(app, info, query=query, inputs=inputs) if self._features else None

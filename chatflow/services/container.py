@@ -34,6 +34,7 @@ from chatflow.services.knowledge import KnowledgeService
 from chatflow.services.knowledge_base import DatasetKnowledgeBase
 from chatflow.services.moderation import ModerationService
 from chatflow.services.operators import OperatorService
+from chatflow.services.request_limits import ActiveRuns, RequestLimits
 from chatflow.services.runtime import Runtime, open_runtime
 from chatflow.services.sites import SiteService
 from chatflow.services.tool_files import ToolFileService
@@ -64,6 +65,8 @@ def engine_limits(settings: Settings) -> EngineLimits:
         code_max_precision=settings.code_max_precision,
         code_timeout_seconds=settings.code_timeout_seconds,
         template_max_length=settings.template_max_length,
+        extract_timeout_seconds=settings.extract_timeout_seconds,
+        extract_memory_mb=settings.extract_memory_mb,
     )
 
 
@@ -124,6 +127,8 @@ class Services:
             LocalFileStorage(settings.data_dir / "uploads"),
             upload_max_mb=settings.upload_max_mb,
             ssrf_allow=settings.ssrf_allow,
+            remote_max_mb=settings.remote_file_max_mb,
+            remote_per_run=settings.remote_files_per_run_max,
         )
         embedder = models.embedder()
         knowledge = KnowledgeService(
@@ -147,7 +152,8 @@ class Services:
             build_tool_registry(settings),
             files=tool_files,
             settings=settings,
-            services={"models": models, "file_reader": files.read},
+            # Tools read files as the run that calls them (`FileService.reader_for_caller`).
+            services={"models": models, "file_reader_for": files.reader_for_caller},
         )
         agent_mcp = AgentMcpServers(settings.ssrf_allow, tool_files)
         engine = EngineServices(
@@ -156,9 +162,8 @@ class Services:
             code=sandbox,
             tools=tools,
             mcp=agent_mcp,
-            file_reader=files.read,
-            # http-request bodies become tool files too (signed URL, `tool_files` row).
-            file_saver=tool_files.save,
+            # Files are read and saved per run, scoped to its app and end user
+            # (`RunsWithFiles`); http-request bodies become tool files (`tool_files` rows).
             ssrf_allow=settings.ssrf_allow,
             knowledge=DatasetKnowledgeBase(db, knowledge),
         )
@@ -174,6 +179,11 @@ class Services:
         human_input = HumanInputService(deps, apps)
         chat = ChatService(deps, human_input, features)
         workflows = WorkflowService(deps, human_input)
+        chat.files = workflows.files = human_input.files = files
+        chat.tool_files = workflows.tool_files = human_input.tool_files = tool_files
+        chat.limits = workflows.limits = RequestLimits.from_settings(settings)
+        # One count for both routes: an app's chat turns and workflow runs together.
+        chat.active_runs = workflows.active_runs = ActiveRuns(settings.max_active_runs_per_app)
         sites = SiteService(db, apps, session_days=settings.web_session_days)
         if sweep:  # servers ingest documents; the CLI starts it when it needs it
             await knowledge.start()

@@ -119,6 +119,11 @@ async def build_inputs(
             "allowed_file_upload_methods": extra.get("allowed_file_upload_methods") or [],
         }
         items = value if isinstance(value, list) else [value]
+        # Dify's file-list `max_length` (its form's file count), enforced server-side.
+        if variable.max_length and len(items) > variable.max_length:
+            raise InvalidRequest(
+                f"{variable.variable} in input form must have at most {variable.max_length} files"
+            )
         files = await build_files(session, app, end_user_id, items, rules)
         if variable.type == "file":
             if len(files) != 1:
@@ -129,8 +134,21 @@ async def build_inputs(
     return out
 
 
+def restore_inputs(variables: Sequence[InputVariable], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored conversation inputs back as values: only `file` / `file-list` variables
+    become `File`s again. A `json`, `number` or `checkbox` input that carries a dict
+    tagged as a file stays that dict: user-shaped JSON never turns into a file (which
+    would read whatever upload id it names on the next turn)."""
+    kinds = {variable.variable: variable.type for variable in variables}
+    return {
+        name: restore(value) if kinds.get(name) in ("file", "file-list") else value
+        for name, value in inputs.items()
+    }
+
+
 def restore(value: Any) -> Any:
-    """The reverse of `files.to_json`: stored file dicts become `File`s again."""
+    """The reverse of `files.to_json`: stored file dicts become `File`s again (for values
+    that are files by declaration; see `restore_inputs`)."""
     if isinstance(value, list):
         return [restore(item) for item in value]
     if isinstance(value, Mapping):

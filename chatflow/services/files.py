@@ -9,11 +9,13 @@ remote URL fetched through the SSRF guard.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from chatflow.engine.files import File
+from chatflow.engine.nodes.base import EngineServices, ToolCaller
 from chatflow.errors import ChatflowError, InvalidRequest, NotFound
 from chatflow.net.ssrf import guarded_client
 from chatflow.services.apps import LoadedApp
@@ -23,16 +25,14 @@ from chatflow.services.file_types import (
     file_type,
     size_limit,
 )
-from chatflow.services.tool_files import TOOL_PREFIX as _TOOL_PREFIX
+from chatflow.services.tool_files import ToolFileService
 from chatflow.store import Database
 from chatflow.store import end_users as end_users_repo
 from chatflow.store import files as files_repo
-from chatflow.store.models import UploadFile
+from chatflow.store.models import EndUser, ToolFile, UploadFile
 from chatflow.store.storage import FileStorage
 
 _NAME_MAX = 200  # Dify shortens longer names, keeping the extension
-# The most a remote file may weigh when the engine fetches it (Dify's largest limit).
-_REMOTE_MAX_BYTES = 100 * 1024 * 1024
 
 
 class FileTooLarge(ChatflowError):
@@ -48,6 +48,27 @@ class UnsupportedFileType(ChatflowError):
 class FileNotFound(ChatflowError):
     code = "file_not_found"
     status = 404
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FileScope:
+    """Whose run reads: files of another app or another end user do not exist for it.
+    `user` is the end user's session id (the request's `user`; tools' `user_id`)."""
+
+    app_id: str
+    user: str
+
+
+def _valid_id(file_id: str) -> str:
+    """Upload and tool-file ids are UUIDs the server made; anything else (`../x`, a
+    path, another spelling) names no file."""
+    try:
+        parsed = uuid.UUID(file_id)
+    except (ValueError, AttributeError, TypeError):
+        raise NotFound(f"File not found: {file_id}") from None
+    if str(parsed) != file_id.lower():
+        raise NotFound(f"File not found: {file_id}")
+    return str(parsed)
 
 
 def _clean_name(filename: str, extension: str) -> str:
@@ -67,11 +88,15 @@ class FileService:
         *,
         upload_max_mb: int = 15,
         ssrf_allow: str = "",
+        remote_max_mb: int = 15,
+        remote_per_run: int = 10,
     ) -> None:
         self._db = db
         self.storage = storage
         self._upload_max_mb = upload_max_mb
         self._ssrf_allow = ssrf_allow
+        self._remote_max_bytes = remote_max_mb * 1024 * 1024
+        self._remote_per_run = remote_per_run
 
     async def upload(
         self,
@@ -142,19 +167,68 @@ class FileService:
 
     # -- the engine's side ---------------------------------------------------------------
 
-    async def read(self, file: File) -> bytes:
-        """`EngineServices.file_reader`: the bytes behind a file value."""
+    async def read(
+        self, file: File, scope: FileScope, *, fetched: list[int] | None = None
+    ) -> bytes:
+        """The bytes behind a file value, for a run of `scope`: an upload only if that
+        app's end user made it, a tool file only if one of their runs did."""
         if file.transfer_method == "tool_file" and file.id:
-            return await self.storage.load(f"{_TOOL_PREFIX}/{file.id}")
-        if file.transfer_method == "local_file" and file.id:
+            file_id = _valid_id(file.id)
             async with self._db.session() as session:
-                row = await session.get(UploadFile, file.id)
-            if row is None:
+                tool_file = await session.get(ToolFile, file_id)
+            if (
+                tool_file is None
+                or tool_file.app_id != scope.app_id
+                or tool_file.user_id != scope.user
+            ):
                 raise NotFound(f"File not found: {file.id}")
-            return await self.storage.load(row.storage_key)
+            return await self._load(tool_file.storage_key, file.id)
+        if file.transfer_method == "local_file" and file.id:
+            file_id = _valid_id(file.id)
+            async with self._db.session() as session:
+                row = await session.get(UploadFile, file_id)
+                owner = await session.get(EndUser, row.end_user_id) if row is not None else None
+            if (
+                row is None
+                or row.app_id != scope.app_id
+                or owner is None
+                or owner.session_id != scope.user
+            ):
+                raise NotFound(f"File not found: {file.id}")
+            return await self._load(row.storage_key, file.id)
         if file.url:
+            if fetched is not None:  # the run's count of remote fetches so far
+                if fetched[0] >= self._remote_per_run:
+                    raise InvalidRequest(
+                        f"A run may fetch at most {self._remote_per_run} remote files"
+                    )
+                fetched[0] += 1
             return await self._fetch(file.url)
         raise NotFound("The file has neither an upload id nor a URL")
+
+    async def _load(self, key: str, file_id: str) -> bytes:
+        try:
+            return await self.storage.load(key)
+        except FileNotFoundError:
+            raise NotFound(f"File not found: {file_id}") from None
+
+    def reader(self, scope: FileScope) -> Callable[[File], Awaitable[bytes]]:
+        """A file reader bound to `scope`, counting its remote fetches."""
+        fetched = [0]
+
+        async def read(file: File) -> bytes:
+            return await self.read(file, scope, fetched=fetched)
+
+        return read
+
+    def reader_for_caller(self, caller: ToolCaller | None) -> Callable[[File], Awaitable[bytes]]:
+        """For tools (`ToolContext.services["file_reader"]`): the calling run's scope."""
+        caller = caller or ToolCaller()
+        return self.reader(FileScope(caller.app_id, caller.user_id))
+
+    def for_run(self, engine: EngineServices, app_id: str, user: str) -> EngineServices:
+        """`engine` with a file reader bound to one run's app and end user."""
+        return dataclasses.replace(engine, file_reader=self.reader(FileScope(app_id, user)))
 
     async def _fetch(self, url: str) -> bytes:
         """A remote file, only through the SSRF guard, capped in size."""
@@ -162,11 +236,38 @@ class FileService:
             async with client.stream("GET", url) as response:
                 if response.status_code >= 400:
                     raise InvalidRequest(f"Failed to fetch {url}: HTTP {response.status_code}")
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > self._remote_max_bytes:
+                    raise FileTooLarge("File size exceeded.")
                 parts: list[bytes] = []
                 total = 0
                 async for chunk in response.aiter_bytes():
                     total += len(chunk)
-                    if total > _REMOTE_MAX_BYTES:
+                    if total > self._remote_max_bytes:
                         raise FileTooLarge("File size exceeded.")
                     parts.append(chunk)
         return b"".join(parts)
+
+
+class RunsWithFiles:
+    """For the services that start runs: the engine each run gets, its file reader
+    scoped to the run's app and end user, and its file saver recording them."""
+
+    _engine: EngineServices
+    files: FileService | None
+    tool_files: ToolFileService | None
+
+    def _run_services(self, app_id: str, user: str) -> EngineServices:
+        """`user` is the end user's session id (the request's `user`, `sys.user_id`)."""
+        if self.files is None:  # no file service wired: runs read no files at all
+            return self._engine
+        engine = self.files.for_run(self._engine, app_id, user)
+        tool_files = self.tool_files
+        if tool_files is None:
+            return engine
+        caller = ToolCaller(app_id=app_id, user_id=user)
+
+        async def save(content: bytes, filename: str, mime_type: str) -> File:
+            return await tool_files.save(content, filename, mime_type, caller)
+
+        return dataclasses.replace(engine, file_saver=save)

@@ -42,8 +42,11 @@ from chatflow.engine.variables import VariablePool
 from chatflow.errors import ChatflowError, InvalidRequest, NotFound
 from chatflow.services.apps import AppService, LoadedApp
 from chatflow.services.driver import Save, run_to_end
+from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.recorder import TurnRecorder, changed_variables, run_end
+from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
+from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import (
     HISTORY_TURNS,
     RunDeps,
@@ -88,13 +91,15 @@ def _string_defaults(values: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-class HumanInputService:
+class HumanInputService(RunsWithFiles):
     def __init__(self, deps: RunDeps, apps: AppService) -> None:
         self._db = deps.db
         self._store = deps.store
         self._engine = deps.engine
         self._tasks = deps.tasks
         self._streams = deps.streams
+        self.files: FileService | None = None  # wired by the container
+        self.tool_files: ToolFileService | None = None
         self._apps = apps
 
     # -- pausing -------------------------------------------------------------------------
@@ -323,13 +328,16 @@ class HumanInputService:
                     session, info.conversation_id, HISTORY_TURNS, before_message_id=info.message_id
                 )
             turns = engine_history(history)
-        events = run_graph(
-            app.graph,
-            pool=pool,
-            services=self._engine,
-            history=turns,
-            resume_from=state,
-            resume_input=decisions,
+        events = masked(
+            run_graph(
+                app.graph,
+                pool=pool,
+                services=self._run_services(app.id, info.user),
+                history=turns,
+                resume_from=state,
+                resume_input=decisions,
+            ),
+            masker_for(app.dsl),
         )
 
         async def save(end: TurnEnded) -> None:

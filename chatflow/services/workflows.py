@@ -24,9 +24,13 @@ from chatflow.engine.variables import VariablePool
 from chatflow.errors import InvalidRequest, NotFound
 from chatflow.services.apps import LoadedApp
 from chatflow.services.file_inputs import build_files, build_inputs
+from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.recorder import TurnRecorder, run_end
+from chatflow.services.request_limits import ActiveRuns, RequestLimits, gated
+from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
+from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import RunDeps, TurnEnded, TurnHandle, TurnInfo, owner_key
 from chatflow.store import NumberedPage
 from chatflow.store import end_users as end_users_repo
@@ -74,7 +78,7 @@ def _when(value: str | None, name: str) -> datetime | None:
         raise InvalidRequest(f"{name}: datetime out of range") from None
 
 
-class WorkflowService:
+class WorkflowService(RunsWithFiles):
     def __init__(self, deps: RunDeps, pauses: HumanInputService) -> None:
         self._db = deps.db
         self._store = deps.store
@@ -83,6 +87,10 @@ class WorkflowService:
         self.streams = deps.streams
         # Drives every run: saves it when it ends, and when it pauses at human input.
         self._pauses = pauses
+        self.files: FileService | None = None  # wired by the container
+        self.tool_files: ToolFileService | None = None
+        self.limits = RequestLimits()
+        self.active_runs = ActiveRuns(limit=0)
 
     async def start(self, app: LoadedApp, request: WorkflowRequest) -> TurnHandle:
         """Check the request, record the run and start it; raises before anything runs."""
@@ -90,6 +98,16 @@ class WorkflowService:
             raise InvalidRequest(WRONG_MODE, code="not_workflow_app")
         if not request.user:
             raise InvalidRequest("Arg user must be provided.")
+        self.limits.check(
+            user=request.user,
+            inputs=request.inputs,
+            files=request.files,
+            file_rules=app.dsl.features.file_upload,
+        )
+        return await gated(self.active_runs, app.id, lambda: self._start(app, request))
+
+    async def _start(self, app: LoadedApp, request: WorkflowRequest) -> TurnHandle:
+        assert request.user is not None
         task_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
         variables = [InputVariable.model_validate(v) for v in app.dsl.start_variables()]
         async with self._db.session() as session:
@@ -143,12 +161,15 @@ class WorkflowService:
         self, app: LoadedApp, info: TurnInfo, pool: VariablePool, inputs: Mapping[str, Any]
     ) -> TurnEnded:
         recorder = TurnRecorder(time.time())
-        events = run_graph(
-            app.graph,
-            pool=pool,
-            services=self._engine,
-            run_id=info.workflow_run_id,
-            inputs=inputs,
+        events = masked(
+            run_graph(
+                app.graph,
+                pool=pool,
+                services=self._run_services(app.id, info.user),
+                run_id=info.workflow_run_id,
+                inputs=inputs,
+            ),
+            masker_for(app.dsl),
         )
 
         async def save(end: TurnEnded) -> None:

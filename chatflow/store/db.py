@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -256,7 +257,7 @@ class Database:
             else:
                 if not database.startswith("file:"):
                     database = str(Path(database).expanduser())
-                    Path(database).parent.mkdir(parents=True, exist_ok=True)
+                    _private_database_file(Path(database))
                 self._checkpointer = WalCheckpointer(database, self._hold_connection)
                 # One connection for the process (see the module docstring); waiting for
                 # it is asynchronous, and long enough to ride out a burst of requests.
@@ -355,6 +356,15 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     for pragma in _SQLITE_PRAGMAS:
         cursor.execute(pragma)
     cursor.close()
+
+
+def _private_database_file(path: Path) -> None:
+    """The data dir 0700 when we create it, the database file 0600 (SQLite gives its WAL
+    and shared-memory files the same mode): conversations and key hashes are private."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
 
 
 def _count_checkouts(engine: AsyncEngine) -> None:

@@ -54,9 +54,12 @@ class LocalFileStorage:
         path = self._path(key)
 
         def write() -> None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Uploads are users' private data: only the server's own user reads them.
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             temp = path.with_name(f".{path.name}.tmp")
-            temp.write_bytes(data)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
             os.replace(temp, path)
 
         await asyncio.to_thread(write)

@@ -88,13 +88,19 @@ class ToolRuntimeService:
 
     def context(self, caller: ToolCaller | None) -> ToolContext:
         caller = caller or ToolCaller()
+        services = self._services
+        # A file reader scoped to the calling run: a tool reads only that app's and that
+        # end user's files.
+        reader_for = services.get("file_reader_for")
+        if callable(reader_for):
+            services = {**services, "file_reader": reader_for(caller)}
         return ToolContext(
             app_id=caller.app_id,
             user_id=caller.user_id,
             conversation_id=caller.conversation_id,
             settings=self._settings,
             http_factory=self._http,
-            services=self._services,
+            services=services,
         )
 
     async def messages(

@@ -70,7 +70,8 @@ def test_preview_streams_the_bytes_with_difys_headers(server: LiveServer) -> Non
     assert response.content == TEXT
     assert response.headers["content-type"].startswith("text/plain")
     assert response.headers["content-length"] == str(len(TEXT))
-    assert response.headers["cache-control"] == "public, max-age=3600"
+    # Dify says `public`; uploads are private data, so shared caches must not keep them.
+    assert response.headers["cache-control"] == "private, max-age=3600"
     assert "content-disposition" not in response.headers
 
     download = client.get(f"/files/{file_id}/preview", params={"as_attachment": "true"})

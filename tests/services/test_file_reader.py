@@ -10,14 +10,17 @@ from pathlib import Path
 import pytest
 
 from chatflow.engine.files import File
+from chatflow.engine.nodes.base import ToolCaller
+from chatflow.errors import NotFound
 from chatflow.net.ssrf import SSRFBlocked
-from chatflow.services.files import FileService
+from chatflow.services.files import FileScope, FileService
 from chatflow.services.tool_files import ToolFileService
 from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
 from chatflow.tools.signing import FileSigner
 
 BODY = b"remote bytes"
+SCOPE = FileScope("app-1", "user-1")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -55,8 +58,8 @@ async def test_remote_files_are_fetched_only_when_the_guard_allows(
 ) -> None:
     remote = File(type="document", transfer_method="remote_url", url=origin)
     with pytest.raises(SSRFBlocked):
-        await _service(tmp_path, "").read(remote)
-    assert await _service(tmp_path, "127.0.0.1").read(remote) == BODY
+        await _service(tmp_path, "").read(remote, SCOPE)
+    assert await _service(tmp_path, "127.0.0.1").read(remote, SCOPE) == BODY
 
 
 async def test_generated_files_round_trip(tmp_path: Path) -> None:
@@ -65,11 +68,39 @@ async def test_generated_files_round_trip(tmp_path: Path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'tools.db'}")
     await db.connect()
     try:
+        service = FileService(db, LocalFileStorage(tmp_path / "uploads"))
         saver = ToolFileService(db, service.storage, FileSigner(b"k"))
-        file = await saver.save(b"\x89PNG", "chart.png", "image/png")
+        caller = ToolCaller(app_id=SCOPE.app_id, user_id=SCOPE.user)
+        file = await saver.save(b"\x89PNG", "chart.png", "image/png", caller)
         assert file.transfer_method == "tool_file" and file.type == "image"
         assert file.extension == ".png" and file.size == 4
-        assert await service.read(file) == b"\x89PNG"
+        assert await service.read(file, SCOPE) == b"\x89PNG"
+    finally:
+        await db.close()
+
+
+async def test_tool_files_are_scoped_and_ids_validated(tmp_path: Path) -> None:
+    """Another app's or another user's tool file, an unattributed one, or an id that is
+    not a UUID (`../`) names no file."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'tools.db'}")
+    await db.connect()
+    try:
+        service = FileService(db, LocalFileStorage(tmp_path / "uploads"))
+        saver = ToolFileService(db, service.storage, FileSigner(b"k"))
+        caller = ToolCaller(app_id=SCOPE.app_id, user_id=SCOPE.user)
+        file = await saver.save(b"mine", "a.txt", "text/plain", caller)
+        assert await service.read(file, SCOPE) == b"mine"
+        for other in (FileScope("app-2", SCOPE.user), FileScope(SCOPE.app_id, "user-2")):
+            with pytest.raises(NotFound):
+                await service.read(file, other)
+        orphan = await saver.save(b"nobody's", "b.txt", "text/plain")
+        with pytest.raises(NotFound):
+            await service.read(orphan, SCOPE)
+        assert file.id is not None
+        for bad in ("../../../tools.db", "x", f"{file.id}/../x", file.id.upper() + "/"):
+            forged = File(type="document", transfer_method="tool_file", id=bad)
+            with pytest.raises(NotFound):
+                await service.read(forged, SCOPE)
     finally:
         await db.close()
 

@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
 from chatflow.api._json import JSONResponse
+from chatflow.api.body_limit import BodyTooLarge
 from chatflow.api.deps import AppDep, ServicesDep
 from chatflow.errors import InvalidRequest
 from chatflow.services import Services
@@ -48,6 +49,8 @@ async def transcribe_form(request: Request, services: Services, app: LoadedApp) 
     """The text spoken in a multipart upload's `file` (the chat sites use this too)."""
     try:
         form = await request.form(max_files=1)
+    except BodyTooLarge:
+        raise
     except Exception:  # not multipart, or a malformed body
         raise InvalidRequest("Please upload your audio.", code="no_audio_uploaded") from None
     upload = form.get("file")

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile as FormFile
 from starlette.responses import StreamingResponse
 
 from chatflow.api._json import JSONResponse
+from chatflow.api.body_limit import BodyTooLarge
 from chatflow.api.deps import AppDep, ServicesDep, blank_to_none
+from chatflow.api.file_headers import served
 from chatflow.errors import InvalidRequest
 from chatflow.services import Services
 from chatflow.services.apps import LoadedApp
 from chatflow.store.models import UploadFile
 
 router = APIRouter(tags=["Files"])
-
-# Dify adds `Accept-Ranges` for these, so players can seek.
-_SEEKABLE = frozenset(
-    (
-        "audio/mpeg", "audio/wav", "audio/mp4", "audio/ogg", "audio/flac", "audio/aac",
-        "video/mp4", "video/webm", "video/quicktime", "audio/x-m4a",
-    )
-)  # fmt: skip
-# Shown inline these would run script on the API's origin; always download them.
-_FORCE_DOWNLOAD = frozenset(("text/html", "application/xhtml+xml", "image/svg+xml"))
 
 
 def _truthy(value: str | None) -> bool:
@@ -89,6 +80,8 @@ async def receive_upload(
     the chat sites pass their session's user, which no form field can override)."""
     try:
         form = await request.form()
+    except BodyTooLarge:
+        raise
     except Exception:
         raise InvalidRequest("Please upload your file.", code="no_file_uploaded") from None
     try:
@@ -127,17 +120,12 @@ async def preview_file(
     as_attachment: str | None = None,
     user: str | None = None,
 ) -> StreamingResponse:
-    """The file's bytes with its MIME type, or as a download (`as_attachment=true`)."""
+    """The file's bytes with its MIME type, or as a download (`as_attachment=true`).
+
+    The bytes are someone's upload served from the API's origin: only a safe list of types
+    is shown inline, under a `sandbox` CSP, never sniffed, never kept by shared caches."""
     row = await services.files.find(app, blank_to_none(user), file_id)
-    media_type = row.mime_type or "application/octet-stream"
-    headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
-    if row.size > 0:
-        headers["Content-Length"] = str(row.size)
-    if media_type in _SEEKABLE:
-        headers["Accept-Ranges"] = "bytes"
-    if (_truthy(as_attachment) or media_type in _FORCE_DOWNLOAD) and row.name:
-        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(row.name)}"
-        media_type = "application/octet-stream"
+    media_type, headers = served(row.mime_type, row.name, row.size, download=_truthy(as_attachment))
     try:
         body = services.files.stream(row)
         first = await anext(body, b"")  # a missing object fails here, as a clean 404

@@ -9,19 +9,16 @@ client sends reaches storage as a path.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter
 from starlette.responses import StreamingResponse
 
 from chatflow.api.deps import ServicesDep
+from chatflow.api.file_headers import served
 from chatflow.errors import ChatflowError, InvalidRequest
 
 # Not a Service API operation (Dify serves it outside `/v1`); not in the OpenAPI document.
 router = APIRouter(include_in_schema=False)
-
-# Shown inline these would run script on the server's origin; always download them.
-_FORCE_DOWNLOAD = frozenset(("text/html", "application/xhtml+xml", "image/svg+xml"))
 
 
 class Forbidden(ChatflowError):
@@ -49,17 +46,8 @@ async def tool_file(
     row = await services.tool_files.find(file_id)
     if row is None:
         raise InvalidRequest("file is not found", code="not_found", status=404)
-    media_type = row.mime_type or "application/octet-stream"
-    headers = {
-        "X-Content-Type-Options": "nosniff",
-        # Whatever a tool wrote can never script this origin, even if shown inline.
-        "Content-Security-Policy": "sandbox",
-    }
-    if row.size > 0:
-        headers["Content-Length"] = str(row.size)
-    if (_truthy(as_attachment) or media_type in _FORCE_DOWNLOAD) and row.name:
-        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(row.name)}"
-        media_type = "application/octet-stream"
+    # Whatever a tool wrote is served like an upload: never script on this origin.
+    media_type, headers = served(row.mime_type, row.name, row.size, download=_truthy(as_attachment))
     try:
         body = services.tool_files.stream(row)
         first = await anext(body, b"")

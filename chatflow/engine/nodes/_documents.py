@@ -19,12 +19,16 @@ import charset_normalizer
 import yaml
 
 from chatflow.engine.files import File
+from chatflow.engine.limits import EngineLimits
+from chatflow.engine.nodes import _extract_process
 from chatflow.errors import NodeError
 
 FileReader = Callable[[Any], Awaitable[bytes]]
 
 
-async def extract_text(reader: FileReader | None, file: File) -> str:
+async def extract_text(
+    reader: FileReader | None, file: File, limits: EngineLimits | None = None
+) -> str:
     """The text of `file`: its bytes from `reader`, parsed by the matching converter.
 
     Raises `NodeError` when there is no reader, the type is unsupported, the bytes
@@ -39,9 +43,18 @@ async def extract_text(reader: FileReader | None, file: File) -> str:
         raise
     except Exception as exc:
         raise NodeError(f"Error downloading file {file.filename!r}: {exc}") from exc
+    limits = limits or EngineLimits()
     try:
-        # Parsing PDFs and spreadsheets is CPU-bound; keep the event loop responsive.
-        return await asyncio.to_thread(converter, content)
+        if converter in _IN_PROCESS:  # plain text: linear, nothing to parse
+            return await asyncio.to_thread(converter, content)
+        # A crafted document can loop or allocate without bound: parse it in a child
+        # process with CPU and memory limits.
+        return await _extract_process.parse(
+            converter.__name__,
+            content,
+            seconds=limits.extract_timeout_seconds,
+            memory_mb=limits.extract_memory_mb,
+        )
     except Exception as exc:
         raise NodeError(f"Failed to extract text from {file.filename!r}: {exc}") from exc
 
@@ -179,3 +192,6 @@ _BY_MIME: dict[str, Callable[[bytes], str]] = {
     "text/csv": csv_text,
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": xlsx_text,
 }
+
+
+_IN_PROCESS = frozenset({plain_text})

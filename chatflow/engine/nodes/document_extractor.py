@@ -53,4 +53,4 @@ async def _extract(ctx: NodeContext, file: File) -> str:
     reader = ctx.services.file_reader
     if reader is None:
         raise NodeError("document-extractor: no file reader is configured for this run")
-    return await extract_text(reader, file)
+    return await extract_text(reader, file, ctx.services.limits)

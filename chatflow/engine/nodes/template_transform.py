@@ -7,13 +7,15 @@ Matches Dify: each `variables` entry binds a name to a pool value (missing value
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatflow.engine.files import to_json
 from chatflow.engine.nodes._jinja import TemplateRenderError, render
-from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeResult
+from chatflow.engine.nodes.base import NodeConfig, NodeContext, NodeEvent, NodeResult
 from chatflow.engine.variables import MISSING
 from chatflow.errors import NodeError
 
@@ -32,16 +34,17 @@ class Config(NodeConfig):
     template: str = ""
 
 
-def run(ctx: NodeContext, config: Config) -> NodeResult:
-    """Render in the sandbox; template errors become a NodeError that names the problem."""
+async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
+    """Render in Jinja's sandbox on a worker thread (a slow template never stalls the
+    event loop); template errors become a NodeError that names the problem."""
     variables: dict[str, Any] = {}
     for binding in config.variables:
         value = ctx.pool.get(binding.value_selector)
         variables[binding.variable] = None if value is MISSING else to_json(value, float)
     try:
-        output = render(
-            config.template, variables, max_length=ctx.services.limits.template_max_length
+        output = await asyncio.to_thread(
+            render, config.template, variables, max_length=ctx.services.limits.template_max_length
         )
     except TemplateRenderError as exc:
         raise NodeError(str(exc), node_id=ctx.node_id, error_type="TemplateRenderError") from exc
-    return NodeResult(outputs={"output": output}, inputs=variables)
+    yield NodeResult(outputs={"output": output}, inputs=variables)

@@ -53,7 +53,7 @@ async def document_block(file: File, services: EngineServices) -> str | None:
         return None
     name = html.escape(file.filename or file.id or "document", quote=True)
     try:
-        text = await extract_text(services.file_reader, file)
+        text = await extract_text(services.file_reader, file, services.limits)
     except NodeError as exc:
         text = f"[The text of this file is unavailable: {exc}]"
     else:

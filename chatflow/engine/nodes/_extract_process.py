@@ -1,0 +1,78 @@
+"""Document parsing in child processes with CPU-time and memory limits.
+
+PDFs, DOCX and spreadsheets are someone else's bytes fed to large parsers: a crafted file
+can loop or allocate without bound. Each parse runs in a fresh child (forked from a
+forkserver that has the parsers' module loaded, so a child costs milliseconds) with
+RLIMIT_CPU and RLIMIT_AS set; the child exits after one parse. A child killed by a limit
+breaks the pool, which is rebuilt for the next parse; the parse fails with a clear error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import resource
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+_MODULE = "chatflow.engine.nodes._documents"
+_WORKERS = 2
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+class ExtractionLimitExceeded(Exception):
+    """The parse ran out of its CPU time or memory."""
+
+
+def _parse(converter: str, content: bytes, cpu_seconds: int, memory_bytes: int) -> str:
+    """In the child: limit this process, then parse (the child serves only this call)."""
+    import importlib
+
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    module = importlib.import_module(_MODULE)
+    result: str = getattr(module, converter)(content)
+    return result
+
+
+def _get_pool() -> ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([_MODULE])
+            _pool = ProcessPoolExecutor(_WORKERS, mp_context=context, max_tasks_per_child=1)
+        return _pool
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def parse(converter: str, content: bytes, *, seconds: float, memory_mb: int) -> str:
+    """`converter(content)` from `_documents`, in a limited child process."""
+    pool = _get_pool()
+    cpu = max(1, int(seconds))
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(pool, _parse, converter, content, cpu, memory_mb << 20)
+    try:
+        # CPU time is what a parser burns; the wall-clock wait adds room for a busy machine.
+        return await asyncio.wait_for(future, seconds * 3 + 5)
+    except BrokenProcessPool:
+        _discard(pool)
+        raise ExtractionLimitExceeded(
+            f"parsing exceeded its limits ({cpu}s of CPU, {memory_mb} MB of memory)"
+        ) from None
+    except TimeoutError:
+        _discard(pool)
+        raise ExtractionLimitExceeded(f"parsing took longer than {seconds:g}s") from None
+    except MemoryError:
+        raise ExtractionLimitExceeded(
+            f"parsing needed more than {memory_mb} MB of memory"
+        ) from None
