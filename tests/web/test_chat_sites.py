@@ -135,6 +135,7 @@ def test_accessibility_light_dark_and_narrow(
     page.set_viewport_size({"width": 390, "height": 800})
     page.click("#toggle-sidebar")
     expect(page.locator("body")).to_have_class(re.compile(r"\bsidebar-open\b"))
+    expect(page.locator("#sidebar")).to_be_in_viewport(ratio=1)  # slid all the way in
     problems["narrow"] = _scan(page, "chat-narrow-drawer")
     page.emulate_media(color_scheme="light")
     page.keyboard.press("Escape")
