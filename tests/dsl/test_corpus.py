@@ -8,8 +8,8 @@ import pytest
 
 from chatflow.dsl import load_app, to_graph
 
-FILES = sorted(Path("/work/shared/dsl").glob("*.yml")) + sorted(
-    Path("/work/shared/bench/dsl").glob("*.yml")
+FILES = sorted((Path(__file__).resolve().parents[3] / "shared" / "dsl").glob("*.yml")) + sorted(
+    (Path(__file__).resolve().parents[3] / "shared" / "bench" / "dsl").glob("*.yml")
 )
 
 

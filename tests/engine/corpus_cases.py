@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from chatflow.engine.files import File
 
-DSL_DIR = "/work/shared/dsl"
+DSL_DIR = str(Path(__file__).resolve().parents[3] / "shared" / "dsl")
 
 
 def upload(name: str = "bill.txt", *, url: str | None = None) -> File:

@@ -12,7 +12,7 @@ from chatflow.engine.events import NodeFinished, NodeStarted, RunFinished, TextC
 from chatflow.providers.fake import FakeLLM
 from tests.engine.conftest import Probe, build, chain, collect, edge, node, services
 
-CORPUS = Path("/work/shared/dsl")
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "dsl"
 
 
 def llm(node_id: str) -> dict[str, Any]:

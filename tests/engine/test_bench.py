@@ -14,7 +14,7 @@ from chatflow.providers.fake import FakeLLM
 from chatflow.sandbox import SandboxExecutor
 from tests.engine.conftest import collect, services
 
-BENCH = Path("/work/shared/bench/dsl")
+BENCH = Path(__file__).resolve().parents[3] / "shared" / "bench" / "dsl"
 pytestmark = pytest.mark.skipif(not BENCH.exists(), reason="benchmark DSLs not present")
 
 
