@@ -148,12 +148,17 @@ class Services:
             timeout=settings.files_access_timeout,
         )
         tool_files = ToolFileService(db, files.storage, signer)
+        knowledge_base = DatasetKnowledgeBase(db, knowledge)
         tools = ToolRuntimeService(
             build_tool_registry(settings),
             files=tool_files,
             settings=settings,
             # Tools read files as the run that calls them (`FileService.reader_for_caller`).
-            services={"models": models, "file_reader_for": files.reader_for_caller},
+            services={
+                "models": models,
+                "file_reader_for": files.reader_for_caller,
+                "knowledge": knowledge_base,
+            },
         )
         agent_mcp = AgentMcpServers(settings.ssrf_allow, tool_files)
         engine = EngineServices(
@@ -165,7 +170,7 @@ class Services:
             # Files are read and saved per run, scoped to its app and end user
             # (`RunsWithFiles`); http-request bodies become tool files (`tool_files` rows).
             ssrf_allow=settings.ssrf_allow,
-            knowledge=DatasetKnowledgeBase(db, knowledge),
+            knowledge=knowledge_base,
         )
         # In-process, or shared by every worker through Redis (`settings.redis_url`).
         runtime = await open_runtime(settings, db, sweep=sweep)
