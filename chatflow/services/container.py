@@ -141,6 +141,8 @@ class Services:
                 settings.embedding_backend,
                 str(getattr(embedder, "model", "") or settings.embedding_backend),
             ),
+            extract_seconds=settings.extract_timeout_seconds,
+            extract_memory_mb=settings.extract_memory_mb,
         )
         signer = FileSigner(
             load_secret(settings.secret_key, settings.data_dir),

@@ -149,6 +149,8 @@ class KnowledgeService:
         *,
         upload_max_mb: int = 15,
         embedding_model: tuple[str, str] = ("", ""),
+        extract_seconds: float = 30.0,
+        extract_memory_mb: int = 512,
     ) -> None:
         self._db = db
         self.storage = storage
@@ -156,7 +158,13 @@ class KnowledgeService:
         self._upload_max_bytes = upload_max_mb * 1024 * 1024
         # (provider, model) reported as the datasets' embedding model.
         self.embedding_model = embedding_model
-        self.ingester = Ingester(db, storage, index)
+        self.ingester = Ingester(
+            db,
+            storage,
+            index,
+            extract_seconds=extract_seconds,
+            extract_memory_mb=extract_memory_mb,
+        )
         self.metadata = MetadataService(db)
         self.tags = TagService(db)
         self._keys: dict[str, float] = {}  # token hash -> expiry of the cached lookup

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
+from chatflow.engine.nodes._extract_process import run_limited
 from chatflow.knowledge import extract, splitter
 from chatflow.knowledge.index import ChunkIndex, IndexedChunk
 from chatflow.store import Database
@@ -48,8 +49,18 @@ class LeaseLost(Exception):
 
 
 class Ingester:
-    def __init__(self, db: Database, storage: FileStorage, index: ChunkIndex) -> None:
+    def __init__(
+        self,
+        db: Database,
+        storage: FileStorage,
+        index: ChunkIndex,
+        *,
+        extract_seconds: float = 30.0,
+        extract_memory_mb: int = 512,
+    ) -> None:
         self._db = db
+        # Uploaded documents are someone else's bytes: parsed in a limited child process.
+        self._extract_limits = (extract_seconds, extract_memory_mb)
         self._storage = storage
         self._index = index
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
@@ -173,7 +184,15 @@ class Ingester:
                 "upload the document again."
             ) from None
         try:
-            parts = await asyncio.to_thread(extract.extract, content, document.extension)
+            seconds, memory_mb = self._extract_limits
+            parts = await run_limited(
+                extract.__name__,
+                "extract",
+                content,
+                document.extension,
+                seconds=seconds,
+                memory_mb=memory_mb,
+            )
         except Exception as exc:
             raise IngestFailed(
                 f"Could not read {document.name!r} as .{document.extension}: {_describe(exc)}. "

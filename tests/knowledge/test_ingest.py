@@ -151,3 +151,22 @@ async def test_failures_say_what_to_do(db: Database, tmp_path: Path) -> None:
     assert failed.indexing_status == "error"
     assert failed.error is not None and "No text found" in failed.error
     assert "Upload" in failed.error and failed.ingest_owner is None
+
+
+async def test_parsing_runs_in_a_limited_child_process(db: Database, tmp_path: Path) -> None:
+    """An upload's parse runs under the extraction limits: one that needs more memory than
+    allowed fails the document with a readable error (the other tests parse under the
+    default limits)."""
+    service = KnowledgeService(
+        db,
+        LocalFileStorage(tmp_path / "uploads"),
+        ChunkIndex(db, HashingEmbedder()),
+        extract_memory_mb=8,
+    )
+    # 12 MB of text cannot even be received by a child held to 8 MB.
+    _, document_id = await _document(service, "lighthouse " * 1_200_000)
+    assert await service.ingester.run_once() == 1
+    failed = await _status(db, document_id)
+    assert failed.indexing_status == "error"
+    assert failed.error is not None
+    assert "memory" in failed.error or "limits" in failed.error, failed.error

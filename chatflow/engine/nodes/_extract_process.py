@@ -15,6 +15,7 @@ import resource
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 _MODULE = "chatflow.engine.nodes._documents"
 _WORKERS = 2
@@ -26,15 +27,21 @@ class ExtractionLimitExceeded(Exception):
     """The parse ran out of its CPU time or memory."""
 
 
-def _parse(converter: str, content: bytes, cpu_seconds: int, memory_bytes: int) -> str:
+def _parse(
+    module_name: str,
+    converter: str,
+    content: bytes,
+    args: tuple[Any, ...],
+    cpu_seconds: int,
+    memory_bytes: int,
+) -> Any:
     """In the child: limit this process, then parse (the child serves only this call)."""
     import importlib
 
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    module = importlib.import_module(_MODULE)
-    result: str = getattr(module, converter)(content)
-    return result
+    module = importlib.import_module(module_name)
+    return getattr(module, converter)(content, *args)
 
 
 def _get_pool() -> ProcessPoolExecutor:
@@ -57,10 +64,26 @@ def _discard(pool: ProcessPoolExecutor) -> None:
 
 async def parse(converter: str, content: bytes, *, seconds: float, memory_mb: int) -> str:
     """`converter(content)` from `_documents`, in a limited child process."""
+    result = await run_limited(_MODULE, converter, content, seconds=seconds, memory_mb=memory_mb)
+    assert isinstance(result, str)
+    return result
+
+
+async def run_limited(
+    module: str,
+    function: str,
+    content: bytes,
+    *args: Any,
+    seconds: float,
+    memory_mb: int,
+) -> Any:
+    """`module.function(content, *args)` in a limited child process (picklable results)."""
     pool = _get_pool()
     cpu = max(1, int(seconds))
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(pool, _parse, converter, content, cpu, memory_mb << 20)
+    future = loop.run_in_executor(
+        pool, _parse, module, function, content, args, cpu, memory_mb << 20
+    )
     try:
         # CPU time is what a parser burns; the wall-clock wait adds room for a busy machine.
         return await asyncio.wait_for(future, seconds * 3 + 5)
