@@ -6,15 +6,13 @@ fake model; every wait is on what the page shows."""
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.api.conftest import ANSWER, LiveServer
-from tests.web.conftest import axe_violations, open_chat, page_client, shot
+from tests.web.conftest import axe_violations, new_context, open_chat, page_client, shot, until
 
 pytestmark = pytest.mark.parametrize("live", ["sqlite"], indirect=True)
 
@@ -93,24 +91,9 @@ workflow:
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    """As conftest's, bypassing the page's CSP so that axe-core can be injected."""
-    context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
-
-
-def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Wait for server-side state (the page is not the only witness)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition did not hold in time"
-        time.sleep(0.05)
-
-
-def run_button(page: Page) -> object:
-    return page.get_by_role("button", name="Run", exact=True)
+def context(scan_context: BrowserContext) -> BrowserContext:
+    """Every page here is scanned with axe-core."""
+    return scan_context
 
 
 def test_run_a_workflow_and_find_it_again(page: Page, server: LiveServer) -> None:
@@ -167,8 +150,7 @@ def test_run_a_workflow_and_find_it_again(page: Page, server: LiveServer) -> Non
 
 
 def test_another_browser_sees_none_of_the_runs(browser: Browser, server: LiveServer) -> None:
-    first = browser.new_context()
-    second = browser.new_context()
+    first, second = new_context(browser), new_context(browser)
     try:
         page = first.new_page()
         open_chat(page, server, "workflow")
