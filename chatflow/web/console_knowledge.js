@@ -142,12 +142,15 @@ async function deleteDocument(document) {
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function stageList(reached, failed) {
-  const at = STAGES.indexOf(reached === "cleaning" ? "parsing" : reached);
-  return h("ol", { class: "stages", "aria-hidden": "true" },
-    STAGES.map((stage, i) => h("li", {
-      class: failed && i === Math.max(at, 0) ? "stage failed" : i < at || (i === at && stage === "completed") ? "stage done" : i === at ? "stage current" : "stage",
-    }, stage)));
+/** The stages as a row: those passed ticked, the current one marked; on an error, the
+ * last stage seen under way failed (parsing, when it failed before any was seen). */
+function stageList(stage, lastSeen) {
+  const failed = stage === "error";
+  const at = failed ? Math.min(Math.max(STAGES.indexOf(lastSeen), 1), STAGES.length - 2)
+    : STAGES.indexOf(stage === "cleaning" ? "parsing" : stage);
+  const kind = (i) => (failed && i === at ? "stage failed" : i < at || (i === at && stage === "completed") ? "stage done"
+    : i === at ? "stage current" : "stage");
+  return h("ol", { class: "stages", "aria-hidden": "true" }, STAGES.map((name, i) => h("li", { class: kind(i) }, name)));
 }
 
 function progressOf(status) {
@@ -163,12 +166,13 @@ function renderUpload(item, name, status) {
   const done = status.indexing_status === "completed";
   const chunks = status.total_segments ? ` · ${status.completed_segments}/${status.total_segments} chunks` : "";
   const text = failed ? `error: ${status.error || "indexing failed"}` : `${status.indexing_status}${chunks}`;
+  if (!failed) item.dataset.stage = status.indexing_status === "cleaning" ? "parsing" : status.indexing_status;
   item.className = `upload ${failed ? "failed" : done ? "done" : "busy"}`;
   item.replaceChildren(
     h("span", { class: "upload-name" }, name),
     h("progress", { max: 100, value: progressOf(status), "aria-label": `Indexing ${name}` }),
     h("span", { class: "upload-status", "data-status": status.indexing_status }, text),
-    stageList(status.indexing_status, failed),
+    stageList(status.indexing_status, item.dataset.stage),
   );
 }
 
