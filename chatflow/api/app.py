@@ -40,6 +40,7 @@ from chatflow.api.routes import (
     tool_files,
     web,
     web_api,
+    web_workflows,
     workflows,
 )
 from chatflow.api.shutdown import GracefulShutdown
@@ -121,6 +122,7 @@ def create_app(
     install_docs(app, prefix=API_PREFIX)
     app.include_router(tool_files.router)  # Dify serves these at the root, not under /v1
     app.include_router(web_api.router)  # the chat sites' own API at `/api`
+    app.include_router(web_workflows.router)  # and a workflow app's site's runs
     app.include_router(console_api.router)  # the operator console's API
     app.include_router(web.router)  # the chat page at `/chat/{code}`
     app.add_middleware(

@@ -24,6 +24,9 @@ from chatflow.store import runs as runs_repo
 from chatflow.store.lifecycle import MessageEnd, RunEnd
 
 STOPPED_MESSAGE = "Stopped by user."
+# A node that failed this way failed calling its model (a prompt that cannot fit, the
+# model refusing the request): Dify reports that turn as `completion_request_error`.
+MODEL_REQUEST_ERROR = "completion_request_error"
 _MESSAGE_STATUS = {"failed": "error", "stopped": "stopped"}
 
 
@@ -39,6 +42,8 @@ class TurnRecorder:
         self.node_usage = Usage()
         self.steps = 0
         self.agent_thoughts = AgentThoughts("")  # the message id is set when saved
+        # The message of the first node that failed calling its model, if one did.
+        self.model_request_error: str | None = None
         # Agent nodes' logs by node execution, then log id: stored with the node (Dify's
         # `execution_metadata.agent_log`), so a reloaded trace shows rounds and tool calls.
         self._agent_logs: dict[str, dict[str, dict[str, Any]]] = {}
@@ -79,6 +84,12 @@ class TurnRecorder:
 
     def _node(self, event: ev.NodeFinished) -> None:
         self.steps += 1
+        if (
+            event.status == "failed"
+            and event.error_type == MODEL_REQUEST_ERROR
+            and self.model_request_error is None
+        ):
+            self.model_request_error = event.error or ""
         if event.usage is not None:
             self.node_usage = self.node_usage.plus(event.usage)
         meta: dict[str, Any] = {}

@@ -36,6 +36,7 @@ MEDIA_TYPES = {
     "markdown.js": "text/javascript; charset=utf-8",
     "sidebar.js": "text/javascript; charset=utf-8",
     "uploads.js": "text/javascript; charset=utf-8",
+    "workflow.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 _IMMUTABLE = "public, max-age=31536000, immutable"
