@@ -97,7 +97,7 @@ class WorkflowService(RunsWithFiles):
         self, app: LoadedApp, request: WorkflowRequest, *, caller: str = ""
     ) -> TurnHandle:
         """Check the request, record the run and start it; raises before anything runs.
-        `caller` (`run_slots.key_caller`) picks the run limits that apply."""
+        `caller` (`run_slots.key_caller`/`web_caller`) picks the run limits that apply."""
         if app.mode != "workflow":
             raise InvalidRequest(WRONG_MODE, code="not_workflow_app")
         if not request.user:
