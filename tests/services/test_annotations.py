@@ -15,7 +15,7 @@ from chatflow.services.apps import LoadedApp
 from chatflow.store.models import Annotation, AnnotationHit
 
 
-async def _wait(service: AnnotationService, app_id: str, action: str, job_id: str) -> str:
+async def wait_for_job(service: AnnotationService, app_id: str, action: str, job_id: str) -> str:
     for _ in range(200):
         job = await service.job(app_id, action, job_id)
         if job.status in ("completed", "failed"):
@@ -50,7 +50,7 @@ async def test_reply_needs_a_threshold_and_matches_only_above_it(
     annotation = await service.create(echo.id, question="opening hours", answer="9 to 5")
     assert await service.match(echo.id, "opening hours") is None  # reply is off
     job = await service.start_job(echo.id, "enable", ReplySettings(score_threshold=0.9))
-    assert await _wait(service, echo.id, "enable", job.id) == "completed"
+    assert await wait_for_job(service, echo.id, "enable", job.id) == "completed"
     assert await service.reply_enabled(echo.id)
     match = await service.match(echo.id, "opening hours")
     assert match is not None and (match.id, match.answer) == (annotation.id, "9 to 5")
@@ -72,7 +72,7 @@ async def test_reply_needs_a_threshold_and_matches_only_above_it(
     assert (hit_count, hits) == (1, ["parking"])
 
     job = await service.start_job(echo.id, "disable", None)
-    assert await _wait(service, echo.id, "disable", job.id) == "completed"
+    assert await wait_for_job(service, echo.id, "disable", job.id) == "completed"
     assert not await service.reply_enabled(echo.id)
     assert await service.match(echo.id, "parking") is None
 

@@ -5,7 +5,6 @@ around it (and whether it ran at all)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -19,6 +18,7 @@ from chatflow.services.features import ANNOTATION_AUTHOR, TurnFeatures
 from chatflow.services.turn import TurnEnded, TurnInfo
 
 from .conftest import DSL, load
+from .test_annotations import wait_for_job
 
 
 def _info(app: LoadedApp) -> TurnInfo:
@@ -108,8 +108,7 @@ async def test_an_annotation_answers_with_its_metadata_and_a_recorded_hit(
     annotations = services.annotations
     note = await annotations.create(echo.id, question="opening hours", answer="9 to 5")
     job = await annotations.start_job(echo.id, "enable", ReplySettings(score_threshold=0.9))
-    while (await annotations.job(echo.id, "enable", job.id)).status != "completed":
-        await asyncio.sleep(0.02)
+    assert await wait_for_job(annotations, echo.id, "enable", job.id) == "completed"
     features = TurnFeatures(annotations, services.moderation)
     run = features.around(echo, _info(echo), query="opening hours", inputs={})
     ran, graph = _graph("from the graph")
