@@ -23,6 +23,7 @@ from chatflow.services.apps import AppService
 from chatflow.services.audio import AudioService
 from chatflow.services.chat import ChatService
 from chatflow.services.console import ConsoleService
+from chatflow.services.console_tools import ConsoleTools
 from chatflow.services.conversation_variables import ConversationVariableService
 from chatflow.services.conversations import ConversationService
 from chatflow.services.end_users import EndUserService
@@ -223,7 +224,7 @@ class Services:
             tool_files=tool_files,
             agent_mcp=agent_mcp,
             sites=sites,
-            console=ConsoleService(db, apps, sites),
+            console=ConsoleService(db, apps, sites, ConsoleTools(settings, tools.registry)),
             operators=OperatorService(db),
             run_slots=run_slots,
         )

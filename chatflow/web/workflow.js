@@ -47,7 +47,7 @@ export function renderOutputs(container, outputs) {
   if (entries.length === 0) container.append(h("p", { class: "muted small" }, "(no outputs)"));
 }
 
-export function createWorkflowPage({ session, inputs, onError, hideError, announce, closeSidebar }) {
+export function createWorkflowPage({ session, inputs, uploads, onError, hideError, announce, closeSidebar }) {
   let runs = [];
   let page = 0;
   let hasMore = false;
@@ -187,7 +187,12 @@ export function createWorkflowPage({ session, inputs, onError, hideError, announ
 
   async function runWorkflow() {
     if (current || !inputs.validate()) return;
+    if (uploads.busy()) {
+      onError(new Error("Wait for the attached files to finish uploading."));
+      return;
+    }
     hideError();
+    const files = uploads.take().map((f) => f.request);
     const run = { controller: new AbortController(), taskId: null, runId: null, text: "", stopRequested: false, finished: null, error: null };
     run.trace = showsSteps() ? new Trace() : null;
     current = run;
@@ -202,7 +207,7 @@ export function createWorkflowPage({ session, inputs, onError, hideError, announ
     try {
       const response = await session.api.request("/workflows/run", {
         method: "POST",
-        json: { inputs: inputs.values(), files: [] },
+        json: { inputs: inputs.values(), files },
         signal: run.controller.signal,
         stream: true,
       });
@@ -267,6 +272,14 @@ export function createWorkflowPage({ session, inputs, onError, hideError, announ
     $("starters").hidden = true;
     $("opening-row").hidden = true;
     $("workflow-actions").hidden = false;
+    // The app's own files (`sys.files`), when it takes them: attached in the form.
+    if (!$("attach").hidden) {
+      $("attach").classList.add("btn", "ghost");
+      $("attach").append("Attach files");
+      $("attach").setAttribute("aria-label", "Attach files");
+      $("workflow-files").append($("attachments"), $("attach"));
+      $("workflow-files").hidden = false;
+    }
     $("runs-nav").hidden = false;
     $("sidebar").setAttribute("aria-label", "Past runs");
     $("toggle-sidebar").setAttribute("aria-label", "Show past runs");

@@ -149,6 +149,24 @@ def test_run_a_workflow_and_find_it_again(page: Page, server: LiveServer) -> Non
     expect(page.locator("#runs .run.active")).to_have_count(0)
 
 
+def test_the_apps_own_files_go_with_the_run(page: Page, server: LiveServer, tmp_path: Path) -> None:
+    open_chat(page, server, "workflow")  # takes documents as `sys.files`
+    notes = tmp_path / "notes.txt"
+    notes.write_text("bring the map", encoding="utf-8")
+    page.get_by_label("Topic").fill("maps")
+    with page.expect_response(lambda r: r.url.endswith("/files/upload")):
+        page.set_input_files("#file-input", notes)
+    expect(page.locator("#workflow-files .file-chip")).to_have_text("notes.txt")
+    expect(page.get_by_role("button", name="Remove notes.txt")).to_be_visible()
+    shot(page, "workflow-files")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator("#run-status")).to_have_text(re.compile(r"^Succeeded"))
+    docs = page.locator("#run-outputs .output").filter(has_text="docs")
+    expect(docs.locator(".output-json")).to_contain_text("bring the map")
+    expect(page.locator("#workflow-files .file-chip")).to_have_count(0)  # sent with that run
+    assert axe_violations(page) == []
+
+
 def test_another_browser_sees_none_of_the_runs(browser: Browser, server: LiveServer) -> None:
     first, second = new_context(browser), new_context(browser)
     try:
@@ -213,3 +231,24 @@ def test_a_failed_run_says_why(page: Page, server: LiveServer) -> None:
     expect(trace.locator(".step.failed .step-title")).to_have_text("Divide")
     expect(page.locator("#runs .run-meta")).to_contain_text("Failed")
     shot(page, "workflow-failed")
+
+
+def test_narrow_and_dark(page: Page, server: LiveServer) -> None:
+    page.set_viewport_size({"width": 390, "height": 780})
+    page.emulate_media(color_scheme="dark")
+    open_chat(page, server, "workflow")
+    page.get_by_label("Topic").fill("night")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator("#run-status")).to_have_text(re.compile(r"^Succeeded"))
+    shot(page, "workflow-narrow-dark")
+    assert axe_violations(page) == []
+    toggle = page.get_by_role("button", name="Show past runs")
+    toggle.click()
+    expect(page.locator("#sidebar")).to_be_in_viewport(ratio=1)  # slid all the way in
+    expect(page.locator("#runs .run-name")).to_have_text(["night"])
+    shot(page, "workflow-narrow-drawer")
+    assert axe_violations(page) == []
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("button", name="Show past runs")).to_have_attribute(
+        "aria-expanded", "false"
+    )
