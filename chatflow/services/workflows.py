@@ -27,7 +27,8 @@ from chatflow.services.file_inputs import build_files, build_inputs
 from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.recorder import TurnRecorder, run_end
-from chatflow.services.request_limits import ActiveRuns, RequestLimits, gated
+from chatflow.services.request_limits import RequestLimits
+from chatflow.services.run_slots import LocalRunSlots, RunLimits, RunSlots, gated
 from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.tool_files import ToolFileService
@@ -90,10 +91,13 @@ class WorkflowService(RunsWithFiles):
         self.files: FileService | None = None  # wired by the container
         self.tool_files: ToolFileService | None = None
         self.limits = RequestLimits()
-        self.active_runs = ActiveRuns(limit=0)
+        self.run_slots: RunSlots = LocalRunSlots(RunLimits())  # the container's, shared
 
-    async def start(self, app: LoadedApp, request: WorkflowRequest) -> TurnHandle:
-        """Check the request, record the run and start it; raises before anything runs."""
+    async def start(
+        self, app: LoadedApp, request: WorkflowRequest, *, caller: str = ""
+    ) -> TurnHandle:
+        """Check the request, record the run and start it; raises before anything runs.
+        `caller` (`run_slots.key_caller`/`web_caller`) picks the run limits that apply."""
         if app.mode != "workflow":
             raise InvalidRequest(WRONG_MODE, code="not_workflow_app")
         if not request.user:
@@ -104,7 +108,7 @@ class WorkflowService(RunsWithFiles):
             files=request.files,
             file_rules=app.dsl.features.file_upload,
         )
-        return await gated(self.active_runs, app.id, lambda: self._start(app, request))
+        return await gated(self.run_slots, app.id, caller, lambda: self._start(app, request))
 
     async def _start(self, app: LoadedApp, request: WorkflowRequest) -> TurnHandle:
         assert request.user is not None

@@ -313,21 +313,3 @@ async def fail_runs(session: AsyncSession, run_ids: Sequence[str]) -> int:
         execution_options={"synchronize_session": False},
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def fail_interrupted_run(session: AsyncSession, run_id: str, answer: str) -> bool:
-    """Fail one run whose worker died, saving the answer it had streamed so far (as a
-    stop saves it); False when it is no longer `running` (someone else ended it)."""
-    await session.execute(
-        update(Message)
-        .where(Message.workflow_run_id == run_id, Message.status == "running")
-        .values(status="error", error=INTERRUPTED, answer=answer, updated_at=utcnow()),
-        execution_options={"synchronize_session": False},
-    )
-    result = await session.execute(
-        update(WorkflowRun)
-        .where(WorkflowRun.id == run_id, WorkflowRun.status == "running")
-        .values(status="failed", error=INTERRUPTED, finished_at=utcnow()),
-        execution_options={"synchronize_session": False},
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from chatflow.api.routes.streams import resume_stream
 from chatflow.api.routes.web_api import WebUserDep
 from chatflow.api.sse import sse_response
 from chatflow.api.workflow_sse import WorkflowStreamEncoder
+from chatflow.services.run_slots import web_caller
 from chatflow.services.workflows import WorkflowRequest
 from chatflow.store.models import WorkflowRun
 
@@ -70,7 +71,9 @@ async def run_workflow(request: Request, who: WebUserDep, services: ServicesDep)
     body = await json_body(request, WebWorkflowRunBody)
     services.admission.check()
     handle = await services.workflows.start(
-        who.app, WorkflowRequest(user=who.user, inputs=body.inputs, files=body.files)
+        who.app,
+        WorkflowRequest(user=who.user, inputs=body.inputs, files=body.files),
+        caller=web_caller(who.user),
     )
     info = handle.info
     items = services.streams.subscribe(info.task_id)
