@@ -87,7 +87,7 @@ class Settings(BaseSettings):
         description=(
             "Embedded model, agents: how a request with tool_choice `auto` (every agent turn) "
             "is decoded. `auto`: the model chooses, as remote models do (SmolLM2-135M then "
-            "rarely calls a tool). `required`: while no tool has answered in the conversation "
+            "rarely calls a tool). `required`: while no tool has answered in this agent turn "
             "the model must call one (grammar-forced), after that it must answer in text; so "
             "each agent turn makes exactly one round of tool calls. Explicit `required`/`none` "
             "choices and OpenAI-compatible backends are unaffected."
