@@ -744,6 +744,7 @@ const speech = createSpeech({
 const workflowPage = createWorkflowPage({
   session,
   inputs,
+  uploads,
   onError: showError,
   hideError,
   announce: (text) => ($("announcer").textContent = text),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.api.conftest import ANSWER, LiveServer
+from tests.api.conftest import ANSWER, TOKENS, LiveServer
 from tests.web.conftest import axe_violations, new_context, open_chat, page_client, shot, until
 
 pytestmark = pytest.mark.parametrize("live", ["sqlite"], indirect=True)
@@ -149,6 +149,24 @@ def test_run_a_workflow_and_find_it_again(page: Page, server: LiveServer) -> Non
     expect(page.locator("#runs .run.active")).to_have_count(0)
 
 
+def test_the_apps_own_files_go_with_the_run(page: Page, server: LiveServer, tmp_path: Path) -> None:
+    open_chat(page, server, "workflow")  # takes documents as `sys.files`
+    notes = tmp_path / "notes.txt"
+    notes.write_text("bring the map", encoding="utf-8")
+    page.get_by_label("Topic").fill("maps")
+    with page.expect_response(lambda r: r.url.endswith("/files/upload")):
+        page.set_input_files("#file-input", notes)
+    expect(page.locator("#workflow-files .file-chip")).to_have_text("notes.txt")
+    expect(page.get_by_role("button", name="Remove notes.txt")).to_be_visible()
+    shot(page, "workflow-files")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator("#run-status")).to_have_text(re.compile(r"^Succeeded"))
+    docs = page.locator("#run-outputs .output").filter(has_text="docs")
+    expect(docs.locator(".output-json")).to_contain_text("bring the map")
+    expect(page.locator("#workflow-files .file-chip")).to_have_count(0)  # sent with that run
+    assert axe_violations(page) == []
+
+
 def test_another_browser_sees_none_of_the_runs(browser: Browser, server: LiveServer) -> None:
     first, second = new_context(browser), new_context(browser)
     try:
@@ -167,11 +185,18 @@ def test_another_browser_sees_none_of_the_runs(browser: Browser, server: LiveSer
 
 
 def test_stop_a_running_workflow(page: Page, server: LiveServer) -> None:
-    server.slow(0.05)  # 200 tokens: ten seconds unless stopped
     open_chat(page, server, "workflow")
-    page.get_by_label("Topic").fill("a long one")
+    page.get_by_label("Topic").fill("a short one")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator("#runs .run")).to_have_count(1)
+    server.slow(0.05)  # 200 tokens: ten seconds unless stopped
+    page.locator("#input-topic").fill("a long one")
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.locator("#run-stream")).to_contain_text("Hello there")  # text as it streams
+    # While it runs, the result stays in view: a past run does not replace it.
+    page.locator("#runs .run-open").first.click()
+    expect(page.locator("#error-text")).to_contain_text("A run is going")
+    expect(page.locator("#run-status")).to_have_text(re.compile(r"^Running"))
     stop = page.get_by_role("button", name="Stop", exact=True)
     with page.expect_response(lambda r: r.url.endswith("/stop")):
         stop.click()
@@ -179,6 +204,31 @@ def test_stop_a_running_workflow(page: Page, server: LiveServer) -> None:
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_visible()
     client = page_client(page, server, "workflow")
     until(lambda: client.get("/workflows/runs").json()["data"][0]["status"] == "stopped")
+
+
+def test_a_reload_mid_run_picks_the_run_up_again(page: Page, server: LiveServer) -> None:
+    server.slow(0.03)  # 200 tokens: six seconds
+    full = "".join(TOKENS * 40)
+    open_chat(page, server, "workflow")
+    page.locator("#input-topic").fill("a long one")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator("#run-stream")).to_contain_text("Hello there")
+    page.reload()
+    page.wait_for_selector("body.ready")
+    # The same run, streaming again from its start, then finished as if never left.
+    expect(page.locator("#runs .run.active .run-name")).to_have_text("a long one")
+    expect(page.get_by_role("button", name="Stop", exact=True)).to_be_visible()
+    expect(page.locator("#run-status")).to_have_text(re.compile(r"^Succeeded"))
+    expect(page.locator("#run-outputs .output-text").first).to_have_text(full)
+    expect(page.locator("#runs .run")).to_have_count(1)
+    # Finished: a later reload does not try again.
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "/events" in r.url else None)
+    page.reload()
+    page.wait_for_selector("body.ready")
+    expect(page.locator("#runs .run-meta")).to_contain_text("Succeeded")
+    expect(page.locator("#workflow-result")).to_be_hidden()
+    assert requests == []
 
 
 def test_outputs_as_files_json_and_markdown(page: Page, server: LiveServer, tmp_path: Path) -> None:
@@ -213,3 +263,24 @@ def test_a_failed_run_says_why(page: Page, server: LiveServer) -> None:
     expect(trace.locator(".step.failed .step-title")).to_have_text("Divide")
     expect(page.locator("#runs .run-meta")).to_contain_text("Failed")
     shot(page, "workflow-failed")
+
+
+def test_narrow_and_dark(page: Page, server: LiveServer) -> None:
+    page.set_viewport_size({"width": 390, "height": 780})
+    page.emulate_media(color_scheme="dark")
+    open_chat(page, server, "workflow")
+    page.get_by_label("Topic").fill("night")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator("#run-status")).to_have_text(re.compile(r"^Succeeded"))
+    shot(page, "workflow-narrow-dark")
+    assert axe_violations(page) == []
+    toggle = page.get_by_role("button", name="Show past runs")
+    toggle.click()
+    expect(page.locator("#sidebar")).to_be_in_viewport(ratio=1)  # slid all the way in
+    expect(page.locator("#runs .run-name")).to_have_text(["night"])
+    shot(page, "workflow-narrow-drawer")
+    assert axe_violations(page) == []
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("button", name="Show past runs")).to_have_attribute(
+        "aria-expanded", "false"
+    )
