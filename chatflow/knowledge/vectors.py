@@ -38,15 +38,48 @@ faiss.omp_set_num_threads(1)
 
 
 class VectorIndex:
-    """Unit vectors (one row per chunk) and top-k search by cosine similarity."""
+    """Unit vectors (one row per chunk) and top-k search by cosine similarity.
+
+    Immutable: `changed` makes a new index with rows removed (masked out, and taken out
+    of the IVF index) and rows appended (added to a copy of the IVF index under their
+    row numbers), without training the IVF index again."""
 
     def __init__(self, vectors: Vectors, *, ivf_min_rows: int = IVF_MIN_ROWS) -> None:
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self._ivf: Any = None
         self._probes = 0
         self._ivf_min_rows = ivf_min_rows
+        self._live: npt.NDArray[np.bool_] | None = None  # None: every row is live
+        self._dead = 0
         if self.size >= ivf_min_rows and self.vectors.shape[1] > 0:
             self._build_ivf()
+
+    def changed(self, removed: Rows, added: Vectors) -> VectorIndex:
+        """A new index: rows `removed` gone, `added` appended as rows `self.rows`, ..."""
+        out = VectorIndex.__new__(VectorIndex)
+        out._ivf_min_rows, out._probes = self._ivf_min_rows, self._probes
+        added = np.ascontiguousarray(added, dtype=np.float32)
+        if not len(added):
+            out.vectors = self.vectors  # never written to: sharing is safe
+        elif self.rows == 0:
+            out.vectors = added
+        else:
+            out.vectors = np.concatenate([self.vectors, added])
+        live = np.ones(self.rows, np.bool_) if self._live is None else self._live.copy()
+        live[removed] = False
+        live = np.concatenate([live, np.ones(len(added), np.bool_)])
+        out._dead = int(live.size - np.count_nonzero(live))
+        out._live = None if out._dead == 0 else live
+        out._ivf = None
+        if self._ivf is not None:
+            ivf = faiss.clone_index(self._ivf)
+            if removed.size:
+                ivf.remove_ids(faiss.IDSelectorBatch(np.unique(removed).astype(np.int64)))
+            if len(added):
+                ids = np.arange(self.rows, self.rows + len(added), dtype=np.int64)
+                ivf.add_with_ids(added, ids)
+            out._ivf = ivf
+        return out
 
     def _build_ivf(self) -> None:
         n, dimensions = self.vectors.shape
@@ -69,8 +102,14 @@ class VectorIndex:
         return self._ivf is not None
 
     @property
-    def size(self) -> int:
+    def rows(self) -> int:
+        """Row numbers in use, removed rows included."""
         return int(self.vectors.shape[0])
+
+    @property
+    def size(self) -> int:
+        """Live rows."""
+        return self.rows - self._dead
 
     def cosine(self, query: Vectors, rows: Rows) -> Vectors:
         """Exact similarity of `query` to the given rows (a few hundred at most: summed
@@ -82,11 +121,18 @@ class VectorIndex:
         self, query: Vectors, k: int, allowed: npt.NDArray[np.bool_] | None = None
     ) -> tuple[Rows, Vectors]:
         """The k most similar rows (restricted to `allowed` when given), best first."""
+        if allowed is not None and self._live is not None:
+            allowed = allowed & self._live
         if self._ivf is not None:
             admitted = None if allowed is None else np.flatnonzero(allowed).astype(np.int64)
             # A selective filter leaves few rows: scanning those exactly is cheaper and exact.
             if admitted is None or admitted.size >= self._ivf_min_rows:
                 return self._search_ivf(query, k, admitted)
+        if allowed is None and self._live is not None:
+            # Removed rows are still in the matrix: look further, then drop them.
+            rows, scores = _exact(self.vectors, query, k + self._dead)
+            keep = self._live[rows]
+            return rows[keep][:k], scores[keep][:k]
         if allowed is None:
             return _exact(self.vectors, query, k)
         candidates = np.flatnonzero(allowed).astype(np.int64)

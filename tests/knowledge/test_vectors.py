@@ -82,3 +82,35 @@ def test_ivf_search_is_much_faster_than_an_exact_scan_at_60k() -> None:
         exact.search(query, 10)
         exact_times.append(time.perf_counter() - started)
     assert statistics.median(ivf_times) < 0.5 * statistics.median(exact_times)
+
+
+@pytest.mark.parametrize("ivf_min_rows", [100_000, 1000], ids=["exact", "ivf"])
+def test_changed_index_drops_removed_rows_and_finds_added_ones(ivf_min_rows: int) -> None:
+    vectors = clustered(3000)
+    index = VectorIndex(vectors[:2500], ivf_min_rows=ivf_min_rows)
+    assert index.indexed == (ivf_min_rows == 1000)
+    removed = np.arange(0, 2500, 5, dtype=np.int64)
+    changed = index.changed(removed, vectors[2500:])
+    assert changed.indexed == index.indexed  # IVF kept, not retrained
+    assert (changed.rows, changed.size) == (3000, 3000 - removed.size)
+    # The old index is untouched (a search holding it still sees its own generation).
+    assert (index.rows, index.size) == (2500, 2500)
+    assert index.search(vectors[0], 1)[0].tolist() == [0]
+    for row in (2600, 2999, 1):
+        assert changed.search(vectors[row], 1)[0].tolist() == [row]
+    for row in (0, 5, 2495):
+        rows, _ = changed.search(vectors[row], 50)
+        assert not set(rows.tolist()) & set(removed.tolist())
+        assert rows.size == 50
+    # Filters and removals together: a filter naming only removed rows finds nothing.
+    allowed = np.zeros(3000, np.bool_)
+    allowed[removed] = True
+    assert changed.search(vectors[0], 10, allowed)[0].size == 0
+    allowed[2700] = True
+    assert changed.search(vectors[0], 10, allowed)[0].tolist() == [2700]
+    # Exact path: the same top-k as a scan of the live rows.
+    if not changed.indexed:
+        live = np.setdiff1d(np.arange(3000), removed)
+        query = vectors[42]
+        expected = live[np.argsort(-(vectors[live] @ query), kind="stable")[:10]]
+        assert changed.search(query, 10)[0].tolist() == expected.tolist()
