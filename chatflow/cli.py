@@ -4,6 +4,7 @@
     chatflow app import FILE.yml [--api-key KEY] [--dataset REF=DATASET ...]
     chatflow app list
     chatflow app key APP
+    chatflow app map-dataset APP [REF=DATASET ...]   (the datasets the app may read)
     chatflow app site APP [--enable|--disable] [--passcode TEXT|--no-passcode]
     chatflow admin create USERNAME          (an operator of the console at /console)
     chatflow chat FILE.yml|APP
@@ -40,7 +41,7 @@ from chatflow.observability import logs, metrics
 from chatflow.services import Services
 from chatflow.services.apps import ImportResult, LoadedApp
 from chatflow.services.chat import ChatRequest
-from chatflow.services.knowledge_base import dataset_refs, map_refs
+from chatflow.services.knowledge_base import app_mapping, dataset_refs, map_refs
 from chatflow.services.sites import SiteInfo
 from chatflow.services.turn import TurnEnded
 from chatflow.settings import Settings, effective_settings, env_name
@@ -322,6 +323,45 @@ def create_key(
 ) -> None:
     """Mint a new Service API key for an app and print it (it is shown only once)."""
     typer.echo(_with_services(_settings(data_dir), lambda s: s.apps.create_key(app)))
+
+
+async def _map_datasets(
+    services: Services, app: str, pairs: list[str]
+) -> tuple[str, dict[str, str], list[str]]:
+    """Store the app's REF=DATASET pairs; (app name, its mapping, refs still unmapped)."""
+    loaded = await services.apps.find(app)
+    refs = dataset_refs(loaded.graph)
+    mapping = _mapping(pairs, refs)
+    for target in mapping.values():
+        await services.knowledge.find_dataset(target)  # a wrong DATASET fails before any write
+    unmapped = await map_refs(services.db, loaded.id, refs, mapping)
+    return loaded.name, await app_mapping(services.db, loaded.id), unmapped
+
+
+@app_cli.command("map-dataset")
+def map_dataset(
+    app: Annotated[str, typer.Argument(help="App name or id.")],
+    pairs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="REF=DATASET: the app's dataset reference REF (as written in its DSL, or any "
+            "name its knowledge search tool uses) reads our dataset DATASET (id or name)."
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Grant an app datasets: its knowledge nodes and knowledge search tool read only the
+    datasets mapped here (or at import). Without pairs, shows the app's mapping."""
+    split = _split_pairs(pairs or [])
+    name, mapped, unmapped = _with_services(
+        _settings(data_dir), lambda s: _map_datasets(s, app, split)
+    )
+    if not mapped:
+        typer.echo(f"{name}: no datasets mapped")
+    for ref, dataset_id in mapped.items():
+        typer.echo(f"{name}: {ref!r} -> {dataset_id}")
+    for ref in unmapped:
+        typer.echo(f"  unmapped dataset {ref!r}: chatflow app map-dataset {app} '{ref}'=DATASET")
 
 
 def _site_text(origin: str, site: SiteInfo) -> str:

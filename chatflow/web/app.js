@@ -6,7 +6,7 @@
 
 import { Api, ApiError, readFrames } from "./api.js";
 import { $, h, icon, storage } from "./dom.js";
-import { renderCitations, Trace } from "./extras.js";
+import { renderCitations, renderToolCalls, Trace } from "./extras.js";
 import { createInputs } from "./inputs.js";
 import { renderMarkdown } from "./markdown.js";
 import { createSidebar, PLACEHOLDER_NAME } from "./sidebar.js";
@@ -111,7 +111,10 @@ function showStart(show) {
 const thread = () => $("thread");
 const nearBottom = () => thread().scrollHeight - thread().scrollTop - thread().clientHeight < 80;
 const toBottom = () => (thread().scrollTop = thread().scrollHeight);
-const showsSteps = () => Boolean(session.site?.site?.show_workflow_steps);
+// Only workflow-driven apps stream their node steps; chat and agent apps do not (an agent
+// app shows its tool calls instead, from its `agent_thought`s).
+const showsSteps = () =>
+  Boolean(session.site?.site?.show_workflow_steps) && ["advanced-chat", "workflow"].includes(session.site?.mode);
 
 function fileChips(files) {
   if (!files || files.length === 0) return null;
@@ -158,8 +161,9 @@ function actionButton(name, label, onclick) {
   return h("button", { class: "icon-btn small", type: "button", "aria-label": label, title: label, onclick }, icon(name));
 }
 
-function buildTurn({ query, files, answer = "", messageId = null, rating = null, resources = [] }) {
+function buildTurn({ query, files, answer = "", messageId = null, rating = null, resources = [], thoughts = [] }) {
   const turn = { query, files, answer, messageId, rating, resources, error: null, stopped: false, trace: null };
+  turn.thoughts = new Map(thoughts.map((t) => [t.id, t])); // an agent app's rounds, by id
   const edit = actionButton("edit", "Edit and resend", () => editQuery(turn));
   const userItem = h(
     "li",
@@ -177,12 +181,14 @@ function buildTurn({ query, files, answer = "", messageId = null, rating = null,
   turn.status = h("div", { class: "status muted small" });
   turn.citations = h("div", { class: "citations-box" });
   turn.traceBox = h("div", { class: "trace-box" });
+  turn.toolsBox = h("div", { class: "tools-box" });
   turn.actions = h("div", { class: "msg-actions answer-actions", role: "group", "aria-label": "Answer actions" });
   turn.bubble = h(
     "div",
     { class: "bubble bot" },
     h("span", { class: "visually-hidden" }, "Assistant: "),
     turn.traceBox,
+    turn.toolsBox,
     turn.answerEl,
     turn.status,
     turn.citations,
@@ -191,6 +197,7 @@ function buildTurn({ query, files, answer = "", messageId = null, rating = null,
   turn.userItem = userItem;
   turn.botItem = h("li", { class: "msg bot" }, avatar(), turn.body);
   renderAnswer(turn);
+  renderToolCalls(turn.toolsBox, [...turn.thoughts.values()]);
   renderCitations(turn.citations, resources);
   return turn;
 }
@@ -265,6 +272,7 @@ function historyTurn(message) {
     messageId: message.id,
     rating: message.feedback?.rating || null,
     resources: message.retriever_resources,
+    thoughts: message.agent_thoughts || [],
   });
   if (message.status === "error") setTurnError(turn, new Error(message.error || "The run failed."));
   if (message.stopped) {
@@ -407,6 +415,10 @@ function onFrame(run, frame) {
     case "message_replace":
       turn.answer = frame.answer || "";
       scheduleRender(turn);
+      break;
+    case "agent_thought":
+      turn.thoughts.set(frame.id, frame);
+      renderToolCalls(turn.toolsBox, [...turn.thoughts.values()]);
       break;
     case "message_end":
       turn.resources = frame.metadata?.retriever_resources || [];

@@ -286,25 +286,7 @@ async def trace(message_id: str, who: WebUserDep, services: ServicesDep) -> JSON
     if not who.site.show_workflow_steps:
         raise NotFound("This site does not show workflow steps.")
     nodes = await services.conversations.trace(who.app, who.user, message_id)
-    return JSONResponse(
-        {
-            "data": [
-                {
-                    "id": n.id,
-                    "node_id": n.node_id,
-                    "node_type": n.node_type,
-                    "title": n.title,
-                    "status": n.status,
-                    "error": n.error,
-                    "elapsed_time": n.elapsed_time,
-                    "inputs": n.inputs,
-                    "outputs": n.outputs,
-                    "iteration_id": (n.execution_metadata or {}).get("iteration_id"),
-                }
-                for n in nodes
-            ]
-        }
-    )
+    return JSONResponse({"data": [serializers.trace_node(n) for n in nodes]})
 
 
 class SpeakBody(BaseModel):
