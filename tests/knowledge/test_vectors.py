@@ -114,3 +114,25 @@ def test_changed_index_drops_removed_rows_and_finds_added_ones(ivf_min_rows: int
         query = vectors[42]
         expected = live[np.argsort(-(vectors[live] @ query), kind="stable")[:10]]
         assert changed.search(query, 10)[0].tolist() == expected.tolist()
+
+
+def test_indexes_sharing_one_ivf_see_only_their_own_rows() -> None:
+    vectors = clustered(2600, seed=4)
+    index = VectorIndex(vectors[:2000], ivf_min_rows=1000)
+    # An index made and never used (a catch-up that failed after this step)...
+    abandoned = index.changed(np.zeros(0, np.int64), vectors[2000:2300])
+    assert abandoned.search(vectors[2100], 1)[0].tolist() == [2100]
+    # ...then the one that is used, with other vectors under the same row numbers.
+    used = index.changed(np.asarray([5], np.int64), vectors[2300:2600])
+    for row, own in ((2000, 2300), (2299, 2599)):
+        assert used.search(vectors[own], 1)[0].tolist() == [row]
+        rows, scores = used.search(vectors[row], 5)  # the abandoned vector is gone
+        assert not (rows == row).any() or scores[rows == row][0] < 0.999
+    assert 5 not in used.search(vectors[5], 10)[0].tolist()
+    # The first index still answers as it did: its rows only, row 5 included.
+    assert index.search(vectors[5], 1)[0].tolist() == [5]
+    assert index.search(vectors[2300], 10)[0].max() < 2000
+    # Removed rows stay out of the searches of later indexes too.
+    later = used.changed(np.asarray([6], np.int64), vectors[:1])
+    assert not {5, 6} & set(later.search(vectors[5], 20)[0].tolist())
+    assert sorted(later.search(vectors[0], 2)[0].tolist()) == [0, 2300]  # row 0, its copy
