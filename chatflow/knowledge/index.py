@@ -10,8 +10,8 @@ others' writes. A stale snapshot is brought up to date incrementally: the rows w
 and the segments removed since its generation are read in one statement (one consistent
 state of the database, so a search never sees half of a transaction: half a document)
 and applied to a copy (removed rows masked out, new rows appended to the vector index
-and as a BM25 delta segment), on a worker thread, while searches keep using the old
-snapshot. It is rebuilt in full from the rows (at 100k chunks that takes seconds:
+and as a BM25 delta segment) on a worker thread; searches already under way keep the
+snapshot they started with. It is rebuilt in full from the rows (at 100k chunks that takes seconds:
 bench/RESULTS.md) when it is first loaded, when the changes since its last full build
 pass a quarter of it, and when it is too far behind to catch up.
 
