@@ -185,6 +185,21 @@ class Database:
             else:
                 await _write_asyncpg(driver, bound)
 
+    async def write_counted(self, writes: Sequence[Write | WriteMany]) -> int:
+        """`write`, statement by statement in one transaction, returning the rows the
+        last write changed (for a guarded UPDATE whose count decides: did this write end
+        the row's state, or had someone else)."""
+        dialect = self.engine.dialect
+        free = self._free_sqlite()
+        if free is not None:
+            return _write_sqlite(free, [w.bound(dialect) for w in writes])
+        async with self._direct_slots, self.engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            bound = [w.bound(dialect) for w in writes]
+            if self.dialect == "sqlite":
+                return _write_sqlite(driver, bound)
+            return await _write_asyncpg(driver, bound, merge=False)
+
     async def read_one(
         self, statement: Statement, params: Mapping[str, Any]
     ) -> tuple[Any, ...] | None:
@@ -291,30 +306,39 @@ class Database:
         command.upgrade(config, "head")
 
 
-def _write_sqlite(connection: sqlite3.Connection, writes: list[Bound]) -> None:
+def _write_sqlite(connection: sqlite3.Connection, writes: list[Bound]) -> int:
+    """Run `writes` in one transaction; the rows the last one changed."""
+    changed = 0
     try:
         for sql, args in writes:
             if isinstance(args, list):
-                connection.executemany(sql, args)
+                changed = connection.executemany(sql, args).rowcount
             else:
-                connection.execute(sql, args)
+                changed = connection.execute(sql, args).rowcount
         connection.commit()
     except BaseException:
         connection.rollback()
         raise
+    return changed
 
 
-async def _write_asyncpg(driver: Any, writes: list[Bound]) -> None:
-    statement = single_statement(writes)
+async def _write_asyncpg(driver: Any, writes: list[Bound], *, merge: bool = True) -> int:
+    """Run `writes` in one transaction (`merge`: as one statement when they allow it,
+    whose count is then not the last write's); the rows the last one changed."""
+    statement = single_statement(writes) if merge else None
     if statement is not None:  # one round trip, atomic on its own
         await driver.execute(statement[0], *statement[1])
-        return
+        return 0
+    changed = 0
     async with driver.transaction():
         for sql, args in writes:
             if isinstance(args, list):
                 await driver.executemany(sql, args)
+                changed = len(args)
             else:
-                await driver.execute(sql, *args)
+                # asyncpg answers with the command tag: "UPDATE 1", "INSERT 0 3".
+                changed = int((await driver.execute(sql, *args)).rsplit(" ", 1)[-1] or 0)
+    return changed
 
 
 def alembic_config() -> Config:

@@ -12,6 +12,7 @@ import { renderMarkdown } from "./markdown.js";
 import { createSidebar, PLACEHOLDER_NAME } from "./sidebar.js";
 import { createSpeech } from "./speech.js";
 import { createUploads } from "./uploads.js";
+import { createWorkflowPage } from "./workflow.js";
 
 const COLLAPSE_CHARS = 600;
 const COLLAPSE_LINES = 10;
@@ -95,9 +96,7 @@ function renderApp(site, params) {
   inputs.build(params.user_input_form || []);
   uploads.configure(params);
   $("mic").hidden = !params.speech_to_text?.enabled;
-  const workflow = site.mode === "workflow";
-  $("query").disabled = workflow;
-  if (workflow) showError(new Error("This is a workflow app; the chat page serves chat apps."));
+  $("query").disabled = site.mode === "workflow"; // a workflow app runs from its form
 }
 
 // The starters and the input form belong to a conversation that has not started yet.
@@ -696,6 +695,11 @@ async function load(site) {
   $("site-notice").hidden = true;
   document.body.classList.remove("no-site");
   renderApp(site, params);
+  if (site.mode === "workflow") {
+    await workflowPage.start();
+    document.body.classList.add("ready");
+    return;
+  }
   // Nothing can be typed until the open conversation is back (a message sent meanwhile
   // would land in a thread about to be replaced).
   const workflow = $("query").disabled;
@@ -737,6 +741,16 @@ const speech = createSpeech({
   announce: (text) => ($("announcer").textContent = text),
 });
 
+const workflowPage = createWorkflowPage({
+  session,
+  inputs,
+  uploads,
+  onError: showError,
+  hideError,
+  announce: (text) => ($("announcer").textContent = text),
+  closeSidebar: () => sidebar.close(),
+});
+
 function bindUi() {
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -751,12 +765,13 @@ function bindUi() {
   });
   $("query").addEventListener("input", autosize);
   $("stop").addEventListener("click", stop);
-  $("new-chat").addEventListener("click", newChat);
+  $("new-chat").addEventListener("click", () => (workflowPage.active() ? workflowPage.newRun() : newChat()));
   $("load-earlier").addEventListener("click", loadEarlier);
   $("error-close").addEventListener("click", hideError);
   $("inputs-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    $("query").focus();
+    if (workflowPage.active()) workflowPage.run();
+    else $("query").focus();
   });
   $("passcode-form").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from chatflow.providers.base import LLMChunk, LLMRequest, ToolCall, Usage
 from chatflow.providers.fake import FakeLLM, FakeRegistry
@@ -86,12 +86,9 @@ class LIVE_REGISTRY(FakeRegistry):
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    """As conftest's, bypassing the page's CSP so that axe-core can be injected."""
-    context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
+def context(scan_context: BrowserContext) -> BrowserContext:
+    """Every page here is scanned with axe-core."""
+    return scan_context
 
 
 def send(page: Page, text: str) -> None:

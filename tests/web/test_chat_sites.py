@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 
 from tests.api.conftest import ANSWER, LiveServer
-from tests.web.conftest import axe_violations, open_chat, origin, page_client, shot
+from tests.web.conftest import axe_violations, new_context, open_chat, origin, page_client, shot
 
 pytestmark = pytest.mark.parametrize("live", ["sqlite"], indirect=True)
 
@@ -27,14 +26,6 @@ def send(page: Page, text: str) -> None:
 def wait_idle(page: Page) -> None:
     expect(page.locator(".bubble.streaming")).to_have_count(0)
     expect(page.locator("#send")).to_be_visible()
-
-
-@pytest.fixture
-def scan_context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
 
 
 def test_no_service_api_key_reaches_the_page(page: Page, server: LiveServer) -> None:
@@ -71,7 +62,7 @@ def test_a_second_browser_sees_none_of_the_firsts_conversations(
     wait_idle(page)
     [conversation] = page_client(page, server).get("/conversations").json()["data"]
 
-    other = browser.new_context(viewport={"width": 1200, "height": 800})
+    other = new_context(browser)
     try:
         intruder = other.new_page()
         open_chat(intruder, server)

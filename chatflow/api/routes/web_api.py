@@ -34,6 +34,7 @@ from chatflow.api.schemas import ChatMessageBody, RenameBody
 from chatflow.api.sse import ChatStreamEncoder, sse_response
 from chatflow.errors import ChatflowError, InvalidRequest, NotFound
 from chatflow.services.chat import ChatRequest
+from chatflow.services.run_slots import web_caller
 from chatflow.services.sites import SiteInfo, WebUser
 from chatflow.store.models import Message
 
@@ -158,6 +159,7 @@ async def chat_messages(request: Request, who: WebUserDep, services: ServicesDep
             auto_generate_name=body.auto_generate_name,
             streaming=True,
         ),
+        caller=web_caller(who.user),
     )
     info = handle.info
     items = services.streams.subscribe(info.task_id)
