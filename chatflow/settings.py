@@ -85,9 +85,12 @@ class Settings(BaseSettings):
     embedded_first_tool_call: Literal["auto", "required"] = Field(
         default="auto",
         description=(
-            "Embedded model, agents: `required` makes the model call a tool first and answer "
-            "in text once a tool has answered (small local models otherwise answer without "
-            "tools, or never stop calling them); `auto` lets it choose, as remote models do."
+            "Embedded model, agents: how a request with tool_choice `auto` (every agent turn) "
+            "is decoded. `auto`: the model chooses, as remote models do (SmolLM2-135M then "
+            "rarely calls a tool). `required`: while no tool has answered in this agent turn "
+            "the model must call one (grammar-forced), after that it must answer in text; so "
+            "each agent turn makes exactly one round of tool calls. Explicit `required`/`none` "
+            "choices and OpenAI-compatible backends are unaffected."
         ),
     )
     embedded_parallel: int = Field(default=2, description="Embedded model parallel sequences.")

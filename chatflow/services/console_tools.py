@@ -11,6 +11,7 @@ Credentials are written to the 0600 file only and never shown (`secrets.redacted
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -29,6 +30,7 @@ from chatflow.tools.references import references
 from chatflow.tools.registry import ToolRef, ToolRegistry
 
 MAX_HEADERS = 20
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")  # an HTTP header name (RFC 9110)
 
 
 def _kind(provider: ToolProvider) -> str:
@@ -45,6 +47,8 @@ def checked_headers(headers: Mapping[str, str]) -> dict[str, str]:
         raise InvalidRequest(f"headers: at most {MAX_HEADERS}")
     checked: dict[str, str] = {}
     for name, value in headers.items():
+        if not _TOKEN.match(name.strip()):
+            raise InvalidRequest(f"headers: {name[:64]!r} is not a header name")
         try:
             key, item = secrets.parse_header(f"{name}: {value}")
         except ValueError as exc:

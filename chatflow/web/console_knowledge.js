@@ -279,7 +279,7 @@ function segmentItem(segment) {
     h("div", { class: "chunk-head small" },
       h("span", { class: "muted" }, `#${segment.position} · ${segment.word_count} characters · ${segment.hit_count} hits`),
       h("label", { class: "switch", for: id }, toggle, ` Chunk ${segment.position} enabled`)),
-    h("p", { class: "chunk-text" }, segment.content));
+    h("p", { class: "chunk-text", tabindex: 0 }, segment.content));
   toggle.addEventListener("change", async () => {
     toggle.disabled = true;
     try {
@@ -319,7 +319,7 @@ $("kb-hit-form").addEventListener("submit", async (event) => {
           h("div", { class: "chunk-head small" },
             h("strong", { class: "hit-score" }, `${i + 1}. score ${r.score.toFixed(3)}`),
             h("span", { class: "muted" }, ` ${r.segment.document.name} · chunk #${r.segment.position}`)),
-          h("p", { class: "chunk-text" }, r.segment.content))),
+          h("p", { class: "chunk-text", tabindex: 0 }, r.segment.content))),
     );
   } catch (error) {
     $("kb-hit-status").textContent = "";

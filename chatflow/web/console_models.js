@@ -28,10 +28,10 @@ export async function showModels() {
   );
   const groups = models.groups.map((group) =>
     h("section", { class: "card model-group", "data-group": group.id },
-      group.status ? h("p", { class: "small" }, "Status: ", h("strong", {}, group.status)) : null,
       table(group.title, ["Setting", "Value", "Variable"],
         group.rows.map((row) => h("tr", {}, h("td", {}, row.label), h("td", { class: "cell-text" }, shown(row.value)),
-          h("td", {}, h("code", {}, row.setting)))))));
+          h("td", {}, h("code", {}, row.setting))))),
+      group.status ? h("p", { class: "small" }, "Status: ", h("strong", {}, group.status)) : null));
   const map = models.model_map;
   groups.push(h("section", { class: "card model-group", "data-group": "model-map" },
     map.error ? h("p", { class: "step-error small" }, map.error) : null,

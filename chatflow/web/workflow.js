@@ -2,10 +2,11 @@
 // streams through `POST /api/workflows/run` (text as it comes, the node trace when the
 // site shows workflow steps) and can be stopped; its outputs show as text (Markdown),
 // JSON or files. The sidebar lists this browser's past runs (`GET /api/workflows/runs`);
-// opening one shows its inputs, outputs and trace again.
+// opening one shows its inputs, outputs and trace again. A run still going when the page
+// is reloaded is picked up again through its resumable stream.
 
 import { ApiError, readFrames } from "./api.js";
-import { $, h } from "./dom.js";
+import { $, h, storage } from "./dom.js";
 import { Trace } from "./extras.js";
 import { renderMarkdown } from "./markdown.js";
 
@@ -55,6 +56,8 @@ export function createWorkflowPage({ session, inputs, uploads, onError, hideErro
   let shownRunId = null;
 
   const showsSteps = () => Boolean(session.site?.site?.show_workflow_steps);
+  // The run this browser has going: {taskId, runId}, kept across reloads.
+  const runningKey = () => `chatflow.workflow-run.${session.code}`;
 
   function setRunning(running) {
     const had = document.activeElement;
@@ -154,7 +157,10 @@ export function createWorkflowPage({ session, inputs, uploads, onError, hideErro
       run.taskId = frame.task_id;
       if (run.stopRequested) requestStop(run);
     }
-    if (frame.workflow_run_id) run.runId = frame.workflow_run_id;
+    if (frame.workflow_run_id && !run.runId) {
+      run.runId = frame.workflow_run_id;
+      if (run.taskId && !run.stopRequested) storage.set(runningKey(), JSON.stringify({ taskId: run.taskId, runId: run.runId }));
+    }
     if (run.stopRequested) return;
     if (run.trace && run.trace.add(frame)) run.trace.render($("run-trace"));
     const data = frame.data || {};
@@ -193,17 +199,7 @@ export function createWorkflowPage({ session, inputs, uploads, onError, hideErro
     }
     hideError();
     const files = uploads.take().map((f) => f.request);
-    const run = { controller: new AbortController(), taskId: null, runId: null, text: "", stopRequested: false, finished: null, error: null };
-    run.trace = showsSteps() ? new Trace() : null;
-    current = run;
-    shownRunId = null;
-    renderRuns();
-    showResult();
-    setStatus("running");
-    $("run-inputs").hidden = true;
-    $("run-error").hidden = true;
-    for (const id of ["run-stream", "run-outputs", "run-trace"]) $(id).replaceChildren();
-    setRunning(true);
+    const run = begin();
     try {
       const response = await session.api.request("/workflows/run", {
         method: "POST",
@@ -218,9 +214,51 @@ export function createWorkflowPage({ session, inputs, uploads, onError, hideErro
     finish(run);
   }
 
+  /** A fresh result panel for a run that starts (or is picked up again) now. */
+  function begin(shown = null) {
+    const run = { controller: new AbortController(), taskId: null, runId: null, text: "", stopRequested: false, finished: null, error: null };
+    run.trace = showsSteps() ? new Trace() : null;
+    current = run;
+    shownRunId = shown;
+    renderRuns();
+    showResult();
+    setStatus("running");
+    $("run-inputs").hidden = true;
+    $("run-error").hidden = true;
+    for (const id of ["run-stream", "run-outputs", "run-trace"]) $(id).replaceChildren();
+    setRunning(true);
+    return run;
+  }
+
+  /** The run this browser left going (a reload mid-run): its stream replays from the start. */
+  async function resume({ taskId, runId }) {
+    const run = begin(runId);
+    run.taskId = taskId;
+    try {
+      const response = await session.api.request(`/workflows/tasks/${encodeURIComponent(taskId)}/events`, {
+        signal: run.controller.signal,
+        stream: true,
+      });
+      await readFrames(response, (frame) => onFrame(run, frame));
+    } catch (error) {
+      if (error.name === "AbortError") return finish(run);
+      if (error instanceof ApiError && error.status === 404) {
+        // Ended, and its stream expired, meanwhile: the stored run is the result.
+        current = null;
+        setRunning(false);
+        storage.remove(runningKey());
+        await openRun(runId);
+        return undefined;
+      }
+      run.error = error;
+    }
+    return finish(run);
+  }
+
   function finish(run) {
     if (current !== run) return;
     current = null;
+    storage.remove(runningKey());
     setRunning(false);
     const end = run.finished;
     if (run.stopRequested) setStatus("stopped");
@@ -285,6 +323,14 @@ export function createWorkflowPage({ session, inputs, uploads, onError, hideErro
     $("toggle-sidebar").setAttribute("aria-label", "Show past runs");
     $("new-chat-label").textContent = "New run";
     await loadRuns();
+    let saved = null;
+    try {
+      saved = JSON.parse(storage.get(runningKey()) || "null");
+    } catch {
+      saved = null;
+    }
+    if (saved?.taskId && runs.some((r) => r.id === saved.runId && r.status === "running")) resume(saved);
+    else storage.remove(runningKey());
   }
 
   $("stop-workflow").addEventListener("click", stop);

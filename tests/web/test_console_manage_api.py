@@ -1,7 +1,8 @@
 """The console's management API over real HTTP: dataset keys, the Knowledge API behind
 the operator session (`/console/api/kb`), annotations, tools (OpenAPI and MCP on real
 loopback servers, missing tools mapped), model backends; and bad input of every kind on
-each new route, which must be Dify's error envelope (4xx), never a 500."""
+each new route, which must be Dify's error envelope (4xx), never a 500. SQLite and
+Postgres."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tests.web.console_support import app_id, console, operator
 
 __all__ = ["console", "operator"]
 
-pytestmark = pytest.mark.parametrize("live", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize("live", ["sqlite", "postgres"], indirect=True)
 LIVE_SETTINGS = {"ssrf_allow": "127.0.0.1"}
 
 TOOL_DSL = """
@@ -187,6 +188,18 @@ def test_tools_openapi_mcp_and_removal(
     assert_envelope(console.delete("/tools/demo"), 404)
     assert_envelope(console.post("/tools/openapi", json={"name": "time", "schema": spec}), 400)
     assert console.delete("/tools/pets").status_code == 204
+    # By URL: fetched through the SSRF guard (loopback is allowed in this module).
+    with serve(petstore.app()) as base:
+        body = {"name": "pets2", "url": f"{base}/openapi.json"}
+        by_url = console.post("/tools/openapi", json=body)
+    assert by_url.status_code == 201 and "listPets" in by_url.json()["tools"], by_url.text
+    listed = {p["id"]: p for p in console.get("/tools").json()["data"]}
+    assert listed["pets2"]["source"] == f"{base}/openapi.json"
+    for bad in ({"X-Key:Y": "v"}, {"Bad Name": "v"}, {"X-Key": "a\r\nInjected: 1"}):
+        body = {"name": "p3", "schema": spec, "headers": bad}
+        refused = console.post("/tools/openapi", json=body)
+        assert_envelope(refused, 400)
+    assert console.delete("/tools/pets2").status_code == 204
 
 
 def test_missing_tools_are_mapped_as_the_cli_maps_them(

@@ -17,7 +17,7 @@ from chatflow.tools import mappings
 from tests.api.conftest import LiveServer
 from tests.tools import mcp_demo, petstore
 from tests.tools.loopback import serve
-from tests.web.conftest import axe_violations, shot
+from tests.web.conftest import SHOTS, axe_violations, shot
 from tests.web.console_support import app_id, console, operator, scan_context, sign_in
 from tests.web.test_console_manage_api import TOOL_DSL
 
@@ -115,7 +115,9 @@ def test_knowledge_upload_chunks_hit_testing_and_keys(
     segments = console.get(f"/kb/datasets/{dataset}/documents/{handbook}/segments").json()["data"]
     assert segments[0]["enabled"] is False
     problems["chunks"] = _scan(page, "console-knowledge-chunks")
-    switch.check()
+    switch.focus()  # back on, by keyboard
+    page.keyboard.press("Space")
+    expect(switch).to_be_checked()
     expect(chunks.first).not_to_have_class(re.compile(r"\bdisabled\b"))
 
     # Hit testing: ranked chunks with their scores.
@@ -151,7 +153,8 @@ def test_knowledge_upload_chunks_hit_testing_and_keys(
     expect(page.get_by_role("tab", name="Documents")).to_have_attribute("aria-selected", "true")
     page.set_viewport_size({"width": 420, "height": 900})
     expect(page.locator("#kb-documents")).to_be_visible()
-    shot(page, "console-knowledge-narrow")
+    page.locator("#kb-title").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "console-knowledge-narrow.png"))  # what a phone shows
     page.set_viewport_size({"width": 1280, "height": 860})
 
     # Deleting the knowledge base.
@@ -288,7 +291,16 @@ def test_import_maps_missing_tools(
 
 def test_model_backends_page(page: Page, server: LiveServer, operator: tuple[str, str]) -> None:
     sign_in(page, server)
-    page.get_by_role("button", name="Models", exact=True).click()
+    # By keyboard: Tab from the first section button to Models, Enter opens it.
+    page.get_by_role("button", name="Apps", exact=True).focus()
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Models", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Models", exact=True)).to_have_attribute(
+        "aria-current", "page"
+    )
+    expect(page.locator("#section-apps")).to_be_hidden()
     default = page.locator('.model-group[data-group="default"]')
     expect(default).to_contain_text("Backend for every DSL model")
     expect(default).to_contain_text("fake")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.api.conftest import ANSWER, LiveServer
+from tests.api.conftest import ANSWER, TOKENS, LiveServer
 from tests.web.conftest import axe_violations, new_context, open_chat, page_client, shot, until
 
 pytestmark = pytest.mark.parametrize("live", ["sqlite"], indirect=True)
@@ -197,6 +197,31 @@ def test_stop_a_running_workflow(page: Page, server: LiveServer) -> None:
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_visible()
     client = page_client(page, server, "workflow")
     until(lambda: client.get("/workflows/runs").json()["data"][0]["status"] == "stopped")
+
+
+def test_a_reload_mid_run_picks_the_run_up_again(page: Page, server: LiveServer) -> None:
+    server.slow(0.03)  # 200 tokens: six seconds
+    full = "".join(TOKENS * 40)
+    open_chat(page, server, "workflow")
+    page.get_by_label("Topic").fill("a long one")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator("#run-stream")).to_contain_text("Hello there")
+    page.reload()
+    page.wait_for_selector("body.ready")
+    # The same run, streaming again from its start, then finished as if never left.
+    expect(page.locator("#runs .run.active .run-name")).to_have_text("a long one")
+    expect(page.get_by_role("button", name="Stop", exact=True)).to_be_visible()
+    expect(page.locator("#run-status")).to_have_text(re.compile(r"^Succeeded"))
+    expect(page.locator("#run-outputs .output-text").first).to_have_text(full)
+    expect(page.locator("#runs .run")).to_have_count(1)
+    # Finished: a later reload does not try again.
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "/events" in r.url else None)
+    page.reload()
+    page.wait_for_selector("body.ready")
+    expect(page.locator("#runs .run-meta")).to_contain_text("Succeeded")
+    expect(page.locator("#workflow-result")).to_be_hidden()
+    assert requests == []
 
 
 def test_outputs_as_files_json_and_markdown(page: Page, server: LiveServer, tmp_path: Path) -> None:
