@@ -115,7 +115,9 @@ def test_knowledge_upload_chunks_hit_testing_and_keys(
     segments = console.get(f"/kb/datasets/{dataset}/documents/{handbook}/segments").json()["data"]
     assert segments[0]["enabled"] is False
     problems["chunks"] = _scan(page, "console-knowledge-chunks")
-    switch.check()
+    switch.focus()  # back on, by keyboard
+    page.keyboard.press("Space")
+    expect(switch).to_be_checked()
     expect(chunks.first).not_to_have_class(re.compile(r"\bdisabled\b"))
 
     # Hit testing: ranked chunks with their scores.
@@ -289,7 +291,16 @@ def test_import_maps_missing_tools(
 
 def test_model_backends_page(page: Page, server: LiveServer, operator: tuple[str, str]) -> None:
     sign_in(page, server)
-    page.get_by_role("button", name="Models", exact=True).click()
+    # By keyboard: Tab from the first section button to Models, Enter opens it.
+    page.get_by_role("button", name="Apps", exact=True).focus()
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Models", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Models", exact=True)).to_have_attribute(
+        "aria-current", "page"
+    )
+    expect(page.locator("#section-apps")).to_be_hidden()
     default = page.locator('.model-group[data-group="default"]')
     expect(default).to_contain_text("Backend for every DSL model")
     expect(default).to_contain_text("fake")
