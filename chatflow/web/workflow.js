@@ -117,7 +117,11 @@ export function createWorkflowPage({ session, inputs, uploads, onError, hideErro
   }
 
   async function openRun(id) {
-    if (current) return; // one thing at a time: the running one stays in view
+    if (current) {
+      // One thing at a time: the running one stays in view.
+      onError(new Error("A run is going: wait for it to end, or stop it, to open another."));
+      return;
+    }
     closeSidebar();
     let run;
     try {

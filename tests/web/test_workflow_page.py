@@ -185,11 +185,18 @@ def test_another_browser_sees_none_of_the_runs(browser: Browser, server: LiveSer
 
 
 def test_stop_a_running_workflow(page: Page, server: LiveServer) -> None:
-    server.slow(0.05)  # 200 tokens: ten seconds unless stopped
     open_chat(page, server, "workflow")
-    page.get_by_label("Topic").fill("a long one")
+    page.get_by_label("Topic").fill("a short one")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator("#runs .run")).to_have_count(1)
+    server.slow(0.05)  # 200 tokens: ten seconds unless stopped
+    page.locator("#input-topic").fill("a long one")
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.locator("#run-stream")).to_contain_text("Hello there")  # text as it streams
+    # While it runs, the result stays in view: a past run does not replace it.
+    page.locator("#runs .run-open").first.click()
+    expect(page.locator("#error-text")).to_contain_text("A run is going")
+    expect(page.locator("#run-status")).to_have_text(re.compile(r"^Running"))
     stop = page.get_by_role("button", name="Stop", exact=True)
     with page.expect_response(lambda r: r.url.endswith("/stop")):
         stop.click()
@@ -203,7 +210,7 @@ def test_a_reload_mid_run_picks_the_run_up_again(page: Page, server: LiveServer)
     server.slow(0.03)  # 200 tokens: six seconds
     full = "".join(TOKENS * 40)
     open_chat(page, server, "workflow")
-    page.get_by_label("Topic").fill("a long one")
+    page.locator("#input-topic").fill("a long one")
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.locator("#run-stream")).to_contain_text("Hello there")
     page.reload()

@@ -10,6 +10,7 @@ workflow page should not forget what it ran on reload.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Header, Request
@@ -45,8 +46,7 @@ class WebWorkflowRunBody(BaseModel):
         return [] if value is None else value
 
 
-def _ts(run: WorkflowRun, name: str) -> int | None:
-    value = getattr(run, name)
+def _ts(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value is not None else None
 
 
@@ -60,8 +60,8 @@ def _run(run: WorkflowRun) -> dict[str, Any]:
         "elapsed_time": run.elapsed_time,
         "total_tokens": run.total_tokens,
         "total_steps": run.total_steps,
-        "created_at": _ts(run, "created_at"),
-        "finished_at": _ts(run, "finished_at"),
+        "created_at": _ts(run.created_at),
+        "finished_at": _ts(run.finished_at),
     }
 
 
