@@ -101,6 +101,14 @@ def test_knowledge_through_the_console_session(server: LiveServer, console: http
     assert upload.status_code == 200, upload.text
     status = _wait_indexed(console, dataset, upload.json()["batch"])
     assert status["indexing_status"] == "completed", status
+    # A document over the 1 MiB JSON body limit uploads too (multipart has its own).
+    big = ("Paragraph about nothing in particular. " * 40 + "\n\n") * 1500
+    assert len(big) > 2 * 1024 * 1024
+    large = console.post(
+        f"/kb/datasets/{dataset}/document/create-by-file",
+        files={"file": ("big.txt", big.encode(), "text/plain")},
+    )
+    assert large.status_code == 200, large.text
     document = upload.json()["document"]["id"]
     segments = console.get(f"/kb/datasets/{dataset}/documents/{document}/segments").json()["data"]
     assert segments and all(s["enabled"] for s in segments)
