@@ -6,6 +6,7 @@
     chatflow app key APP
     chatflow app map-dataset APP [REF=DATASET ...]   (the datasets the app may read)
     chatflow app site APP [--enable|--disable] [--passcode TEXT|--no-passcode]
+                          [--operator-login|--no-operator-login]
     chatflow admin create USERNAME          (an operator of the console at /console)
     chatflow chat FILE.yml|APP
     chatflow model fetch
@@ -368,7 +369,8 @@ def _site_text(origin: str, site: SiteInfo) -> str:
     if not site.enabled:
         return f"site off (`chatflow app site APP --enable` publishes {origin}/chat/{site.code})"
     passcode = "  (passcode required)" if site.has_passcode else ""
-    return f"{origin}/chat/{site.code}{passcode}"
+    operators = "  (operators only: console login required)" if site.operator_login else ""
+    return f"{origin}/chat/{site.code}{passcode}{operators}"
 
 
 @app_cli.command("site")
@@ -382,6 +384,13 @@ def site(
         str | None, typer.Option(help="Ask browsers for this passcode before they chat.")
     ] = None,
     no_passcode: Annotated[bool, typer.Option("--no-passcode", help="Drop the passcode.")] = False,
+    operator_login: Annotated[
+        bool | None,
+        typer.Option(
+            "--operator-login/--no-operator-login",
+            help="Let only operators signed in to the console (/console) chat here.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Show or change the app's chat site (`/chat/CODE`); browsers signed in before a new
@@ -390,7 +399,11 @@ def site(
     info = _with_services(
         settings,
         lambda s: s.sites.configure(
-            app, enabled=enable, passcode=passcode, clear_passcode=no_passcode
+            app,
+            enabled=enable,
+            passcode=passcode,
+            clear_passcode=no_passcode,
+            operator_login=operator_login,
         ),
     )
     typer.echo(_site_text(f"http://{settings.host}:{settings.port}", info))

@@ -343,7 +343,7 @@ class ChatService(RunsWithFiles):
         publish_events: bool = True,
         held: RunStart | None = None,
     ) -> TurnEnded:
-        recorder = TurnRecorder(time.time())
+        recorder = TurnRecorder(time.time(), mode=info.mode)
         secrets = masker_for(app.dsl)
 
         def graph() -> AsyncIterator[Event]:

@@ -83,7 +83,8 @@ class ConsoleService:
         if site is None:
             return None
         return {"code": site.code, "enabled": site.enabled,
-                "has_passcode": site.passcode_hash is not None}  # fmt: skip
+                "has_passcode": site.passcode_hash is not None,
+                "operator_login": bool(site.operator_login)}  # fmt: skip
 
     async def import_dsl(self, text: str) -> ImportResult:
         return await self._apps.import_dsl(text)
@@ -124,9 +125,11 @@ class ConsoleService:
             page = await knowledge_repo.list_datasets(session, page=1, limit=100)
         return [{"id": d.id, "name": d.name} for d in page.items]
 
-    async def set_site(self, app_id: str, enabled: bool) -> SiteInfo:
+    async def set_site(
+        self, app_id: str, enabled: bool, *, operator_login: bool | None = None
+    ) -> SiteInfo:
         await self._app(app_id)
-        return await self._sites.configure(app_id, enabled=enabled)
+        return await self._sites.configure(app_id, enabled=enabled, operator_login=operator_login)
 
     async def create_key(self, app_id: str) -> CreatedKey:
         await self._app(app_id)

@@ -47,6 +47,7 @@ from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
 from chatflow.store.turns import TurnStore
 from chatflow.tools.catalog import build_registry as build_tool_registry
+from chatflow.tools.file_sync import ToolFileSync
 from chatflow.tools.remote import close as close_remote_tools
 from chatflow.tools.runtime import ToolRuntimeService
 from chatflow.tools.signing import FileSigner, load_secret
@@ -165,6 +166,9 @@ class Services:
                 "knowledge": knowledge_base,
             },
         )
+        # Tool files another worker (its console) or the CLI writes reach this one too.
+        tools.sync = ToolFileSync(settings, tools.registry)
+        console_tools = ConsoleTools(settings, tools.registry, tools.sync)
         agent_mcp = AgentMcpServers(settings.ssrf_allow, tool_files)
         engine = EngineServices(
             models=models,
@@ -223,7 +227,7 @@ class Services:
             tool_files=tool_files,
             agent_mcp=agent_mcp,
             sites=sites,
-            console=ConsoleService(db, apps, sites, ConsoleTools(settings, tools.registry)),
+            console=ConsoleService(db, apps, sites, console_tools),
             operators=OperatorService(db),
             run_slots=run_slots,
         )

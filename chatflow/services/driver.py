@@ -115,10 +115,11 @@ def turn_end(outcome: RunFinished | RunPaused, recorder: TurnRecorder, run_id: s
 
 
 def failed_turn_error(run: RunFinished, recorder: TurnRecorder) -> TurnError:
-    """How a failed run reaches the client. A run failed by a model request (a prompt
-    that cannot fit the context names the sizes) is Dify's `completion_request_error`,
-    as its `InvokeError` -> `CompletionRequestError` mapping reports it; any other
-    failure is `invalid_param` "Run failed: ...", as Dify's workflow failure is."""
+    """How a failed run reaches the client. In a chat or agent-chat app a run failed by a
+    model request (a prompt that cannot fit the context names the sizes) is Dify's
+    `completion_request_error`, as its `InvokeError` -> `CompletionRequestError` mapping
+    reports it; any other failure, and every failure of an advanced-chat run, is
+    `invalid_param` "Run failed: ...", as Dify's workflow failure is."""
     if recorder.model_request_error is not None:
         return TurnError(MODEL_REQUEST_ERROR, 400, recorder.model_request_error)
     return TurnError("invalid_param", 400, f"Run failed: {run.error}")

@@ -25,16 +25,20 @@ from chatflow.store.lifecycle import MessageEnd, RunEnd
 
 STOPPED_MESSAGE = "Stopped by user."
 # A node that failed this way failed calling its model (a prompt that cannot fit, the
-# model refusing the request): Dify reports that turn as `completion_request_error`.
+# model refusing the request). Dify's chat and agent-chat apps report that turn as
+# `completion_request_error`; its workflow-based apps (advanced-chat) report any failed
+# run as `invalid_param` "Run failed: ...", the node's message included.
 MODEL_REQUEST_ERROR = "completion_request_error"
+REQUEST_ERROR_MODES = frozenset({"chat", "agent-chat", "completion"})
 _MESSAGE_STATUS = {"failed": "error", "stopped": "stopped"}
 
 
 class TurnRecorder:
     """The in-memory record of one turn."""
 
-    def __init__(self, started_at: float | None = None) -> None:
+    def __init__(self, started_at: float | None = None, *, mode: str = "advanced-chat") -> None:
         self.started_at = started_at or time.time()
+        self._request_errors_surface = mode in REQUEST_ERROR_MODES
         self.parts: list[str] = []
         self.nodes: list[runs_repo.NodeExecutionRecord] = []
         self.updated_variables: set[str] = set()
@@ -42,7 +46,8 @@ class TurnRecorder:
         self.node_usage = Usage()
         self.steps = 0
         self.agent_thoughts = AgentThoughts("")  # the message id is set when saved
-        # The message of the first node that failed calling its model, if one did.
+        # The message of the first node that failed calling its model, if one did and
+        # the app's mode reports it as such.
         self.model_request_error: str | None = None
         # Agent nodes' logs by node execution, then log id: stored with the node (Dify's
         # `execution_metadata.agent_log`), so a reloaded trace shows rounds and tool calls.
@@ -86,6 +91,7 @@ class TurnRecorder:
         self.steps += 1
         if (
             event.status == "failed"
+            and self._request_errors_surface
             and event.error_type == MODEL_REQUEST_ERROR
             and self.model_request_error is None
         ):

@@ -20,6 +20,8 @@ const COLLAPSE_LINES = 10;
 const session = {
   api: null,
   code: null,
+  operatorLogin: false, // the site opens sessions for console operators only
+  csrf: "", // the operator's console CSRF token, on such a site
   site: null,
   params: null,
   conversationId: null,
@@ -653,12 +655,14 @@ async function start() {
   let site;
   try {
     site = await session.api.request("/site");
+    session.operatorLogin = Boolean(site.operator_login_required);
     if (!site.signed_in) {
+      if (session.operatorLogin && !(await operatorSignedIn())) return;
       if (site.passcode_required) {
         askPasscode();
         return;
       }
-      await session.api.request("/passport", { method: "POST", json: {} });
+      await passport({});
     }
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
@@ -669,9 +673,42 @@ async function start() {
   await load(site);
 }
 
+// An operator-login site opens sessions only through the console (whose cookie is sent
+// only under /console): the operator's CSRF token first, then the console's passport.
+async function operatorSignedIn() {
+  const me = await fetch("/console/api/me", { cache: "no-store", credentials: "same-origin" });
+  if (me.ok) {
+    session.csrf = (await me.json()).csrf_token;
+    return true;
+  }
+  showNotice("This chat is for operators", "Sign in to the console at /console, then reload this page.");
+  return false;
+}
+
+async function passport(json) {
+  if (!session.operatorLogin) return session.api.request("/passport", { method: "POST", json });
+  const response = await fetch("/console/api/site-passport", {
+    method: "POST",
+    headers: { "X-App-Code": session.code, "X-CSRF-Token": session.csrf, "Content-Type": "application/json" },
+    body: JSON.stringify(json),
+    cache: "no-store",
+    credentials: "same-origin",
+  });
+  if (!response.ok) {
+    let body = {};
+    try {
+      body = await response.json();
+    } catch {
+      // not JSON: the status line says enough
+    }
+    throw new ApiError(response.status, body.code || "http_error", body.message || response.statusText);
+  }
+  return response.json();
+}
+
 async function signIn(passcode) {
   try {
-    await session.api.request("/passport", { method: "POST", json: { passcode } });
+    await passport({ passcode });
     const site = await session.api.request("/site");
     $("passcode-dialog").close();
     await load(site);

@@ -177,21 +177,26 @@ function openApp(id) {
 
 function renderSite(site) {
   $("site-enabled").checked = Boolean(site?.enabled);
+  $("site-operator-login").checked = Boolean(site?.operator_login);
   const url = site ? `${window.location.origin}/chat/${site.code}` : "";
   $("site-link").textContent = site?.enabled ? url : "";
   $("site-link").href = site?.enabled ? url : "#";
   $("site-link").hidden = !site?.enabled;
 }
 
-$("site-enabled").addEventListener("change", async () => {
+async function saveSite() {
   try {
-    const site = await call(`/apps/${state.app.id}/site`, { method: "PUT", json: { enabled: $("site-enabled").checked } });
+    const json = { enabled: $("site-enabled").checked, operator_login: $("site-operator-login").checked };
+    const site = await call(`/apps/${state.app.id}/site`, { method: "PUT", json });
     state.app.site = { ...(state.app.site || {}), ...site };
     renderSite(state.app.site);
   } catch (error) {
     fail(error);
   }
-});
+}
+
+$("site-enabled").addEventListener("change", saveSite);
+$("site-operator-login").addEventListener("change", saveSite);
 
 // ---- sections and tabs -----------------------------------------------------------
 

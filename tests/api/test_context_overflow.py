@@ -1,8 +1,11 @@
 """A prompt that cannot fit the model's context, through `POST /chat-messages`.
 
-Dify maps the model's `InvokeError` to `completion_request_error`: streaming ends with an
-`error` frame of that code, blocking answers a 400 envelope of it, and the message names
-the sizes. The model here knows a small context and counts a token per word.
+In an agent-chat (or chat) app Dify maps the model's `InvokeError` to
+`completion_request_error`: streaming ends with an `error` frame of that code, blocking
+answers a 400 envelope of it, and the message names the sizes. An advanced-chat app is a
+workflow: its failed run is `invalid_param` "Run failed: ..." with the node's message
+(which names the sizes) inside. The model here knows a small context and counts a token
+per word.
 """
 
 from __future__ import annotations
@@ -46,34 +49,38 @@ def _stream(server: LiveServer, app: str, query: str) -> list[dict[str, Any]]:
 
 
 def _assert_names_sizes(message: str) -> None:
-    assert "too long" in message and not message.startswith("Run failed")
+    assert "too long" in message
     assert f"context is {CONTEXT} tokens" in message
     assert "needs 4" in message  # the prompt's own count: the 400-word query and more
 
 
+# app -> the code its failed turn reaches the client with, as in Dify
+CODES = {"agent": "completion_request_error", "assistant": "invalid_param"}
+
+
 @pytest.mark.parametrize("app", ["assistant", "agent"])
-def test_streaming_ends_with_completion_request_error_naming_the_sizes(
-    server: LiveServer, app: str
-) -> None:
+def test_streaming_ends_with_an_error_naming_the_sizes(server: LiveServer, app: str) -> None:
     server.registry.fake = SmallContextLLM(TOKENS)
     frames = _stream(server, app, LONG_QUERY)
     error = frames[-1]
     assert error["event"] == "error", frames
-    assert error["code"] == "completion_request_error" and error["status"] == 400
+    assert error["code"] == CODES[app] and error["status"] == 400
     _assert_names_sizes(error["message"])
+    assert error["message"].startswith("Run failed: ") == (app == "assistant")
     assert "message_end" not in [f["event"] for f in frames]
     assert server.registry.fake.calls == 0  # the model was never asked
 
 
 @pytest.mark.parametrize("app", ["assistant", "agent"])
-def test_blocking_is_a_completion_request_error_envelope(server: LiveServer, app: str) -> None:
+def test_blocking_is_an_envelope_naming_the_sizes(server: LiveServer, app: str) -> None:
     server.registry.fake = SmallContextLLM(TOKENS)
     response = server.client(app).post(
         "/chat-messages",
         json={"inputs": {}, "query": LONG_QUERY, "user": "alice", "response_mode": "blocking"},
     )
-    body = assert_envelope(response, 400, "completion_request_error")
+    body = assert_envelope(response, 400, CODES[app])
     _assert_names_sizes(body["message"])
+    assert body["message"].startswith("Run failed: ") == (app == "assistant")
 
 
 def test_a_prompt_that_fits_the_same_model_answers(server: LiveServer) -> None:

@@ -85,6 +85,11 @@ def test_kb_create_add_list_search(tmp_path: Path) -> None:
     found = _run("kb", "search", "handbook", "annual leave days", "--top-k", "1", *data)
     assert found.startswith("1. score=") and "leave.md" in found and "25 days" in found
     assert "2. score" not in found
+    # Chunks that share nothing with the query (score 0) are not listed.
+    wide = _run("kb", "search", "handbook", "annual leave days", "--top-k", "4", *data)
+    assert "leave.md" in wide and "phones.csv" not in wide and "score=0.000" not in wide
+    assert "more scored 0.000: not shown" in wide
+    assert _run("kb", "search", "handbook", "xylophone", *data).strip() == "no matching chunks"
 
 
 def test_import_maps_and_reports_datasets(tmp_path: Path) -> None:

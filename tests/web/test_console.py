@@ -5,6 +5,7 @@ over HTTP, plus an accessibility scan."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -136,6 +137,19 @@ def test_console_in_the_browser(
     assert gone.status_code == 404
     page.locator("#site-enabled").check()
     expect(page.locator("#site-link")).to_be_visible()
+
+    # Operators only: a browser without a console session cannot open a session there.
+    def saved(response: Any) -> bool:
+        return bool(response.url.endswith("/site") and response.request.method == "PUT")
+
+    with page.expect_response(saved):
+        page.locator("#site-operator-login").check()
+    closed = httpx.post(f"{origin(server)}/api/passport", json={}, headers={"X-App-Code": code})
+    assert closed.status_code == 401 and closed.json()["code"] == "operator_login_required"
+    with page.expect_response(saved):
+        page.locator("#site-operator-login").uncheck()
+    opened = httpx.post(f"{origin(server)}/api/passport", json={}, headers={"X-App-Code": code})
+    assert opened.status_code == 200
 
     # Keys: create (shown once) and revoke.
     page.get_by_role("tab", name="API keys").click()

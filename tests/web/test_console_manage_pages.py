@@ -281,6 +281,7 @@ def test_import_maps_missing_tools(
     choose = page.get_by_label("Tool for acme/clock/clock/now (node Clock)")
     expect(choose).to_be_visible()
     choose.select_option("time:current_time")
+    expect(page.locator("#graph svg .node")).to_have_count(3)
     shot(page, "console-import-missing-tools")
     page.get_by_role("button", name="Map acme/clock/clock/now").click()
     expect(page.locator("#import-result .mapped")).to_have_text(
