@@ -194,6 +194,7 @@ def report(outcome: Outcome, env: dict[str, str]) -> str:
             "",
             "| server RSS | MiB |",
             "| --- | --- |",
+            f"| start (first sample) | {outcome.rss_mib[0][1]:.0f} |",
             f"| end of warm-up ({0.2 * minutes:.1f} min) | {start:.0f} |",
             f"| end ({minutes:.0f} min) | {end:.0f} |",
             f"| peak after warm-up | {peak:.0f} |",
@@ -231,6 +232,8 @@ def main() -> None:
     print(text)
     if outcome.error_samples:
         print("errors:", *outcome.error_samples, sep="\n  ")
+    print("rss_mib:", json.dumps(outcome.rss_mib))
+    print("metrics:", json.dumps(outcome.metrics))
     if args.write:
         write_section("soak", "## Soak\n\n" + text)
 
