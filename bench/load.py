@@ -101,6 +101,8 @@ def measure_workers(workers: int, count: int, seconds: float) -> dict[str, Any]:
             "CHATFLOW_REDIS_PREFIX": f"load-{uuid.uuid4().hex[:8]}",
             "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="chatflow-load-metrics-"),
             "CHATFLOW_LOG_LEVEL": "warning",
+            # All the streams are one app's: lift the per-app cap on concurrent runs.
+            "CHATFLOW_MAX_ACTIVE_RUNS_PER_APP": "0",
         }
         with _server.start("ours", env=env, workers=workers, timeout=120) as (url, pid):
             loadgen(spec(url, "ttfe", "llm", requests=5))  # warm-up, every worker

@@ -175,7 +175,9 @@ def run(seconds: float, clients: int, env: dict[str, str] | None = None) -> Outc
     with tempfile.TemporaryDirectory(prefix="chatflow-soak-") as data_dir:
         server_env = {**fake_env(data_dir), "CHATFLOW_LOG_FORMAT": "text", **(env or {})}
         log_path = Path(data_dir) / "server.log"
-        with _server.start("ours", env=server_env, log_path=log_path) as (url, pid):
+        # A generous start: on a shared machine importing the bench apps can take a minute.
+        start = _server.start("ours", env=server_env, log_path=log_path, timeout=300)
+        with start as (url, pid):
             outcome = asyncio.run(_drive(url, pid, seconds, clients))
         outcome.tracebacks = len(re.findall(r"^Traceback", log_path.read_text(), re.M))
     return outcome
