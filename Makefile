@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5001
 
-.PHONY: serve test perf install install-test lint typecheck bench clean docs lock check-wheels
+.PHONY: serve test perf install install-test lint typecheck bench clean docs lock check-wheels audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,20 @@ lock: | $(BIN)/python
 	$(UV_COMPILE) pyproject.toml sdk/pyproject.toml lock/build.in --extra test --extra bench \
 		-c lock/runtime.txt -o lock/dev.txt
 	$(UV_COMPILE) --no-deps lock/model.in -o lock/model.txt
+
+# The locks against published advisories (PyPI's vulnerability data and OSV). Needs
+# https://pypi.org/pypi/<name>/<version>/json and https://api.osv.dev, which the CI machine
+# cannot reach (it sees only PyPI's simple index): run it where they are reachable; it is
+# not part of .ci/run. --strict: a package the service cannot look up fails the audit
+# (without it pip-audit passes when every lookup 404s). pip-audit gets a venv of its own,
+# outside the locks.
+AUDIT_VENV ?= .audit-venv
+audit:
+	test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && \
+		$(AUDIT_VENV)/bin/pip install --quiet 'pip-audit>=2.7,<3'; }
+	for lock in lock/runtime.txt lock/dev.txt lock/model.txt; do \
+		$(AUDIT_VENV)/bin/pip-audit --strict --disable-pip --require-hashes -r $$lock || exit 1; \
+	done
 
 # CI: every locked dependency resolves to a prebuilt wheel whose hash matches, resolved as
 # if nothing were installed (an installed package cannot hide a source-only one).

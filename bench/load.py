@@ -101,8 +101,9 @@ def measure_workers(workers: int, count: int, seconds: float) -> dict[str, Any]:
             "CHATFLOW_REDIS_PREFIX": f"load-{uuid.uuid4().hex[:8]}",
             "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="chatflow-load-metrics-"),
             "CHATFLOW_LOG_LEVEL": "warning",
-            # All the streams are one app's: lift the per-app cap on concurrent runs.
+            # All the streams are one app's, on one key: lift the caps on concurrent runs.
             "CHATFLOW_MAX_ACTIVE_RUNS_PER_APP": "0",
+            "CHATFLOW_MAX_ACTIVE_RUNS_PER_KEY": "0",
         }
         with _server.start("ours", env=env, workers=workers, timeout=300) as (url, pid):
             loadgen(spec(url, "ttfe", "llm", requests=5))  # warm-up, every worker

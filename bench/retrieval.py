@@ -5,7 +5,9 @@ Speed, on SQLite with the default embedder (WordLlama) through the real `ChunkIn
 - ingestion: chunks/s of `ChunkIndex.add` (embed + store), against embedding alone;
 - search p50/p99 at 1k, 10k and 100k chunks (semantic and hybrid), against a
   brute-force NumPy scan of the same vectors (`X @ q`, top-k by argpartition), in the
-  same run; and the IVF index's recall@10 against that exact scan.
+  same run; and the IVF index's recall@10 against that exact scan;
+- the first search after a document changed (the snapshot catches up incrementally),
+  against a full rebuild of the snapshot (what every change cost before).
 The corpus is synthetic but made of real sentences: each chunk joins two random
 passages of the evaluation set and a random id, so vocabulary and lengths are those of
 real help-centre text. Queries are the evaluation set's queries.
@@ -103,6 +105,7 @@ async def measure_speed(quick: bool) -> tuple[list[Row], list[str]]:
                 scan = _numpy_scan_ms(snapshot.vectors.vectors, query_vectors)
                 single = _single_thread_scan_ms(snapshot.vectors.vectors, query_vectors)
                 recall = _ivf_recall(snapshot.vectors, query_vectors)
+                catch_up = await _catch_up_ms(index, texts, semantic)
             finally:
                 await db.close()
         label = f"{size // 1000}k chunks"
@@ -126,6 +129,10 @@ async def measure_speed(quick: bool) -> tuple[list[Row], list[str]]:
             Row(f"hybrid search p50, {label}", "ms", s_hybrid.p50, s_scan.p50, "NumPy scan"),
             Row(f"hybrid search p99, {label}", "ms", s_hybrid.p99, s_scan.p99, "NumPy scan"),
         ]  # fmt: skip
+        rows.append(
+            Row(f"search after a 20-chunk document is replaced, {label}", "ms",
+                Summary.of(catch_up).p50, cold_s * 1000, "full rebuild (load rows, build)")
+        )  # fmt: skip
         index_kind = "FAISS IVF" if snapshot.vectors.indexed else "exact scan"
         notes.append(
             f"{label}: vector side {index_kind}; recall@10 vs the exact scan {recall:.3f}; "
@@ -152,6 +159,26 @@ async def measure_speed(quick: bool) -> tuple[list[Row], list[str]]:
         f"and top-k only. {len(queries)} queries per measure."
     )
     return rows, notes
+
+
+async def _catch_up_ms(
+    index: ChunkIndex, texts: list[str], settings: RetrievalSettings
+) -> list[float]:
+    """A document of 20 chunks replaced (its old chunks removed, new ones added, two
+    generations), then the first search: the snapshot catches up instead of rebuilding."""
+    times = []
+    for round_ in range(5):
+        document = [
+            IndexedChunk(f"changed-{round_}-{j}", "changed", texts[(round_ * 20 + j) % len(texts)])
+            for j in range(20)
+        ]
+        if round_:
+            await index.remove("bench", [f"changed-{round_ - 1}-{j}" for j in range(20)])
+        await index.add("bench", document)
+        started = time.perf_counter()
+        await index.search("bench", "warm up", settings)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
 
 
 def _single_thread_scan_ms(vectors: np.ndarray, queries: np.ndarray) -> list[float]:

@@ -4,7 +4,9 @@
     chatflow app import FILE.yml [--api-key KEY] [--dataset REF=DATASET ...]
     chatflow app list
     chatflow app key APP
+    chatflow app map-dataset APP [REF=DATASET ...]   (the datasets the app may read)
     chatflow app site APP [--enable|--disable] [--passcode TEXT|--no-passcode]
+                          [--operator-login|--no-operator-login]
     chatflow admin create USERNAME          (an operator of the console at /console)
     chatflow chat FILE.yml|APP
     chatflow model fetch
@@ -40,7 +42,7 @@ from chatflow.observability import logs, metrics
 from chatflow.services import Services
 from chatflow.services.apps import ImportResult, LoadedApp
 from chatflow.services.chat import ChatRequest
-from chatflow.services.knowledge_base import dataset_refs, map_refs
+from chatflow.services.knowledge_base import app_mapping, dataset_refs, map_refs
 from chatflow.services.sites import SiteInfo
 from chatflow.services.turn import TurnEnded
 from chatflow.settings import Settings, effective_settings, env_name
@@ -324,11 +326,51 @@ def create_key(
     typer.echo(_with_services(_settings(data_dir), lambda s: s.apps.create_key(app)))
 
 
+async def _map_datasets(
+    services: Services, app: str, pairs: list[str]
+) -> tuple[str, dict[str, str], list[str]]:
+    """Store the app's REF=DATASET pairs; (app name, its mapping, refs still unmapped)."""
+    loaded = await services.apps.find(app)
+    refs = dataset_refs(loaded.graph)
+    mapping = _mapping(pairs, refs)
+    for target in mapping.values():
+        await services.knowledge.find_dataset(target)  # a wrong DATASET fails before any write
+    unmapped = await map_refs(services.db, loaded.id, refs, mapping)
+    return loaded.name, await app_mapping(services.db, loaded.id), unmapped
+
+
+@app_cli.command("map-dataset")
+def map_dataset(
+    app: Annotated[str, typer.Argument(help="App name or id.")],
+    pairs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="REF=DATASET: the app's dataset reference REF (as written in its DSL, or any "
+            "name its knowledge search tool uses) reads our dataset DATASET (id or name)."
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Grant an app datasets: its knowledge nodes and knowledge search tool read only the
+    datasets mapped here (or at import). Without pairs, shows the app's mapping."""
+    split = _split_pairs(pairs or [])
+    name, mapped, unmapped = _with_services(
+        _settings(data_dir), lambda s: _map_datasets(s, app, split)
+    )
+    if not mapped:
+        typer.echo(f"{name}: no datasets mapped")
+    for ref, dataset_id in mapped.items():
+        typer.echo(f"{name}: {ref!r} -> {dataset_id}")
+    for ref in unmapped:
+        typer.echo(f"  unmapped dataset {ref!r}: chatflow app map-dataset {app} '{ref}'=DATASET")
+
+
 def _site_text(origin: str, site: SiteInfo) -> str:
     if not site.enabled:
         return f"site off (`chatflow app site APP --enable` publishes {origin}/chat/{site.code})"
     passcode = "  (passcode required)" if site.has_passcode else ""
-    return f"{origin}/chat/{site.code}{passcode}"
+    operators = "  (operators only: console login required)" if site.operator_login else ""
+    return f"{origin}/chat/{site.code}{passcode}{operators}"
 
 
 @app_cli.command("site")
@@ -342,6 +384,13 @@ def site(
         str | None, typer.Option(help="Ask browsers for this passcode before they chat.")
     ] = None,
     no_passcode: Annotated[bool, typer.Option("--no-passcode", help="Drop the passcode.")] = False,
+    operator_login: Annotated[
+        bool | None,
+        typer.Option(
+            "--operator-login/--no-operator-login",
+            help="Let only operators signed in to the console (/console) chat here.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Show or change the app's chat site (`/chat/CODE`); browsers signed in before a new
@@ -350,7 +399,11 @@ def site(
     info = _with_services(
         settings,
         lambda s: s.sites.configure(
-            app, enabled=enable, passcode=passcode, clear_passcode=no_passcode
+            app,
+            enabled=enable,
+            passcode=passcode,
+            clear_passcode=no_passcode,
+            operator_login=operator_login,
         ),
     )
     typer.echo(_site_text(f"http://{settings.host}:{settings.port}", info))

@@ -198,7 +198,8 @@ def search(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Show the best chunks for a query, with their scores."""
+    """Show the best chunks for a query, with their scores (chunks scoring 0 are left
+    out: they share nothing with the query)."""
 
     async def work(services: Services) -> list[Any]:
         knowledge = services.knowledge
@@ -210,10 +211,15 @@ def search(
             retrieval["search_method"] = method
         return await knowledge.retrieve(dataset.id, query, retrieval, count_hits=False)
 
-    hits = _run(data_dir, work)
+    found = _run(data_dir, work)
+    # The API keeps Dify's semantics (top_k chunks, whatever they score, unless a score
+    # threshold is on); a person reading a list has no use for chunks that match nothing.
+    hits = [hit for hit in found if round(hit.score, 3) > 0]
     if not hits:
         typer.echo("no matching chunks")
     for rank, hit in enumerate(hits, 1):
         text = " ".join(hit.segment.content.split())
         typer.echo(f"{rank}. score={hit.score:.3f}  {hit.document.name} #{hit.segment.position}")
         typer.echo(f"   {text[:300]}{'…' if len(text) > 300 else ''}")
+    if hits and len(found) > len(hits):
+        typer.echo(f"({len(found) - len(hits)} more scored 0.000: not shown)")

@@ -85,9 +85,12 @@ class Settings(BaseSettings):
     embedded_first_tool_call: Literal["auto", "required"] = Field(
         default="auto",
         description=(
-            "Embedded model, agents: `required` makes the model call a tool first and answer "
-            "in text once a tool has answered (small local models otherwise answer without "
-            "tools, or never stop calling them); `auto` lets it choose, as remote models do."
+            "Embedded model, agents: how a request with tool_choice `auto` (every agent turn) "
+            "is decoded. `auto`: the model chooses, as remote models do (SmolLM2-135M then "
+            "rarely calls a tool). `required`: while no tool has answered in this agent turn "
+            "the model must call one (grammar-forced), after that it must answer in text; so "
+            "each agent turn makes exactly one round of tool calls. Explicit `required`/`none` "
+            "choices and OpenAI-compatible backends are unaffected."
         ),
     )
     embedded_parallel: int = Field(default=2, description="Embedded model parallel sequences.")
@@ -284,8 +287,29 @@ class Settings(BaseSettings):
     )
     max_active_runs_per_app: int = Field(
         default=100,
-        description="Most runs one app may have going at once in a worker process; past it "
-        "requests get 429 too_many_requests (0: no limit).",
+        ge=0,
+        description="Most runs (chat turns and workflow runs) one app may have going at once; "
+        "past it requests get 429 too_many_requests (0: no limit). Counted across every "
+        "worker through Redis when redis_url is set, per worker process otherwise.",
+    )
+    max_active_runs_per_key: int = Field(
+        default=50,
+        ge=0,
+        description="Most runs one Service API key may have going at once (429 "
+        "too_many_requests past it; 0: no limit); counted like max_active_runs_per_app.",
+    )
+    max_active_runs_per_web_session: int = Field(
+        default=5,
+        ge=0,
+        description="Most runs one browser's end-user session on a chat site may have going "
+        "at once (429 too_many_requests past it; 0: no limit); counted like "
+        "max_active_runs_per_app.",
+    )
+    run_slot_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="With Redis: how long a worker's hold on a run slot lasts unless renewed "
+        "(every third of it); a worker that dies frees its slots after this long.",
     )
     request_max_kb: int = Field(
         default=1024,

@@ -10,7 +10,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from chatflow.api.body_limit import BodyLimit
 from chatflow.api.errors import install_error_handlers
@@ -23,7 +23,11 @@ from chatflow.api.routes import (
     app_info,
     audio,
     chat,
+    console_annotations,
     console_api,
+    console_knowledge,
+    console_models,
+    console_tools,
     conversation_variables,
     conversations,
     dataset_documents,
@@ -40,6 +44,7 @@ from chatflow.api.routes import (
     tool_files,
     web,
     web_api,
+    web_workflows,
     workflows,
 )
 from chatflow.api.shutdown import GracefulShutdown
@@ -96,6 +101,14 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(OperationsMiddleware)
     app.include_router(health.router)  # /healthz, /readyz, /metrics: outside /v1
+    knowledge_routers = (
+        # Knowledge API (dataset keys); tags first: `/datasets/tags` is not a dataset id.
+        dataset_tags.router,
+        datasets.router,
+        dataset_documents.router,
+        dataset_segments.router,
+        dataset_metadata.router,
+    )
     routers = (
         chat.router,
         conversations.router,
@@ -109,19 +122,25 @@ def create_app(
         audio.router,
         human_input.router,
         streams.router,
-        # Knowledge API (dataset keys); tags first: `/datasets/tags` is not a dataset id.
-        dataset_tags.router,
-        datasets.router,
-        dataset_documents.router,
-        dataset_segments.router,
-        dataset_metadata.router,
+        *knowledge_routers,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     install_docs(app, prefix=API_PREFIX)
     app.include_router(tool_files.router)  # Dify serves these at the root, not under /v1
     app.include_router(web_api.router)  # the chat sites' own API at `/api`
+    app.include_router(web_workflows.router)  # and a workflow app's site's runs
     app.include_router(console_api.router)  # the operator console's API
+    for router in (console_annotations.router, console_knowledge.router,
+                   console_tools.router, console_models.router):  # fmt: skip
+        app.include_router(router)
+    for router in knowledge_routers:  # the same Knowledge API, as the signed-in operator
+        app.include_router(
+            router,
+            prefix=console_knowledge.KNOWLEDGE_PREFIX,
+            dependencies=[Depends(console_knowledge.admit)],
+            include_in_schema=False,
+        )
     app.include_router(web.router)  # the chat page at `/chat/{code}`
     app.add_middleware(
         BodyLimit,

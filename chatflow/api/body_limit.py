@@ -14,7 +14,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatflow.api.errors import envelope
 
-_UPLOAD_PATHS = ("/files/upload", "/audio-to-text")
+# Multipart routes: file uploads, speech, and knowledge documents by file (whose files are
+# then held to `upload_max_mb`); the console's own mount of them ends the same way.
+_UPLOAD_PATHS = (
+    "/files/upload",
+    "/audio-to-text",
+    "/document/create-by-file",
+    "/document/create_by_file",
+    "/update-by-file",
+    "/update_by_file",
+)
 
 
 class BodyTooLarge(HTTPException):

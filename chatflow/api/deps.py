@@ -13,6 +13,7 @@ from chatflow.errors import InvalidRequest, Unauthorized
 from chatflow.observability import context
 from chatflow.services import Services
 from chatflow.services.apps import LoadedApp
+from chatflow.services.run_slots import key_caller
 
 _BEARER_HINT = "Authorization header must be provided and start with 'Bearer'"
 
@@ -34,9 +35,17 @@ async def get_app(request: Request) -> LoadedApp:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(_BEARER_HINT)
-    app = await services_of(request).apps.authenticate(token.strip())
+    apps = services_of(request).apps
+    app = await apps.authenticate(token.strip())
     context.update(app_id=app.id)  # for this request's log lines and its run's
+    request.state.run_caller = key_caller(apps.key_ref(token.strip()))
     return app
+
+
+def run_caller(request: Request) -> str:
+    """Who a run started by this request counts against (`get_app` sets the key's)."""
+    caller: str = getattr(request.state, "run_caller", "")
+    return caller
 
 
 _Body = TypeVar("_Body", bound=BaseModel)

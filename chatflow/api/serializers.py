@@ -7,7 +7,7 @@ from typing import Any
 from chatflow.services.apps import LoadedApp
 from chatflow.services.inputs import wire_inputs
 from chatflow.settings import Settings
-from chatflow.store.models import Conversation, ConversationVariable, Message
+from chatflow.store.models import Conversation, ConversationVariable, Message, NodeExecution
 
 _IMAGE_DEFAULT = {
     "enabled": False,
@@ -146,4 +146,24 @@ def site(app: LoadedApp) -> dict[str, Any]:
         "default_language": "en-US",
         "show_workflow_steps": True,
         "use_icon_as_answer_icon": app.use_icon_as_answer_icon,
+    }
+
+
+def trace_node(row: NodeExecution) -> dict[str, Any]:
+    """A node of a stored run trace, as the chat page draws it: where it ran (iteration or
+    loop) and an agent node's rounds and tool calls (Dify's `execution_metadata.agent_log`)."""
+    meta = row.execution_metadata or {}
+    return {
+        "id": row.id,
+        "node_id": row.node_id,
+        "node_type": row.node_type,
+        "title": row.title,
+        "status": row.status,
+        "error": row.error,
+        "elapsed_time": row.elapsed_time,
+        "inputs": row.inputs,
+        "outputs": row.outputs,
+        "iteration_id": meta.get("iteration_id"),
+        "loop_id": meta.get("loop_id"),
+        "agent_log": list(meta.get("agent_log") or []),
     }

@@ -117,7 +117,7 @@ def _node(
         id=node_id,
         type=node_type,
         config=config,
-        run=spec.run,
+        run=spec.run_of(config),
         container=str(container) if container else None,
         start_node_id=str(start) if start else None,
         writes=_writes(node_type, data),

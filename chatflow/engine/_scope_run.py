@@ -135,48 +135,21 @@ class ScopeRun:
             self.stream.start()
             while queue:
                 node = self.graph.nodes[queue.pop(0)]
+                # One node as `_execute` runs it (see "one node" below), yielding as it goes.
                 step, ctx = self._begin(node, predecessor)
-                attempt = 0
-                while True:  # the same attempt loop as `_execute`, yielding as it goes
-                    try:
-                        if node.instant is not None:
-                            result = node.instant(ctx, node.config)  # typed: a NodeResult
-                        else:
-                            assert node.streaming is not None
-                            found: NodeResult | None = None
-                            on_chunk = self.stream.on_chunk
-                            # Items as `Any`: dispatched by `type() is` (see `_attempt`).
-                            run: AsyncGenerator[Any, None] = node.streaming(ctx, node.config)
-                            async with aclosing(run) as items:
-                                async for item in items:
-                                    # The same dispatch as `_attempt` (kept inline: per item).
-                                    kind = type(item)
-                                    if kind is StreamChunk:
-                                        on_chunk(item.selector, item.text)
-                                    elif kind is NodeResult:
-                                        found = item
-                                    else:
-                                        self.emit(item)
-                                    if buffer:
-                                        for event in take(buffer):
-                                            yield event
-                            result = checked(node, found)
-                    except (asyncio.CancelledError, Abort):
-                        raise
-                    except Exception as exc:
-                        attempt += 1
-                        ready = await self._recover(step, exc, attempt)
-                        if ready is None:
-                            continue
-                    else:
-                        ready = self._succeeded(step, result)
-                    break
+                done = self._instant(step, ctx)
+                if isinstance(done, list):
+                    step.ready = done
+                else:
+                    async with aclosing(self._attempts(step, ctx, done, buffer)) as events:
+                        async for event in events:
+                            yield event
                 for event in take(buffer):
                     yield event
                 predecessor = node.id
                 # A sequential scope readies at most one node at a time; should that
                 # ever not hold, the extra nodes still run, one after another.
-                queue.extend(ready)
+                queue.extend(step.ready)
         except Abort as failure:
             self.error = failure
         except Exception as failure:  # a runner bug: still end the pass as failed
@@ -272,23 +245,21 @@ class ScopeRun:
 
     # -- one node -----------------------------------------------------------------------
 
-    async def _execute(self, node: GraphNode, predecessor: str | None) -> list[str]:
-        """Run one node: its attempts (`_attempt`), its retries and error strategy
-        (`_recover`); returns the successors it readied."""
+    # Both drivers run a node the same way: `_begin`, then `_instant`, the sync fast path
+    # (an instant node's attempt: no coroutine, no generator), and only when that does
+    # not finish the node, `_attempts`, the async path (streaming items, retries, the
+    # error strategy). The task-group driver runs it to the end; `drive_inline` yields
+    # the events its pass buffered as it goes.
+
+    async def _execute(self, node: GraphNode, predecessor: str | None) -> Sequence[str]:
+        """Run one node; returns the successors it readied."""
         step, ctx = self._begin(node, predecessor)
-        attempt = 0
-        while True:
-            try:
-                result = await self._attempt(node, ctx)
-            except (asyncio.CancelledError, Abort):
-                raise
-            except Exception as exc:
-                attempt += 1
-                ready = await self._recover(step, exc, attempt)
-                if ready is not None:
-                    return ready
-            else:
-                return self._succeeded(step, result)
+        ready = self._instant(step, ctx)
+        if isinstance(ready, list):
+            return ready
+        async for _ in self._attempts(step, ctx, ready, None):
+            pass  # (nothing is buffered: events went to `self.emit` as they came)
+        return step.ready
 
     def _begin(self, node: GraphNode, predecessor: str | None) -> tuple[Step, NodeContext]:
         """Count the step, emit NodeStarted and build the node's context."""
@@ -305,25 +276,72 @@ class ScopeRun:
             ctx.resume = self.resume.pop(node.id, None)
         return step, ctx
 
-    async def _attempt(self, node: GraphNode, ctx: NodeContext) -> NodeResult:
-        """One attempt of a node: an instant node is called, a streaming node's items
-        are dispatched as they come (`drive_inline` does the same, yielding between)."""
-        if node.instant is not None:
-            return node.instant(ctx, node.config)  # typed: a NodeResult
-        assert node.streaming is not None
-        result: NodeResult | None = None
-        on_chunk = self.stream.on_chunk
-        items: AsyncIterator[Any] = node.streaming(ctx, node.config)
-        async for item in items:
-            # `type() is`, not isinstance: this runs for every streamed token.
-            kind = type(item)
-            if kind is StreamChunk:
-                on_chunk(item.selector, item.text)
-            elif kind is NodeResult:
-                result = item
-            else:
-                self.emit(item)  # a container's child events, ...
-        return checked(node, result)
+    def _instant(self, step: Step, ctx: NodeContext) -> list[str] | Exception | None:
+        """One attempt of an instant node, in the caller's frame: the successors it
+        readied, or where `_attempts` takes over: the attempt's exception, or None for
+        a streaming node."""
+        node = step.node
+        if node.instant is None:
+            return None
+        try:
+            result = node.instant(ctx, node.config)  # typed: a NodeResult
+        except (asyncio.CancelledError, Abort):
+            raise
+        except Exception as exc:
+            return exc
+        return self._succeeded(step, result)
+
+    async def _attempts(
+        self, step: Step, ctx: NodeContext, failure: Exception | None, buffer: list[Event] | None
+    ) -> AsyncGenerator[Event, None]:
+        """The rest of a node after `_instant`: recovery from `failure` (`_recover`),
+        attempts until one succeeds or the error strategy ends the node, and
+        `step.ready` set. A streaming node's items are dispatched as they come; with a
+        `buffer` (`drive_inline`'s), what the pass buffered is yielded after each item,
+        so streamed text keeps flowing. Without one it yields nothing."""
+        node = step.node
+        attempt = 0
+        while True:
+            if failure is not None:
+                attempt += 1
+                ready = await self._recover(step, failure, attempt)
+                if ready is not None:  # the error strategy ended the node
+                    step.ready = ready
+                    return
+                outcome = self._instant(step, ctx)  # tried again (an instant node here)
+                if isinstance(outcome, list):
+                    step.ready = outcome
+                    return
+                failure = outcome
+                if failure is not None:
+                    continue
+            assert node.streaming is not None
+            found: NodeResult | None = None
+            on_chunk = self.stream.on_chunk
+            try:
+                # Items as `Any`: dispatched by `type() is`, not isinstance, as this
+                # runs for every streamed token.
+                run: AsyncGenerator[Any, None] = node.streaming(ctx, node.config)
+                async with aclosing(run) as items:
+                    async for item in items:
+                        kind = type(item)
+                        if kind is StreamChunk:
+                            on_chunk(item.selector, item.text)
+                        elif kind is NodeResult:
+                            found = item
+                        else:
+                            self.emit(item)  # a container's child events, ...
+                        if buffer:
+                            for event in take(buffer):
+                                yield event
+                result = checked(node, found)
+            except (asyncio.CancelledError, Abort):
+                raise
+            except Exception as exc:
+                failure = exc
+                continue
+            step.ready = self._succeeded(step, result)
+            return
 
     async def _recover(self, step: Step, exc: Exception, attempt: int) -> list[str] | None:
         """After a failed attempt (`attempt` counts from 1): None when the node is to be

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from random import getrandbits
 from typing import Any
@@ -75,6 +75,8 @@ class Step:
     predecessor: str | None
     started: float
     scope: ContainerScope
+    # The successors the node readied, once it is done (set by the scheduler's async path).
+    ready: Sequence[str] = ()
 
     def started_event(self) -> NodeStarted:
         node = self.node

@@ -4,11 +4,16 @@
 database (`chunk_store`: the same tables on SQLite and Postgres) and answers searches
 from an in-memory snapshot per dataset: a vector index (`vectors.VectorIndex`: an exact
 scan, FAISS IVF past 20k chunks) and a BM25 index with CJK tokenisation
-(`lexical.BM25Index`). A snapshot is rebuilt from the rows when its dataset changed (at
-100k chunks that takes seconds: bench/RESULTS.md), on a worker thread. A generation
-number per dataset, raised in the transaction of every change, tells each worker when
-its snapshot is stale, so a search never sees half of an `add` and every process sees
-the others' writes.
+(`lexical.BM25Index`). A generation number per dataset, raised in the transaction of
+every change, tells each worker when its snapshot is stale, and every process sees the
+others' writes. A stale snapshot is brought up to date incrementally: the rows written
+and the segments removed since its generation are read in one statement (one consistent
+state of the database, so a search never sees half of a transaction: half a document)
+and applied to a copy (removed rows masked out, new rows appended to the vector index
+and as a BM25 delta segment) on a worker thread; searches already under way keep the
+snapshot they started with. It is rebuilt in full from the rows (at 100k chunks that takes seconds:
+bench/RESULTS.md) when it is first loaded, when the changes since its last full build
+pass a quarter of it, and when it is too far behind to catch up.
 
 Why not sqlite-vec / pgvector: CPython builds without `enable_load_extension` (this
 project's pyenv build; python.org's macOS builds) cannot load any SQLite extension, and
@@ -38,7 +43,7 @@ import numpy.typing as npt
 from chatflow.knowledge import chunk_store
 from chatflow.knowledge.lexical import TERMS_VERSION, BM25Index, Matches, index_terms
 from chatflow.knowledge.rerank import Reranker
-from chatflow.knowledge.vectors import VectorIndex
+from chatflow.knowledge.vectors import IVF_MIN_ROWS, VectorIndex
 from chatflow.providers.base import Embedder
 from chatflow.store.db import Database
 
@@ -187,16 +192,28 @@ def _unit(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return out
 
 
+# A snapshot is rebuilt in full once the rows changed since its last full build pass
+# this share of it (removed rows still cost scan time, and the IVF cells were trained
+# on the old rows), or this many rows on a small dataset (where a rebuild is cheap).
+_REBUILD_SHARE = 0.25
+_REBUILD_MIN_ROWS = 4096
+
+
 @dataclass(slots=True)
 class _Snapshot:
-    """One dataset as of one generation, ready to search."""
+    """One dataset as of one generation, ready to search; never changed once built
+    (`_apply` makes the next one), so a search holding it sees one generation."""
 
     generation: int
-    segment_ids: list[str]
-    texts: list[str]
-    document_rows: dict[str, npt.NDArray[np.int64]]
+    segment_ids: list[str]  # by row; a removed row keeps its id but is never found
+    document_ids: list[str]  # by row
+    texts: list[str]  # by row
+    rows_of: dict[str, int]  # live segment id -> row
+    document_rows: dict[str, npt.NDArray[np.int64]]  # live rows of each document
     vectors: VectorIndex
     lexical: BM25Index
+    built_rows: int  # rows at the last full build
+    changed_rows: int = 0  # rows removed or added since
 
     def allowed(self, document_ids: Collection[str]) -> npt.NDArray[np.bool_]:
         mask = np.zeros(len(self.segment_ids), dtype=np.bool_)
@@ -207,22 +224,84 @@ class _Snapshot:
         return mask
 
 
-def _build_snapshot(generation: int, chunks: chunk_store.StoredChunks) -> _Snapshot:
-    """CPU work of a snapshot (runs on a worker thread)."""
-    count = len(chunks.ids)
-    blob = b"".join(chunks.vectors)
+def _matrix(vectors: Sequence[bytes]) -> npt.NDArray[np.float32]:
+    count = len(vectors)
+    blob = b"".join(vectors)
     dimensions = len(blob) // 4 // count if count else 0
-    matrix = np.frombuffer(blob, dtype=np.float32).reshape(count, dimensions)
+    return np.frombuffer(blob, dtype=np.float32).reshape(count, dimensions)
+
+
+def _build_snapshot(generation: int, chunks: chunk_store.StoredChunks) -> _Snapshot:
+    """CPU work of a full build (runs on a worker thread)."""
     by_document: dict[str, list[int]] = {}
     for row, document_id in enumerate(chunks.document_ids):
         by_document.setdefault(document_id, []).append(row)
     return _Snapshot(
         generation=generation,
         segment_ids=chunks.segment_ids,
+        document_ids=chunks.document_ids,
         texts=chunks.contents,
+        rows_of={s: row for row, s in enumerate(chunks.segment_ids)},
         document_rows={d: np.asarray(r, dtype=np.int64) for d, r in by_document.items()},
-        vectors=VectorIndex(matrix),
+        vectors=VectorIndex(_matrix(chunks.vectors)),
         lexical=BM25Index([t.split() for t in chunks.terms]),
+        built_rows=len(chunks.ids),
+    )
+
+
+def _removed_rows(old: _Snapshot, changes: chunk_store.Changes) -> npt.NDArray[np.int64]:
+    """Rows of `old` that the changes remove or replace."""
+    gone = {*changes.removed, *changes.written.segment_ids}
+    rows = [old.rows_of[s] for s in gone if s in old.rows_of]
+    return np.asarray(sorted(rows), dtype=np.int64)
+
+
+def _catches_up(old: _Snapshot, changes: chunk_store.Changes) -> bool:
+    """Whether applying `changes` to `old` beats a full build (and is possible)."""
+    if changes.floor > old.generation:
+        return False  # removals it would need were pruned, or the dataset was dropped
+    written = len(changes.written.ids)
+    changed = old.changed_rows + written + len(_removed_rows(old, changes))
+    if changed > max(_REBUILD_SHARE * old.built_rows, _REBUILD_MIN_ROWS):
+        return False
+    # Crossing into IVF territory: the first IVF index is trained by a full build.
+    return old.vectors.indexed or old.vectors.size + written < IVF_MIN_ROWS
+
+
+def _apply(old: _Snapshot, changes: chunk_store.Changes) -> _Snapshot:
+    """The next snapshot: `old` with the changes' rows removed and written (worker thread)."""
+    written = changes.written
+    removed = _removed_rows(old, changes)
+    start = len(old.segment_ids)
+    rows_of = dict(old.rows_of)
+    for row in removed:
+        del rows_of[old.segment_ids[row]]
+    new_rows: dict[str, list[int]] = {}
+    for offset, (segment_id, document_id) in enumerate(
+        zip(written.segment_ids, written.document_ids, strict=True)
+    ):
+        rows_of[segment_id] = start + offset
+        new_rows.setdefault(document_id, []).append(start + offset)
+    document_rows = dict(old.document_rows)
+    for document_id in {old.document_ids[r] for r in removed} | new_rows.keys():
+        kept = document_rows.get(document_id, np.zeros(0, np.int64))
+        kept = kept[~np.isin(kept, removed)]
+        rows = np.concatenate([kept, np.asarray(new_rows.get(document_id, []), np.int64)])
+        if rows.size:
+            document_rows[document_id] = rows
+        else:
+            document_rows.pop(document_id, None)
+    return _Snapshot(
+        generation=changes.generation,
+        segment_ids=old.segment_ids + written.segment_ids,
+        document_ids=old.document_ids + written.document_ids,
+        texts=old.texts + written.contents,
+        rows_of=rows_of,
+        document_rows=document_rows,
+        vectors=old.vectors.changed(removed, _matrix(written.vectors)),
+        lexical=old.lexical.changed(removed, [t.split() for t in written.terms]),
+        built_rows=old.built_rows,
+        changed_rows=old.changed_rows + len(removed) + len(written.ids),
     )
 
 
@@ -255,6 +334,8 @@ class ChunkIndex:
         self._schema_ready = False
         self._snapshots: OrderedDict[str, _Snapshot] = OrderedDict()
         self._loading: dict[str, asyncio.Lock] = {}
+        # How snapshots were made: "full" builds and "incremental" catch-ups.
+        self.builds: dict[str, int] = {"full": 0, "incremental": 0}
 
     async def _ensure_schema(self) -> None:
         if not self._schema_ready:
@@ -293,28 +374,27 @@ class ChunkIndex:
             for c, vector, chunk_terms in zip(chunks, vectors, terms, strict=True)
         ]
         async with self.db.engine.begin() as conn:
-            await chunk_store.upsert(conn, dataset_id, rows)
-            await chunk_store.bump_generation(conn, dataset_id)
-        self._snapshots.pop(dataset_id, None)
+            generation = await chunk_store.bump_generation(conn, dataset_id)
+            await chunk_store.upsert(conn, dataset_id, rows, generation)
 
     async def remove(self, dataset_id: str, segment_ids: Collection[str]) -> None:
         if not segment_ids:
             return
         await self._ensure_schema()
         async with self.db.engine.begin() as conn:
+            generation = await chunk_store.bump_generation(conn, dataset_id)
             await chunk_store.delete(conn, dataset_id, segment_ids)
-            await chunk_store.bump_generation(conn, dataset_id)
-        self._snapshots.pop(dataset_id, None)
+            await chunk_store.record_removals(conn, dataset_id, segment_ids, generation)
 
     async def drop_dataset(self, dataset_id: str) -> None:
         await self._ensure_schema()
         async with self.db.engine.begin() as conn:
-            await chunk_store.drop(conn, dataset_id)
-            await chunk_store.bump_generation(conn, dataset_id)
+            generation = await chunk_store.bump_generation(conn, dataset_id)
+            await chunk_store.drop(conn, dataset_id, generation)
         self._snapshots.pop(dataset_id, None)
 
     async def _snapshot(self, dataset_id: str) -> _Snapshot:
-        """The dataset's current snapshot, (re)built when its generation moved on."""
+        """The dataset's current snapshot: caught up or rebuilt when its generation moved on."""
         await self._ensure_schema()
         lock = self._loading.setdefault(dataset_id, asyncio.Lock())
         async with lock:
@@ -323,13 +403,28 @@ class ChunkIndex:
             if cached is not None and cached.generation == current:
                 self._snapshots.move_to_end(dataset_id)
                 return cached
-            chunks = await chunk_store.load(self.db, dataset_id)
-            await self._refresh(chunks)
-            snapshot = await asyncio.to_thread(_build_snapshot, current, chunks)
+            snapshot = await self._caught_up(cached, dataset_id) if cached else None
+            if snapshot is None:
+                chunks = await chunk_store.load(self.db, dataset_id)
+                await self._refresh(chunks)
+                snapshot = await asyncio.to_thread(_build_snapshot, current, chunks)
+                self.builds["full"] += 1
             self._snapshots[dataset_id] = snapshot
+            self._snapshots.move_to_end(dataset_id)
             while len(self._snapshots) > _MAX_SNAPSHOTS:
                 self._snapshots.popitem(last=False)
             return snapshot
+
+    async def _caught_up(self, cached: _Snapshot, dataset_id: str) -> _Snapshot | None:
+        """`cached` with the changes since its generation applied; None when a full build
+        is due instead."""
+        changes = await chunk_store.changes(self.db, dataset_id, cached.generation)
+        if not _catches_up(cached, changes):
+            return None
+        await self._refresh(changes.written)
+        snapshot = await asyncio.to_thread(_apply, cached, changes)
+        self.builds["incremental"] += 1
+        return snapshot
 
     async def _refresh(self, chunks: chunk_store.StoredChunks) -> None:
         """Remake, in place and in the database, the vectors another embedder made and the

@@ -96,37 +96,106 @@ def index_terms(text: str, keywords: Sequence[str] = ()) -> str:
     return " ".join(terms)
 
 
-class BM25Index:
-    """BM25 over a fixed list of documents (row i = document i); immutable once built."""
+class _Postings:
+    """The postings of some documents (rows `offset`... of the index), immutable once built."""
 
-    def __init__(self, documents: Sequence[Sequence[str]]) -> None:
-        self.size = len(documents)
-        lengths = np.fromiter(map(len, documents), dtype=np.int64, count=self.size)
+    def __init__(self, documents: Sequence[Sequence[str]], offset: int, *, keep: bool) -> None:
+        # Delta segments keep their documents, to be merged; the base never is.
+        self.documents: Sequence[Sequence[str]] = documents if keep else ()
+        count = len(documents)
+        self.lengths = np.fromiter(map(len, documents), dtype=np.int64, count=count)
         # Term ids by C-level loops (dict.fromkeys, map): millions of tokens at 100k chunks.
         vocabulary = {t: i for i, t in enumerate(dict.fromkeys(chain.from_iterable(documents)))}
         term_ids = np.fromiter(
             map(vocabulary.__getitem__, chain.from_iterable(documents)),
             dtype=np.int64,
-            count=int(lengths.sum()),
+            count=int(self.lengths.sum()),
         )
-        average = float(lengths.mean()) if self.size else 0.0
-        # Per-document length normalisation, folded once: k1 * (1 - b + b * dl / avgdl).
-        self._norm = (_K1 * (1.0 - _B + _B * lengths / max(average, 1e-9))).astype(np.float32)
         # Postings in one sorted array: (term, document) pairs counted by np.unique, so
         # building takes a sort instead of a Python loop per posting.
-        rows = np.repeat(np.arange(self.size, dtype=np.int64), lengths)
-        keys = term_ids * max(self.size, 1) + rows
+        rows = np.repeat(np.arange(count, dtype=np.int64), self.lengths)
+        keys = term_ids * max(count, 1) + rows
         pairs, counts = np.unique(keys, return_counts=True)
-        self._rows = (pairs % max(self.size, 1)).astype(np.int32)
-        self._tf = counts.astype(np.float32)
-        self._starts = np.searchsorted(
-            pairs // max(self.size, 1), np.arange(len(vocabulary) + 1, dtype=np.int64)
+        self.rows = (pairs % max(count, 1) + offset).astype(np.int32)
+        self.tf = counts.astype(np.float32)
+        self.starts = np.searchsorted(
+            pairs // max(count, 1), np.arange(len(vocabulary) + 1, dtype=np.int64)
         )
-        self._vocabulary = vocabulary
+        self.vocabulary = vocabulary
+        self.offset = offset
+
+    def postings(self, term: str) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]] | None:
+        term_id = self.vocabulary.get(term)
+        if term_id is None:
+            return None
+        start, end = self.starts[term_id], self.starts[term_id + 1]
+        return self.rows[start:end], self.tf[start:end]
+
+
+# Delta segments past this many are merged into one (a query visits every segment).
+_MAX_DELTA_SEGMENTS = 8
+
+
+class BM25Index:
+    """BM25 over documents numbered by row; immutable: `changed` makes a new index.
+
+    The documents of the first build form the base segment; documents added later go in
+    small delta segments, and removed rows are masked out (`live`). Statistics (document
+    count, average length, document frequencies) count live rows only, so scores equal
+    those of an index built afresh from the live documents."""
+
+    def __init__(self, documents: Sequence[Sequence[str]]) -> None:
+        self._segments: tuple[_Postings, ...] = (_Postings(documents, 0, keep=False),)
+        self._lengths = self._segments[0].lengths
+        self._live: npt.NDArray[np.bool_] | None = None  # None: every row is live
+        self._finish()
+
+    def _finish(self) -> None:
+        self.rows = int(self._lengths.size)
+        live_lengths = self._lengths if self._live is None else self._lengths[self._live]
+        self.size = int(live_lengths.size)  # live documents
+        average = float(live_lengths.mean()) if self.size else 0.0
+        # Per-document length normalisation, folded once: k1 * (1 - b + b * dl / avgdl).
+        self._norm = (_K1 * (1.0 - _B + _B * self._lengths / max(average, 1e-9))).astype(np.float32)
+
+    def changed(self, removed: npt.NDArray[np.int64], added: Sequence[Sequence[str]]) -> BM25Index:
+        """A new index: rows `removed` masked out, `added` appended as rows
+        `self.rows`, `self.rows + 1`, ... (this index is left as it is)."""
+        out = BM25Index.__new__(BM25Index)
+        live = np.ones(self.rows, np.bool_) if self._live is None else self._live.copy()
+        live[removed] = False
+        segments = list(self._segments)
+        if added:
+            segments.append(_Postings(added, self.rows, keep=True))
+            live = np.concatenate([live, np.ones(len(added), np.bool_)])
+        if len(segments) > 1 + _MAX_DELTA_SEGMENTS:
+            deltas = segments[1:]
+            merged = list(chain.from_iterable(d.documents for d in deltas))
+            segments = [segments[0], _Postings(merged, deltas[0].offset, keep=True)]
+        out._segments = tuple(segments)
+        out._lengths = np.concatenate([s.lengths for s in segments])
+        out._live = None if live.all() else live
+        out._finish()
+        return out
 
     def _idf(self, document_frequency: int) -> float:
         # Lucene's BM25 IDF: always positive, so a term in most chunks still counts a little.
         return math.log(1.0 + (self.size - document_frequency + 0.5) / (document_frequency + 0.5))
+
+    def _postings(self, term: str) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]] | None:
+        """The live rows holding `term` and its frequency in each."""
+        found = [p for p in (s.postings(term) for s in self._segments) if p is not None]
+        if not found:
+            return None
+        if len(found) == 1:
+            rows, tf = found[0]
+        else:
+            rows = np.concatenate([r for r, _ in found])
+            tf = np.concatenate([t for _, t in found])
+        if self._live is not None:
+            keep = self._live[rows]
+            rows, tf = rows[keep], tf[keep]
+        return (rows, tf) if rows.size else None
 
     def search(self, query: str) -> Matches:
         """The documents sharing a term with `query` and their normalised BM25 scores.
@@ -136,14 +205,13 @@ class BM25Index:
         parts_scores: list[npt.NDArray[np.float32]] = []
         total_idf = 0.0
         for term in set(tokenize(query)):
-            term_id = self._vocabulary.get(term)
-            if term_id is None:
+            postings = self._postings(term)
+            if postings is None:
                 # An unseen term still counts in the normaliser: a query half made of
                 # words the corpus lacks cannot score a full match.
                 total_idf += self._idf(0)
                 continue
-            start, end = self._starts[term_id], self._starts[term_id + 1]
-            rows, tf = self._rows[start:end], self._tf[start:end]
+            rows, tf = postings
             idf = self._idf(len(rows))
             total_idf += idf
             parts_rows.append(rows)
@@ -157,8 +225,8 @@ class BM25Index:
         return Matches(rows.astype(np.int64), sums)
 
     def scores(self, query: str) -> npt.NDArray[np.float32]:
-        """Normalised BM25 score of every document for `query` (0 where no term matches)."""
-        out = np.zeros(self.size, dtype=np.float32)
+        """Normalised BM25 score of every row for `query` (0 where no term matches)."""
+        out = np.zeros(self.rows, dtype=np.float32)
         matches = self.search(query)
         out[matches.rows] = matches.scores
         return out

@@ -6,11 +6,18 @@ query, so its cost grows with about sqrt(n), not n (bench/RESULTS.md has the mea
 curve and the recall it keeps against the exact scan). Scores are cosine similarities;
 the exact vectors stay in memory, so callers can score any row exactly (hybrid search
 needs the vector score of chunks the keyword side found).
+
+A `VectorIndex` never changes: `changed` makes the next one (rows removed are masked
+out, rows added are appended). The IVF index is not copied for that (a copy of 100k
+vectors took 0.3 s): the indexes made from one full build share it, rows are only ever
+added to it (under their row numbers, never retrained), and each index searches it
+through a selector of the rows it knows (below its row count, not removed by it).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import faiss
@@ -37,16 +44,75 @@ KMEANS_ITERATIONS = 10
 faiss.omp_set_num_threads(1)
 
 
+class _SharedIVF:
+    """An IVF index shared by the `VectorIndex`es of one full build. Rows are only added;
+    the lock keeps an add (on a worker thread) apart from searches (on the loop)."""
+
+    def __init__(self, ivf: Any, rows: int) -> None:
+        self.ivf = ivf
+        self.rows = rows  # row numbers 0..rows-1 are in the index
+        self.lock = threading.Lock()
+
+    def extend(self, start: int, vectors: Vectors) -> None:
+        """Put `vectors` in as rows start, start+1, ... Rows from `start` on that an
+        abandoned index added earlier are taken out first, so no row is in twice."""
+        with self.lock:
+            if self.rows > start:
+                self.ivf.remove_ids(faiss.IDSelectorRange(start, self.rows))
+            ids = np.arange(start, start + len(vectors), dtype=np.int64)
+            self.ivf.add_with_ids(vectors, ids)
+            self.rows = start + len(vectors)
+
+
 class VectorIndex:
     """Unit vectors (one row per chunk) and top-k search by cosine similarity."""
 
     def __init__(self, vectors: Vectors, *, ivf_min_rows: int = IVF_MIN_ROWS) -> None:
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self._ivf: Any = None
+        self._ivf: _SharedIVF | None = None
         self._probes = 0
         self._ivf_min_rows = ivf_min_rows
+        self._live: npt.NDArray[np.bool_] | None = None  # None: every row is live
+        self._dead = 0
+        self._visible: list[Any] = []  # this index's rows in the shared IVF: selectors
         if self.size >= ivf_min_rows and self.vectors.shape[1] > 0:
             self._build_ivf()
+            self._select_visible()
+
+    def _select_visible(self) -> None:
+        """The selector of the rows this index knows (faiss holds raw pointers only: the
+        list keeps every selector in a chain alive)."""
+        below = faiss.IDSelectorRange(0, self.rows)
+        if self._live is None:
+            self._visible = [below]
+            return
+        dead = faiss.IDSelectorBatch(np.flatnonzero(~self._live).astype(np.int64))
+        alive = faiss.IDSelectorNot(dead)
+        self._visible = [faiss.IDSelectorAnd(below, alive), below, dead, alive]
+
+    def changed(self, removed: Rows, added: Vectors) -> VectorIndex:
+        """A new index: rows `removed` gone, `added` appended as rows `self.rows`, ..."""
+        out = VectorIndex.__new__(VectorIndex)
+        out._ivf_min_rows, out._probes = self._ivf_min_rows, self._probes
+        added = np.ascontiguousarray(added, dtype=np.float32)
+        if not len(added):
+            out.vectors = self.vectors  # never written to: sharing is safe
+        elif self.rows == 0:
+            out.vectors = added
+        else:
+            out.vectors = np.concatenate([self.vectors, added])
+        live = np.ones(self.rows, np.bool_) if self._live is None else self._live.copy()
+        live[removed] = False
+        live = np.concatenate([live, np.ones(len(added), np.bool_)])
+        out._dead = int(live.size - np.count_nonzero(live))
+        out._live = None if out._dead == 0 else live
+        out._ivf = self._ivf
+        out._visible = []
+        if out._ivf is not None:
+            if len(added):
+                out._ivf.extend(self.rows, added)
+            out._select_visible()
+        return out
 
     def _build_ivf(self) -> None:
         n, dimensions = self.vectors.shape
@@ -60,7 +126,7 @@ class VectorIndex:
         )
         ivf.train(self.vectors[np.sort(sample)])
         ivf.add(self.vectors)
-        self._ivf = ivf
+        self._ivf = _SharedIVF(ivf, n)
         self._probes = max(MIN_PROBES, int(cells * PROBE_FRACTION))
 
     @property
@@ -69,8 +135,14 @@ class VectorIndex:
         return self._ivf is not None
 
     @property
-    def size(self) -> int:
+    def rows(self) -> int:
+        """Row numbers in use, removed rows included."""
         return int(self.vectors.shape[0])
+
+    @property
+    def size(self) -> int:
+        """Live rows."""
+        return self.rows - self._dead
 
     def cosine(self, query: Vectors, rows: Rows) -> Vectors:
         """Exact similarity of `query` to the given rows (a few hundred at most: summed
@@ -82,11 +154,18 @@ class VectorIndex:
         self, query: Vectors, k: int, allowed: npt.NDArray[np.bool_] | None = None
     ) -> tuple[Rows, Vectors]:
         """The k most similar rows (restricted to `allowed` when given), best first."""
+        if allowed is not None and self._live is not None:
+            allowed = allowed & self._live
         if self._ivf is not None:
             admitted = None if allowed is None else np.flatnonzero(allowed).astype(np.int64)
             # A selective filter leaves few rows: scanning those exactly is cheaper and exact.
             if admitted is None or admitted.size >= self._ivf_min_rows:
                 return self._search_ivf(query, k, admitted)
+        if allowed is None and self._live is not None:
+            # Removed rows are still in the matrix: look further, then drop them.
+            rows, scores = _exact(self.vectors, query, k + self._dead)
+            keep = self._live[rows]
+            return rows[keep][:k], scores[keep][:k]
         if allowed is None:
             return _exact(self.vectors, query, k)
         candidates = np.flatnonzero(allowed).astype(np.int64)
@@ -94,13 +173,17 @@ class VectorIndex:
         return candidates[rows], scores
 
     def _search_ivf(self, query: Vectors, k: int, admitted: Rows | None) -> tuple[Rows, Vectors]:
+        assert self._ivf is not None
         params: Any = faiss.SearchParametersIVF()
         params.nprobe = self._probes
-        if admitted is not None:
-            # Kept referenced until the search returns: faiss holds only a raw pointer.
-            selector = faiss.IDSelectorBatch(admitted)
-            params.sel = selector
-        scores, rows = self._ivf.search(query.reshape(1, -1), min(k, self.size), params=params)
+        # Kept referenced until the search returns: faiss holds only a raw pointer.
+        # `admitted` rows are live rows of this index already.
+        selector = self._visible[0] if admitted is None else faiss.IDSelectorBatch(admitted)
+        params.sel = selector
+        with self._ivf.lock:
+            scores, rows = self._ivf.ivf.search(
+                query.reshape(1, -1), min(k, self.size), params=params
+            )
         found = rows[0] >= 0  # fewer than k in the probed cells: faiss pads with -1
         return rows[0][found].astype(np.int64), scores[0][found].astype(np.float32)
 

@@ -236,6 +236,11 @@ class AppService:
         async with self._db.session() as session:
             return await repo.find_api_key(session, token)
 
+    @staticmethod
+    def key_ref(token: str) -> str:
+        """A key's stable, non-secret name (its hash): what run limits count it by."""
+        return repo.hash_token(token)
+
     def forget_key(self, token_hash: str) -> None:
         """Drop a revoked key from the cache, so it stops working at once here."""
         self._keys.pop(token_hash, None)

@@ -35,7 +35,8 @@ from chatflow.services.generation import generate_name, query_name
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.idle import IdleGate
 from chatflow.services.recorder import TurnRecorder, changed_variables, run_end
-from chatflow.services.request_limits import ActiveRuns, RequestLimits, gated
+from chatflow.services.request_limits import RequestLimits
+from chatflow.services.run_slots import LocalRunSlots, RunLimits, RunSlots, gated
 from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.tool_files import ToolFileService
@@ -106,7 +107,7 @@ class ChatService(RunsWithFiles):
         self.files: FileService | None = None  # wired by the container
         self.tool_files: ToolFileService | None = None
         self.limits = RequestLimits()
-        self.active_runs = ActiveRuns(limit=0)
+        self.run_slots: RunSlots = LocalRunSlots(RunLimits())  # the container's, shared
         # Moderation and annotation reply around the graph run (None: the graph only).
         self._features = features
         self._background: set[asyncio.Task[Any]] = set()
@@ -116,8 +117,9 @@ class ChatService(RunsWithFiles):
         # Drives every turn: saves it when it ends, and when it pauses at human input.
         self._pauses = pauses
 
-    async def start(self, app: LoadedApp, request: ChatRequest) -> TurnHandle:
-        """Create the turn's records and start its run; raises before anything runs."""
+    async def start(self, app: LoadedApp, request: ChatRequest, *, caller: str = "") -> TurnHandle:
+        """Create the turn's records and start its run; raises before anything runs.
+        `caller` (`run_slots.key_caller`/`web_caller`) picks the run limits that apply."""
         if app.mode not in ("advanced-chat", "chat", "agent-chat"):
             raise InvalidRequest(
                 "Please check if your app mode matches the right API route.", code="not_chat_app"
@@ -129,7 +131,7 @@ class ChatService(RunsWithFiles):
             files=request.files,
             file_rules=app.dsl.features.file_upload,
         )
-        return await gated(self.active_runs, app.id, lambda: self._start(app, request))
+        return await gated(self.run_slots, app.id, caller, lambda: self._start(app, request))
 
     async def _start(self, app: LoadedApp, request: ChatRequest) -> TurnHandle:
         query = request.query.replace("\x00", "")
@@ -342,7 +344,7 @@ class ChatService(RunsWithFiles):
         publish_events: bool = True,
         held: RunStart | None = None,
     ) -> TurnEnded:
-        recorder = TurnRecorder(time.time())
+        recorder = TurnRecorder(time.time(), mode=info.mode)
         secrets = masker_for(app.dsl)
 
         def graph() -> AsyncIterator[Event]:

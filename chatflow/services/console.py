@@ -16,9 +16,11 @@ from sqlalchemy import delete, select
 from chatflow.dsl import load_app, to_graph
 from chatflow.errors import NotFound
 from chatflow.services.apps import AppService, ImportResult
+from chatflow.services.console_tools import ConsoleTools
 from chatflow.services.knowledge_base import dataset_refs, map_refs
 from chatflow.services.sites import SiteInfo, SiteService
 from chatflow.store import Database
+from chatflow.store import annotations as annotations_repo
 from chatflow.store import apps as apps_repo
 from chatflow.store import knowledge as knowledge_repo
 from chatflow.store import sites as sites_repo
@@ -39,10 +41,13 @@ class CreatedKey:
 
 
 class ConsoleService:
-    def __init__(self, db: Database, apps: AppService, sites: SiteService) -> None:
+    def __init__(
+        self, db: Database, apps: AppService, sites: SiteService, tools: ConsoleTools
+    ) -> None:
         self._db = db
         self._apps = apps
         self._sites = sites
+        self.tools = tools
 
     async def _app(self, app_id: str) -> App:
         async with self._db.session() as session:
@@ -78,7 +83,8 @@ class ConsoleService:
         if site is None:
             return None
         return {"code": site.code, "enabled": site.enabled,
-                "has_passcode": site.passcode_hash is not None}  # fmt: skip
+                "has_passcode": site.passcode_hash is not None,
+                "operator_login": bool(site.operator_login)}  # fmt: skip
 
     async def import_dsl(self, text: str) -> ImportResult:
         return await self._apps.import_dsl(text)
@@ -97,14 +103,33 @@ class ConsoleService:
             raise NotFound(f"The app has no dataset reference {ref!r}.", code="not_found")
         return await map_refs(self._db, app_id, refs, {ref: dataset})
 
+    async def missing_tools(self, app_id: str) -> list[dict[str, str]]:
+        """The app's tool references that cannot run here (to map in the console)."""
+        return await self.tools.missing((await self._app(app_id)).dsl_text)
+
+    async def annotation_reply(self, app_id: str) -> dict[str, Any]:
+        """Whether annotation reply is on for the app, and its score threshold."""
+        await self._app(app_id)
+        async with self._db.session() as session:
+            setting = await annotations_repo.get_annotation_setting(session, app_id)
+        if setting is None:
+            return {"enabled": False, "score_threshold": None}
+        return {"enabled": setting.enabled, "score_threshold": setting.score_threshold}
+
+    async def require_app(self, app_id: str) -> None:
+        """404 `app_not_found` unless the app exists."""
+        await self._app(app_id)
+
     async def datasets(self) -> list[dict[str, str]]:
         async with self._db.session() as session:
             page = await knowledge_repo.list_datasets(session, page=1, limit=100)
         return [{"id": d.id, "name": d.name} for d in page.items]
 
-    async def set_site(self, app_id: str, enabled: bool) -> SiteInfo:
+    async def set_site(
+        self, app_id: str, enabled: bool, *, operator_login: bool | None = None
+    ) -> SiteInfo:
         await self._app(app_id)
-        return await self._sites.configure(app_id, enabled=enabled)
+        return await self._sites.configure(app_id, enabled=enabled, operator_login=operator_login)
 
     async def create_key(self, app_id: str) -> CreatedKey:
         await self._app(app_id)

@@ -23,6 +23,7 @@ from chatflow.services.apps import AppService
 from chatflow.services.audio import AudioService
 from chatflow.services.chat import ChatService
 from chatflow.services.console import ConsoleService
+from chatflow.services.console_tools import ConsoleTools
 from chatflow.services.conversation_variables import ConversationVariableService
 from chatflow.services.conversations import ConversationService
 from chatflow.services.end_users import EndUserService
@@ -34,7 +35,8 @@ from chatflow.services.knowledge import KnowledgeService
 from chatflow.services.knowledge_base import DatasetKnowledgeBase
 from chatflow.services.moderation import ModerationService
 from chatflow.services.operators import OperatorService
-from chatflow.services.request_limits import ActiveRuns, RequestLimits
+from chatflow.services.request_limits import RequestLimits
+from chatflow.services.run_slots import RunSlots, open_run_slots
 from chatflow.services.runtime import Runtime, open_runtime
 from chatflow.services.sites import SiteService
 from chatflow.services.tool_files import ToolFileService
@@ -99,6 +101,7 @@ class Services:
     sites: SiteService
     operators: OperatorService
     console: ConsoleService
+    run_slots: RunSlots  # how many runs go at once, per app, key and web session
 
     @classmethod
     async def open(
@@ -195,7 +198,8 @@ class Services:
         chat.tool_files = workflows.tool_files = human_input.tool_files = tool_files
         chat.limits = workflows.limits = RequestLimits.from_settings(settings)
         # One count for both routes: an app's chat turns and workflow runs together.
-        chat.active_runs = workflows.active_runs = ActiveRuns(settings.max_active_runs_per_app)
+        run_slots = open_run_slots(settings)
+        chat.run_slots = workflows.run_slots = run_slots
         sites = SiteService(db, apps, session_days=settings.web_session_days)
         if sweep:  # servers ingest documents; the CLI starts it when it needs it
             await knowledge.start()
@@ -225,14 +229,16 @@ class Services:
             tool_files=tool_files,
             agent_mcp=agent_mcp,
             sites=sites,
-            console=ConsoleService(db, apps, sites),
+            console=ConsoleService(db, apps, sites, ConsoleTools(settings, tools.registry)),
             operators=OperatorService(db),
+            run_slots=run_slots,
         )
 
     async def close(self) -> None:
         await self.knowledge.close()
         await self.runtime.close()
         await self.chat.close()
+        await self.run_slots.close()
         await self.annotations.close()
         await self.moderation.close()
         await self.sandbox.close()

@@ -19,7 +19,7 @@ from chatflow.engine.events import Event, NodeFinished, RunFinished, RunPaused
 from chatflow.observability import context
 from chatflow.observability import metrics as m
 from chatflow.runtime.base import EventStream
-from chatflow.services.recorder import STOPPED_MESSAGE, TurnRecorder
+from chatflow.services.recorder import MODEL_REQUEST_ERROR, STOPPED_MESSAGE, TurnRecorder
 from chatflow.services.turn import StreamItem, TurnEnded, TurnError, TurnInfo
 
 log = logging.getLogger("chatflow.runs")
@@ -102,7 +102,7 @@ def turn_end(outcome: RunFinished | RunPaused, recorder: TurnRecorder, run_id: s
         run = outcome
     error = None
     if run.status == "failed":
-        error = TurnError("invalid_param", 400, f"Run failed: {run.error}")
+        error = failed_turn_error(run, recorder)
     return TurnEnded(
         run=run,
         answer=recorder.answer,
@@ -112,6 +112,17 @@ def turn_end(outcome: RunFinished | RunPaused, recorder: TurnRecorder, run_id: s
         paused=paused,
         agent_thoughts=recorder.agent_thoughts.thoughts,
     )
+
+
+def failed_turn_error(run: RunFinished, recorder: TurnRecorder) -> TurnError:
+    """How a failed run reaches the client. In a chat or agent-chat app a run failed by a
+    model request (a prompt that cannot fit the context names the sizes) is Dify's
+    `completion_request_error`, as its `InvokeError` -> `CompletionRequestError` mapping
+    reports it; any other failure, and every failure of an advanced-chat run, is
+    `invalid_param` "Run failed: ...", as Dify's workflow failure is."""
+    if recorder.model_request_error is not None:
+        return TurnError(MODEL_REQUEST_ERROR, 400, recorder.model_request_error)
+    return TurnError("invalid_param", 400, f"Run failed: {run.error}")
 
 
 async def run_to_end(

@@ -39,6 +39,7 @@ from chatflow.store._types import utcnow
 from chatflow.store.apps import hash_token
 from chatflow.store.knowledge_models import (
     Dataset,
+    DatasetApiKey,
     DatasetDocument,
     DatasetMetadataField,
     DatasetSegment,
@@ -184,6 +185,25 @@ class KnowledgeService:
             if await repo.find_dataset_key(session, token) is None:
                 await repo.add_dataset_key(session, token)
         return token
+
+    async def new_key(self) -> tuple[str, str]:
+        """A new `dataset-...` key: (its id, the token, shown only here)."""
+        token = repo.mint_dataset_token()
+        async with self._db.session() as session:
+            return (await repo.add_dataset_key(session, token)).id, token
+
+    async def list_keys(self) -> list[DatasetApiKey]:
+        async with self._db.session() as session:
+            return await repo.list_dataset_keys(session)
+
+    async def revoke_key(self, key_id: str) -> None:
+        """Delete a dataset key; it stops working here at once (other workers' caches
+        forget it within `_KEY_CACHE_SECONDS`)."""
+        async with self._db.session() as session:
+            found = await repo.delete_dataset_key(session, key_id)
+        if found is None:
+            raise NotFound("API key not found.", code="api_key_not_found")
+        self._keys.pop(found.token_hash, None)
 
     async def authenticate(self, token: str) -> None:
         """Accept a dataset key; `Unauthorized` otherwise (app keys included)."""

@@ -1,10 +1,14 @@
 """The engine's `KnowledgeBase`: an app's dataset references -> datasets -> chunks.
 
 Exports carry their origin's dataset ids. `resolve` maps each reference through the
-app's mapping (`chatflow app import FILE --dataset REF=DATASET`), or takes it as one of
-this server's dataset ids or names; anything else fails the node with the command that
-maps it. `retrieve` applies Dify's two modes: single searches the routed dataset with
-its own settings; multiple searches every dataset with the node's top_k, threshold and
+app's mapping (`chatflow app import FILE --dataset REF=DATASET`, `chatflow app
+map-dataset`, the console); a reference may also name (by id or name) a dataset already
+mapped to the app. Nothing else resolves: an imported DSL is someone else's code, and a
+server-wide lookup would let it read any dataset by guessing its id or name. An unmapped
+reference fails the node with the command that maps it.
+
+`retrieve` applies Dify's two modes: single searches the routed dataset with its own
+settings; multiple searches every dataset with the node's top_k, threshold and
 reranking (weighted score = hybrid search with the node's weights, or a reranking
 model) and keeps the best `top_k` overall. Results are Dify's knowledge-retrieval items,
 whose `metadata` the LLM node turns into `retriever_resources` citations.
@@ -15,9 +19,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from chatflow.engine.graph import Graph
 from chatflow.engine.nodes.base import DatasetInfo, RetrievalRequest
 from chatflow.engine.nodes.knowledge_retrieval import Config as RetrievalConfig
+from chatflow.engine.nodes.tool import Config as ToolConfig
 from chatflow.errors import InvalidRequest, NodeError
 from chatflow.knowledge.filters import MetadataFilter
 from chatflow.knowledge.index import RetrievalSettings
@@ -36,9 +43,9 @@ from chatflow.store.knowledge_models import Dataset
 def unmapped_message(ref: str) -> str:
     """What an unmapped reference fails with (and what `app import` prints)."""
     return (
-        f"dataset {ref!r} is not mapped to a knowledge base on this server; map it with: "
-        f"chatflow app import FILE --dataset '{ref}'=DATASET (DATASET: a dataset id or name "
-        "from `chatflow kb list`)"
+        f"dataset {ref!r} is not mapped to a knowledge base of this app; map it with: "
+        f"chatflow app import FILE --dataset '{ref}'=DATASET (or chatflow app map-dataset "
+        f"APP '{ref}'=DATASET; DATASET: a dataset id or name from `chatflow kb list`)"
     )
 
 
@@ -49,22 +56,12 @@ class DatasetKnowledgeBase:
 
     async def resolve(self, app_id: str, refs: Sequence[str]) -> list[DatasetInfo]:
         async with self._db.session() as session:
-            mapping = await repo.app_refs(session, app_id) if app_id else {}
+            grants = await AppGrants.load(session, app_id)
             found: list[DatasetInfo] = []
             for ref in refs:
-                dataset: Dataset | None
-                if ref in mapping:
-                    dataset = await repo.get_dataset(session, mapping[ref])
-                    if dataset is None:
-                        raise NodeError(
-                            f"dataset {ref!r} is mapped to {mapping[ref]}, which no longer "
-                            f"exists; map it again: chatflow app import FILE --dataset "
-                            f"'{ref}'=DATASET"
-                        )
-                else:
-                    dataset = await repo.find_dataset(session, ref)
-                    if dataset is None:
-                        raise NodeError(unmapped_message(ref))
+                dataset = grants.dataset(ref)
+                if dataset is None:
+                    raise NodeError(grants.refusal(ref))
                 fields = await repo.metadata_fields(session, dataset.id)
                 names = tuple((f.name, f.type) for f in fields)
                 if dataset.built_in_field_enabled:
@@ -157,31 +154,87 @@ def _item(hit: RetrievedChunk, position: int) -> dict[str, Any]:
     }
 
 
+# The provider ids (as written in a DSL) of the built-in knowledge search tool.
+KNOWLEDGE_TOOLS = frozenset(("knowledge", "dataset_retriever", "langgenius/knowledge/knowledge"))
+
+
 def dataset_refs(graph: Graph) -> list[str]:
-    """Every dataset reference an app's graph makes, in graph order, once each."""
+    """Every dataset reference an app's graph makes, in graph order, once each: the
+    knowledge nodes' datasets and the knowledge search tools' constant `dataset`."""
     refs: list[str] = []
     for node in graph.nodes.values():
         if isinstance(node.config, RetrievalConfig):
             refs.extend(node.config.dataset_ids)
+        elif isinstance(node.config, ToolConfig):
+            refs.extend(_tool_dataset(node.config))
     return list(dict.fromkeys(refs))
+
+
+def _tool_dataset(config: ToolConfig) -> list[str]:
+    provider = config.provider_id or config.provider_name
+    if provider not in KNOWLEDGE_TOOLS:
+        return []
+    value: Any = config.tool_configurations.get("dataset")
+    if isinstance(value, Mapping) and value.get("type") == "constant":
+        value = value.get("value")
+    binding = config.tool_parameters.get("dataset")
+    if binding is not None:
+        value = binding.value if binding.type == "constant" else None
+    return [value] if isinstance(value, str) and value else []
 
 
 async def map_refs(
     db: Database, app_id: str, refs: Sequence[str], mapping: Mapping[str, str]
 ) -> list[str]:
     """Store `mapping` (ref -> dataset id or name) for the app; the refs left unmapped
-    (neither mapped now or before, nor one of this server's dataset ids or names)."""
+    (neither mapped now or before, nor naming a dataset already mapped to the app)."""
     async with db.session() as session:
         for ref, target in mapping.items():
             dataset = await repo.find_dataset(session, target)
             if dataset is None:
                 raise InvalidRequest(f"--dataset {ref}={target}: no dataset {target!r}")
             await repo.set_app_ref(session, app_id, ref, dataset.id)
-        mapped = await repo.app_refs(session, app_id)
-        unmapped: list[str] = []
-        for ref in refs:
-            if ref in mapped:
-                continue
-            if await repo.find_dataset(session, ref) is None:
-                unmapped.append(ref)
-    return unmapped
+        grants = await AppGrants.load(session, app_id)
+    return [ref for ref in refs if grants.dataset(ref) is None]
+
+
+async def app_mapping(db: Database, app_id: str) -> dict[str, str]:
+    """The app's mapped references: ref -> dataset id."""
+    async with db.session() as session:
+        return await repo.app_refs(session, app_id)
+
+
+class AppGrants:
+    """The datasets an app may read: its mapped references and what they point at."""
+
+    def __init__(self, refs: Mapping[str, str], datasets: Mapping[str, Dataset]) -> None:
+        self._refs = refs
+        self._datasets = datasets
+
+    @classmethod
+    async def load(cls, session: AsyncSession, app_id: str) -> AppGrants:
+        refs = await repo.app_refs(session, app_id) if app_id else {}
+        datasets: dict[str, Dataset] = {}
+        for dataset_id in set(refs.values()):
+            row = await repo.get_dataset(session, dataset_id)
+            if row is not None:
+                datasets[dataset_id] = row
+        return cls(refs, datasets)
+
+    def dataset(self, ref: str) -> Dataset | None:
+        """The dataset `ref` reaches for this app: its mapping, else a mapped dataset
+        named by id or name; None when the app has no grant for it."""
+        if ref in self._refs:
+            return self._datasets.get(self._refs[ref])
+        for row in self._datasets.values():
+            if ref in (row.id, row.name):
+                return row
+        return None
+
+    def refusal(self, ref: str) -> str:
+        if ref in self._refs:
+            return (
+                f"dataset {ref!r} is mapped to {self._refs[ref]}, which no longer exists; map "
+                f"it again: chatflow app map-dataset APP '{ref}'=DATASET"
+            )
+        return unmapped_message(ref)

@@ -18,6 +18,8 @@ from chatflow.services.recorder import TurnRecorder
 from chatflow.services.turn import StreamItem, TurnEnded, TurnError
 from chatflow.store import Database
 from chatflow.store import runs as runs_repo
+from chatflow.store.lifecycle import RunStore
+from chatflow.store.turns import TurnStore
 
 log = logging.getLogger("chatflow.sweeper")
 
@@ -26,7 +28,7 @@ _ERROR = TurnError("internal_server_error", 500, runs_repo.INTERRUPTED)
 
 class OrphanCloser:
     def __init__(self, db: Database, runtime: RedisRuntime[StreamItem]) -> None:
-        self._db = db
+        self._runs: RunStore = TurnStore(db)
         self._runtime = runtime
 
     async def known_dead(self, run_ids: Sequence[str]) -> dict[str, str]:
@@ -43,8 +45,7 @@ class OrphanCloser:
             for item in await self._runtime.streams.items(task_id):
                 if isinstance(item, TextChunk | TextReplace):
                     recorder.add(item)
-            async with self._db.session() as session:
-                failed = await runs_repo.fail_interrupted_run(session, run_id, recorder.answer)
+            failed = await self._runs.fail_interrupted(run_id, recorder.answer)
             end = TurnEnded(
                 run=recorder.synthetic_end(run_id, "failed", runs_repo.INTERRUPTED),
                 answer=recorder.answer,

@@ -14,6 +14,7 @@ from typing import Any
 
 from chatflow.dsl import ConversationVariable
 from chatflow.engine import events as ev
+from chatflow.engine.files import to_json
 from chatflow.engine.variables import VariablePool
 from chatflow.providers.base import Usage
 from chatflow.services.agent_thoughts import AgentThoughts
@@ -23,14 +24,21 @@ from chatflow.store import runs as runs_repo
 from chatflow.store.lifecycle import MessageEnd, RunEnd
 
 STOPPED_MESSAGE = "Stopped by user."
+# A node that failed this way failed calling its model (a prompt that cannot fit, the
+# model refusing the request). Dify's chat and agent-chat apps report that turn as
+# `completion_request_error`; its workflow-based apps (advanced-chat) report any failed
+# run as `invalid_param` "Run failed: ...", the node's message included.
+MODEL_REQUEST_ERROR = "completion_request_error"
+REQUEST_ERROR_MODES = frozenset({"chat", "agent-chat", "completion"})
 _MESSAGE_STATUS = {"failed": "error", "stopped": "stopped"}
 
 
 class TurnRecorder:
     """The in-memory record of one turn."""
 
-    def __init__(self, started_at: float | None = None) -> None:
+    def __init__(self, started_at: float | None = None, *, mode: str = "advanced-chat") -> None:
         self.started_at = started_at or time.time()
+        self._request_errors_surface = mode in REQUEST_ERROR_MODES
         self.parts: list[str] = []
         self.nodes: list[runs_repo.NodeExecutionRecord] = []
         self.updated_variables: set[str] = set()
@@ -38,6 +46,12 @@ class TurnRecorder:
         self.node_usage = Usage()
         self.steps = 0
         self.agent_thoughts = AgentThoughts("")  # the message id is set when saved
+        # The message of the first node that failed calling its model, if one did and
+        # the app's mode reports it as such.
+        self.model_request_error: str | None = None
+        # Agent nodes' logs by node execution, then log id: stored with the node (Dify's
+        # `execution_metadata.agent_log`), so a reloaded trace shows rounds and tool calls.
+        self._agent_logs: dict[str, dict[str, dict[str, Any]]] = {}
 
     @property
     def answer(self) -> str:
@@ -54,12 +68,34 @@ class TurnRecorder:
             self.updated_variables.add(event.name)
         elif isinstance(event, ev.AgentLog):
             self.agent_thoughts.update(event)
+            self._agent_log(event)
         elif isinstance(event, ev.RetrieverResources):
             # Dify keeps the citations of the latest LLM context for `message_end`.
             self.retriever_resources = [dict(r) for r in event.resources]
 
+    def _agent_log(self, event: ev.AgentLog) -> None:
+        """The step's latest state (a step is sent at its start and again at its end)."""
+        logs = self._agent_logs.setdefault(event.execution_id, {})
+        logs[event.id] = {
+            "id": event.id,
+            "parent_id": event.parent_id,
+            "label": event.label,
+            "status": event.status,
+            "error": event.error,
+            "data": to_json(dict(event.data)),
+            "metadata": to_json(dict(event.metadata)),
+            "node_id": event.node_id,
+        }
+
     def _node(self, event: ev.NodeFinished) -> None:
         self.steps += 1
+        if (
+            event.status == "failed"
+            and self._request_errors_surface
+            and event.error_type == MODEL_REQUEST_ERROR
+            and self.model_request_error is None
+        ):
+            self.model_request_error = event.error or ""
         if event.usage is not None:
             self.node_usage = self.node_usage.plus(event.usage)
         meta: dict[str, Any] = {}
@@ -69,6 +105,14 @@ class TurnRecorder:
                 "total_price": str(event.usage.total_price),
                 "currency": event.usage.currency,
             }
+        scope = event.scope  # where the node ran: a stored trace folds it there too
+        if scope.iteration_id is not None:
+            meta.update(iteration_id=scope.iteration_id, iteration_index=scope.iteration_index)
+        if scope.loop_id is not None:
+            meta.update(loop_id=scope.loop_id, loop_index=scope.loop_index)
+        logs = self._agent_logs.pop(event.execution_id, None)
+        if logs:
+            meta["agent_log"] = list(logs.values())
         self.nodes.append(
             runs_repo.NodeExecutionRecord(
                 id=event.execution_id,

@@ -1,24 +1,17 @@
-"""Caps on what one request may ask of the server, and on how many runs an app may have
-going at once. Each is a setting (`chatflow/settings.py`); a request over a cap is refused
-before anything is recorded or run, with Dify's 400 `invalid_param`, or 429
-`too_many_requests` for the run limit (Dify's wording for its own `APP_MAX_ACTIVE_REQUESTS`).
+"""Caps on what one request may ask of the server. Each is a setting
+(`chatflow/settings.py`); a request over a cap is refused before anything is recorded or
+run, with Dify's 400 `invalid_param`. (How many runs may go at once: `run_slots.py`.)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from chatflow.errors import ChatflowError, InvalidRequest
-from chatflow.services.turn import TurnHandle
+from chatflow.errors import InvalidRequest
 from chatflow.settings import Settings
-
-
-class TooManyRequests(ChatflowError):
-    code = "too_many_requests"
-    status = 429
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,53 +75,3 @@ def _size(value: Any) -> int:
     if isinstance(value, dict | list):
         return len(json.dumps(value, ensure_ascii=False, default=str))
     return 0
-
-
-@dataclass(slots=True)
-class ActiveRuns:
-    """How many runs each app has going in this process; `limit` 0 means no limit.
-
-    Counted per worker process: with several workers the app-wide ceiling is `limit`
-    times the number of workers."""
-
-    limit: int
-    _counts: dict[str, int] = field(default_factory=dict)
-
-    def acquire(self, app_id: str) -> Callable[[], None]:
-        """Count one more run of `app_id` (429 at the limit); returns its release."""
-        count = self._counts.get(app_id, 0)
-        if self.limit and count >= self.limit:
-            raise TooManyRequests("Too many requests. Please try again later.")
-        self._counts[app_id] = count + 1
-        released = False
-
-        def release() -> None:
-            nonlocal released
-            if released:
-                return
-            released = True
-            left = self._counts.get(app_id, 1) - 1
-            if left > 0:
-                self._counts[app_id] = left
-            else:
-                self._counts.pop(app_id, None)
-
-        return release
-
-    def active(self, app_id: str) -> int:
-        return self._counts.get(app_id, 0)
-
-
-async def gated(
-    active_runs: ActiveRuns, app_id: str, starting: Callable[[], Awaitable[TurnHandle]]
-) -> TurnHandle:
-    """Start a run under the app's active-run limit; the slot frees when the run ends
-    (or at once, when starting fails)."""
-    release = active_runs.acquire(app_id)
-    try:
-        handle = await starting()
-    except BaseException:
-        release()
-        raise
-    handle.task.add_done_callback(lambda _: release())
-    return handle

@@ -41,6 +41,17 @@ class TooManyTries(ChatflowError):
         )
 
 
+class OperatorLoginRequired(ChatflowError):
+    """The site is for operators, and the request comes without a console session."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This chat site is for operators: sign in to the console (/console) first.",
+            code="operator_login_required",
+            status=401,
+        )
+
+
 class PasscodeRequired(ChatflowError):
     """The site has a passcode and none (or a wrong one) was given."""
 
@@ -71,6 +82,7 @@ class SiteInfo:
     enabled: bool
     has_passcode: bool
     show_workflow_steps: bool
+    operator_login: bool = False  # only operators signed in to the console may chat
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +101,7 @@ def _info(site: Site) -> SiteInfo:
         enabled=site.enabled,
         has_passcode=site.passcode_hash is not None,
         show_workflow_steps=site.show_workflow_steps,
+        operator_login=bool(site.operator_login),
     )
 
 
@@ -125,9 +138,11 @@ class SiteService:
         passcode: str | None = None,
         clear_passcode: bool = False,
         show_workflow_steps: bool | None = None,
+        operator_login: bool | None = None,
     ) -> SiteInfo:
-        """Turn the site on or off, set or clear its passcode; browsers signed in before
-        a passcode change or a disable must sign in again."""
+        """Turn the site on or off, set or clear its passcode, require an operator's
+        console login or not; browsers signed in before a passcode change, a disable or
+        the operator login's start must sign in again."""
         app = await self._apps.find(app_ref)
         await self.ensure(app.id)
         async with self._db.session() as session:
@@ -141,7 +156,10 @@ class SiteService:
                 site.passcode_hash = None
             if passcode:
                 site.passcode_hash = hash_passcode(passcode)
-            if enabled is False or passcode:
+            newly_closed = operator_login is True and not site.operator_login
+            if operator_login is not None:
+                site.operator_login = operator_login
+            if enabled is False or passcode or newly_closed:
                 await repo.end_sessions(session, app.id)
             await session.flush()
             return _info(site)
@@ -155,12 +173,20 @@ class SiteService:
             raise NotFound(_GONE, code="site_not_found")
         return info, await self._apps.find(info.app_id)
 
-    async def sign_in(self, code: str, passcode: str | None) -> str:
-        """A new end-user session on the site; its token (for the cookie) is returned once."""
+    async def sign_in(
+        self, code: str, passcode: str | None, *, operator_id: str | None = None
+    ) -> str:
+        """A new end-user session on the site; its token (for the cookie) is returned once.
+
+        `operator_id`: an operator signed in to the console opens it (the route checks the
+        console session); an operator-login site opens no other. The operator is one end
+        user on every browser (`operator-ID`), so their conversations follow them."""
         async with self._db.session() as session:
             site = await repo.find_site(session, code)
             if site is None or not site.enabled:
                 raise NotFound(_GONE, code="site_not_found")
+            if site.operator_login and operator_id is None:
+                raise OperatorLoginRequired()
             if site.passcode_hash is not None:
                 if not passcode:
                     raise PasscodeRequired()
@@ -171,7 +197,7 @@ class SiteService:
                     failures.append(time.monotonic())
                     raise PasscodeRequired("The passcode is not right.")
             token = secrets.token_urlsafe(32)
-            user = "web-" + secrets.token_hex(12)
+            user = f"operator-{operator_id}" if operator_id else "web-" + secrets.token_hex(12)
             await repo.add_session(
                 session, site.app_id, _token_hash(token), user, utcnow() + self._session_ttl
             )

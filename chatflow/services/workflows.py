@@ -27,7 +27,8 @@ from chatflow.services.file_inputs import build_files, build_inputs
 from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.recorder import TurnRecorder, run_end
-from chatflow.services.request_limits import ActiveRuns, RequestLimits, gated
+from chatflow.services.request_limits import RequestLimits
+from chatflow.services.run_slots import LocalRunSlots, RunLimits, RunSlots, gated
 from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.tool_files import ToolFileService
@@ -36,7 +37,7 @@ from chatflow.store import NumberedPage
 from chatflow.store import end_users as end_users_repo
 from chatflow.store import runs as runs_repo
 from chatflow.store import turns as turns_repo
-from chatflow.store.models import WorkflowRun
+from chatflow.store.models import NodeExecution, WorkflowRun
 
 WRONG_MODE = "Please check if your app mode matches the right API route."
 LOG_STATUSES = ("succeeded", "failed", "stopped")
@@ -90,10 +91,13 @@ class WorkflowService(RunsWithFiles):
         self.files: FileService | None = None  # wired by the container
         self.tool_files: ToolFileService | None = None
         self.limits = RequestLimits()
-        self.active_runs = ActiveRuns(limit=0)
+        self.run_slots: RunSlots = LocalRunSlots(RunLimits())  # the container's, shared
 
-    async def start(self, app: LoadedApp, request: WorkflowRequest) -> TurnHandle:
-        """Check the request, record the run and start it; raises before anything runs."""
+    async def start(
+        self, app: LoadedApp, request: WorkflowRequest, *, caller: str = ""
+    ) -> TurnHandle:
+        """Check the request, record the run and start it; raises before anything runs.
+        `caller` (`run_slots.key_caller`/`web_caller`) picks the run limits that apply."""
         if app.mode != "workflow":
             raise InvalidRequest(WRONG_MODE, code="not_workflow_app")
         if not request.user:
@@ -104,7 +108,7 @@ class WorkflowService(RunsWithFiles):
             files=request.files,
             file_rules=app.dsl.features.file_upload,
         )
-        return await gated(self.active_runs, app.id, lambda: self._start(app, request))
+        return await gated(self.run_slots, app.id, caller, lambda: self._start(app, request))
 
     async def _start(self, app: LoadedApp, request: WorkflowRequest) -> TurnHandle:
         assert request.user is not None
@@ -177,6 +181,15 @@ class WorkflowService(RunsWithFiles):
 
         return await self._pauses.run(app, info, events, recorder, pool, save=save)
 
+    async def stop_own(self, app: LoadedApp, task_id: str, user: str) -> None:
+        """Stop a run only if this end user started it (the chat sites' stop)."""
+        if app.mode != "workflow":
+            raise InvalidRequest(WRONG_MODE, code="not_workflow_app")
+        async with self._db.session() as session:
+            end_user = await end_users_repo.find_end_user(session, app.id, user)
+        if end_user is not None:
+            await self._tasks.stop(task_id, owner_key(app.id, end_user.id))
+
     # -- run records ---------------------------------------------------------------------
 
     async def detail(self, app: LoadedApp, run_id: str) -> WorkflowRun:
@@ -212,3 +225,39 @@ class WorkflowService(RunsWithFiles):
                 page=query.page,
                 limit=query.limit,
             )
+
+    # -- one end user's runs (the chat sites) -------------------------------------------
+
+    async def user_runs(
+        self, app: LoadedApp, user: str, *, page: int, limit: int
+    ) -> NumberedPage[WorkflowRun]:
+        """This end user's runs of a workflow app, newest first."""
+        if app.mode != "workflow":
+            raise InvalidRequest(WRONG_MODE, code="not_workflow_app")
+        if not 1 <= page <= 99999:
+            raise InvalidRequest("page: must be between 1 and 99999")
+        if not 1 <= limit <= 100:
+            raise InvalidRequest("limit: must be between 1 and 100")
+        async with self._db.session() as session:
+            end_user = await end_users_repo.find_end_user(session, app.id, user)
+            if end_user is None:
+                return NumberedPage(items=[], page=page, limit=limit, total=0)
+            return await runs_repo.list_end_user_runs(
+                session, app_id=app.id, end_user_id=end_user.id, page=page, limit=limit
+            )
+
+    async def user_run(
+        self, app: LoadedApp, user: str, run_id: str
+    ) -> tuple[WorkflowRun, list[NodeExecution]]:
+        """One of this end user's runs with its node executions; another's is not found."""
+        if app.mode != "workflow":
+            raise InvalidRequest(WRONG_MODE, code="not_workflow_app")
+        async with self._db.session() as session:
+            end_user = await end_users_repo.find_end_user(session, app.id, user)
+            run = await runs_repo.get_run(session, app_id=app.id, run_id=run_id)
+            owner = end_user.id if end_user is not None else None
+            if run is None or owner is None or run.created_by_end_user_id != owner:
+                raise NotFound("Workflow run not found.")
+            if run.message_id is not None:  # a chat turn's run: not a workflow run here
+                raise NotFound("Workflow run not found.")
+            return run, await runs_repo.list_node_executions(session, run.id)

@@ -193,6 +193,21 @@ class Database:
                 return _write_sqlite_batch(driver, batch)
             return await _write_asyncpg_batch(driver, batch)
 
+    async def write_counted(self, writes: Sequence[Write | WriteMany]) -> int:
+        """`write`, statement by statement in one transaction, returning the rows the
+        last write changed (for a guarded UPDATE whose count decides: did this write end
+        the row's state, or had someone else)."""
+        dialect = self.engine.dialect
+        free = self._free_sqlite()
+        if free is not None:
+            return _write_sqlite(free, [w.bound(dialect) for w in writes])
+        async with self._direct_slots, self.engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            bound = [w.bound(dialect) for w in writes]
+            if self.dialect == "sqlite":
+                return _write_sqlite(driver, bound)
+            return await _write_asyncpg(driver, bound, merge=False)
+
     async def read_one(
         self, statement: Statement, params: Mapping[str, Any]
     ) -> tuple[Any, ...] | None:
@@ -305,12 +320,26 @@ class Database:
         command.upgrade(config, "head")
 
 
-def _write_sqlite(connection: sqlite3.Connection, writes: list[Bound]) -> None:
+def _write_sqlite(connection: sqlite3.Connection, writes: list[Bound]) -> int:
+    """Run `writes` in one transaction; the rows the last one changed."""
+    try:
+        changed = _run_sqlite(connection, writes)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    return changed
+
+
+def _run_sqlite(connection: sqlite3.Connection, writes: list[Bound]) -> int:
+    """Run `writes` in the open transaction; the rows the last one changed."""
+    changed = 0
     for sql, args in writes:
         if isinstance(args, list):
-            connection.executemany(sql, args)
+            changed = connection.executemany(sql, args).rowcount
         else:
-            connection.execute(sql, args)
+            changed = connection.execute(sql, args).rowcount
+    return changed
 
 
 def _write_sqlite_batch(
@@ -318,21 +347,19 @@ def _write_sqlite_batch(
 ) -> list[BaseException | None]:
     """The batch in one transaction, each write in a SAVEPOINT of its own: a failing
     write is rolled back to it and reported, the others commit."""
+    if len(batch) == 1:  # its own transaction: no savepoint needed
+        try:
+            _write_sqlite(connection, batch[0])
+        except Exception as error:
+            return [error]
+        return [None]
     outcomes: list[BaseException | None] = []
     try:
-        if len(batch) == 1:  # its own transaction: no savepoint needed
-            try:
-                _write_sqlite(connection, batch[0])
-            except Exception as error:
-                connection.rollback()
-                return [error]
-            connection.commit()
-            return [None]
         connection.execute("BEGIN")
         for writes in batch:
             connection.execute("SAVEPOINT turn")
             try:
-                _write_sqlite(connection, writes)
+                _run_sqlite(connection, writes)
             except Exception as error:
                 connection.execute("ROLLBACK TO turn")
                 outcomes.append(error)
@@ -346,21 +373,28 @@ def _write_sqlite_batch(
     return outcomes
 
 
-async def _write_asyncpg(driver: Any, writes: list[Bound]) -> None:
-    statement = single_statement(writes)
+async def _write_asyncpg(driver: Any, writes: list[Bound], *, merge: bool = True) -> int:
+    """Run `writes` in one transaction (`merge`: as one statement when they allow it,
+    whose count is then not the last write's); the rows the last one changed."""
+    statement = single_statement(writes) if merge else None
     if statement is not None:  # one round trip, atomic on its own
         await driver.execute(statement[0], *statement[1])
-        return
+        return 0
     async with driver.transaction():
-        await _run_asyncpg(driver, writes)
+        return await _run_asyncpg(driver, writes)
 
 
-async def _run_asyncpg(driver: Any, writes: list[Bound]) -> None:
+async def _run_asyncpg(driver: Any, writes: list[Bound]) -> int:
+    """Run `writes` in the open transaction; the rows the last one changed."""
+    changed = 0
     for sql, args in writes:
         if isinstance(args, list):
             await driver.executemany(sql, args)
+            changed = len(args)
         else:
-            await driver.execute(sql, *args)
+            # asyncpg answers with the command tag: "UPDATE 1", "INSERT 0 3".
+            changed = int((await driver.execute(sql, *args)).rsplit(" ", 1)[-1] or 0)
+    return changed
 
 
 async def _write_asyncpg_batch(driver: Any, batch: list[list[Bound]]) -> list[BaseException | None]:

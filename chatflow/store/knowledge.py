@@ -55,6 +55,23 @@ async def find_dataset_key(session: AsyncSession, token: str) -> DatasetApiKey |
     return found
 
 
+async def list_dataset_keys(session: AsyncSession) -> list[DatasetApiKey]:
+    """Every dataset key, newest first (their hashes and prefixes only)."""
+    rows = await session.scalars(
+        select(DatasetApiKey).order_by(DatasetApiKey.created_at.desc(), DatasetApiKey.id)
+    )
+    return list(rows)
+
+
+async def delete_dataset_key(session: AsyncSession, key_id: str) -> DatasetApiKey | None:
+    """Remove one key; the removed row (for its hash), or None when there was none."""
+    found = await session.get(DatasetApiKey, key_id)
+    if found is not None:
+        await session.delete(found)
+        await session.flush()
+    return found
+
+
 # -- datasets ------------------------------------------------------------------------------
 
 

@@ -120,6 +120,12 @@ class RunStore(Protocol):
         changed variables, the run `paused`, its resume state and its new forms."""
         ...
 
+    async def fail_interrupted(self, run_id: str, answer: str) -> bool:
+        """Fail a run whose worker died, and its message with the `answer` it had
+        streamed (as a stop keeps it); False when it was no longer `running` (it ended
+        meanwhile: nothing is changed)."""
+        ...
+
     async def claim(self, run_id: str, task_id: str) -> Resumed | None:
         """paused -> resuming for the segment `task_id` (the run `running` again); None
         when the run is not paused (a segment already runs, or it finished)."""

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -107,6 +108,8 @@ class Site(Base):
     # scrypt hash of the optional passcode (`salt$hash`, hex); None: no passcode.
     passcode_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     show_workflow_steps: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Only operators signed in to the console may open a session (passcode or not).
+    operator_login: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 

@@ -233,6 +233,27 @@ async def list_runs(
     return NumberedPage(items=items, page=page, limit=limit, total=total or 0)
 
 
+async def list_end_user_runs(
+    session: AsyncSession, *, app_id: str, end_user_id: str, page: int = 1, limit: int = 20
+) -> NumberedPage[WorkflowRun]:
+    """One end user's runs of an app that no chat message started, newest first."""
+    page = clamp_page(page)
+    filters = (
+        WorkflowRun.app_id == app_id,
+        WorkflowRun.created_by_end_user_id == end_user_id,
+        WorkflowRun.message_id.is_(None),
+    )
+    total = await session.scalar(select(func.count()).select_from(WorkflowRun).where(*filters))
+    rows = await session.scalars(
+        select(WorkflowRun)
+        .where(*filters)
+        .order_by(WorkflowRun.created_at.desc(), WorkflowRun.id.desc())
+        .offset((page - 1) * limit)
+        .limit(limit)
+    )
+    return NumberedPage(items=list(rows), page=page, limit=limit, total=total or 0)
+
+
 INTERRUPTED = "The run was interrupted: its worker stopped."
 
 
@@ -292,21 +313,3 @@ async def fail_runs(session: AsyncSession, run_ids: Sequence[str]) -> int:
         execution_options={"synchronize_session": False},
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def fail_interrupted_run(session: AsyncSession, run_id: str, answer: str) -> bool:
-    """Fail one run whose worker died, saving the answer it had streamed so far (as a
-    stop saves it); False when it is no longer `running` (someone else ended it)."""
-    await session.execute(
-        update(Message)
-        .where(Message.workflow_run_id == run_id, Message.status == "running")
-        .values(status="error", error=INTERRUPTED, answer=answer, updated_at=utcnow()),
-        execution_options={"synchronize_session": False},
-    )
-    result = await session.execute(
-        update(WorkflowRun)
-        .where(WorkflowRun.id == run_id, WorkflowRun.status == "running")
-        .values(status="failed", error=INTERRUPTED, finished_at=utcnow()),
-        execution_options={"synchronize_session": False},
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]

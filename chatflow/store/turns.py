@@ -1,10 +1,10 @@
 """`TurnStore`: the one write path of a run's lifecycle (`lifecycle.RunStore`).
 
 A chat turn's start, a workflow run's start, every end (finished, failed, stopped, a
-resumed segment's end) and every pause go through here, on the same statements: the
-start is one transaction of plain INSERTs, an end one transaction of UPDATEs and one
-`executemany` of node executions, a pause the end's statements plus its resume state and
-forms. They are built once at import and run below SQLAlchemy's execution layer
+resumed segment's end, a run whose worker died) and every pause go through here, on the
+same statements: the start is one transaction of plain INSERTs, an end one transaction
+of UPDATEs and one `executemany` of node executions, a pause the end's statements plus
+its resume state and forms. They are built once at import and run below SQLAlchemy's execution layer
 (`direct.py`, `Database.write`). A start held back until the end goes in the end's
 transaction, its message and run inserted complete. Row contents come from the entity
 modules (`messages.new_message_row`, `runs.new_run_row`,
@@ -40,7 +40,7 @@ from chatflow.store.models import (
     NodeExecution,
     WorkflowRun,
 )
-from chatflow.store.runs import NodeExecutionRecord, new_run_row
+from chatflow.store.runs import INTERRUPTED, NodeExecutionRecord, new_run_row
 
 _conversations = cast(Table, Conversation.__table__)
 _messages = cast(Table, Message.__table__)
@@ -120,6 +120,27 @@ _PAUSE_RUN = Statement(
     update(_runs)
     .where(_runs.c.id == bindparam("run_id"))
     .values(status=bindparam("status", type_=_runs.c.status.type))
+)
+# A run whose worker died, failed as a stop would fail it (its streamed answer kept), unless
+# it is no longer running (ended meanwhile); its other fields stay as they were.
+_INTERRUPT_MESSAGE = Statement(
+    update(_messages)
+    .where(_messages.c.workflow_run_id == bindparam("run_id"), _messages.c.status == "running")
+    .values(
+        status="error",
+        error=bindparam("error", type_=_messages.c.error.type),
+        answer=bindparam("answer", type_=_messages.c.answer.type),
+        updated_at=bindparam("now", type_=_messages.c.updated_at.type),
+    )
+)
+_INTERRUPT_RUN = Statement(
+    update(_runs)
+    .where(_runs.c.id == bindparam("run_id"), _runs.c.status == "running")
+    .values(
+        status="failed",
+        error=bindparam("error", type_=_runs.c.error.type),
+        finished_at=bindparam("now", type_=_runs.c.finished_at.type),
+    )
 )
 _FIND_END_USER = Statement(
     select(_end_users.c.id, _end_users.c.session_id).where(
@@ -355,6 +376,11 @@ class TurnStore:
         writes = _end_writes(end, now, run=run)
         writes += pauses_repo.pause_writes(end.run_id, pause, now)
         await self._db.write(writes)
+
+    async def fail_interrupted(self, run_id: str, answer: str) -> bool:
+        params = {"run_id": run_id, "answer": answer, "error": INTERRUPTED, "now": utcnow()}
+        writes = [Write(_INTERRUPT_MESSAGE, params), Write(_INTERRUPT_RUN, params)]
+        return await self._db.write_counted(writes) > 0
 
     async def claim(self, run_id: str, task_id: str) -> Resumed | None:
         # A guarded UPDATE whose row count decides: through a session, which reports it.

@@ -86,6 +86,16 @@ class ToolRegistry:
             self._aliases[alias] = provider.id
         self.version += 1
 
+    def unregister(self, provider_id: str) -> ToolProvider | None:
+        """Remove a provider (and its aliases); the one removed, to close, or None."""
+        found = self._providers.pop(provider_id, None)
+        if found is not None:
+            for alias in found.aliases:
+                if self._aliases.get(alias) == provider_id:
+                    del self._aliases[alias]
+            self.version += 1
+        return found
+
     def map(self, source: str, target: str) -> None:
         """Send DSL reference `source` (`PROVIDER` or `PROVIDER:TOOL`) to `target`."""
         self._mappings[str(ToolRef.parse(source))] = ToolRef.parse(target)

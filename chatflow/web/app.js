@@ -6,12 +6,13 @@
 
 import { Api, ApiError, readFrames } from "./api.js";
 import { $, h, icon, storage } from "./dom.js";
-import { renderCitations, Trace } from "./extras.js";
+import { renderCitations, renderToolCalls, Trace } from "./extras.js";
 import { createInputs } from "./inputs.js";
 import { renderMarkdown } from "./markdown.js";
 import { createSidebar, PLACEHOLDER_NAME } from "./sidebar.js";
 import { createSpeech } from "./speech.js";
 import { createUploads } from "./uploads.js";
+import { createWorkflowPage } from "./workflow.js";
 
 const COLLAPSE_CHARS = 600;
 const COLLAPSE_LINES = 10;
@@ -19,6 +20,8 @@ const COLLAPSE_LINES = 10;
 const session = {
   api: null,
   code: null,
+  operatorLogin: false, // the site opens sessions for console operators only
+  csrf: "", // the operator's console CSRF token, on such a site
   site: null,
   params: null,
   conversationId: null,
@@ -95,9 +98,7 @@ function renderApp(site, params) {
   inputs.build(params.user_input_form || []);
   uploads.configure(params);
   $("mic").hidden = !params.speech_to_text?.enabled;
-  const workflow = site.mode === "workflow";
-  $("query").disabled = workflow;
-  if (workflow) showError(new Error("This is a workflow app; the chat page serves chat apps."));
+  $("query").disabled = site.mode === "workflow"; // a workflow app runs from its form
 }
 
 // The starters and the input form belong to a conversation that has not started yet.
@@ -111,7 +112,10 @@ function showStart(show) {
 const thread = () => $("thread");
 const nearBottom = () => thread().scrollHeight - thread().scrollTop - thread().clientHeight < 80;
 const toBottom = () => (thread().scrollTop = thread().scrollHeight);
-const showsSteps = () => Boolean(session.site?.site?.show_workflow_steps);
+// Only workflow-driven apps stream their node steps; chat and agent apps do not (an agent
+// app shows its tool calls instead, from its `agent_thought`s).
+const showsSteps = () =>
+  Boolean(session.site?.site?.show_workflow_steps) && ["advanced-chat", "workflow"].includes(session.site?.mode);
 
 function fileChips(files) {
   if (!files || files.length === 0) return null;
@@ -158,8 +162,9 @@ function actionButton(name, label, onclick) {
   return h("button", { class: "icon-btn small", type: "button", "aria-label": label, title: label, onclick }, icon(name));
 }
 
-function buildTurn({ query, files, answer = "", messageId = null, rating = null, resources = [] }) {
+function buildTurn({ query, files, answer = "", messageId = null, rating = null, resources = [], thoughts = [] }) {
   const turn = { query, files, answer, messageId, rating, resources, error: null, stopped: false, trace: null };
+  turn.thoughts = new Map(thoughts.map((t) => [t.id, t])); // an agent app's rounds, by id
   const edit = actionButton("edit", "Edit and resend", () => editQuery(turn));
   const userItem = h(
     "li",
@@ -177,12 +182,14 @@ function buildTurn({ query, files, answer = "", messageId = null, rating = null,
   turn.status = h("div", { class: "status muted small" });
   turn.citations = h("div", { class: "citations-box" });
   turn.traceBox = h("div", { class: "trace-box" });
+  turn.toolsBox = h("div", { class: "tools-box" });
   turn.actions = h("div", { class: "msg-actions answer-actions", role: "group", "aria-label": "Answer actions" });
   turn.bubble = h(
     "div",
     { class: "bubble bot" },
     h("span", { class: "visually-hidden" }, "Assistant: "),
     turn.traceBox,
+    turn.toolsBox,
     turn.answerEl,
     turn.status,
     turn.citations,
@@ -191,6 +198,7 @@ function buildTurn({ query, files, answer = "", messageId = null, rating = null,
   turn.userItem = userItem;
   turn.botItem = h("li", { class: "msg bot" }, avatar(), turn.body);
   renderAnswer(turn);
+  renderToolCalls(turn.toolsBox, [...turn.thoughts.values()]);
   renderCitations(turn.citations, resources);
   return turn;
 }
@@ -265,6 +273,7 @@ function historyTurn(message) {
     messageId: message.id,
     rating: message.feedback?.rating || null,
     resources: message.retriever_resources,
+    thoughts: message.agent_thoughts || [],
   });
   if (message.status === "error") setTurnError(turn, new Error(message.error || "The run failed."));
   if (message.stopped) {
@@ -407,6 +416,10 @@ function onFrame(run, frame) {
     case "message_replace":
       turn.answer = frame.answer || "";
       scheduleRender(turn);
+      break;
+    case "agent_thought":
+      turn.thoughts.set(frame.id, frame);
+      renderToolCalls(turn.toolsBox, [...turn.thoughts.values()]);
       break;
     case "message_end":
       turn.resources = frame.metadata?.retriever_resources || [];
@@ -642,12 +655,14 @@ async function start() {
   let site;
   try {
     site = await session.api.request("/site");
+    session.operatorLogin = Boolean(site.operator_login_required);
     if (!site.signed_in) {
+      if (session.operatorLogin && !(await operatorSignedIn())) return;
       if (site.passcode_required) {
         askPasscode();
         return;
       }
-      await session.api.request("/passport", { method: "POST", json: {} });
+      await passport({});
     }
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
@@ -658,9 +673,42 @@ async function start() {
   await load(site);
 }
 
+// An operator-login site opens sessions only through the console (whose cookie is sent
+// only under /console): the operator's CSRF token first, then the console's passport.
+async function operatorSignedIn() {
+  const me = await fetch("/console/api/me", { cache: "no-store", credentials: "same-origin" });
+  if (me.ok) {
+    session.csrf = (await me.json()).csrf_token;
+    return true;
+  }
+  showNotice("This chat is for operators", "Sign in to the console at /console, then reload this page.");
+  return false;
+}
+
+async function passport(json) {
+  if (!session.operatorLogin) return session.api.request("/passport", { method: "POST", json });
+  const response = await fetch("/console/api/site-passport", {
+    method: "POST",
+    headers: { "X-App-Code": session.code, "X-CSRF-Token": session.csrf, "Content-Type": "application/json" },
+    body: JSON.stringify(json),
+    cache: "no-store",
+    credentials: "same-origin",
+  });
+  if (!response.ok) {
+    let body = {};
+    try {
+      body = await response.json();
+    } catch {
+      // not JSON: the status line says enough
+    }
+    throw new ApiError(response.status, body.code || "http_error", body.message || response.statusText);
+  }
+  return response.json();
+}
+
 async function signIn(passcode) {
   try {
-    await session.api.request("/passport", { method: "POST", json: { passcode } });
+    await passport({ passcode });
     const site = await session.api.request("/site");
     $("passcode-dialog").close();
     await load(site);
@@ -684,6 +732,11 @@ async function load(site) {
   $("site-notice").hidden = true;
   document.body.classList.remove("no-site");
   renderApp(site, params);
+  if (site.mode === "workflow") {
+    await workflowPage.start();
+    document.body.classList.add("ready");
+    return;
+  }
   // Nothing can be typed until the open conversation is back (a message sent meanwhile
   // would land in a thread about to be replaced).
   const workflow = $("query").disabled;
@@ -725,6 +778,16 @@ const speech = createSpeech({
   announce: (text) => ($("announcer").textContent = text),
 });
 
+const workflowPage = createWorkflowPage({
+  session,
+  inputs,
+  uploads,
+  onError: showError,
+  hideError,
+  announce: (text) => ($("announcer").textContent = text),
+  closeSidebar: () => sidebar.close(),
+});
+
 function bindUi() {
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -739,12 +802,13 @@ function bindUi() {
   });
   $("query").addEventListener("input", autosize);
   $("stop").addEventListener("click", stop);
-  $("new-chat").addEventListener("click", newChat);
+  $("new-chat").addEventListener("click", () => (workflowPage.active() ? workflowPage.newRun() : newChat()));
   $("load-earlier").addEventListener("click", loadEarlier);
   $("error-close").addEventListener("click", hideError);
   $("inputs-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    $("query").focus();
+    if (workflowPage.active()) workflowPage.run();
+    else $("query").focus();
   });
   $("passcode-form").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -1,47 +1,19 @@
 // The operator console at `/console`: sign in (HttpOnly session cookie; the CSRF token
-// is kept in memory only and sent as `X-CSRF-Token` on writes), then apps (import a DSL
-// by drag and drop, the graph drawn, the chat site on or off), API keys (create, revoke),
-// every user's conversations and the workflow runs with their node timelines.
+// is kept in memory only and sent as `X-CSRF-Token` on writes), then four sections:
+// apps (import a DSL by drag and drop with missing tools and datasets mapped, the graph
+// drawn, the chat site on or off, API keys, every user's conversations, workflow runs with
+// their node timelines, annotations), knowledge (console_knowledge.js), tools
+// (console_tools.js) and model backends (console_models.js).
 
 import { ApiError } from "./api.js";
 import { $, h } from "./dom.js";
+import { showAnnotations } from "./console_annotations.js";
+import { call, fail, session, tabs, when } from "./console_call.js";
+import { showKnowledge } from "./console_knowledge.js";
+import { showModels } from "./console_models.js";
+import { mapToolForms, showTools } from "./console_tools.js";
 
-const BASE = "/console/api";
-const state = { csrf: "", apps: [], app: null };
-
-async function call(path, { method = "GET", json } = {}) {
-  const headers = {};
-  if (method !== "GET") headers["X-CSRF-Token"] = state.csrf;
-  if (json !== undefined) headers["Content-Type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(BASE + path, {
-      method, headers, body: json === undefined ? undefined : JSON.stringify(json),
-      credentials: "same-origin", cache: "no-store",
-    });
-  } catch {
-    throw new ApiError(0, "network_error", "Cannot reach the server.");
-  }
-  if (response.status === 204) return null;
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    // not JSON
-  }
-  if (!response.ok) {
-    throw new ApiError(response.status, body?.code || "http_error", body?.message || response.statusText);
-  }
-  return body;
-}
-
-function fail(error) {
-  if (error instanceof ApiError && error.code === "console_login_required") return showLogin();
-  $("console-error-text").textContent = `${error.message}${error.code ? ` (${error.code})` : ""}`;
-  $("console-error").hidden = false;
-}
-
-const when = (ts) => (ts ? new Date(ts * 1000).toLocaleString() : "—");
+const state = { apps: [], app: null };
 
 // ---- sign-in ---------------------------------------------------------------------
 
@@ -53,8 +25,10 @@ function showLogin(message = "") {
   document.body.classList.add("ready");
 }
 
+session.onSignedOut = () => showLogin();
+
 async function signedIn(me) {
-  state.csrf = me.csrf_token;
+  session.csrf = me.csrf_token;
   $("who").textContent = `Signed in as ${me.username}`;
   $("login-view").hidden = true;
   $("console-view").hidden = false;
@@ -82,7 +56,7 @@ $("logout").addEventListener("click", async () => {
   } catch {
     // signed out either way
   }
-  state.csrf = "";
+  session.csrf = "";
   showLogin();
 });
 
@@ -116,8 +90,8 @@ async function importFile(file) {
     const result = await call("/apps/import", { method: "POST", json: { dsl: await file.text() } });
     const lines = [`${result.created ? "Created" : "Updated"} ${result.name}.`];
     if (result.api_key) lines.push(`Its API key (shown once): ${result.api_key}`);
-    for (const missing of result.missing_tools) lines.push(`Missing: ${missing}`);
     $("import-result").replaceChildren(...lines.map((line) => h("p", {}, line)));
+    if (result.missing_tools.length) await mapToolForms(result.app_id, $("import-result"));
     if (result.unmapped_datasets.length) await mappingForms(result.app_id, result.unmapped_datasets);
     await loadApps(result.app_id);
   } catch (error) {
@@ -203,47 +177,50 @@ function openApp(id) {
 
 function renderSite(site) {
   $("site-enabled").checked = Boolean(site?.enabled);
+  $("site-operator-login").checked = Boolean(site?.operator_login);
   const url = site ? `${window.location.origin}/chat/${site.code}` : "";
   $("site-link").textContent = site?.enabled ? url : "";
   $("site-link").href = site?.enabled ? url : "#";
   $("site-link").hidden = !site?.enabled;
 }
 
-$("site-enabled").addEventListener("change", async () => {
+async function saveSite() {
   try {
-    const site = await call(`/apps/${state.app.id}/site`, { method: "PUT", json: { enabled: $("site-enabled").checked } });
+    const json = { enabled: $("site-enabled").checked, operator_login: $("site-operator-login").checked };
+    const site = await call(`/apps/${state.app.id}/site`, { method: "PUT", json });
     state.app.site = { ...(state.app.site || {}), ...site };
     renderSite(state.app.site);
   } catch (error) {
     fail(error);
   }
-});
+}
 
-// ---- tabs --------------------------------------------------------------------------
+$("site-enabled").addEventListener("change", saveSite);
+$("site-operator-login").addEventListener("change", saveSite);
 
-const TABS = ["overview", "keys", "conversations", "runs"];
+// ---- sections and tabs -----------------------------------------------------------
 
-function selectTab(name) {
-  for (const tab of TABS) {
-    const selected = tab === name;
-    $(`tab-${tab}`).setAttribute("aria-selected", String(selected));
-    $(`tab-${tab}`).tabIndex = selected ? 0 : -1;
-    $(`pane-${tab}`).hidden = !selected;
+const SECTIONS = { apps: () => {}, knowledge: showKnowledge, tools: showTools, models: showModels };
+
+function showSection(name) {
+  for (const section of Object.keys(SECTIONS)) {
+    $(`section-${section}`).hidden = section !== name;
+    if (section === name) $(`nav-${section}`).setAttribute("aria-current", "page");
+    else $(`nav-${section}`).removeAttribute("aria-current");
   }
+  $("console-error").hidden = true;
+  SECTIONS[name]();
+}
+
+for (const section of Object.keys(SECTIONS)) {
+  $(`nav-${section}`).addEventListener("click", () => showSection(section));
+}
+
+const selectTab = tabs(["overview", "keys", "conversations", "runs", "annotations"], "", (name) => {
   if (name === "conversations") loadConversations();
   if (name === "runs") loadRuns();
-}
-
-for (const tab of TABS) {
-  $(`tab-${tab}`).addEventListener("click", () => selectTab(tab));
-  $(`tab-${tab}`).addEventListener("keydown", (event) => {
-    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
-    if (!step) return;
-    const next = TABS[(TABS.indexOf(tab) + step + TABS.length) % TABS.length];
-    selectTab(next);
-    $(`tab-${next}`).focus();
-  });
-}
+  if (name === "annotations") showAnnotations(state.app.id);
+});
 
 // ---- graph -------------------------------------------------------------------------
 

@@ -55,6 +55,8 @@ export class Trace {
       step.outputs = data.outputs;
       step.error = data.error;
     }
+    // A stored trace carries an agent node's rounds and tool calls with the node itself.
+    for (const log of data.agent_log || []) this.addLog({ ...log, node_execution_id: id });
     return true;
   }
 
@@ -130,9 +132,61 @@ function agentLog(entries) {
       h("span", { class: "agent-label" }, entry.label),
       h("span", { class: "muted small" }, ` ${entry.status}`),
       entry.error ? h("p", { class: "step-error small" }, entry.error) : null,
+      entry.data && Object.keys(entry.data).length
+        ? h("details", { class: "agent-data" }, h("summary", { class: "small" }, "Details"),
+          h("pre", { tabindex: 0 }, pretty(entry.data)))
+        : null,
       children.length ? h("ol", { class: "agent-log" }, children.map(item)) : null,
     );
   };
   const rounds = entries.filter((e) => !e.parent || !entries.some((p) => p.id === e.parent));
   return h("div", { class: "small" }, "Agent", h("ol", { class: "agent-log" }, rounds.map(item)));
+}
+
+const parsed = (text) => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+};
+
+/** An agent app's tool calls (its `agent_thought`s that called tools), above the answer:
+ * each call with its input and, once the tool answered, its output. */
+export function renderToolCalls(container, thoughts) {
+  const calls = [];
+  for (const thought of thoughts) {
+    if (!thought.tool) continue;
+    const inputs = thought.tool_input ? parsed(thought.tool_input) : {};
+    const outputs = thought.observation ? parsed(thought.observation) : null;
+    for (const name of thought.tool.split(";").filter(Boolean)) {
+      const input = inputs && typeof inputs === "object" ? inputs[name] : inputs;
+      const output = outputs && typeof outputs === "object" ? outputs[name] : outputs;
+      calls.push({ name, input, output, done: outputs !== null });
+    }
+  }
+  if (calls.length === 0) {
+    container.replaceChildren();
+    return;
+  }
+  const open = new Set([...container.querySelectorAll("details.tool-call[open]")].map((d) => d.dataset.index));
+  container.replaceChildren(
+    h(
+      "ol",
+      { class: "tool-calls", "aria-label": "Tool calls" },
+      calls.map((call, index) =>
+        h(
+          "li",
+          {},
+          h(
+            "details",
+            { class: `tool-call ${call.done ? "done" : "running"}`, "data-index": index, open: open.has(String(index)) },
+            h("summary", {}, h("span", { class: "tool-name" }, `${call.done ? "Used" : "Using"} ${call.name}`)),
+            h("div", { class: "small" }, "Input", h("pre", { tabindex: 0 }, pretty(call.input ?? {}))),
+            call.done ? h("div", { class: "small" }, "Output", h("pre", { tabindex: 0 }, typeof call.output === "string" ? call.output : pretty(call.output))) : null,
+          ),
+        ),
+      ),
+    ),
+  );
 }

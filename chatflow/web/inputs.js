@@ -18,7 +18,7 @@ function fileControl(type, spec, api, onError, onChange) {
   function render() {
     list.replaceChildren(
       ...state.uploads.map((item) => h("li", {}, item.name)),
-      state.pending ? h("li", { class: "muted" }, "uploading…") : null,
+      ...(state.pending ? [h("li", { class: "muted" }, "uploading…")] : []),
     );
     control.setCustomValidity("");
     onChange();

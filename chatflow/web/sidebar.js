@@ -22,7 +22,8 @@ export function createSidebar({ session, onOpen, onDeleted, onError }) {
     $("scrim").hidden = !open;
     const toggle = $("toggle-sidebar");
     toggle.setAttribute("aria-expanded", String(open));
-    toggle.setAttribute("aria-label", open ? "Hide conversations" : "Show conversations");
+    const list = document.body.classList.contains("workflow-app") ? "past runs" : "conversations";
+    toggle.setAttribute("aria-label", `${open ? "Hide" : "Show"} ${list}`);
   }
 
   $("toggle-sidebar").addEventListener("click", () =>

@@ -11,6 +11,7 @@ service fails the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -77,8 +78,12 @@ class Cluster:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+@contextlib.contextmanager
+def running_cluster(
+    tmp_path_factory: pytest.TempPathFactory, **settings_env: str
+) -> Iterator[Cluster]:
+    """A cluster's shared database, Redis prefix and environment (`settings_env` adds
+    CHATFLOW_* settings); its workers are stopped and its data dropped at the end."""
     if not _postgres_reachable():
         if os.environ.get("CI"):
             pytest.fail(f"Postgres is required in CI but {PG_URL} is unreachable")
@@ -99,6 +104,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "CHATFLOW_MODEL_BACKEND": "fake",
         # Every worker writes its metrics here, as `chatflow serve --workers N` sets up.
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics")),
+        **settings_env,
     }
     cluster = Cluster(schema, prefix, env, keys["assistant"], [])
     try:
@@ -114,6 +120,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 proc.kill()
         asyncio.run(_drop_schema(schema))
         asyncio.run(delete_prefix(prefix))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with running_cluster(tmp_path_factory) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")

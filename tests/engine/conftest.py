@@ -49,6 +49,8 @@ class Probe:
         self.log: list[tuple[str, str]] = []
         self.attempts: dict[str, int] = {}
         self.spec = NodeSpec("probe", ProbeConfig, self.run)
+        # The same probe as an instant node (`delay` and `chunks` do not apply).
+        self.instant_spec = NodeSpec("probe-instant", ProbeConfig, self.run_now)
 
     async def run(self, ctx: NodeContext, config: ProbeConfig) -> AsyncIterator[NodeEvent]:
         node_id = ctx.node_id
@@ -67,6 +69,16 @@ class Probe:
             outputs={"text": "".join(config.chunks), "value": config.value},
             handle=config.handle,
         )
+
+    def run_now(self, ctx: NodeContext, config: ProbeConfig) -> NodeResult:
+        node_id = ctx.node_id
+        self.log.append(("start", node_id))
+        attempt = self.attempts[node_id] = self.attempts.get(node_id, 0) + 1
+        if config.fail_times < 0 or attempt <= config.fail_times:
+            self.log.append(("fail", node_id))
+            raise NodeError(f"{node_id} failed on attempt {attempt}", error_type="ProbeError")
+        self.log.append(("end", node_id))
+        return NodeResult(outputs={"text": "", "value": config.value}, handle=config.handle)
 
     def order(self, kind: str) -> list[str]:
         return [node_id for what, node_id in self.log if what == kind]
@@ -99,6 +111,7 @@ def build(
     registry = dict(REGISTRY)
     if probe is not None:
         registry["probe"] = probe.spec
+        registry["probe-instant"] = probe.instant_spec
     return graph_from_dicts(nodes, edges, mode=mode, registry=registry)
 
 

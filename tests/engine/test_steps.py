@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from chatflow.engine.events import Event, NodeFinished, RunFinished
 from chatflow.engine.graph import Graph
 from tests.engine.conftest import Probe, build, chain, collect, edge, node, services
@@ -64,11 +66,12 @@ async def test_total_steps_counts_the_top_level_only() -> None:
     assert end.total_steps == 3  # start, it, answer
 
 
-async def test_retry_attempts_count_in_total_steps_but_not_toward_the_limit() -> None:
+@pytest.mark.parametrize("kind", ["probe", "probe-instant"])
+async def test_retry_attempts_count_in_total_steps_but_not_toward_the_limit(kind: str) -> None:
     probe = Probe()
     retry = {"retry_enabled": True, "max_retries": 3, "retry_interval": 0}
     graph = build(
-        nodes=[node("start", "start"), node("flaky", "probe", fail_times=2, retry_config=retry)],
+        nodes=[node("start", "start"), node("flaky", kind, fail_times=2, retry_config=retry)],
         edges=chain("start", "flaky"),
         probe=probe,
     )
@@ -106,3 +109,33 @@ async def test_error_strategy_inside_a_pass_is_not_a_run_exception() -> None:
     assert q_done.status == "exception"
     end = _end(events)
     assert (end.status, end.exceptions_count) == ("succeeded", 0)
+
+
+@pytest.mark.parametrize("kind", ["probe", "probe-instant"])
+async def test_exhausted_retries_take_the_fail_branch_or_fail_the_run(kind: str) -> None:
+    """At the top level (task-group driver), for streaming and instant nodes alike."""
+    retry = {"retry_enabled": True, "max_retries": 1, "retry_interval": 0}
+    probe = Probe()
+    handled = build(
+        nodes=[
+            node("start", "start"),
+            node("flaky", kind, fail_times=-1, retry_config=retry, error_strategy="fail-branch"),
+            node("handler", kind, value="h"),
+        ],
+        edges=[*chain("start", "flaky"), edge("flaky", "handler", "fail-branch")],
+        probe=probe,
+    )
+    events = await collect(handled)
+    end = _end(events)
+    assert (end.status, end.exceptions_count, end.total_steps) == ("partial-succeeded", 1, 4)
+    assert probe.attempts == {"flaky": 2, "handler": 1}
+    (flaky,) = [e for e in events if isinstance(e, NodeFinished) and e.node_id == "flaky"]
+    assert (flaky.status, flaky.error) == ("exception", "flaky failed on attempt 2")
+
+    unhandled = build(
+        nodes=[node("start", "start"), node("flaky", kind, fail_times=-1, retry_config=retry)],
+        edges=chain("start", "flaky"),
+        probe=Probe(),
+    )
+    end = _end(await collect(unhandled))
+    assert (end.status, end.error) == ("failed", "flaky failed on attempt 2")

@@ -10,6 +10,8 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
+
 from chatflow.engine.events import NodeFinished, NodeRetry, RunFinished, TextChunk
 from chatflow.engine.graph import Graph
 from chatflow.engine.runner import run_graph
@@ -101,14 +103,16 @@ async def test_sequential_pass_streams_text_before_its_node_finishes() -> None:
     assert texts[:4] == ["[", "a", "b", "]"]
 
 
-async def test_sequential_pass_retries_and_applies_error_strategies() -> None:
+@pytest.mark.parametrize("kind", ["probe", "probe-instant"])
+async def test_sequential_pass_retries_and_applies_error_strategies(kind: str) -> None:
+    """The same for streaming and instant nodes (one attempt path for both)."""
     probe = Probe()
     retry = {"retry_enabled": True, "max_retries": 2, "retry_interval": 1}
     graph = _iteration(
         [
-            _child("p", "probe", fail_times=1, retry_config=retry, value=5),
-            _child("q", "probe", fail_times=-1, error_strategy="fail-branch"),
-            _child("handler", "probe", value="handled"),
+            _child("p", kind, fail_times=1, retry_config=retry, value=5),
+            _child("q", kind, fail_times=-1, error_strategy="fail-branch"),
+            _child("handler", kind, value="handled"),
         ],
         [edge("it-start", "p"), edge("p", "q"), edge("q", "handler", "fail-branch")],
         probe,
@@ -123,6 +127,7 @@ async def test_sequential_pass_retries_and_applies_error_strategies() -> None:
     final = events[-1]
     assert isinstance(final, RunFinished) and final.status == "succeeded"
     assert final.outputs["answer"] == "- handled\n- handled"
+    assert probe.attempts == {"p": 3, "q": 2, "handler": 2}  # p failed once, then retried
 
 
 async def test_sequential_pass_failure_fails_the_iteration() -> None:

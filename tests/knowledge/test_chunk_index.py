@@ -15,6 +15,8 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import make_url, text
 
+from chatflow.knowledge import chunk_store
+from chatflow.knowledge import index as index_module
 from chatflow.knowledge.index import ChunkIndex, Hit, IndexedChunk, RetrievalSettings
 from chatflow.providers.embeddings import StaticEmbedder
 from chatflow.providers.fake import HashingEmbedder
@@ -251,3 +253,122 @@ async def test_terms_of_an_older_tokenizer_are_made_again(db: Database) -> None:
     async with db.engine.connect() as conn:
         rows = (await conn.execute(text("SELECT terms, terms_version FROM kb_chunks"))).all()
     assert all(version == 1 and terms for terms, version in rows)
+
+
+async def _all_hits(index: ChunkIndex, document_ids: list[str] | None = None) -> list[object]:
+    """Every method's hits (ids and scores) for a few queries: a snapshot's fingerprint."""
+    out: list[object] = []
+    for method in ("semantic_search", "full_text_search", "hybrid_search"):
+        for query in ("refund card", "博物馆 闭馆", "cats sleep", "holiday"):
+            hits = await index.search("ds", query, settings(method, top_k=10), document_ids)
+            out.append([(h.segment_id, round(h.score, 5)) for h in hits])
+    return out
+
+
+async def test_changes_are_applied_incrementally_and_match_a_full_build(db: Database) -> None:
+    writer = ChunkIndex(db, StaticEmbedder())
+    reader = ChunkIndex(db, StaticEmbedder())
+    await writer.add("ds", CHUNKS)
+    await reader.search("ds", "refund", settings())
+    assert reader.builds == {"full": 1, "incremental": 0}
+    steps = [
+        lambda: writer.add("ds", [IndexedChunk("cats", "pets", "Cats sleep sixteen hours.")]),
+        lambda: writer.remove("ds", ["refund", "zh-museum"]),
+        # A segment rewritten (and moved to another document), one removed id written again.
+        lambda: writer.add(
+            "ds",
+            [
+                IndexedChunk("museum", "pets", "Museum cats sleep on Mondays."),
+                IndexedChunk("refund", "policies", "Refunds go back to the card in 14 days."),
+            ],
+        ),
+        lambda: writer.remove("ds", ["nothing-of-that-id"]),
+        lambda: writer.add("ds", [IndexedChunk("zh-museum", "zh", "博物馆每周一闭馆。")]),
+    ]
+    for step, change in enumerate(steps, start=1):
+        await change()
+        # The writer's own snapshot catches up too (its writes no longer drop it).
+        fresh = ChunkIndex(db, StaticEmbedder())
+        for index in (reader, writer):
+            assert await _all_hits(index) == await _all_hits(fresh), step
+            assert await _all_hits(index, ["pets", "zh"]) == await _all_hits(fresh, ["pets", "zh"])
+        assert reader.builds == {"full": 1, "incremental": step}
+    assert "refund" in ids(await reader.search("ds", "refund card", settings("full_text_search")))
+
+
+async def test_catching_up_several_generations_at_once(db: Database) -> None:
+    writer = ChunkIndex(db, StaticEmbedder())
+    reader = ChunkIndex(db, StaticEmbedder())
+    await writer.add("ds", CHUNKS)
+    await reader.search("ds", "refund", settings())
+    await writer.remove("ds", ["refund"])
+    await writer.add("ds", [IndexedChunk("refund", "policies", "Refunds in 14 days.")])
+    await writer.remove("ds", ["refund", "museum"])
+    await writer.add("ds", [IndexedChunk("late", "d", "A refund for late deliveries.")])
+    assert await _all_hits(reader) == await _all_hits(ChunkIndex(db, StaticEmbedder()))
+    assert reader.builds == {"full": 1, "incremental": 1}
+
+
+async def test_a_dropped_or_pruned_past_is_loaded_in_full(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = ChunkIndex(db, StaticEmbedder())
+    reader = ChunkIndex(db, StaticEmbedder())
+    await writer.add("ds", CHUNKS)
+    await reader.search("ds", "refund", settings())
+    await writer.drop_dataset("ds")
+    await writer.add("ds", CHUNKS[:1])
+    assert ids(await reader.search("ds", "museum", settings(top_k=10))) == ["refund"]
+    assert reader.builds == {"full": 2, "incremental": 0}
+    # Removals older than the kept window are pruned: a reader that far behind reloads.
+    monkeypatch.setattr(chunk_store, "REMOVALS_KEPT", 1)
+    monkeypatch.setattr(chunk_store, "PRUNE_EVERY", 1)
+    await writer.add("ds", CHUNKS[1:3])
+    await writer.remove("ds", ["refund"])
+    await writer.remove("ds", ["shipping"])
+    assert ids(await reader.search("ds", "museum", settings(top_k=10))) == ["vacation"]
+    assert reader.builds == {"full": 3, "incremental": 0}
+
+
+async def test_a_large_share_of_changes_rebuilds_in_full(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "_REBUILD_MIN_ROWS", 4)
+    reader = ChunkIndex(db, HashingEmbedder())
+    await reader.add("ds", CHUNKS)
+    await reader.search("ds", "refund", settings())
+    await reader.remove("ds", ["refund"])
+    await reader.search("ds", "refund", settings())
+    assert reader.builds == {"full": 1, "incremental": 1}
+    await reader.add("ds", [IndexedChunk(f"n{i}", "d", f"note {i}") for i in range(5)])
+    await reader.search("ds", "refund", settings())
+    assert reader.builds == {"full": 2, "incremental": 1}
+
+
+async def test_tables_of_an_older_version_get_the_new_columns(db: Database) -> None:
+    sqlite = db.engine.dialect.name == "sqlite"
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "CREATE TABLE kb_chunks ("
+                + ("id INTEGER PRIMARY KEY" if sqlite else "id BIGSERIAL PRIMARY KEY")
+                + ", dataset_id TEXT NOT NULL, segment_id TEXT NOT NULL, "
+                "document_id TEXT NOT NULL, content TEXT NOT NULL, "
+                "keywords TEXT NOT NULL DEFAULT '[]', model TEXT NOT NULL, vector "
+                + ("BLOB" if sqlite else "BYTEA")
+                + " NOT NULL, terms TEXT NOT NULL, terms_version INTEGER NOT NULL, "
+                "UNIQUE (dataset_id, segment_id))"
+            )
+        )
+        await conn.execute(
+            text(
+                "CREATE TABLE kb_index_state (dataset_id TEXT PRIMARY KEY, "
+                "generation INTEGER NOT NULL)"
+            )
+        )
+    index = ChunkIndex(db, StaticEmbedder())
+    await index.add("ds", CHUNKS)
+    await index.search("ds", "refund", settings())
+    await index.remove("ds", ["refund"])
+    assert "refund" not in ids(await index.search("ds", "refund card", settings(top_k=10)))
+    assert index.builds == {"full": 1, "incremental": 1}

@@ -85,6 +85,11 @@ def test_kb_create_add_list_search(tmp_path: Path) -> None:
     found = _run("kb", "search", "handbook", "annual leave days", "--top-k", "1", *data)
     assert found.startswith("1. score=") and "leave.md" in found and "25 days" in found
     assert "2. score" not in found
+    # Chunks that share nothing with the query (score 0) are not listed.
+    wide = _run("kb", "search", "handbook", "annual leave days", "--top-k", "4", *data)
+    assert "leave.md" in wide and "phones.csv" not in wide and "score=0.000" not in wide
+    assert "more scored 0.000: not shown" in wide
+    assert _run("kb", "search", "handbook", "xylophone", *data).strip() == "no matching chunks"
 
 
 def test_import_maps_and_reports_datasets(tmp_path: Path) -> None:
@@ -103,3 +108,26 @@ def test_import_maps_and_reports_datasets(tmp_path: Path) -> None:
     assert wrong.exit_code == 1 and "missing" in wrong.output
     bad = runner.invoke(cli, ["app", "import", str(dsl), "--dataset", "no-equals", *data])
     assert bad.exit_code != 0
+
+
+def test_map_dataset_grants_a_dataset_after_import(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    dsl = tmp_path / "policy-bot.yml"
+    dsl.write_text(APP, encoding="utf-8")
+    _run("kb", "create", "policies", *data)
+    _run("kb", "create", "policies-2", *data)
+    _run("app", "import", str(dsl), *data)
+    # A dataset named like a reference is not taken for it: only a mapping grants it.
+    shown = _run("app", "map-dataset", "policy-bot", *data)
+    assert "no datasets mapped" in shown
+    assert "chatflow app map-dataset policy-bot 'other-exported-id'=DATASET" in shown
+    mapped = _run(
+        "app", "map-dataset", "policy-bot", "EXPORTED+ID/abc===policies",
+        "other-exported-id=policies-2", "search-tool-kb=policies", *data,
+    )  # fmt: skip
+    assert "'EXPORTED+ID/abc==' -> " in mapped and "'search-tool-kb' -> " in mapped
+    assert "unmapped" not in mapped
+    wrong = runner.invoke(cli, ["app", "map-dataset", "policy-bot", "x=missing", *data])
+    assert wrong.exit_code == 1 and "missing" in wrong.output
+    unknown_app = runner.invoke(cli, ["app", "map-dataset", "no-such-app", *data])
+    assert unknown_app.exit_code == 1 and "no-such-app" in unknown_app.output

@@ -56,3 +56,27 @@ def test_bm25_scores_are_normalised_and_rank_by_term_weight() -> None:
     # A query of unknown words scores nothing; an empty index is fine.
     assert not index.scores("xylophone").any()
     assert BM25Index([]).scores("anything").shape == (0,)
+
+
+def test_a_changed_index_scores_exactly_as_one_built_afresh() -> None:
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(40)] + ["退款", "博物馆"]
+    documents = [list(rng.choice(words, size=rng.integers(1, 12))) for _ in range(300)]
+    index = BM25Index(documents[:200])
+    live = list(range(200))
+    # Twelve changes (more than the delta segments kept apart: some get merged).
+    for step in range(12):
+        removed = np.asarray(live[step::17][:3], dtype=np.int64)
+        added = documents[200 + step * 8 : 208 + step * 8]
+        before = index.scores("w1 w2 退款")
+        index_next = index.changed(removed, added)
+        assert np.array_equal(index.scores("w1 w2 退款"), before)  # the old one is unchanged
+        index = index_next
+        live = [r for r in live if r not in set(removed.tolist())]
+        live += list(range(index.rows - len(added), index.rows))
+        fresh = BM25Index([documents[r] for r in live])
+        for query in ("w1 w2 退款", "w3", "博物馆 w39", "nothing"):
+            changed = index.scores(query)
+            assert not changed[np.setdiff1d(np.arange(index.rows), live)].any()
+            assert np.allclose(changed[live], fresh.scores(query), atol=1e-6), (step, query)
+    assert index.size == len(live)

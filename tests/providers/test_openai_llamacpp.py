@@ -1,9 +1,18 @@
 """The OpenAI-compatible backend against a real llama.cpp server on loopback: the HTTP
 server xllamacpp runs for the embedded SmolLM2 model (llama.cpp's own `llama-server`
-code). SmolLM2's chat template has no tool syntax, so llama.cpp answers tool-bearing
-requests with text; these tests prove that what the backend sends (tools, tool_choice,
-assistant tool calls, tool results, a JSON schema) is accepted and honoured by a real
-server. Streamed tool-call deltas are covered by `test_openai_compat.py`'s stand-in.
+code). These tests prove that what the backend sends (tools, tool_choice, assistant tool
+calls, tool results, a JSON schema) is accepted and honoured by a real server.
+
+Streamed tool-call deltas from this server could not be had, so `test_openai_compat.py`'s
+stand-in and the corpus e2e test's scripted server cover them. Tried with xllamacpp
+2026.10 (jinja on): SmolLM2's own template has no tool syntax, so llama.cpp drops the
+tools; a ChatML template that renders `tools` Hermes-style (`<tool_call>` JSON, detected:
+`/props` reports supports_tools) still leaves `tool_choice: "required"` unenforced, an
+upstream bug (ggml-org/llama.cpp#27217: the eager grammar allows free text before the
+call marker; a named tool_choice is read as `auto`), and SmolLM2-135M never writes the
+marker itself, with or without a few-shot call in the conversation. A generation prompt
+that ends in the marker makes it write a well-formed call, but llama.cpp parses only
+generated text, so the call arrives as content; a JSON-only tool format fared no better.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 from chatflow.engine.files import File
 from chatflow.store import Database
 from chatflow.store import human_input as pauses_repo
+from chatflow.store import runs as runs_repo
 from chatflow.store import turns as turns_repo
 from chatflow.store.conversation_variables import VariableValue, load_conversation_variables
 from chatflow.store.lifecycle import MessageEnd, NewForm, RunEnd, RunPause, RunStore
@@ -216,3 +217,72 @@ async def test_core_connections_work_on_the_inline_sqlite_driver(db: Database) -
         result = await conn.execute(text("SELECT n FROM probe ORDER BY n"))
         assert result.scalars().all() == [1, 2]
         assert await conn.scalar(text("SELECT count(*) FROM probe")) == 2
+
+
+async def test_a_run_whose_worker_died_fails_once_with_its_streamed_answer(db: Database) -> None:
+    """`fail_interrupted` (the orphan closer's write): the running run and its message
+    fail, the answer streamed so far kept, the run's other fields as they were; a second
+    call, or a run that ended meanwhile, changes nothing and says so."""
+    world = await _world(db)
+    store: RunStore = turns_repo.TurnStore(db)
+    conversation_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
+    await store.start(
+        turns_repo.start_turn_rows(
+            app_id=world.app_id,
+            end_user_id=world.alice,
+            conversation_id=conversation_id,
+            new_conversation={"name": "n", "inputs": {}, "introduction": ""},
+            message_id=message_id,
+            query="q",
+            inputs={},
+            files=[],
+            run_id=run_id,
+            workflow_id="w",
+        )
+    )
+    assert await store.fail_interrupted(run_id, "half an ans") is True
+    async with db.session() as session:
+        message = await session.get(Message, message_id)
+        run = await session.get(WorkflowRun, run_id)
+    assert message is not None
+    assert (message.status, message.error, message.answer) == (
+        "error",
+        runs_repo.INTERRUPTED,
+        "half an ans",
+    )
+    assert run is not None and (run.status, run.error) == ("failed", runs_repo.INTERRUPTED)
+    assert run.finished_at is not None and run.total_steps == 0
+    finished_at = run.finished_at
+
+    # Already ended: nothing changes, and the caller learns it did not end it.
+    assert await store.fail_interrupted(run_id, "other") is False
+    async with db.session() as session:
+        message = await session.get(Message, message_id)
+        run = await session.get(WorkflowRun, run_id)
+    assert message is not None and message.answer == "half an ans"
+    assert run is not None and run.finished_at == finished_at
+
+    # A run that finished normally is left alone.
+    done_id = str(uuid.uuid4())
+    await store.start(
+        turns_repo.start_run_rows(
+            app_id=world.app_id, workflow_id="w", run_id=done_id, inputs={}, end_user_id=None
+        )
+    )
+    await store.finish(
+        RunEnd(
+            run_id=done_id,
+            status="succeeded",
+            outputs={"x": 1},
+            error=None,
+            elapsed_time=0.1,
+            total_tokens=0,
+            total_steps=1,
+            exceptions_count=0,
+            finished_at=NOW,
+        )
+    )
+    assert await store.fail_interrupted(done_id, "") is False
+    async with db.session() as session:
+        done = await session.get(WorkflowRun, done_id)
+    assert done is not None and (done.status, done.error) == ("succeeded", None)

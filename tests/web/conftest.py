@@ -9,7 +9,8 @@ except in CI, where a missing browser fails the run.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -29,7 +30,10 @@ __all__ = ["live", "server"]
 
 # `expect` waits on what the page shows; on a busy machine that can take a while (it
 # returns as soon as the condition holds, so the bound costs nothing when things are fast).
-expect.set_options(timeout=30_000)
+# Playwright's own waits (navigation, `wait_for_selector`, clicks, `expect_response`) get
+# the same bound through each context's default timeout.
+WAIT_MS = 30_000
+expect.set_options(timeout=WAIT_MS)
 
 CHROMIUM = Path(os.environ.get("CHATFLOW_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -66,18 +70,51 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
+def new_context(browser: Browser, *, scan: bool = False, **options: object) -> BrowserContext:
+    """A fresh browser profile (its own cookies and localStorage: its own end user) with
+    the busy-machine wait bound; `scan=True` bypasses the page's CSP so that axe-core can
+    be injected."""
+    options.setdefault("viewport", {"width": 1200, "height": 800})
+    context = browser.new_context(bypass_csp=scan, **options)  # type: ignore[arg-type]
+    context.set_default_timeout(WAIT_MS)
+    return context
+
+
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh browser profile per test: its own localStorage, so its own end user."""
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
-    context.set_default_timeout(10_000)
+    """A fresh browser profile per test."""
+    context = new_context(browser)
     yield context
     context.close()
 
 
 @pytest.fixture
+def scan_context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh browser profile per test in which axe-core can be injected."""
+    context = new_context(browser, scan=True)
+    yield context
+    context.close()
+
+
+def until(condition: Callable[[], bool], timeout: float = WAIT_MS / 1000) -> None:
+    """Wait for server-side state the page does not show (a run's record, say)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        time.sleep(0.05)
+
+
+# `CHATFLOW_TEST_CPU_SLOWDOWN=6` runs every page's script N times slower (Chromium's CPU
+# throttling): the tests must still pass, waiting on what the page shows.
+SLOWDOWN = float(os.environ.get("CHATFLOW_TEST_CPU_SLOWDOWN") or 1)
+
+
+@pytest.fixture
 def page(context: BrowserContext) -> Iterator[Page]:
     page = context.new_page()
+    if SLOWDOWN > 1:
+        cdp = context.new_cdp_session(page)
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": SLOWDOWN})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 from chatflow.providers.fake import FakeLLM
 from chatflow.store.models import Message
 from tests.api.conftest import ANSWER, TOKENS, LiveServer
-from tests.web.conftest import open_chat, origin, page_client, shot
+from tests.web.conftest import new_context, open_chat, origin, page_client, shot, until
 
 pytestmark = pytest.mark.parametrize("live", ["sqlite"], indirect=True)
 
@@ -100,7 +100,7 @@ def test_like_and_dislike_with_a_comment(page: Page, server: LiveServer) -> None
 
 
 def test_copy_regenerate_and_edit(browser: Browser, server: LiveServer) -> None:
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context = new_context(browser)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin(server))
     page = context.new_page()
     try:
@@ -319,9 +319,8 @@ def test_a_stopped_answer_keeps_its_label_after_reload(page: Page, server: LiveS
     client = page_client(page, server)
     [conversation] = client.get("/conversations").json()["data"]
     params = {"conversation_id": conversation["id"]}
-    for _ in range(100):  # the run records its end just after the stop answers
-        if client.get("/messages", params=params).json()["data"][0]["stopped"]:
-            break
+    # The run records its end just after the stop answers.
+    until(lambda: client.get("/messages", params=params).json()["data"][0]["stopped"])
     page.reload()
     page.wait_for_selector("body.ready")
     expect(page.locator("#messages .msg.bot .status")).to_have_text(["Stopped"])

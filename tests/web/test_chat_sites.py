@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 
+from chatflow.errors import InvalidRequest
 from tests.api.conftest import ANSWER, LiveServer
-from tests.web.conftest import axe_violations, open_chat, origin, page_client, shot
+from tests.web.conftest import axe_violations, new_context, open_chat, origin, page_client, shot
 
 pytestmark = pytest.mark.parametrize("live", ["sqlite"], indirect=True)
 
@@ -27,14 +27,6 @@ def send(page: Page, text: str) -> None:
 def wait_idle(page: Page) -> None:
     expect(page.locator(".bubble.streaming")).to_have_count(0)
     expect(page.locator("#send")).to_be_visible()
-
-
-@pytest.fixture
-def scan_context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
 
 
 def test_no_service_api_key_reaches_the_page(page: Page, server: LiveServer) -> None:
@@ -71,7 +63,7 @@ def test_a_second_browser_sees_none_of_the_firsts_conversations(
     wait_idle(page)
     [conversation] = page_client(page, server).get("/conversations").json()["data"]
 
-    other = browser.new_context(viewport={"width": 1200, "height": 800})
+    other = new_context(browser)
     try:
         intruder = other.new_page()
         open_chat(intruder, server)
@@ -114,6 +106,32 @@ def test_passcode_site(page: Page, server: LiveServer) -> None:
         expect(page.locator("#messages .msg.bot .answer")).to_have_text(ANSWER)
     finally:
         server.call(sites.configure("assistant", clear_passcode=True))
+
+
+def test_operator_login_site(page: Page, server: LiveServer) -> None:
+    """A site for operators: a stranger gets a notice; once signed in to the console (in
+    the same browser), the page opens the operator's session itself and chats."""
+    sites, operators = server.services.sites, server.services.operators
+    try:
+        server.call(operators.create("site-op", "correct horse battery"))
+    except InvalidRequest:
+        pass  # made by an earlier test of this module's server
+    server.call(sites.configure("assistant", operator_login=True))
+    try:
+        page.goto(f"{origin(server)}/chat/{server.site()}")
+        expect(page.locator("#site-notice-title")).to_have_text("This chat is for operators")
+        expect(page.locator("#query")).to_be_disabled()
+        page.goto(f"{origin(server)}/console")
+        page.get_by_label("Username").fill("site-op")
+        page.get_by_label("Password").fill("correct horse battery")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#who")).to_have_text("Signed in as site-op")
+        page.goto(f"{origin(server)}/chat/{server.site()}")
+        expect(page.locator("#app-name")).to_have_text("assistant")
+        send(page, "hi")
+        expect(page.locator("#messages .msg.bot .answer")).to_have_text(ANSWER)
+    finally:
+        server.call(sites.configure("assistant", operator_login=False))
 
 
 def _scan(page: Page, name: str) -> list[dict[str, Any]]:

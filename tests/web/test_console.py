@@ -5,19 +5,19 @@ over HTTP, plus an accessibility scan."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
-from chatflow.errors import InvalidRequest
 from tests.api.conftest import ANSWER, LiveServer
 from tests.web.conftest import axe_violations, origin, shot
+from tests.web.console_support import PASSWORD, USER, console, operator, scan_context, sign_in
+
+__all__ = ["console", "operator", "scan_context"]
 
 pytestmark = pytest.mark.parametrize("live", ["sqlite"], indirect=True)
-
-USER, PASSWORD = "admin", "correct horse battery"
 
 DROPPED_DSL = """
 app: {name: dropped, mode: advanced-chat, description: Imported by drag and drop}
@@ -38,32 +38,6 @@ workflow:
       position: {x: 320, y: 40}
       data: {type: answer, title: Reply, answer: 'echo {{#sys.query#}}'}
 """
-
-
-@pytest.fixture
-def operator(server: LiveServer) -> tuple[str, str]:
-    try:
-        server.call(server.services.operators.create(USER, PASSWORD))
-    except InvalidRequest:
-        pass  # made by an earlier test of this module's server
-    return USER, PASSWORD
-
-
-@pytest.fixture
-def console(server: LiveServer, operator: tuple[str, str]) -> Iterator[httpx.Client]:
-    """Signed in over HTTP; the CSRF token set as the page sets it."""
-    with httpx.Client(base_url=origin(server) + "/console/api") as client:
-        me = client.post("/login", json={"username": USER, "password": PASSWORD}).json()
-        client.headers["X-CSRF-Token"] = me["csrf_token"]
-        yield client
-
-
-@pytest.fixture
-def scan_context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, bypass_csp=True)
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
 
 
 def test_login_cookie_and_wrong_passwords(server: LiveServer, operator: tuple[str, str]) -> None:
@@ -121,14 +95,6 @@ def test_a_revoked_key_stops_at_once(server: LiveServer, console: httpx.Client) 
     assert all(not k.get("token") for k in listed["keys"])  # tokens are never listed
 
 
-def _sign_in(page: Page, server: LiveServer) -> None:
-    page.goto(origin(server) + "/console")
-    page.get_by_label("Username").fill(USER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#who")).to_have_text(f"Signed in as {USER}")
-
-
 def test_console_in_the_browser(
     scan_context: BrowserContext, server: LiveServer, operator: tuple[str, str]
 ) -> None:
@@ -141,7 +107,7 @@ def test_console_in_the_browser(
     expect(page.locator("#login-view")).to_be_visible()
     shot(page, "console-login")
     login_problems = axe_violations(page)
-    _sign_in(page, server)
+    sign_in(page, server)
 
     # Import by drag and drop.
     transfer = page.evaluate_handle(
@@ -171,6 +137,19 @@ def test_console_in_the_browser(
     assert gone.status_code == 404
     page.locator("#site-enabled").check()
     expect(page.locator("#site-link")).to_be_visible()
+
+    # Operators only: a browser without a console session cannot open a session there.
+    def saved(response: Any) -> bool:
+        return bool(response.url.endswith("/site") and response.request.method == "PUT")
+
+    with page.expect_response(saved):
+        page.locator("#site-operator-login").check()
+    closed = httpx.post(f"{origin(server)}/api/passport", json={}, headers={"X-App-Code": code})
+    assert closed.status_code == 401 and closed.json()["code"] == "operator_login_required"
+    with page.expect_response(saved):
+        page.locator("#site-operator-login").uncheck()
+    opened = httpx.post(f"{origin(server)}/api/passport", json={}, headers={"X-App-Code": code})
+    assert opened.status_code == 200
 
     # Keys: create (shown once) and revoke.
     page.get_by_role("tab", name="API keys").click()
@@ -246,7 +225,7 @@ def test_import_lists_unmapped_datasets_and_maps_them(
     page: Page, server: LiveServer, operator: tuple[str, str]
 ) -> None:
     server.call(server.services.knowledge.create_dataset("Company policies"))
-    _sign_in(page, server)
+    sign_in(page, server)
     transfer = page.evaluate_handle(
         """(text) => { const dt = new DataTransfer();
              dt.items.add(new File([text], "policy.yml", {type: "application/x-yaml"}));
@@ -275,7 +254,7 @@ def test_conversations_and_runs_page_in(
         body = {"query": f"q{i}", "inputs": {}, "auto_generate_name": False}
         with chat.stream("POST", "/chat-messages", json=body) as response:
             response.read()
-    _sign_in(page, server)
+    sign_in(page, server)
     page.get_by_role("button", name=re.compile("basic-chat$")).click()
     page.get_by_role("tab", name="Conversations").click()
     listed = page.locator("#conv-list li:not(.more)")

@@ -9,7 +9,15 @@ from starlette.responses import Response
 
 from chatflow.api._json import JSONResponse
 from chatflow.api.autoplay import with_autoplay
-from chatflow.api.deps import AppDep, ServicesDep, get_app, json_body, optional_json, services_of
+from chatflow.api.deps import (
+    AppDep,
+    ServicesDep,
+    get_app,
+    json_body,
+    optional_json,
+    run_caller,
+    services_of,
+)
 from chatflow.api.resumable import encode_turn, wants_ids
 from chatflow.api.schemas import ChatMessageBody
 from chatflow.api.sse import ChatStreamEncoder, sse_response
@@ -38,6 +46,7 @@ async def send_chat_message(request: Request) -> Response:
             auto_generate_name=body.auto_generate_name,
             streaming=body.response_mode == "streaming",
         ),
+        caller=run_caller(request),
     )
     info = handle.info
     if body.response_mode == "streaming":

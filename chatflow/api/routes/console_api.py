@@ -16,7 +16,13 @@ from starlette.responses import Response
 
 from chatflow.api._json import JSONResponse
 from chatflow.api.deps import ServicesDep, int_param, json_body, services_of
-from chatflow.api.routes.web_api import Forbidden, same_origin
+from chatflow.api.routes.web_api import (
+    Forbidden,
+    passport_body,
+    same_origin,
+    session_response,
+    site_code,
+)
 from chatflow.services.operators import ConsoleSession
 
 router = APIRouter(prefix="/console/api", include_in_schema=False)
@@ -136,6 +142,7 @@ async def graph(app_id: str, who: OperatorDep, services: ServicesDep) -> JSONRes
 class SiteBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     enabled: bool
+    operator_login: bool | None = None
 
 
 @router.put("/apps/{app_id}/site")
@@ -143,8 +150,22 @@ async def set_site(
     app_id: str, request: Request, who: OperatorDep, services: ServicesDep
 ) -> JSONResponse:
     body = await json_body(request, SiteBody)
-    site = await services.console.set_site(app_id, body.enabled)
-    return JSONResponse({"code": site.code, "enabled": site.enabled})
+    site = await services.console.set_site(app_id, body.enabled, operator_login=body.operator_login)
+    return JSONResponse(
+        {"code": site.code, "enabled": site.enabled, "operator_login": site.operator_login}
+    )
+
+
+@router.post("/site-passport")
+async def site_passport(request: Request, who: OperatorDep, services: ServicesDep) -> JSONResponse:
+    """Open the signed-in operator's session on the site named by `X-App-Code` (how an
+    operator-login site is entered; the site's passcode, if any, is asked too). Here
+    because the console's cookie is sent only under `/console`; the site's cookie is set
+    for `/api` as `/api/passport` does."""
+    code = site_code(request)
+    body = await passport_body(request)
+    token = await services.sites.sign_in(code, body.passcode, operator_id=who.operator_id)
+    return session_response(request, code, token, services.sites.session_seconds)
 
 
 @router.post("/apps/{app_id}/keys")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -134,7 +135,7 @@ async def create_by_file(
     if new.process_rule is None and not dataset.process_rule:
         # Dify asks for rules when the dataset has none to fall back on; automatic ones
         # are what its UI picks, so they stand in rather than failing the upload.
-        new = NewDocument(**{**new.__dict__, "process_rule": {"mode": "automatic"}})
+        new = replace(new, process_rule={"mode": "automatic"})
     options = _options(data)
     document, batch = await knowledge.create_document(
         dataset_id,

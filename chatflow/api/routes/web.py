@@ -31,11 +31,17 @@ MEDIA_TYPES = {
     "extras.js": "text/javascript; charset=utf-8",
     "speech.js": "text/javascript; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
+    "console_annotations.js": "text/javascript; charset=utf-8",
+    "console_call.js": "text/javascript; charset=utf-8",
+    "console_knowledge.js": "text/javascript; charset=utf-8",
+    "console_models.js": "text/javascript; charset=utf-8",
+    "console_tools.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "inputs.js": "text/javascript; charset=utf-8",
     "markdown.js": "text/javascript; charset=utf-8",
     "sidebar.js": "text/javascript; charset=utf-8",
     "uploads.js": "text/javascript; charset=utf-8",
+    "workflow.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 _IMMUTABLE = "public, max-age=31536000, immutable"

@@ -34,6 +34,7 @@ from chatflow.api.schemas import ChatMessageBody, RenameBody
 from chatflow.api.sse import ChatStreamEncoder, sse_response
 from chatflow.errors import ChatflowError, InvalidRequest, NotFound
 from chatflow.services.chat import ChatRequest
+from chatflow.services.run_slots import web_caller
 from chatflow.services.sites import SiteInfo, WebUser
 from chatflow.store.models import Message
 
@@ -52,7 +53,8 @@ def cookie_name(code: str) -> str:
     return f"chatflow_site_{code}"
 
 
-def _code(request: Request) -> str:
+def site_code(request: Request) -> str:
+    """The site named by the `X-App-Code` header (401 without a well-formed one)."""
     code = request.headers.get("x-app-code", "")
     if not _CODE.match(code):
         raise InvalidRequest("X-App-Code header: the site's code is required.", status=401,
@@ -73,7 +75,7 @@ def same_origin(request: Request) -> None:
 
 async def web_user(request: Request) -> WebUser:
     """The session's app and user (401 `web_session_required` without one)."""
-    code = _code(request)
+    code = site_code(request)
     same_origin(request)
     token = request.cookies.get(cookie_name(code))
     return await services_of(request).sites.authenticate(code, token)
@@ -86,6 +88,7 @@ def _site(site: SiteInfo, user: WebUser | None, app_payload: dict[str, Any]) -> 
     return {
         "code": site.code,
         "passcode_required": site.has_passcode,
+        "operator_login_required": site.operator_login,
         "signed_in": user is not None,
         "site": {**app_payload, "show_workflow_steps": site.show_workflow_steps},
     }
@@ -94,7 +97,7 @@ def _site(site: SiteInfo, user: WebUser | None, app_payload: dict[str, Any]) -> 
 @router.get("/site")
 async def site_info(request: Request, services: ServicesDep) -> JSONResponse:
     """The site's title and look, before signing in too (the passcode form needs it)."""
-    code = _code(request)
+    code = site_code(request)
     site, app = await services.sites.open_site(code)
     user: WebUser | None
     try:
@@ -111,20 +114,31 @@ class PassportBody(BaseModel):
     passcode: str | None = None
 
 
-@router.post("/passport")
-async def passport(request: Request, services: ServicesDep) -> JSONResponse:
-    """Open an end-user session: the token goes only into the HttpOnly cookie."""
-    code = _code(request)
-    same_origin(request)
+async def passport_body(request: Request) -> PassportBody:
     body = await json_body(request, PassportBody) if await request.body() else PassportBody()
     if body.passcode is not None and len(body.passcode) > 256:
         raise InvalidRequest("passcode: too long")
+    return body
+
+
+@router.post("/passport")
+async def passport(request: Request, services: ServicesDep) -> JSONResponse:
+    """Open an end-user session: the token goes only into the HttpOnly cookie. (An
+    operator-login site's sessions open through the console: `console_api.site_passport`.)"""
+    code = site_code(request)
+    same_origin(request)
+    body = await passport_body(request)
     token = await services.sites.sign_in(code, body.passcode)
+    return session_response(request, code, token, services.sites.session_seconds)
+
+
+def session_response(request: Request, code: str, token: str, seconds: int) -> JSONResponse:
+    """The answer that hands a browser its site session: only in the HttpOnly cookie."""
     response = JSONResponse({"result": "success"})
     response.set_cookie(
         cookie_name(code),
         token,
-        max_age=services.sites.session_seconds,
+        max_age=seconds,
         path="/api",
         httponly=True,
         samesite="strict",
@@ -158,6 +172,7 @@ async def chat_messages(request: Request, who: WebUserDep, services: ServicesDep
             auto_generate_name=body.auto_generate_name,
             streaming=True,
         ),
+        caller=web_caller(who.user),
     )
     info = handle.info
     items = services.streams.subscribe(info.task_id)
@@ -286,25 +301,7 @@ async def trace(message_id: str, who: WebUserDep, services: ServicesDep) -> JSON
     if not who.site.show_workflow_steps:
         raise NotFound("This site does not show workflow steps.")
     nodes = await services.conversations.trace(who.app, who.user, message_id)
-    return JSONResponse(
-        {
-            "data": [
-                {
-                    "id": n.id,
-                    "node_id": n.node_id,
-                    "node_type": n.node_type,
-                    "title": n.title,
-                    "status": n.status,
-                    "error": n.error,
-                    "elapsed_time": n.elapsed_time,
-                    "inputs": n.inputs,
-                    "outputs": n.outputs,
-                    "iteration_id": (n.execution_metadata or {}).get("iteration_id"),
-                }
-                for n in nodes
-            ]
-        }
-    )
+    return JSONResponse({"data": [serializers.trace_node(n) for n in nodes]})
 
 
 class SpeakBody(BaseModel):

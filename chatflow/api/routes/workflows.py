@@ -11,7 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.responses import Response
 
 from chatflow.api._json import JSONResponse
-from chatflow.api.deps import AppDep, ServicesDep, blank_to_none, int_param, optional_json
+from chatflow.api.deps import (
+    AppDep,
+    ServicesDep,
+    blank_to_none,
+    int_param,
+    optional_json,
+    run_caller,
+)
 from chatflow.api.resumable import encode_turn, wants_ids
 from chatflow.api.sse import sse_response
 from chatflow.api.workflow_sse import WorkflowStreamEncoder, blocking_payload
@@ -59,7 +66,9 @@ async def run_workflow(
 ) -> Response:
     services.admission.check()
     handle = await services.workflows.start(
-        app, WorkflowRequest(user=body.user, inputs=body.inputs, files=body.files)
+        app,
+        WorkflowRequest(user=body.user, inputs=body.inputs, files=body.files),
+        caller=run_caller(request),
     )
     info = handle.info
     if body.response_mode == "streaming":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from chatflow.errors import NodeError
 from chatflow.providers.base import LLM, ChatMessage, ContextWindow, ToolSpec
@@ -70,11 +70,26 @@ def upper_bound(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ())
     return size + _TEMPLATE_SLACK
 
 
+# Per backend class: whether it is a `ContextWindow`. `isinstance` on a runtime Protocol
+# walks the protocol's members on every call (~10 µs per LLM node); the members are
+# class members (a property and a method), so the class answers for its instances.
+_WINDOWED: dict[type, bool] = {}
+
+
+def window_of(llm: LLM) -> ContextWindow | None:
+    """`llm` as a `ContextWindow`, or None when its backend does not know its context."""
+    known = _WINDOWED.get(type(llm))
+    if known is None:
+        known = _WINDOWED[type(llm)] = isinstance(llm, ContextWindow)
+    return cast(ContextWindow, llm) if known else None
+
+
 def budget_for(llm: LLM, params: Mapping[str, Any]) -> Budget | None:
     """The prompt budget of `llm` with these completion params; None when unknown."""
-    if not isinstance(llm, ContextWindow):
+    window = window_of(llm)
+    if window is None:
         return None
-    size = llm.context_size
+    size = window.context_size
     if not size:
         return None
     requested = params.get("max_tokens")
@@ -103,9 +118,9 @@ async def fit(
     not fit.
     """
     budget = budget_for(llm, params)
-    if budget is None:
+    window = window_of(llm)
+    if budget is None or window is None:
         return list(messages), dict(params)
-    assert isinstance(llm, ContextWindow)
     requested = params.get("max_tokens")
     bound = upper_bound(messages, tools)
     room = requested if isinstance(requested, int) and requested > 0 else 0
@@ -114,11 +129,11 @@ async def fit(
     kept = list(messages)
     groups = [group for group in droppable if len(group)]
     dropped: set[int] = set()
-    tokens = await llm.count_tokens(kept, tools)
+    tokens = await window.count_tokens(kept, tools)
     while tokens > budget.prompt_tokens and groups:
         dropped.update(groups.pop(0))
         kept = [m for index, m in enumerate(messages) if index not in dropped]
-        tokens = await llm.count_tokens(kept, tools)
+        tokens = await window.count_tokens(kept, tools)
     if tokens > budget.prompt_tokens:
         raise ContextOverflow(tokens, budget, node_id)
     adjusted = dict(params)

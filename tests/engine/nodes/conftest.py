@@ -139,7 +139,9 @@ def run_node() -> RunNode:
     ) -> tuple[NodeResult, list[NodeEvent]]:
         node_type = module.TYPE if isinstance(module.TYPE, str) else module.TYPE[0]
         config = module.Config.model_validate({"type": node_type, **data})
-        run = module.run(ctx, config)
+        # The run a DSL import would pick for this config (`NodeSpec.run_of`).
+        run_for = getattr(module, "run_for", None)
+        run = (module.run if run_for is None else run_for(config))(ctx, config)
         if isinstance(run, NodeResult):  # an instant node
             return run, []
         events = [event async for event in run]

@@ -449,11 +449,54 @@ async def test_react_acts_observes_and_streams_the_final_answer() -> None:
     second = llm.requests[1].messages
     assert second[-1] == ChatMessage("user", "continue")
     assert "Observation: result: rust-lang.org" in second[-2].content
-    assert [e.text for e in events if isinstance(e, StreamChunk)] == ["Rust ", "is great"]
-    assert isinstance(events[-1], NodeResult) and events[-1].outputs["text"] == "Rust is great"
+    # The thoughts stream as written (markers and the action's blob held back), as
+    # Dify's plugin streams them, then the final answer.
+    streamed = [e.text for e in events if isinstance(e, StreamChunk)]
+    assert streamed == ["I should search.\n", "I know what to respond\n", "Rust ", "is great"]
+    text = "I should search.\nI know what to respond\nRust is great"
+    assert isinstance(events[-1], NodeResult) and events[-1].outputs["text"] == text
+    done = [log for log in _logs(events) if log.label == "m1 Thought" and log.status != "start"]
+    thoughts = [log.data["thought"] for log in done]
+    assert thoughts == ["I should search.", "I know what to respond"]
     round_done = [log for log in _logs(events) if log.label == "ROUND 1"][-1]
     assert round_done.data["action_name"] == "google_search"
     assert round_done.data["observation"] == "result: rust-lang.org"
+
+
+async def test_react_streams_thoughts_token_by_token_while_the_model_writes() -> None:
+    first = (
+        "Thought: I should search the web.\n"
+        'Action: ```json\n{"action": "google_search", "action_input": {"query": "rust"}}\n```'
+    )
+    second = "Thought: Found it.\nFinal Answer: Rust is a language."
+    produced: list[str] = []  # the tokens the model has written so far
+
+    def one_by_one(text: str) -> Reply:
+        def reply(_: LLMRequest) -> Sequence[LLMChunk]:
+            return [LLMChunk(text=char) for char in text]
+
+        return reply
+
+    class Recording(Scripted):
+        async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+            async for chunk in super().stream(request):
+                produced.append(chunk.text)
+                yield chunk
+
+    llm = Recording(one_by_one(first), one_by_one(second))
+    tools = Tools()
+    config = agent.Config.model_validate(_node([SEARCH], strategy="ReAct"))
+    seen: list[tuple[str, int]] = []  # each streamed text, and how much the model had written
+    async for event in agent.run(_ctx(llm, tools), config):
+        if isinstance(event, StreamChunk):
+            seen.append((event.text, len(produced)))
+    assert tools.calls and tools.calls[0][2]["query"] == "rust"
+    # The thought came out while the model was still writing its first reply.
+    assert seen[0][1] < len(first) // 2
+    assert len([text for text, _ in seen]) > 10  # a chunk per token, not one per reply
+    text = "".join(text for text, _ in seen)
+    assert text == "I should search the web.\nFound it.\nRust is a language."
+    assert "{" not in text and "```" not in text and "Action" not in text
 
 
 async def test_react_reply_without_action_is_the_answer() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from chatflow.engine.limits import EngineLimits
 from chatflow.engine.nodes import _jinja, spec_for, template_transform
+from chatflow.engine.nodes.base import node_kind
 from chatflow.errors import NodeError
 
 
@@ -111,3 +112,45 @@ async def test_chain_of_renders(make_ctx: Any, run_node: Any) -> None:
 def test_registered() -> None:
     spec = spec_for("template-transform")
     assert spec is not None and spec.run is template_transform.run
+
+
+@pytest.mark.parametrize(
+    ("template", "inline"),
+    [
+        ("{{ arg1 }}.", True),
+        ("{{ a | upper }} and {{ b }}", True),
+        ("{% for i in items %}{{ i }}{% endfor %}", False),
+        ("{{ range(3) | list }}", False),
+    ],
+)
+def test_slow_templates_render_on_a_thread_others_inline(template: str, inline: bool) -> None:
+    """An expression template is an instant node (no generator, no thread hop); one with
+    statements or range() renders on a worker thread, picked once at DSL import."""
+    spec = spec_for("template-transform")
+    assert spec is not None
+    config = template_transform.Config.model_validate(
+        {"type": "template-transform", **_data(template)}
+    )
+    run = spec.run_of(config)
+    assert run is (template_transform.render_inline if inline else template_transform.run)
+    kind = node_kind(run)
+    assert (kind[0] is not None) is inline
+
+
+async def test_thread_render_gives_the_same_output(make_ctx: Any) -> None:
+    ctx = make_ctx(nodes={"start": {"items": ["a", "b"]}})
+    slow = template_transform.Config.model_validate(
+        {
+            "type": "template-transform",
+            **_data("{% for i in x %}{{ i }}{% endfor %}", x=["start", "items"]),
+        }
+    )
+    fast = template_transform.Config.model_validate(
+        {"type": "template-transform", **_data("{{ x | join('') }}", x=["start", "items"])}
+    )
+    threaded = [item async for item in template_transform.run(ctx, slow)]
+    assert (
+        threaded[-1].outputs
+        == template_transform.render_inline(ctx, fast).outputs
+        == {"output": "ab"}
+    )

@@ -5,8 +5,11 @@ action and feed back `Observation:`, until it writes `Final Answer:`.
 Follows Dify's plugin: its English chat prompt template, "Observation" as a stop word,
 the scratchpad as one assistant message followed by a user "continue", an action named
 "Final Answer" as the answer, "Maximum iteration limit (N) reached" as the last round's
-observation when it still wants a tool. The answer streams from the `Final Answer:`
-marker on; a reply with neither an action nor the marker is the answer itself.
+observation when it still wants a tool. As in Dify's plugin, the model's text streams
+as it writes it (`react_stream`): the thought with its `Thought:` / `Action:` markers
+dropped and the action's JSON blob held back, then what follows `Final Answer:`; a
+reply with no action is the answer itself, an action "Final Answer" streams its input
+at the end, and a newline ends each round that ran a tool.
 When the prompt outgrows the context, remembered turns go first, then the oldest
 scratchpad steps (never the latest).
 """
@@ -14,7 +17,6 @@ scratchpad steps (never the latest).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +26,9 @@ from chatflow.engine.nodes._model_call import Completion
 from chatflow.engine.nodes.agent import tools as agent_tools
 from chatflow.engine.nodes.agent.function_calling import limit_message
 from chatflow.engine.nodes.agent.logs import AgentLogs, usage_metadata
+from chatflow.engine.nodes.agent.react_stream import Action, Piece, ReactStreamParser, Thought
 from chatflow.engine.nodes.agent.strategy import Params, Result, model_turn
-from chatflow.engine.nodes.base import NodeContext, NodeEvent
+from chatflow.engine.nodes.base import NodeContext, NodeEvent, StreamChunk
 from chatflow.providers.base import ChatMessage, ToolCall
 
 PROMPT = """Respond to the human as helpfully and accurately as possible.
@@ -58,8 +61,6 @@ FinalAnswer: final response to human
 
 Begin! Reminder to ALWAYS respond with a valid json blob of a single action. Use tools if necessary. Respond directly if appropriate. Format is Action: $JSON_BLOB then Observation:.
 """  # noqa: E501 (Dify's template, its wording kept: models are prompted with it)
-
-_FINAL = re.compile(r"(?:Final\s*Answer|FinalAnswer)\s*:\s*", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -94,43 +95,6 @@ def system_prompt(params: Params) -> str:
     )
 
 
-def parse_action(text: str) -> tuple[str, Any] | None:
-    """The first JSON object in `text` with an `action` key: (name, input)."""
-    decoder = json.JSONDecoder()
-    for start, char in enumerate(text):
-        if char != "{":
-            continue
-        try:
-            value, _ = decoder.raw_decode(text, start)
-        except ValueError:
-            continue
-        if isinstance(value, dict) and "action" in value:
-            return str(value["action"]), value.get("action_input", {})
-    return None
-
-
-class _AnswerStream:
-    """Finds the final-answer marker in streamed text and passes on what follows it."""
-
-    def __init__(self) -> None:
-        self.buffer = ""
-        self.answering = False
-        self._started = False
-
-    def feed(self, delta: str) -> str:
-        if not self.answering:
-            self.buffer += delta
-            match = _FINAL.search(self.buffer)
-            if match is None:
-                return ""
-            self.answering = True
-            delta = self.buffer[match.end() :]
-        if not self._started:  # the marker's trailing spaces may come in the next delta
-            delta = delta.lstrip()
-            self._started = bool(delta)
-        return delta
-
-
 async def run(ctx: NodeContext, params: Params) -> AsyncIterator[NodeEvent | Result]:
     logs = AgentLogs(ctx)
     model = params.model
@@ -141,7 +105,7 @@ async def run(ctx: NodeContext, params: Params) -> AsyncIterator[NodeEvent | Res
     steps: list[Step] = []
     result = Result()
     limit = max(params.maximum_iterations, 1)
-    final_answer, streamed = "", False
+    final_answer = ""  # the answer still to stream: an action's input, the limit message
     step_no, running = 1, True
     while running and step_no <= limit:
         running = False
@@ -149,7 +113,6 @@ async def run(ctx: NodeContext, params: Params) -> AsyncIterator[NodeEvent | Res
         yield round_log
         thought_log = logs.start(f"{model.name} Thought", round_log, provider=model.provider)
         yield thought_log
-        answer = _AnswerStream()
         reply: Completion | None = None
         kept = 0  # oldest scratchpad steps left out to fit the context
         while reply is None:
@@ -157,29 +120,28 @@ async def run(ctx: NodeContext, params: Params) -> AsyncIterator[NodeEvent | Res
             if steps:
                 pad = "".join(s.text() for s in steps[kept:])
                 messages += [ChatMessage("assistant", pad), ChatMessage("user", "continue")]
+            parser = ReactStreamParser()
+            turn = _Turn()
             try:
                 async for item in model_turn(
                     ctx, params, messages, (), droppable=history_groups, stop=["Observation"]
                 ):
                     if isinstance(item, str):
-                        if shown := answer.feed(item):
-                            yield result.emit(ctx, shown)
+                        for chunk in turn.take(ctx, result, parser.feed(item)):
+                            yield chunk
                     else:
                         reply = item
             except ContextOverflow:
                 if kept >= len(steps) - 1:
                     raise
                 kept += 1
+        for chunk in turn.take(ctx, result, parser.close()):
+            yield chunk
         result.add_usage(reply.usage)
-        step = Step()
-        action = parse_action(reply.text)
-        marker = _FINAL.search(reply.text)
-        step.thought = reply.text[: marker.start()] if marker else reply.text
+        step = Step(thought=turn.thought.strip())
+        action = turn.action
         if action is not None:
-            step.thought = reply.text[: reply.text.find("{")].strip()
-            step.thought = re.sub(r"^\s*Thought:\s*|\s*Action:\s*(```\w*)?\s*$", "", step.thought)
             step.action = json.dumps({"action": action[0], "action_input": action[1]})
-        step.thought = step.thought.strip()
         action_data = (
             {"action": action[0], "action_input": action[1]} if action else {"action": reply.text}
         )
@@ -190,14 +152,12 @@ async def run(ctx: NodeContext, params: Params) -> AsyncIterator[NodeEvent | Res
             **usage_metadata(reply.usage),
         )
         steps.append(step)
-        if action is None:
-            streamed = answer.answering
-            final_answer = result.text if streamed else step.thought
-        elif action[0].lower() == "final answer":
+        # No action: the reply is the answer, its text (thought or final answer) streamed.
+        if action is not None and action[0].lower() == "final answer":
             value = action[1]
             final_answer = value if isinstance(value, str) else json.dumps(value)
             step.final = final_answer
-        else:
+        elif action is not None:
             tool = tools.get(action[0])
             provider = tool.provider if tool else ""
             call_log = logs.start(f"CALL {action[0]}", round_log, provider=provider)
@@ -222,6 +182,8 @@ async def run(ctx: NodeContext, params: Params) -> AsyncIterator[NodeEvent | Res
                     error=outcome.error,
                     provider=provider,
                 )
+        if action is not None and turn.streamed and not result.text.endswith("\n"):
+            yield result.emit(ctx, "\n")  # the next round's thought starts a new line
         yield logs.finish(
             round_log,
             {
@@ -233,9 +195,31 @@ async def run(ctx: NodeContext, params: Params) -> AsyncIterator[NodeEvent | Res
             **usage_metadata(reply.usage),
         )
         step_no += 1
-    if final_answer and not streamed:
+    if final_answer:
         yield result.emit(ctx, final_answer)
     yield result
+
+
+class _Turn:
+    """What one model turn's pieces add up to, passing their text on as it comes."""
+
+    def __init__(self) -> None:
+        self.thought = ""
+        self.action: tuple[str, Any] | None = None
+        self.streamed = False  # some text (thought or answer) went out
+
+    def take(self, ctx: NodeContext, result: Result, pieces: list[Piece]) -> list[StreamChunk]:
+        chunks: list[StreamChunk] = []
+        for piece in pieces:
+            if isinstance(piece, Action):
+                if self.action is None:  # one action per turn: the first one
+                    self.action = (piece.name, piece.input)
+                continue
+            if isinstance(piece, Thought):
+                self.thought += piece.text
+            chunks.append(result.emit(ctx, piece.text))
+            self.streamed = True
+        return chunks
 
 
 def _call(step: int, action: tuple[str, Any], tool: agent_tools.AgentTool | None) -> ToolCall:
