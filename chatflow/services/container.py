@@ -189,16 +189,15 @@ class Services:
         moderation = ModerationService(settings)
         features = TurnFeatures(annotations, moderation)
         apps = AppService(db, tools=tools.registry)
-        deps = RunDeps(db, TurnStore(db), engine, tasks, streams)
+        # One count for both routes: an app's chat turns and workflow runs together.
+        run_slots = open_run_slots(settings)
+        deps = RunDeps(
+            db, TurnStore(db), engine, tasks, streams, files=files, tool_files=tool_files,
+            limits=RequestLimits.from_settings(settings), run_slots=run_slots,
+        )  # fmt: skip
         human_input = HumanInputService(deps, apps)
         chat = ChatService(deps, human_input, features)
         workflows = WorkflowService(deps, human_input)
-        chat.files = workflows.files = human_input.files = files
-        chat.tool_files = workflows.tool_files = human_input.tool_files = tool_files
-        chat.limits = workflows.limits = RequestLimits.from_settings(settings)
-        # One count for both routes: an app's chat turns and workflow runs together.
-        run_slots = open_run_slots(settings)
-        chat.run_slots = workflows.run_slots = run_slots
         sites = SiteService(db, apps, session_days=settings.web_session_days)
         if sweep:  # servers ingest documents; the CLI starts it when it needs it
             await knowledge.start()
