@@ -35,8 +35,7 @@ from chatflow.services.generation import generate_name, query_name
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.idle import IdleGate
 from chatflow.services.recorder import TurnRecorder, changed_variables, run_end
-from chatflow.services.request_limits import RequestLimits
-from chatflow.services.run_slots import LocalRunSlots, RunLimits, RunSlots, gated
+from chatflow.services.run_slots import RunSlots, gated
 from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.tool_files import ToolFileService
@@ -104,10 +103,10 @@ class ChatService(RunsWithFiles):
         self._engine = deps.engine
         self._tasks = deps.tasks
         self.streams = deps.streams
-        self.files: FileService | None = None  # wired by the container
-        self.tool_files: ToolFileService | None = None
-        self.limits = RequestLimits()
-        self.run_slots: RunSlots = LocalRunSlots(RunLimits())  # the container's, shared
+        self.files: FileService | None = deps.files
+        self.tool_files: ToolFileService | None = deps.tool_files
+        self.limits = deps.limits
+        self.run_slots: RunSlots = deps.run_slots  # shared with the other run services
         # Moderation and annotation reply around the graph run (None: the graph only).
         self._features = features
         self._background: set[asyncio.Task[Any]] = set()

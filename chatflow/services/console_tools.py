@@ -4,7 +4,8 @@ references to tools that run here.
 
 It keeps the same files as `chatflow tools add-openapi | add-mcp | remove | map`
 (`tools/remote.py`, `tools/mappings.py`) and changes the running registry too, so a
-change shows at once in this worker; other workers read the files when they start.
+change shows at once in this worker; other workers pick it up from the files within a
+second of their next tool use or listing (`tools/file_sync.py`).
 Credentials are written to the 0600 file only and never shown (`secrets.redacted`).
 """
 
@@ -22,6 +23,7 @@ from chatflow.net.ssrf import SSRFPolicy
 from chatflow.settings import Settings
 from chatflow.tools import mappings, remote, secrets
 from chatflow.tools.base import ToolError, ToolProvider
+from chatflow.tools.file_sync import ToolFileSync
 from chatflow.tools.mcp.connect import McpServer
 from chatflow.tools.mcp.provider import McpProvider
 from chatflow.tools.openapi.provider import OpenApiProvider, read_spec
@@ -60,13 +62,15 @@ def checked_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 class ConsoleTools:
-    def __init__(self, settings: Settings, registry: ToolRegistry) -> None:
+    def __init__(self, settings: Settings, registry: ToolRegistry, sync: ToolFileSync) -> None:
         self._settings = settings
         self._registry = registry
+        self._sync = sync
         self._lock = asyncio.Lock()  # one writer of the files at a time
 
     async def providers(self) -> list[dict[str, Any]]:
         """Every provider with its tools; remote ones with their source and header names."""
+        await self._sync.check()
         stored = {row["name"]: row for row in remote.public_view(self._settings)}
         rows: list[dict[str, Any]] = []
         for provider in sorted(self._registry.providers, key=lambda p: (_kind(p), p.id)):
@@ -152,6 +156,7 @@ class ConsoleTools:
             await asyncio.to_thread(remote.put, self._settings, kind, name, entry)
             old = self._registry.unregister(name)
             self._registry.register(provider)
+            self._sync.mark_current()
         if old is not None:
             await remote.close([old])
 
@@ -160,6 +165,7 @@ class ConsoleTools:
             if not await asyncio.to_thread(remote.remove, self._settings, name):
                 raise NotFound(f"No OpenAPI or MCP provider named {name!r}.")
             old = self._registry.unregister(name)
+            self._sync.mark_current()
         if old is not None:
             await remote.close([old])
 
@@ -167,6 +173,7 @@ class ConsoleTools:
         """The app's tool references that cannot run here, with why."""
         found: list[dict[str, str]] = []
         seen: set[tuple[str, str]] = set()
+        await self._sync.check()
         for ref in references(to_graph(load_app(dsl_text))):
             if (ref.provider, ref.tool) in seen:
                 continue
@@ -196,3 +203,4 @@ class ConsoleTools:
         async with self._lock:
             await asyncio.to_thread(mappings.save, self._settings, source, target)
             self._registry.map(source, target)
+            self._sync.mark_current()

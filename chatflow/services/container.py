@@ -47,6 +47,7 @@ from chatflow.store import Database
 from chatflow.store.storage import LocalFileStorage
 from chatflow.store.turns import TurnStore
 from chatflow.tools.catalog import build_registry as build_tool_registry
+from chatflow.tools.file_sync import ToolFileSync
 from chatflow.tools.remote import close as close_remote_tools
 from chatflow.tools.runtime import ToolRuntimeService
 from chatflow.tools.signing import FileSigner, load_secret
@@ -170,6 +171,9 @@ class Services:
                 "knowledge": knowledge_base,
             },
         )
+        # Tool files another worker (its console) or the CLI writes reach this one too.
+        tools.sync = ToolFileSync(settings, tools.registry)
+        console_tools = ConsoleTools(settings, tools.registry, tools.sync)
         agent_mcp = AgentMcpServers(settings.ssrf_allow, tool_files)
         engine = EngineServices(
             models=models,
@@ -190,16 +194,15 @@ class Services:
         moderation = ModerationService(settings)
         features = TurnFeatures(annotations, moderation)
         apps = AppService(db, tools=tools.registry)
-        deps = RunDeps(db, TurnStore(db), engine, tasks, streams)
+        # One count for both routes: an app's chat turns and workflow runs together.
+        run_slots = open_run_slots(settings)
+        deps = RunDeps(
+            db, TurnStore(db), engine, tasks, streams, files=files, tool_files=tool_files,
+            limits=RequestLimits.from_settings(settings), run_slots=run_slots,
+        )  # fmt: skip
         human_input = HumanInputService(deps, apps)
         chat = ChatService(deps, human_input, features)
         workflows = WorkflowService(deps, human_input)
-        chat.files = workflows.files = human_input.files = files
-        chat.tool_files = workflows.tool_files = human_input.tool_files = tool_files
-        chat.limits = workflows.limits = RequestLimits.from_settings(settings)
-        # One count for both routes: an app's chat turns and workflow runs together.
-        run_slots = open_run_slots(settings)
-        chat.run_slots = workflows.run_slots = run_slots
         sites = SiteService(db, apps, session_days=settings.web_session_days)
         if sweep:  # servers ingest documents; the CLI starts it when it needs it
             await knowledge.start()
@@ -229,7 +232,7 @@ class Services:
             tool_files=tool_files,
             agent_mcp=agent_mcp,
             sites=sites,
-            console=ConsoleService(db, apps, sites, ConsoleTools(settings, tools.registry)),
+            console=ConsoleService(db, apps, sites, console_tools),
             operators=OperatorService(db),
             run_slots=run_slots,
         )

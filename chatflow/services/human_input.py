@@ -98,8 +98,8 @@ class HumanInputService(RunsWithFiles):
         self._engine = deps.engine
         self._tasks = deps.tasks
         self._streams = deps.streams
-        self.files: FileService | None = None  # wired by the container
-        self.tool_files: ToolFileService | None = None
+        self.files: FileService | None = deps.files
+        self.tool_files: ToolFileService | None = deps.tool_files
         self._apps = apps
 
     # -- pausing -------------------------------------------------------------------------

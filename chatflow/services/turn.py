@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chatflow.engine.events import Event, RunFinished, RunPaused
 from chatflow.engine.nodes.base import EngineServices, Turn
 from chatflow.providers.base import Usage
 from chatflow.runtime.base import EventStream, TaskRegistry
+from chatflow.services.request_limits import RequestLimits
+from chatflow.services.run_slots import LocalRunSlots, RunLimits, RunSlots
 from chatflow.store import Database
 from chatflow.store.lifecycle import RunStore
+
+if TYPE_CHECKING:
+    from chatflow.services.files import FileService
+    from chatflow.services.tool_files import ToolFileService
 
 # Earlier turns handed to the engine for LLM memory; each LLM node applies its own window.
 HISTORY_TURNS = 100
@@ -127,10 +133,19 @@ class TurnHandle:
 @dataclass(frozen=True, slots=True)
 class RunDeps:
     """What every service that runs graphs shares: the database and the lifecycle store
-    over it, the engine's services, and the runtime's task registry and event streams."""
+    over it, the engine's services, the runtime's task registry and event streams, the
+    files runs read and save, the request caps and the run slots. The container
+    (`Services.open`) builds it once; the chat, workflow and human-input services are
+    constructed from it, nothing is wired into them afterwards."""
 
     db: Database
     store: RunStore
     engine: EngineServices
     tasks: TaskRegistry
     streams: EventStream[StreamItem]
+    # Uploads runs read and tool files they save; None: runs read and save no files.
+    files: FileService | None = None
+    tool_files: ToolFileService | None = None
+    limits: RequestLimits = field(default_factory=RequestLimits)
+    # One count for chat turns and workflow runs together (per app, key, web session).
+    run_slots: RunSlots = field(default_factory=lambda: LocalRunSlots(RunLimits()))

@@ -27,8 +27,7 @@ from chatflow.services.file_inputs import build_files, build_inputs
 from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.recorder import TurnRecorder, run_end
-from chatflow.services.request_limits import RequestLimits
-from chatflow.services.run_slots import LocalRunSlots, RunLimits, RunSlots, gated
+from chatflow.services.run_slots import RunSlots, gated
 from chatflow.services.secrets import masked, masker_for
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.tool_files import ToolFileService
@@ -88,10 +87,10 @@ class WorkflowService(RunsWithFiles):
         self.streams = deps.streams
         # Drives every run: saves it when it ends, and when it pauses at human input.
         self._pauses = pauses
-        self.files: FileService | None = None  # wired by the container
-        self.tool_files: ToolFileService | None = None
-        self.limits = RequestLimits()
-        self.run_slots: RunSlots = LocalRunSlots(RunLimits())  # the container's, shared
+        self.files: FileService | None = deps.files
+        self.tool_files: ToolFileService | None = deps.tool_files
+        self.limits = deps.limits
+        self.run_slots: RunSlots = deps.run_slots  # shared with the other run services
 
     async def start(
         self, app: LoadedApp, request: WorkflowRequest, *, caller: str = ""

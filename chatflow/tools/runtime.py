@@ -35,6 +35,7 @@ from chatflow.tools.base import (
     ToolProvider,
     VariableMessage,
 )
+from chatflow.tools.file_sync import ToolFileSync
 from chatflow.tools.parameters import prepare
 from chatflow.tools.registry import ToolRegistry
 
@@ -70,9 +71,13 @@ class ToolRuntimeService:
         allow = settings.ssrf_allow if settings is not None else ""
         self._http = http_factory or (lambda: guarded_client(allow))
         self._cache: dict[tuple[str, str], tuple[int, Tool, ToolProvider]] = {}
+        # Set by the server: picks up tool files another process wrote (`file_sync.py`).
+        self.sync: ToolFileSync | None = None
 
     async def _find(self, provider: str, tool: str) -> tuple[Tool, ToolProvider]:
         """The tool and its provider, cached per reference until the registry changes."""
+        if self.sync is not None:
+            await self.sync.check()
         key = (provider, tool)
         cached = self._cache.get(key)
         if cached is not None and cached[0] == self.registry.version:
@@ -84,6 +89,8 @@ class ToolRuntimeService:
         return found, resolved.provider
 
     async def describe(self, provider: str, tool: str) -> ToolDescriptor:
+        if self.sync is not None:
+            await self.sync.check()
         return await self.registry.describe(provider, tool)
 
     def context(self, caller: ToolCaller | None) -> ToolContext:

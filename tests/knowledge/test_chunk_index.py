@@ -5,6 +5,7 @@ Postgres is skipped only outside CI: with `CI` set, an unreachable server fails 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -372,3 +373,37 @@ async def test_tables_of_an_older_version_get_the_new_columns(db: Database) -> N
     await index.remove("ds", ["refund"])
     assert "refund" not in ids(await index.search("ds", "refund card", settings(top_k=10)))
     assert index.builds == {"full": 1, "incremental": 1}
+
+
+async def test_a_snapshot_never_holds_half_a_rewritten_document(db: Database) -> None:
+    """A writer rewrites a 10-chunk document again and again (each version in one
+    transaction) while a reader catches up: every snapshot the reader makes holds one
+    version of all ten chunks, never a mix."""
+    writer = ChunkIndex(db, HashingEmbedder())
+    reader = ChunkIndex(db, HashingEmbedder())
+
+    def version(k: int) -> list[IndexedChunk]:
+        return [IndexedChunk(f"p{i}", "doc", f"policy part {i} version v{k}") for i in range(10)]
+
+    await writer.add("ds", version(0))
+    done = asyncio.Event()
+
+    async def write() -> None:
+        for k in range(1, 40):
+            await writer.add("ds", version(k))
+            await asyncio.sleep(0)
+        done.set()
+
+    seen: set[int] = set()
+
+    async def read() -> None:
+        while not done.is_set():
+            snapshot = await reader._snapshot("ds")
+            texts = [snapshot.texts[row] for row in snapshot.rows_of.values()]
+            versions = {text.rsplit(" v", 1)[1] for text in texts}
+            assert len(texts) == 10 and len(versions) == 1, texts
+            seen.add(int(versions.pop()))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(write(), read())
+    assert len(seen) > 1 and reader.builds["incremental"] > 0

@@ -109,7 +109,7 @@ class ChatRequestBody(_ChatBody):
 
 
 class UserBody(BaseModel):
-    """`{"user": ...}` bodies (stop, delete conversation)."""
+    """`{"user": ...}` bodies (stop, delete conversation) and upload form fields."""
 
     user: str | None = None
 
@@ -195,6 +195,34 @@ class Request(BaseRequest):
     """Every request type below; the builder fixes method, path and parameters."""
 
 
+# Pieces every request builder of the compat layer (here and in `_system_models`) is
+# made of, each once: a JSON or form body, and the query parameters several requests
+# share under the same names (as in Dify's API).
+class BodyRequest(RequestBuilder[Request]):
+    def request_body(self, body: BaseModel) -> Self:
+        return self._body(body)
+
+
+class UserQuery(RequestBuilder[Request]):
+    def user(self, v: str) -> Self:
+        return self._query("user", v)
+
+
+class LimitQuery(RequestBuilder[Request]):
+    def limit(self, v: int) -> Self:
+        return self._query("limit", v)
+
+
+class PageQuery(LimitQuery):
+    def page(self, v: int) -> Self:
+        return self._query("page", v)
+
+
+class LastIdQuery(LimitQuery):
+    def last_id(self, v: str) -> Self:
+        return self._query("last_id", v)
+
+
 class ChatMessageRequestBuilder(RequestBuilder[Request]):
     def request_body(self, body: _ChatBody) -> Self:
         return self._body(body)
@@ -226,23 +254,7 @@ class StopChatMessageRequest(Request):
 StopChatRequest = StopChatMessageRequest
 
 
-# Query parameters several requests share, under the same names (as in Dify's API).
-class _UserQuery(RequestBuilder[Request]):
-    def user(self, v: str) -> Self:
-        return self._query("user", v)
-
-
-class _LimitQuery(RequestBuilder[Request]):
-    def limit(self, v: int) -> Self:
-        return self._query("limit", v)
-
-
-class _LastIdQuery(_LimitQuery):
-    def last_id(self, v: str) -> Self:
-        return self._query("last_id", v)
-
-
-class SuggestedRequestBuilder(_UserQuery):
+class SuggestedRequestBuilder(UserQuery):
     def message_id(self, v: str) -> Self:
         return self._path("message_id", v)
 
@@ -253,7 +265,7 @@ class GetSuggestedQuestionsRequest(Request):
         return SuggestedRequestBuilder(Request("GET", "/v1/messages/:message_id/suggested"))
 
 
-class ConversationsRequestBuilder(_UserQuery, _LastIdQuery):
+class ConversationsRequestBuilder(UserQuery, LastIdQuery):
     def sort_by(self, v: SortBy) -> Self:
         return self._query("sort_by", v)
 
@@ -264,7 +276,7 @@ class GetConversationsRequest(Request):
         return ConversationsRequestBuilder(Request("GET", "/v1/conversations"))
 
 
-class MessagesRequestBuilder(_UserQuery, _LimitQuery):
+class MessagesRequestBuilder(UserQuery, LimitQuery):
     def conversation_id(self, v: str) -> Self:
         return self._query("conversation_id", v)
 
@@ -278,7 +290,7 @@ class GetConversationMessagesRequest(Request):
         return MessagesRequestBuilder(Request("GET", "/v1/messages"))
 
 
-class VariablesRequestBuilder(_UserQuery, _LastIdQuery):
+class VariablesRequestBuilder(UserQuery, LastIdQuery):
     def conversation_id(self, v: str) -> Self:
         return self._path("conversation_id", v)
 
@@ -293,12 +305,9 @@ class GetConversationVariablesRequest(Request):
         return VariablesRequestBuilder(Request("GET", uri))
 
 
-class ConversationBodyRequestBuilder(RequestBuilder[Request]):
+class ConversationBodyRequestBuilder(BodyRequest):
     def conversation_id(self, v: str) -> Self:
         return self._path("conversation_id", v)
-
-    def request_body(self, body: BaseModel) -> Self:
-        return self._body(body)
 
 
 class RenameConversationRequest(Request):
@@ -315,10 +324,7 @@ class DeleteConversationRequest(Request):
         return ConversationBodyRequestBuilder(Request("DELETE", uri))
 
 
-class AnnotationsRequestBuilder(_LimitQuery):
-    def page(self, v: int) -> Self:
-        return self._query("page", v)
-
+class AnnotationsRequestBuilder(PageQuery):
     def keyword(self, v: str) -> Self:
         return self._query("keyword", v)
 

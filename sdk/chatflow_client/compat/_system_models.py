@@ -12,35 +12,18 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel
 
 from ._core import BaseResponse, RequestBuilder, UploadContent
-from ._models import Request, _BodyBuilder
+from ._models import BodyRequest, PageQuery, Request, UserBody, UserQuery, _BodyBuilder
 
 Rating = Literal["like", "dislike"]
 
 
-class UserOnlyBody(BaseModel):
-    """`{"user": ...}` form fields of an upload."""
-
-    user: str | None = None
-
-    @staticmethod
-    def builder() -> UserOnlyBodyBuilder:
-        return UserOnlyBodyBuilder(UserOnlyBody())
+# Upload form fields are the `{"user": ...}` body of `_models`.
+UserOnlyBody = UploadFileBody = UploadFileRequestBody = AudioToTextRequestBody = UserBody
 
 
-class UserOnlyBodyBuilder(_BodyBuilder[UserOnlyBody]):
-    def user(self, v: str) -> Self:
-        return self._set("user", v)
-
-
-UploadFileBody = UploadFileRequestBody = AudioToTextRequestBody = UserOnlyBody
-
-
-class UploadRequestBuilder(RequestBuilder[Request]):
+class UploadRequestBuilder(BodyRequest):
     def file(self, file: UploadContent, file_name: str | None = None) -> Self:
         return self._file("file", file, file_name or "upload")
-
-    def request_body(self, body: UserOnlyBody) -> Self:
-        return self._body(body)
 
 
 class UploadFileRequest(Request):
@@ -76,15 +59,10 @@ class TextToAudioBodyBuilder(_BodyBuilder[TextToAudioRequestBody]):
         return self._set("user", v)
 
 
-class BodyRequestBuilder(RequestBuilder[Request]):
-    def request_body(self, body: BaseModel) -> Self:
-        return self._body(body)
-
-
 class TextToAudioRequest(Request):
     @staticmethod
-    def builder() -> BodyRequestBuilder:
-        return BodyRequestBuilder(Request("POST", "/v1/text-to-audio"))
+    def builder() -> BodyRequest:
+        return BodyRequest(Request("POST", "/v1/text-to-audio"))
 
 
 class SubmitFeedbackRequestBody(BaseModel):
@@ -108,7 +86,7 @@ class FeedbackBodyBuilder(_BodyBuilder[SubmitFeedbackRequestBody]):
         return self._set("content", v)
 
 
-class SubmitFeedbackRequestBuilder(BodyRequestBuilder):
+class SubmitFeedbackRequestBuilder(BodyRequest):
     def message_id(self, v: str) -> Self:
         return self._path("message_id", v)
 
@@ -120,41 +98,28 @@ class SubmitFeedbackRequest(Request):
         return SubmitFeedbackRequestBuilder(Request("POST", uri))
 
 
-class PageRequestBuilder(RequestBuilder[Request]):
-    def page(self, v: int) -> Self:
-        return self._query("page", v)
-
-    def limit(self, v: int) -> Self:
-        return self._query("limit", v)
-
-
 class GetFeedbacksRequest(Request):
     @staticmethod
-    def builder() -> PageRequestBuilder:
-        return PageRequestBuilder(Request("GET", "/v1/app/feedbacks"))
-
-
-class UserQueryRequestBuilder(RequestBuilder[Request]):
-    def user(self, v: str) -> Self:
-        return self._query("user", v)
+    def builder() -> PageQuery:
+        return PageQuery(Request("GET", "/v1/app/feedbacks"))
 
 
 class GetInfoRequest(Request):
     @staticmethod
-    def builder() -> UserQueryRequestBuilder:
-        return UserQueryRequestBuilder(Request("GET", "/v1/info"))
+    def builder() -> UserQuery:
+        return UserQuery(Request("GET", "/v1/info"))
 
 
 class GetParametersRequest(Request):
     @staticmethod
-    def builder() -> UserQueryRequestBuilder:
-        return UserQueryRequestBuilder(Request("GET", "/v1/parameters"))
+    def builder() -> UserQuery:
+        return UserQuery(Request("GET", "/v1/parameters"))
 
 
 class GetMetaRequest(Request):
     @staticmethod
-    def builder() -> UserQueryRequestBuilder:
-        return UserQueryRequestBuilder(Request("GET", "/v1/meta"))
+    def builder() -> UserQuery:
+        return UserQuery(Request("GET", "/v1/meta"))
 
 
 class GetSiteRequest(Request):
