@@ -101,13 +101,23 @@ def measure_workers(workers: int, count: int, seconds: float) -> dict[str, Any]:
             "CHATFLOW_REDIS_PREFIX": f"load-{uuid.uuid4().hex[:8]}",
             "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="chatflow-load-metrics-"),
             "CHATFLOW_LOG_LEVEL": "warning",
+            # All the streams are one app's, on one key: lift the caps on concurrent runs.
+            "CHATFLOW_MAX_ACTIVE_RUNS_PER_APP": "0",
+            "CHATFLOW_MAX_ACTIVE_RUNS_PER_KEY": "0",
         }
-        with _server.start("ours", env=env, workers=workers, timeout=120) as (url, pid):
+        with _server.start("ours", env=env, workers=workers, timeout=300) as (url, pid):
             loadgen(spec(url, "ttfe", "llm", requests=5))  # warm-up, every worker
             idle = _server.rss_kib(pid)
             streams = _open_streams(url, pid, count)
+        opened = Summary.of(streams["first"])
+        print(
+            f"{workers} worker(s), {count} streams: first event p50 {opened.p50:.2f} s, "
+            f"p99 {opened.p99:.2f} s, {streams['error_count']} errors",
+            file=sys.stderr,
+            flush=True,
+        )
         env["CHATFLOW_FAKE_TOKEN_DELAY"] = "0"
-        with _server.start("ours", env=env, workers=workers, timeout=120) as (url, _):
+        with _server.start("ours", env=env, workers=workers, timeout=300) as (url, _):
             loadgen(spec(url, "throughput", seconds=1, concurrency=4))
             rate = loadgen(spec(url, "throughput", seconds=seconds, concurrency=32))
     first = Summary.of(streams["first"])

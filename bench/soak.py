@@ -175,7 +175,9 @@ def run(seconds: float, clients: int, env: dict[str, str] | None = None) -> Outc
     with tempfile.TemporaryDirectory(prefix="chatflow-soak-") as data_dir:
         server_env = {**fake_env(data_dir), "CHATFLOW_LOG_FORMAT": "text", **(env or {})}
         log_path = Path(data_dir) / "server.log"
-        with _server.start("ours", env=server_env, log_path=log_path) as (url, pid):
+        # A generous start: on a shared machine importing the bench apps can take a minute.
+        start = _server.start("ours", env=server_env, log_path=log_path, timeout=300)
+        with start as (url, pid):
             outcome = asyncio.run(_drive(url, pid, seconds, clients))
         outcome.tracebacks = len(re.findall(r"^Traceback", log_path.read_text(), re.M))
     return outcome
@@ -194,6 +196,7 @@ def report(outcome: Outcome, env: dict[str, str]) -> str:
             "",
             "| server RSS | MiB |",
             "| --- | --- |",
+            f"| start (first sample) | {outcome.rss_mib[0][1]:.0f} |",
             f"| end of warm-up ({0.2 * minutes:.1f} min) | {start:.0f} |",
             f"| end ({minutes:.0f} min) | {end:.0f} |",
             f"| peak after warm-up | {peak:.0f} |",
@@ -231,6 +234,8 @@ def main() -> None:
     print(text)
     if outcome.error_samples:
         print("errors:", *outcome.error_samples, sep="\n  ")
+    print("rss_mib:", json.dumps(outcome.rss_mib))
+    print("metrics:", json.dumps(outcome.metrics))
     if args.write:
         write_section("soak", "## Soak\n\n" + text)
 

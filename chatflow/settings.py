@@ -371,6 +371,24 @@ class Settings(BaseSettings):
         ge=1,
         description="Without Redis: most finished runs whose event streams are kept for resuming.",
     )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="Postgres: connections each worker keeps open (SQLite uses one per worker).",
+    )
+    db_pool_overflow: int = Field(
+        default=20,
+        ge=0,
+        description="Postgres: extra connections a worker may open for a burst, closed after.",
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description=(
+            "How long a request queues for a free database connection before it answers "
+            "503 server_busy (with Retry-After); turn writes are batched on one connection."
+        ),
+    )
 
     # Moderation (sensitive_word_avoidance) and audio endpoints
     moderation_base_url: str | None = Field(

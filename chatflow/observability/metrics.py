@@ -92,6 +92,11 @@ DB_POOL_IN_USE = Gauge(
     "Database connections checked out of the pool.",
     multiprocess_mode="livesum",
 )
+DB_GROUP_COMMIT_WRITES = Histogram(
+    "chatflow_db_group_commit_writes",
+    "Run writes (turn starts and ends) committed together in one transaction (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 SANDBOX_QUEUE = Gauge(
     "chatflow_sandbox_queue_depth",
     "Code-node jobs waiting for a sandbox slot.",

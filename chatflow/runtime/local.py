@@ -63,12 +63,16 @@ class LocalTaskRegistry:
             del self._tasks[task_id]
 
 
-class _Channel(Generic[T]):
-    __slots__ = ("changed", "closed", "events", "meta", "size")
+class Channel(Generic[T]):
+    """One run's events in memory, and an event its readers wait on for more."""
+
+    __slots__ = ("changed", "closed", "ended", "events", "meta", "size")
 
     def __init__(self, meta: Mapping[str, Any] | None = None) -> None:
         self.events: list[T] = []
         self.closed = False
+        # Closed because the run ended (not because a Redis mirror gave up on it).
+        self.ended = False
         self.changed = asyncio.Event()
         self.meta = dict(meta) if meta is not None else None
         self.size = 0  # estimated bytes of `events`
@@ -116,7 +120,7 @@ class LocalEventStream(Generic[T]):
         self._retention = retention
         self._max_bytes = max_bytes
         self._max_runs = max_runs
-        self._channels: dict[str, _Channel[T]] = {}
+        self._channels: dict[str, Channel[T]] = {}
         # Finished streams, oldest first (dicts keep insertion order), and their bytes.
         self._finished: dict[str, asyncio.TimerHandle] = {}
         self._finished_bytes = 0
@@ -132,7 +136,7 @@ class LocalEventStream(Generic[T]):
 
     async def open(self, task_id: str, meta: Mapping[str, Any] | None = None) -> None:
         """Create the stream before the run starts, so an early subscriber finds it."""
-        channel = self._channels.setdefault(task_id, _Channel(meta))
+        channel = self._channels.setdefault(task_id, Channel(meta))
         if meta is not None:
             channel.meta = dict(meta)
 
@@ -141,7 +145,7 @@ class LocalEventStream(Generic[T]):
         return dict(channel.meta) if channel is not None and channel.meta is not None else None
 
     async def publish(self, task_id: str, event: T) -> int:
-        channel = self._channels.setdefault(task_id, _Channel())
+        channel = self._channels.setdefault(task_id, Channel())
         if channel.closed:
             raise RuntimeError(f"event stream {task_id} is closed")
         channel.events.append(event)

@@ -35,6 +35,7 @@ import redis
 import redis.asyncio as aioredis
 
 from chatflow.runtime.codec import DataclassCodec
+from chatflow.runtime.local import Channel
 
 T = TypeVar("T")
 log = logging.getLogger("chatflow.runtime.redis")
@@ -191,7 +192,16 @@ class RedisTaskRegistry:
 
 
 class RedisEventStream(Generic[T]):
-    """Each run's events in a Redis Stream, numbered from 1 by their entry ids (`0-N`)."""
+    """Each run's events in a Redis Stream, numbered from 1 by their entry ids (`0-N`).
+
+    A run's own worker also keeps the events of its open streams in memory (`_local`) and
+    serves its own subscribers from there: the response that started a run is almost
+    always served by the worker running it, and reading its events back from Redis cost
+    a blocking XREAD round trip (and a decode) per event per stream, most of a busy
+    worker's CPU with a thousand streams open. Redis still gets every event (other
+    workers' subscribers, replays after the end, a dead worker's partial answer); the
+    memory copy goes when the stream closes.
+    """
 
     def __init__(
         self,
@@ -214,6 +224,9 @@ class RedisEventStream(Generic[T]):
         # An open stream expires anyway after this long (its worker may die mid-run).
         self._open_ttl = max(int(open_ttl * 1000), 1)
         self._counts: dict[str, int] = {}  # streams this worker publishes: last number
+        # The open streams this worker publishes, for its own subscribers (event N is
+        # `events[N - 1]`); a stream past `max_events` leaves it (subscribers go to Redis).
+        self._local: dict[str, Channel[T]] = {}
         # How long a subscriber waits for a dead worker's stream to be closed for it.
         self.orphan_wait = 5.0
 
@@ -229,6 +242,7 @@ class RedisEventStream(Generic[T]):
                 pipe.set(self._keys.run(str(run_id)), value, px=self._open_ttl)
             await pipe.execute()
         self._counts.setdefault(task_id, 0)
+        self._local.setdefault(task_id, Channel(meta))
 
     async def meta(self, task_id: str) -> dict[str, Any] | None:
         raw = await self._redis.hget(self._keys.meta(task_id), "meta")  # type: ignore[misc]
@@ -243,6 +257,16 @@ class RedisEventStream(Generic[T]):
                 raise RuntimeError(f"event stream {task_id} is closed")
             number = await self._last_number(task_id)
         number += 1
+        channel = self._local.get(task_id)
+        if channel is not None:
+            if number > self._max_events or len(channel.events) != number - 1:
+                # Too long to mirror (or out of step after a failed publish): its
+                # readers go on from Redis.
+                del self._local[task_id]
+                channel.closed = True
+            else:
+                channel.events.append(event)
+            channel.notify()
         key = self._keys.events(task_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.xadd(
@@ -277,8 +301,29 @@ class RedisEventStream(Generic[T]):
             if run_id:
                 pipe.delete(self._keys.run(str(run_id)))
             await pipe.execute()
+        channel = self._local.pop(task_id, None)
+        if channel is not None:
+            channel.ended = channel.closed = True
+            channel.notify()
 
     async def subscribe(self, task_id: str, after: int = 0) -> AsyncIterator[tuple[int, T]]:
+        index = max(after, 0)
+        channel = self._local.get(task_id)
+        if channel is not None:  # this worker runs it: read its memory copy
+            while True:
+                waiter = channel.changed
+                while index < len(channel.events):
+                    index += 1
+                    yield index, channel.events[index - 1]
+                if channel.ended:
+                    return
+                if channel.closed:  # no longer mirrored: the rest comes from Redis
+                    break
+                await waiter.wait()
+        async for item in self._subscribe_redis(task_id, index):
+            yield item
+
+    async def _subscribe_redis(self, task_id: str, after: int) -> AsyncIterator[tuple[int, T]]:
         if not await self._redis.exists(self._keys.meta(task_id)):
             return
         key = self._keys.events(task_id)

@@ -23,6 +23,7 @@ import numpy as np
 
 from chatflow.errors import InvalidRequest, NotFound
 from chatflow.providers.base import Embedder, ModelRegistry
+from chatflow.services.single_flight import SingleFlight
 from chatflow.store import Database, NumberedPage
 from chatflow.store import annotation_embeddings as index_repo
 from chatflow.store import annotations as repo
@@ -86,6 +87,8 @@ class AnnotationService:
         self._jobs: dict[str, asyncio.Task[None]] = {}
         # app id -> (score threshold, or None when reply is off; monotonic expiry)
         self._thresholds: dict[str, tuple[float | None, float]] = {}
+        # Every request in flight misses the cache together when it expires: one read.
+        self._threshold_reads: SingleFlight[str, float | None] = SingleFlight()
 
     async def reply_enabled(self, app_id: str) -> bool:
         """Whether annotation reply is on for the app (cached like `match`'s check)."""
@@ -96,7 +99,9 @@ class AnnotationService:
         cached = self._thresholds.get(app_id)
         if cached is not None and cached[1] > now:
             return cached[0]
-        threshold = await turns_repo.annotation_reply_threshold(self._db, app_id)
+        threshold = await self._threshold_reads.run(
+            app_id, lambda: turns_repo.annotation_reply_threshold(self._db, app_id)
+        )
         if len(self._thresholds) >= 10_000:
             self._thresholds.clear()  # bounded; refilled one read per app
         self._thresholds[app_id] = (threshold, now + REPLY_SETTING_TTL)

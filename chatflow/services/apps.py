@@ -18,9 +18,10 @@ from chatflow.engine.graph import Graph
 from chatflow.engine.nodes.start import InputVariable
 from chatflow.errors import InvalidRequest, NotFound, Unauthorized
 from chatflow.services.generation import app_model
+from chatflow.services.single_flight import SingleFlight
 from chatflow.store import Database
 from chatflow.store import apps as repo
-from chatflow.store.models import App
+from chatflow.store.models import ApiKey, App
 from chatflow.tools.references import missing as missing_tools
 from chatflow.tools.registry import ToolRegistry
 
@@ -133,6 +134,8 @@ class AppService:
         self._tools = tools
         self._apps: dict[str, LoadedApp] = {}
         self._keys: dict[str, tuple[str, float]] = {}  # token hash -> (app id, expiry)
+        # Requests that miss the key cache together share one lookup.
+        self._key_reads: SingleFlight[str, tuple[ApiKey, App] | None] = SingleFlight()
 
     async def import_dsl(self, text: str, *, api_key: str | None = None) -> ImportResult:
         """Create or update (same name) the app in `text`; mint a key for a new app.
@@ -221,14 +224,17 @@ class AppService:
             app = self._apps.get(cached[0])
             if app is not None:
                 return app
-        async with self._db.session() as session:
-            found = await repo.find_api_key(session, token)
+        found = await self._key_reads.run(token_hash, lambda: self._find_key(token))
         if found is None:
             self._keys.pop(token_hash, None)
             raise Unauthorized("Access token is invalid")
         _, row = found
         self._keys[token_hash] = (row.id, now + _KEY_CACHE_SECONDS)
         return self._cached(row)
+
+    async def _find_key(self, token: str) -> tuple[ApiKey, App] | None:
+        async with self._db.session() as session:
+            return await repo.find_api_key(session, token)
 
     @staticmethod
     def key_ref(token: str) -> str:

@@ -117,7 +117,12 @@ class Services:
 
         `sweep` (servers, not the CLI) runs the sweeper that fails runs of dead workers.
         """
-        db = database or Database(settings.resolved_database_url())
+        db = database or Database(
+            settings.resolved_database_url(),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
+        )
         await db.connect()
         if models is None:
             from chatflow.providers.registry import build_registry

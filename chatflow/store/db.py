@@ -46,13 +46,14 @@ from chatflow.engine.files import File
 from chatflow.store._sqlite import INLINE_DRIVER, connector, is_sqlite
 from chatflow.store.checkpoint import BACKSTOP_PAGES, JOURNAL_SIZE_LIMIT, WalCheckpointer
 from chatflow.store.direct import Bound, Statement, Write, WriteMany, single_statement
+from chatflow.store.group_commit import GroupCommit
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Arbitrary constant: every chatflow worker migrating one Postgres database shares this lock.
 _PG_MIGRATION_LOCK = 0x63686174666C6F77 & 0x7FFFFFFFFFFFFFFF
 
-# Seconds a session may wait for the SQLite connection before the request fails (503).
-_SQLITE_POOL_TIMEOUT = 120.0
+# Seconds a session may wait for a pooled connection before the request fails (503).
+DEFAULT_POOL_TIMEOUT = 120.0
 # A Postgres connection idle in the pool this long is pinged before it is handed out.
 _PING_AFTER_IDLE_SECONDS = 10.0
 
@@ -103,6 +104,7 @@ class Database:
         schema: str | None = None,
         pool_size: int = 10,
         max_overflow: int = 20,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
         echo: bool = False,
     ) -> None:
         """`schema` (Postgres only) puts every table in that schema via `search_path`."""
@@ -110,6 +112,7 @@ class Database:
         self.schema = schema
         self._pool_size = pool_size
         self._max_overflow = max_overflow
+        self._pool_timeout = pool_timeout
         self._echo = echo
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
@@ -123,6 +126,8 @@ class Database:
         # at once they wait here rather than open overflow connections, which the pool
         # closes again on return (a Postgres connection per request under load).
         self._direct_slots = asyncio.Semaphore(pool_size)
+        # Run writes of concurrent turns share transactions (`write`).
+        self._group: GroupCommit[list[Bound]] = GroupCommit(self._commit_batch)
 
     @property
     def dialect(self) -> str:
@@ -169,21 +174,24 @@ class Database:
             await session.commit()
 
     async def write(self, writes: Sequence[Write | WriteMany]) -> None:
-        """Run `writes` in one transaction straight on the driver connection (on Postgres
-        as one statement when they allow it, see `direct.single_statement`: so no write
-        may depend on another's effects)."""
+        """Run `writes` in one transaction straight on the driver connection; returns
+        once they are committed. Concurrent calls are committed together (`group_commit.py`),
+        each still all or nothing and failing on its own. On Postgres a call's writes run
+        as one statement when they allow it (see `direct.single_statement`): so no write
+        may depend on another's effects."""
         dialect = self.engine.dialect
+        await self._group.submit([w.bound(dialect) for w in writes])
+
+    async def _commit_batch(self, batch: list[list[Bound]]) -> Sequence[BaseException | None]:
+        """`GroupCommit`'s flush: the batch in one transaction, one outcome per write."""
         free = self._free_sqlite()
         if free is not None:
-            _write_sqlite(free, [w.bound(dialect) for w in writes])
-            return
+            return _write_sqlite_batch(free, batch)
         async with self._direct_slots, self.engine.connect() as conn:
             driver: Any = (await conn.get_raw_connection()).driver_connection
-            bound = [w.bound(dialect) for w in writes]
             if self.dialect == "sqlite":
-                _write_sqlite(driver, bound)
-            else:
-                await _write_asyncpg(driver, bound)
+                return _write_sqlite_batch(driver, batch)
+            return await _write_asyncpg_batch(driver, batch)
 
     async def write_counted(self, writes: Sequence[Write | WriteMany]) -> int:
         """`write`, statement by statement in one transaction, returning the rows the
@@ -252,6 +260,7 @@ class Database:
     async def close(self) -> None:
         """Dispose of the pool; `connect()` may be called again afterwards."""
         async with self._lock:
+            await self._group.drain()  # writes already handed over still commit
             if self._checkpointer is not None:
                 await self._checkpointer.stop()
                 self._checkpointer = None
@@ -276,7 +285,7 @@ class Database:
                 self._checkpointer = WalCheckpointer(database, self._hold_connection)
                 # One connection for the process (see the module docstring); waiting for
                 # it is asynchronous, and long enough to ride out a burst of requests.
-                kwargs.update(pool_size=1, max_overflow=0, pool_timeout=_SQLITE_POOL_TIMEOUT)
+                kwargs.update(pool_size=1, max_overflow=0, pool_timeout=self._pool_timeout)
             kwargs["creator"] = connector(database)
             engine = create_async_engine(self.url.set(drivername=INLINE_DRIVER), **kwargs)
             event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
@@ -284,7 +293,12 @@ class Database:
             for closing in ("close", "invalidate", "soft_invalidate", "detach"):
                 event.listen(engine.sync_engine.pool, closing, self._forget_inline)
             return engine
-        kwargs.update(pool_size=self._pool_size, max_overflow=self._max_overflow, pool_recycle=1800)
+        kwargs.update(
+            pool_size=self._pool_size,
+            max_overflow=self._max_overflow,
+            pool_timeout=self._pool_timeout,
+            pool_recycle=1800,
+        )
         if self.schema:
             kwargs["connect_args"] = {"server_settings": {"search_path": self.schema}}
         engine = create_async_engine(self.url, **kwargs)
@@ -308,18 +322,55 @@ class Database:
 
 def _write_sqlite(connection: sqlite3.Connection, writes: list[Bound]) -> int:
     """Run `writes` in one transaction; the rows the last one changed."""
-    changed = 0
     try:
-        for sql, args in writes:
-            if isinstance(args, list):
-                changed = connection.executemany(sql, args).rowcount
-            else:
-                changed = connection.execute(sql, args).rowcount
+        changed = _run_sqlite(connection, writes)
         connection.commit()
     except BaseException:
         connection.rollback()
         raise
     return changed
+
+
+def _run_sqlite(connection: sqlite3.Connection, writes: list[Bound]) -> int:
+    """Run `writes` in the open transaction; the rows the last one changed."""
+    changed = 0
+    for sql, args in writes:
+        if isinstance(args, list):
+            changed = connection.executemany(sql, args).rowcount
+        else:
+            changed = connection.execute(sql, args).rowcount
+    return changed
+
+
+def _write_sqlite_batch(
+    connection: sqlite3.Connection, batch: list[list[Bound]]
+) -> list[BaseException | None]:
+    """The batch in one transaction, each write in a SAVEPOINT of its own: a failing
+    write is rolled back to it and reported, the others commit."""
+    if len(batch) == 1:  # its own transaction: no savepoint needed
+        try:
+            _write_sqlite(connection, batch[0])
+        except Exception as error:
+            return [error]
+        return [None]
+    outcomes: list[BaseException | None] = []
+    try:
+        connection.execute("BEGIN")
+        for writes in batch:
+            connection.execute("SAVEPOINT turn")
+            try:
+                _run_sqlite(connection, writes)
+            except Exception as error:
+                connection.execute("ROLLBACK TO turn")
+                outcomes.append(error)
+            else:
+                outcomes.append(None)
+            connection.execute("RELEASE turn")
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    return outcomes
 
 
 async def _write_asyncpg(driver: Any, writes: list[Bound], *, merge: bool = True) -> int:
@@ -329,16 +380,61 @@ async def _write_asyncpg(driver: Any, writes: list[Bound], *, merge: bool = True
     if statement is not None:  # one round trip, atomic on its own
         await driver.execute(statement[0], *statement[1])
         return 0
-    changed = 0
     async with driver.transaction():
-        for sql, args in writes:
-            if isinstance(args, list):
-                await driver.executemany(sql, args)
-                changed = len(args)
-            else:
-                # asyncpg answers with the command tag: "UPDATE 1", "INSERT 0 3".
-                changed = int((await driver.execute(sql, *args)).rsplit(" ", 1)[-1] or 0)
+        return await _run_asyncpg(driver, writes)
+
+
+async def _run_asyncpg(driver: Any, writes: list[Bound]) -> int:
+    """Run `writes` in the open transaction; the rows the last one changed."""
+    changed = 0
+    for sql, args in writes:
+        if isinstance(args, list):
+            await driver.executemany(sql, args)
+            changed = len(args)
+        else:
+            # asyncpg answers with the command tag: "UPDATE 1", "INSERT 0 3".
+            changed = int((await driver.execute(sql, *args)).rsplit(" ", 1)[-1] or 0)
     return changed
+
+
+async def _write_asyncpg_batch(driver: Any, batch: list[list[Bound]]) -> list[BaseException | None]:
+    """The batch in one transaction: the writes that make one statement grouped by its
+    text, each group one pipelined `executemany` (a few round trips for the whole batch).
+    A failing write aborts the transaction: then every write is rerun in its own, so
+    only the bad one fails."""
+    if len(batch) > 1:
+        grouped: dict[str, list[list[Any]]] = {}
+        apart: list[list[Bound]] = []
+        for writes in batch:
+            statement = single_statement(writes)
+            if statement is None:
+                apart.append(writes)
+            else:
+                grouped.setdefault(statement[0], []).append(statement[1])
+        try:
+            async with driver.transaction():
+                for sql, rows in grouped.items():
+                    if len(rows) == 1:
+                        await driver.execute(sql, *rows[0])
+                    else:
+                        await driver.executemany(sql, rows)
+                for writes in apart:
+                    await _run_asyncpg(driver, writes)
+            return [None] * len(batch)
+        except Exception as error:
+            if driver.is_closed():
+                return [error] * len(batch)
+    outcomes: list[BaseException | None] = []
+    for writes in batch:
+        try:
+            await _write_asyncpg(driver, writes)
+        except Exception as error:
+            if driver.is_closed():
+                raise
+            outcomes.append(error)
+        else:
+            outcomes.append(None)
+    return outcomes
 
 
 def alembic_config() -> Config:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -223,3 +224,52 @@ async def test_prefixes_are_isolated(prefix: str) -> None:
         await other.close()
         await delete_prefix(prefix)
         await delete_prefix(prefix + "-other")
+
+
+async def test_the_running_worker_serves_its_own_followers_from_memory(prefix: str) -> None:
+    """Worker a's followers of its own run read a memory copy (no XREAD per event): they
+    get every event even when Redis lost them; worker b's follower reads Redis; both end
+    at the close, and replays after the end come from Redis."""
+    require_redis()
+    a = await redis_runtime(prefix)
+    b = await redis_runtime(prefix)
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        await a.streams.open("t", meta={"workflow_run_id": "run-a"})
+        await a.streams.publish("t", ITEMS[0])
+        await client.delete(f"{prefix}:events:t")  # only the memory copy has event 1 now
+        local = asyncio.create_task(_collect(a.streams.subscribe("t")))
+        remote = asyncio.create_task(_collect(b.streams.subscribe("t", after=1)))
+        await asyncio.sleep(0.05)
+        for item in ITEMS[1:]:
+            await a.streams.publish("t", item)
+        await a.streams.close("t")
+        assert await asyncio.wait_for(local, 2) == list(enumerate(ITEMS, start=1))
+        assert await asyncio.wait_for(remote, 2) == list(enumerate(ITEMS, start=1))[1:]
+        # Closed: the memory copy is gone, a late reader on a replays from Redis.
+        assert [n async for n, _ in a.streams.subscribe("t", after=1)] == [2, 3, 4]
+    finally:
+        await client.aclose()
+        await a.close()
+        await b.close()
+        await delete_prefix(prefix)
+
+
+async def test_a_stream_too_long_to_mirror_is_followed_on_from_redis(prefix: str) -> None:
+    require_redis()
+    a = await redis_runtime(prefix, max_events=2)
+    try:
+        await a.streams.open("t")
+        follower = asyncio.create_task(_collect(a.streams.subscribe("t")))
+        for item in ITEMS:
+            await a.streams.publish("t", item)
+            await asyncio.sleep(0.01)
+        await a.streams.close("t")
+        assert await asyncio.wait_for(follower, 3) == list(enumerate(ITEMS, start=1))
+    finally:
+        await a.close()
+        await delete_prefix(prefix)
+
+
+async def _collect(items: AsyncIterator[tuple[int, StreamItem]]) -> list[tuple[int, StreamItem]]:
+    return [item async for item in items]
