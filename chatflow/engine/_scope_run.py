@@ -141,9 +141,12 @@ class ScopeRun:
                 if isinstance(done, list):
                     step.ready = done
                 else:
-                    async with aclosing(self._attempts(step, ctx, done, buffer)) as events:
+                    events = self._attempts(step, ctx, done, buffer)
+                    try:
                         async for event in events:
                             yield event
+                    finally:
+                        await events.aclose()
                 for event in take(buffer):
                     yield event
                 predecessor = node.id
@@ -322,8 +325,8 @@ class ScopeRun:
                 # Items as `Any`: dispatched by `type() is`, not isinstance, as this
                 # runs for every streamed token.
                 run: AsyncGenerator[Any, None] = node.streaming(ctx, node.config)
-                async with aclosing(run) as items:
-                    async for item in items:
+                try:
+                    async for item in run:
                         kind = type(item)
                         if kind is StreamChunk:
                             on_chunk(item.selector, item.text)
@@ -334,6 +337,10 @@ class ScopeRun:
                         if buffer:
                             for event in take(buffer):
                                 yield event
+                finally:
+                    # Closed here, not when collected, should this be left mid-way
+                    # (`aclosing`'s job, without its context-manager calls per node).
+                    await run.aclose()
                 result = checked(node, found)
             except (asyncio.CancelledError, Abort):
                 raise

@@ -104,7 +104,11 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
         response_format = response_format or "json_object"
     llm = ctx.services.models.llm(model.provider, model.name)
     # Memory turns go oldest first until the prompt and max_tokens fit the context.
-    droppable = _moved(prompt.memory, prompt.messages, messages)
+    droppable = (
+        prompt.memory
+        if messages is prompt.messages or not prompt.memory
+        else _moved(prompt.memory, prompt.messages, messages)
+    )
     messages, params = await _context.fit(
         llm, messages, params, droppable=droppable, node_id=ctx.node_id
     )
