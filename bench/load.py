@@ -173,7 +173,7 @@ def report(runs: list[dict[str, Any]], sqlite: dict[str, float] | None) -> str:
             "",
             f"Single worker, SQLite, blocking echo.yml: {sqlite['ours']:.0f} msg/s against the "
             f"bare Starlette floor's {sqlite['floor']:.0f} msg/s = {sqlite['ratio']:.2f}x "
-            "(target >= 0.25x; group commit of concurrent turns is the known next step).",
+            "(target >= 0.25x; with group commit of concurrent turns' writes).",
         ]
     for run in runs:
         lines += [

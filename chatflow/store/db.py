@@ -12,9 +12,10 @@ asynchronously), so two sessions of this process never wait on each other's SQLi
 while blocking the loop; sessions queue for the connection instead.
 
 A run's own statements skip SQLAlchemy's execution layer (`write`, `read_one`; see
-`direct.py`). On SQLite, when no transaction is open on the connection, they run
-synchronously on it: nothing else can run on the event loop meanwhile, so the
-transaction is whole.
+`direct.py`). `write`s of concurrent runs are committed together (`group_commit.py`): one
+transaction per batch, each write still whole and failing alone. On SQLite, when no
+transaction is open on the connection, a batch runs synchronously on it: nothing else can
+run on the event loop meanwhile, so the transaction is whole.
 """
 
 from __future__ import annotations
