@@ -1,6 +1,7 @@
-"""Knowledge metadata fields and tags (`knowledge_meta.py`) over in-memory SQLite: a
-field's rename and delete rewrite the values documents hold, values are coerced to the
-field's type, built-in names are reserved, and tags are unique, counted and bound."""
+"""Knowledge metadata fields and tags (`knowledge_meta.py`) and the shared row lookups
+(`knowledge_rows.py`) over in-memory SQLite: a field's rename and delete rewrite the
+values documents hold, values are coerced to the field's type, built-in names are
+reserved, tags are unique, counted and bound, and rows are found only under their parent."""
 
 from __future__ import annotations
 
@@ -9,12 +10,22 @@ import pytest
 from chatflow.errors import InvalidRequest, NotFound
 from chatflow.services import Services
 from chatflow.services.knowledge import NewDocument
+from chatflow.services.knowledge_rows import (
+    BUILT_IN_FIELDS,
+    dataset_or_404,
+    display_status,
+    document_metadata,
+    document_or_404,
+    segment_or_404,
+)
 from chatflow.store.knowledge_models import DatasetDocument
 
 
-async def _dataset_with_documents(services: Services, count: int) -> tuple[str, list[str]]:
+async def _dataset_with_documents(
+    services: Services, count: int, name: str = "facts"
+) -> tuple[str, list[str]]:
     knowledge = services.knowledge
-    dataset = await knowledge.create_dataset("facts", indexing_technique="economy")
+    dataset = await knowledge.create_dataset(name, indexing_technique="economy")
     ids = []
     for i in range(count):
         new = NewDocument(f"d{i}.txt", b"some text", "txt", "text/plain", None)
@@ -128,3 +139,51 @@ async def test_tags_are_unique_counted_and_bound(services: Services) -> None:
     assert await tags.of_dataset(dataset_id) == []
     with pytest.raises(NotFound):
         await tags.delete(red.id)
+
+
+async def test_rows_seen_by_filters_and_their_display_status(services: Services) -> None:
+    """`knowledge_rows`: the values a metadata filter sees (built-in ones only when the
+    dataset enables them), Dify's display status, and lookups scoped to their parent."""
+    meta = services.knowledge.metadata
+    dataset_id, [document_id] = await _dataset_with_documents(services, 1)
+    other_id, [other_document] = await _dataset_with_documents(services, 1, "other")
+    field = await meta.create_field(dataset_id, "string", "author")
+    await meta.set_document_values(
+        dataset_id,
+        [{"document_id": document_id, "metadata_list": [{"id": field.id, "value": "Ann"}]}],
+    )
+    async with services.db.session() as session:
+        dataset = await dataset_or_404(session, dataset_id)
+        document = await document_or_404(session, dataset_id, document_id)
+        assert document_metadata(document, dataset) == {"author": "Ann"}
+        dataset.built_in_field_enabled = True
+        values = document_metadata(document, dataset)
+        assert values["author"] == "Ann" and values["document_name"] == "d0.txt"
+        assert values["upload_date"] == int(document.created_at.timestamp())
+        assert {name for name, _ in BUILT_IN_FIELDS} <= values.keys()
+        with pytest.raises(NotFound):
+            await document_or_404(session, dataset_id, other_document)  # another dataset's
+        with pytest.raises(NotFound):
+            await dataset_or_404(session, "nope")
+        with pytest.raises(NotFound):
+            await segment_or_404(session, document_id, "nope")
+        assert other_id != dataset_id
+
+        expected = {
+            ("waiting", False, True): "queuing",
+            ("paused", False, True): "paused",
+            ("splitting", False, True): "indexing",
+            ("indexing", True, True): "indexing",
+            ("error", True, False): "error",
+            ("completed", True, True): "archived",
+            ("completed", False, False): "disabled",
+            ("completed", False, True): "available",
+        }
+        for (status, archived, enabled), shown in expected.items():
+            document.indexing_status, document.archived, document.enabled = (
+                status,
+                archived,
+                enabled,
+            )
+            assert display_status(document) == shown, (status, archived, enabled)
+        await session.rollback()
