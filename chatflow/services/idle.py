@@ -59,14 +59,14 @@ class IdleGate:
         busy = asyncio.ensure_future(self._busy.wait())
         try:
             await asyncio.wait({work, busy}, return_when=asyncio.FIRST_COMPLETED)
+            return work.result() if work.done() else None
         finally:
-            busy.cancel()
-        if work.done():
-            return work.result()
-        work.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await work
-        return None
+            # Also when this job itself is cancelled (shutdown): the work it started is
+            # cancelled and awaited here, never left pending for the closing loop.
+            for started in (busy, work):
+                if not started.done():
+                    started.cancel()
+            await asyncio.gather(busy, work, return_exceptions=True)
 
     def turn_started(self, task: asyncio.Task[Any]) -> None:
         """Count `task` as a running turn until it is done."""

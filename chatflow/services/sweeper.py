@@ -20,6 +20,8 @@ from typing import Protocol
 from chatflow.store import Database
 from chatflow.store import runs as runs_repo
 from chatflow.store._types import utcnow
+from chatflow.store.lifecycle import RunStore
+from chatflow.store.turns import TurnStore
 
 log = logging.getLogger("chatflow.sweeper")
 
@@ -45,6 +47,7 @@ class RunSweeper:
         grace: float = 10.0,
     ) -> None:
         self._db = db
+        self._runs: RunStore = TurnStore(db)
         self._live_runs = live_runs
         self._orphans = orphans
         self._interval = interval
@@ -79,8 +82,7 @@ class RunSweeper:
                 assert self._orphans is not None
                 failed += await self._orphans.close(orphaned)
             if confirmed:
-                async with self._db.session() as session:
-                    failed += await runs_repo.fail_runs(session, sorted(confirmed))
+                failed += await self._runs.fail_runs(sorted(confirmed))
         if failed:
             log.warning(
                 "marked %d interrupted run(s) failed", failed, extra={"failed_runs": failed}

@@ -126,6 +126,12 @@ class RunStore(Protocol):
         meanwhile: nothing is changed)."""
         ...
 
+    async def fail_runs(self, run_ids: Sequence[str]) -> int:
+        """Fail these runs and their messages (answers kept) where still `running`: the
+        multi-worker sweeper's write for runs whose worker it found gone. Returns how
+        many runs this call failed."""
+        ...
+
     async def claim(self, run_id: str, task_id: str) -> Resumed | None:
         """paused -> resuming for the segment `task_id` (the run `running` again); None
         when the run is not paused (a segment already runs, or it finished)."""

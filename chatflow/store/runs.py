@@ -289,27 +289,3 @@ async def running_run_ids(session: AsyncSession, *, started_before: datetime) ->
         )
     )
     return list(rows)
-
-
-async def fail_runs(session: AsyncSession, run_ids: Sequence[str]) -> int:
-    """Mark these runs (and their messages) failed if they are still `running`.
-
-    The multi-worker sweeper: it has checked, run by run, that their worker is gone.
-    """
-    if not run_ids:
-        return 0
-    error = INTERRUPTED
-    ids = list(run_ids)
-    await session.execute(
-        update(Message)
-        .where(Message.workflow_run_id.in_(ids), Message.status == "running")
-        .values(status="error", error=error, updated_at=utcnow()),
-        execution_options={"synchronize_session": False},
-    )
-    result = await session.execute(
-        update(WorkflowRun)
-        .where(WorkflowRun.id.in_(ids), WorkflowRun.status == "running")
-        .values(status="failed", error=error, finished_at=utcnow()),
-        execution_options={"synchronize_session": False},
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]

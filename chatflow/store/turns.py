@@ -133,6 +133,16 @@ _INTERRUPT_MESSAGE = Statement(
         updated_at=bindparam("now", type_=_messages.c.updated_at.type),
     )
 )
+# The sweeper's fail of a run nobody announced: its message keeps the answer it has.
+_FAIL_MESSAGE = Statement(
+    update(_messages)
+    .where(_messages.c.workflow_run_id == bindparam("run_id"), _messages.c.status == "running")
+    .values(
+        status="error",
+        error=bindparam("error", type_=_messages.c.error.type),
+        updated_at=bindparam("now", type_=_messages.c.updated_at.type),
+    )
+)
 _INTERRUPT_RUN = Statement(
     update(_runs)
     .where(_runs.c.id == bindparam("run_id"), _runs.c.status == "running")
@@ -381,6 +391,16 @@ class TurnStore:
         params = {"run_id": run_id, "answer": answer, "error": INTERRUPTED, "now": utcnow()}
         writes = [Write(_INTERRUPT_MESSAGE, params), Write(_INTERRUPT_RUN, params)]
         return await self._db.write_counted(writes) > 0
+
+    async def fail_runs(self, run_ids: Sequence[str]) -> int:
+        # A run at a time: its guarded UPDATE's count says whether this call ended it
+        # (another worker's sweep may have); a sweep confirms only a few dead runs.
+        failed = 0
+        for run_id in run_ids:
+            params = {"run_id": run_id, "error": INTERRUPTED, "now": utcnow()}
+            writes = [Write(_FAIL_MESSAGE, params), Write(_INTERRUPT_RUN, params)]
+            failed += int(await self._db.write_counted(writes) > 0)
+        return failed
 
     async def claim(self, run_id: str, task_id: str) -> Resumed | None:
         # A guarded UPDATE whose row count decides: through a session, which reports it.

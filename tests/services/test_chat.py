@@ -11,10 +11,12 @@ from sqlalchemy import select
 from chatflow.engine.events import RunStarted, TextChunk
 from chatflow.errors import InvalidRequest, NotFound
 from chatflow.providers.fake import FakeRegistry
-from chatflow.services import Services
+from chatflow.services import Services, idle
 from chatflow.services.apps import LoadedApp
 from chatflow.services.chat import ChatRequest
 from chatflow.services.turn import TurnEnded
+from chatflow.settings import Settings
+from chatflow.store import Database
 from chatflow.store.conversation_variables import load_conversation_variables
 from chatflow.store.models import Conversation, Message, NodeExecution, WorkflowRun
 
@@ -101,3 +103,32 @@ async def test_a_workflow_app_is_refused(services: Services) -> None:
     with pytest.raises(InvalidRequest) as caught:
         await services.chat.start(app, ChatRequest(query="hi", user="ann"))
     assert caught.value.code == "not_chat_app"
+
+
+async def test_shutdown_cancels_a_conversation_name_being_generated(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the services while a new conversation's name is being generated cancels
+    the model call and awaits it: no `generate_name` task is left for the loop to
+    destroy ("Task was destroyed but it is pending")."""
+    monkeypatch.setattr(idle, "_IDLE_GRACE", 0.0)
+    models = FakeRegistry(tokens=[f" t{i}" for i in range(50)], delay=0.02)
+    services = await Services.open(
+        settings, database=Database("sqlite+aiosqlite://"), models=models
+    )
+    try:
+        app = await load(services, (DSL / "basic_chat.yml").read_text())
+        handle = await services.chat.start(app, ChatRequest(query="hi", user="ann"))
+        await asyncio.wait_for(handle.wait(), 10)
+        for _ in range(200):  # the turn's stream, then the name's
+            if models.fake.calls >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert models.fake.calls >= 2
+    finally:
+        await services.close()
+
+    def naming(task: asyncio.Task[object]) -> bool:
+        return "generate_name" in getattr(task.get_coro(), "__qualname__", "")
+
+    assert [task for task in asyncio.all_tasks() if naming(task)] == []

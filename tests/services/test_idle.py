@@ -51,3 +51,29 @@ async def test_a_turn_starting_cancels_the_work_which_runs_again_later() -> None
     release.set()
     assert await asyncio.wait_for(job, 2) == "name"
     assert runs == ["start", "start"]
+
+
+async def test_cancelling_the_waiter_cancels_the_work_it_started() -> None:
+    """Shutdown cancels a naming job while its model call runs: the call is cancelled
+    and awaited with it, not left pending for the closing loop to destroy."""
+    gate = IdleGate()
+    entered = asyncio.Event()
+    outcome: list[str] = []
+
+    async def work() -> str:
+        entered.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+        return "name"
+
+    before = asyncio.all_tasks()
+    job = asyncio.create_task(gate.run(work))
+    await asyncio.wait_for(entered.wait(), timeout=2)
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    assert outcome == ["cancelled"]  # already, when the cancelled job returns
+    assert asyncio.all_tasks() - before == set()  # nothing it started is left running

@@ -286,3 +286,67 @@ async def test_a_run_whose_worker_died_fails_once_with_its_streamed_answer(db: D
     async with db.session() as session:
         done = await session.get(WorkflowRun, done_id)
     assert done is not None and (done.status, done.error) == ("succeeded", None)
+
+
+async def test_the_sweeper_fails_only_the_runs_still_running_and_counts_them(
+    db: Database,
+) -> None:
+    """`fail_runs` (the multi-worker sweeper's write): each listed run still `running`
+    fails with its message (whose answer so far is kept); a finished run, an unknown id
+    and a second call change nothing and are not counted; an unlisted run is untouched."""
+    world = await _world(db)
+    store: RunStore = turns_repo.TurnStore(db)
+    turns: list[tuple[str, str]] = []
+    for _ in range(3):
+        conversation_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
+        await store.start(
+            turns_repo.start_turn_rows(
+                app_id=world.app_id,
+                end_user_id=world.alice,
+                conversation_id=conversation_id,
+                new_conversation={"name": "n", "inputs": {}, "introduction": ""},
+                message_id=message_id,
+                query="q",
+                inputs={},
+                files=[],
+                run_id=run_id,
+                workflow_id="w",
+            )
+        )
+        turns.append((run_id, message_id))
+    async with db.session() as session:  # an answer streamed so far stays
+        message = await session.get(Message, turns[0][1])
+        assert message is not None
+        message.answer = "so far"
+    done_id = str(uuid.uuid4())
+    await store.start(
+        turns_repo.start_run_rows(
+            app_id=world.app_id, workflow_id="w", run_id=done_id, inputs={}, end_user_id=None
+        )
+    )
+    await store.finish(
+        RunEnd(
+            run_id=done_id, status="succeeded", outputs={}, error=None, elapsed_time=0.1,
+            total_tokens=0, total_steps=1, exceptions_count=0, finished_at=NOW,
+        )
+    )  # fmt: skip
+
+    dead = [turns[0][0], turns[1][0], done_id, str(uuid.uuid4())]
+    assert await store.fail_runs(dead) == 2
+    assert await store.fail_runs(dead) == 0
+    assert await store.fail_runs([]) == 0
+    async with db.session() as session:
+        for index, (run_id, message_id) in enumerate(turns):
+            run = await session.get(WorkflowRun, run_id)
+            message = await session.get(Message, message_id)
+            assert run is not None and message is not None
+            if index < 2:
+                assert (run.status, run.error) == ("failed", runs_repo.INTERRUPTED)
+                assert run.finished_at is not None
+                assert (message.status, message.error) == ("error", runs_repo.INTERRUPTED)
+            else:  # not listed: still running
+                assert (run.status, message.status) == ("running", "running")
+        message = await session.get(Message, turns[0][1])
+        assert message is not None and message.answer == "so far"
+        done = await session.get(WorkflowRun, done_id)
+    assert done is not None and (done.status, done.error) == ("succeeded", None)
