@@ -12,7 +12,7 @@ asynchronously), so two sessions of this process never wait on each other's SQLi
 while blocking the loop; sessions queue for the connection instead.
 
 A run's own statements skip SQLAlchemy's execution layer (`write`, `read_one`; see
-`direct.py`). `write`s of concurrent runs are committed together (`group_commit.py`): one
+`direct.py`). `write`s of concurrent runs are committed together (`chatflow/batching.py`): one
 transaction per batch, each write still whole and failing alone. On SQLite, when no
 transaction is open on the connection, a batch runs synchronously on it: nothing else can
 run on the event loop meanwhile, so the transaction is whole.
@@ -43,11 +43,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
+from chatflow.batching import GroupCommit
 from chatflow.engine.files import File
 from chatflow.store._sqlite import INLINE_DRIVER, connector, is_sqlite
 from chatflow.store.checkpoint import BACKSTOP_PAGES, JOURNAL_SIZE_LIMIT, WalCheckpointer
 from chatflow.store.direct import Bound, Statement, Write, WriteMany, single_statement
-from chatflow.store.group_commit import GroupCommit
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Arbitrary constant: every chatflow worker migrating one Postgres database shares this lock.
@@ -128,7 +128,9 @@ class Database:
         # closes again on return (a Postgres connection per request under load).
         self._direct_slots = asyncio.Semaphore(pool_size)
         # Run writes of concurrent turns share transactions (`write`).
-        self._group: GroupCommit[list[Bound]] = GroupCommit(self._commit_batch)
+        self._group: GroupCommit[list[Bound]] = GroupCommit(
+            self._commit_batch, observe=_observe_batch
+        )
 
     @property
     def dialect(self) -> str:
@@ -176,7 +178,7 @@ class Database:
 
     async def write(self, writes: Sequence[Write | WriteMany]) -> None:
         """Run `writes` in one transaction straight on the driver connection; returns
-        once they are committed. Concurrent calls are committed together (`group_commit.py`),
+        once they are committed. Concurrent calls are committed together (`chatflow/batching.py`),
         each still all or nothing and failing on its own. On Postgres a call's writes run
         as one statement when they allow it (see `direct.single_statement`): so no write
         may depend on another's effects."""
@@ -486,6 +488,12 @@ def _private_database_file(path: Path) -> None:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)
+
+
+def _observe_batch(size: int) -> None:
+    from chatflow.observability import metrics as m
+
+    m.DB_GROUP_COMMIT_WRITES.observe(size)
 
 
 def _count_checkouts(engine: AsyncEngine) -> None:

@@ -273,3 +273,28 @@ async def test_a_stream_too_long_to_mirror_is_followed_on_from_redis(prefix: str
 
 async def _collect(items: AsyncIterator[tuple[int, StreamItem]]) -> list[tuple[int, StreamItem]]:
     return [item async for item in items]
+
+
+async def test_streams_published_concurrently_arrive_whole_and_in_order(prefix: str) -> None:
+    """Events of many streams published at once share pipelines to Redis: each stream
+    must still hold exactly its own events, numbered in order, for another worker."""
+    require_redis()
+    a = await redis_runtime(prefix)
+    b = await redis_runtime(prefix)
+    try:
+        tasks = [f"t{n}" for n in range(30)]
+        for task in tasks:
+            await a.streams.open(task)
+
+        async def run(task: str) -> None:
+            for item in ITEMS * 5:
+                await a.streams.publish(task, item)
+            await a.streams.close(task)
+
+        await asyncio.gather(*(run(task) for task in tasks))
+        for task in tasks:
+            assert await _collect(b.streams.subscribe(task)) == list(enumerate(ITEMS * 5, start=1))
+    finally:
+        await a.close()
+        await b.close()
+        await delete_prefix(prefix)

@@ -1,4 +1,4 @@
-"""Group commit of concurrent turns' writes (`store/group_commit.py`), SQLite and Postgres.
+"""Group commit of concurrent turns' writes (`Database.write`), on SQLite and Postgres.
 
 Concurrent `Database.write` calls share transactions; each must still be whole (all of a
 turn's rows or none), fail on its own (one bad turn never fails the others), and be

@@ -1,20 +1,16 @@
-"""Group commit: the writes of concurrent turns share one transaction.
+"""Group commit: writes handed over concurrently go out together, one batch at a time.
 
-Every chat turn ends with one small write (`Database.write`: its message, run and node
-executions). One transaction per turn makes the commit the dominant cost of a busy
-server: on SQLite each commit appends its pages to the WAL (the same B-tree pages again
-and again for neighbouring turns), on Postgres each commit is a WAL flush and every turn
-holds a pooled connection for its round trip. `GroupCommit` queues the writes handed to it
-and one flusher task at a time runs everything queued as one batch: whatever arrives while
-a batch runs forms the next one. A lone write goes at once (no timer, no added latency);
-batching happens exactly when writes pile up.
+`GroupCommit` queues what it is given and one flusher task at a time hands everything
+queued to its `Flush` as one batch: whatever arrives while a batch runs forms the next
+one. A lone write goes at once (no timer, no added latency); batching happens exactly when
+writes pile up. A writer learns its own outcome only when its batch is done, so what it
+wrote is visible when `submit` returns.
 
-The flusher (`Flush`, given by `Database`) keeps each write whole and apart: on SQLite
-every write runs inside its own SAVEPOINT (a failing write is rolled back to it, the rest
-commit); on Postgres a failing write aborts the shared transaction, so the batch is rolled
-back and each write rerun in its own transaction (only the bad one fails again). A writer
-learns its outcome only once the batch has committed, so what it wrote is readable when
-`submit` returns (a client that sees a turn's end can read the message back).
+Two users: `Database.write` (every chat turn ends with one small write; one transaction
+per turn made the commit, and a pooled connection per turn, the cost of a busy server;
+the flushes keep each write whole and failing alone, see `store/db.py`), and the Redis
+event streams (`runtime/redis.py`: one XADD pipeline per event cost ~80 µs of CPU, one
+pipeline for every stream's pending events ~11 µs per event).
 
 A writer cancelled while its write is still queued takes it out of the queue (nothing is
 written, as if it had never been submitted); once its batch runs, the write completes or
@@ -28,13 +24,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from chatflow.observability import metrics as m
-
 Item = TypeVar("Item")
 # Runs a batch; returns one outcome per write, in order: None (committed) or its error.
 Flush = Callable[[list[Item]], Awaitable[Sequence[BaseException | None]]]
 
-# Most writes in one transaction: bounds a batch's time (and its Postgres statements).
+# Most writes in one batch: bounds a batch's time (and a Postgres batch's statements).
 MAX_BATCH = 256
 
 
@@ -47,8 +41,15 @@ class _Queued(Generic[Item]):
 class GroupCommit(Generic[Item]):
     """A queue of writes and the one task that commits them in batches."""
 
-    def __init__(self, flush: Flush[Item], *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        flush: Flush[Item],
+        *,
+        max_batch: int = MAX_BATCH,
+        observe: Callable[[int], None] | None = None,
+    ) -> None:
         self._flush = flush
+        self._observe = observe  # told each batch's size (a metric)
         self._max_batch = max_batch
         self._queue: list[_Queued[Item]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -85,7 +86,8 @@ class GroupCommit(Generic[Item]):
             self._flusher = None
 
     async def _commit(self, batch: list[_Queued[Item]]) -> None:
-        m.DB_GROUP_COMMIT_WRITES.observe(len(batch))
+        if self._observe is not None:
+            self._observe(len(batch))
         try:
             outcomes = await self._flush([queued.item for queued in batch])
         except asyncio.CancelledError:
