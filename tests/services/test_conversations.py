@@ -11,6 +11,8 @@ from chatflow.services.apps import LoadedApp
 from chatflow.services.chat import ChatRequest
 from chatflow.services.turn import TurnHandle
 
+from .conftest import ECHO, load
+
 
 async def _turn(services: Services, app: LoadedApp, user: str = "ann") -> TurnHandle:
     handle = await services.chat.start(app, ChatRequest(query="q", user=user, streaming=False))
@@ -78,3 +80,29 @@ async def test_end_users_are_found_by_id_within_their_app(
     with pytest.raises(NotFound) as caught:
         await services.end_users.get(echo, "00000000-0000-0000-0000-000000000000")
     assert caught.value.code == "end_user_not_found"
+
+
+async def test_feedback_needs_a_user_and_pages_are_clamped(
+    services: Services, echo: LoadedApp
+) -> None:
+    feedbacks = services.feedbacks
+    first = (await _turn(services, echo)).info.message_id
+    second = (await _turn(services, echo)).info.message_id
+    for user in (None, ""):
+        with pytest.raises(InvalidRequest, match="user"):
+            await feedbacks.rate(echo, user, first, rating="like", content=None)
+    with pytest.raises(NotFound):  # an unknown user has no messages
+        await feedbacks.rate(echo, "carol", first, rating="like", content=None)
+    await feedbacks.rate(echo, "ann", first, rating="like", content=None)
+    await feedbacks.rate(echo, "ann", second, rating="dislike", content="wrong")
+    await feedbacks.rate(echo, "ann", first, rating="dislike", content=None)  # changed, not added
+    assert len(await feedbacks.page(echo, page=1, limit=20)) == 2
+    assert len(await feedbacks.page(echo, page=0, limit=0)) == 1  # page 1, limit 1
+    assert len(await feedbacks.page(echo, page=2, limit=1)) == 1
+    assert await feedbacks.page(echo, page=3, limit=1) == []
+    ratings = {f.message_id: f.rating for f in await feedbacks.page(echo, page=1, limit=20)}
+    assert ratings == {first: "dislike", second: "dislike"}
+    other = await load(services, ECHO.replace("name: echo", "name: other"))
+    assert await feedbacks.page(other, page=1, limit=20) == []
+    with pytest.raises(NotFound):  # the message is not the other app's
+        await feedbacks.rate(other, "ann", first, rating="like", content=None)
