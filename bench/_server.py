@@ -99,7 +99,16 @@ def main() -> None:
     args = parser.parse_args()
     import uvicorn
 
-    common = {"host": HOST, "port": args.port, "log_level": "warning", "access_log": False}
+    from chatflow.api.keep_alive import keep_alive_options
+    from chatflow.settings import Settings
+
+    common = {
+        "host": HOST,
+        "port": args.port,
+        "log_level": "warning",
+        "access_log": False,
+        **keep_alive_options(Settings()),
+    }
     if args.kind == "floor":
         assert args.body is not None
         app = _floor_app(args.body.read_bytes(), args.delay, args.tokens)

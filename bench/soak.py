@@ -93,20 +93,21 @@ async def _client(client: httpx.AsyncClient, index: int, deadline: float, outcom
             if kind in ("stream", "stop"):
                 body = _chat("hello?", user, "streaming", conversation)
                 async with client.stream("POST", "/v1/chat-messages", json=body) as response:
-                    ok, ended, task_id = response.status_code == 200, False, ""
+                    ok, ended, task_id, stopped = response.status_code == 200, False, "", False
                     async for line in response.aiter_lines():
                         if not line.startswith("data: "):
                             continue
                         frame = json.loads(line[6:])
                         conversation = frame.get("conversation_id") or conversation
                         task_id = frame.get("task_id") or task_id
-                        if kind == "stop" and frame.get("event") == "message" and task_id:
+                        if kind == "stop" and not stopped and frame.get("event") == "message":
+                            # Once: `task_id` comes back with every frame, so a flag (not
+                            # clearing it) keeps this to one stop per stream.
+                            stopped = True
                             stop = await client.post(
                                 f"/v1/chat-messages/{task_id}/stop", json={"user": user}
                             )
                             ok = ok and stop.status_code == 200
-                            kind = "stop"
-                            task_id = ""  # once
                         if frame.get("event") == "error":
                             ok = False
                         ended = ended or frame.get("event") in ("message_end", "workflow_finished")

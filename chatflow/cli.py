@@ -157,6 +157,7 @@ def serve(
     import uvicorn
 
     from chatflow.api import create_app
+    from chatflow.api.keep_alive import keep_alive_options
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -209,6 +210,7 @@ def serve(
         # uvicorn's own wait for open connections: past our grace period the runs are
         # stopped (api/shutdown.py) and their streams end, so this is only a backstop.
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds + 15,
+        **keep_alive_options(settings),
     }
     logs.configure(settings.log_format, settings.log_level)
     if settings.workers == 1:

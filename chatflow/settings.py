@@ -342,6 +342,15 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Lowest level of server log lines."
     )
+    keep_alive_seconds: int = Field(
+        default=65,
+        ge=1,
+        description=(
+            "How long an idle HTTP/1.1 connection is kept open for the next request. Longer "
+            "than clients' and proxies' idle timeouts (60 s for common load balancers), so "
+            "the server never closes a connection a client is reusing at that moment."
+        ),
+    )
     shutdown_grace_seconds: float = Field(
         default=30.0,
         ge=0,

@@ -60,8 +60,7 @@ class RunSweeper:
     async def sweep(self) -> int:
         """One sweep; returns how many runs it failed."""
         if self._live_runs is None:
-            async with self._db.session() as session:
-                failed = await runs_repo.fail_stale_runs(session, started_before=self._started_at)
+            failed = await self._runs.fail_stale(self._started_at)
         else:
             cutoff = utcnow() - timedelta(seconds=self._grace)
             async with self._db.session() as session:

@@ -8,9 +8,11 @@ does, once.
 
 Which path a write takes (the rule):
 - A run's lifecycle (a chat turn's or workflow run's start, its end however it ends, a
-  pause, a resumed segment's end) goes through `lifecycle.RunStore`, implemented once by
+  pause, a resumed segment's end, the sweeper failing runs of dead workers) goes through
+  `lifecycle.RunStore`, implemented once by
   `turns.TurnStore` on the direct path (`direct.py`, `Database.write`: prebuilt
-  statements below SQLAlchemy's execution layer, one transaction per call). Every end
+  statements below SQLAlchemy's execution layer, one transaction per call; the
+  sweeper's `fail_runs`, one per run). Every end
   and pause shares the same message, run, node-execution and variable statements.
 - Everything else (reads, and writes off the hot path: apps, files, feedback,
   annotations, renames, deletes, form submissions) goes through an ORM session.

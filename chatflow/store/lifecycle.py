@@ -132,6 +132,12 @@ class RunStore(Protocol):
         many runs this call failed."""
         ...
 
+    async def fail_stale(self, started_before: datetime) -> int:
+        """Fail every run (and its message) still `running` that started before the
+        cutoff: the one-process sweep at start-up, when no run can be alive. Returns how
+        many runs it failed."""
+        ...
+
     async def claim(self, run_id: str, task_id: str) -> Resumed | None:
         """paused -> resuming for the segment `task_id` (the run `running` again); None
         when the run is not paused (a segment already runs, or it finished)."""

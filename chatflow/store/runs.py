@@ -17,7 +17,7 @@ from sqlalchemy import Text, cast, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatflow.store._types import new_id, utcnow
-from chatflow.store.models import EndUser, Message, NodeExecution, WorkflowRun
+from chatflow.store.models import EndUser, NodeExecution, WorkflowRun
 from chatflow.store.paging import NumberedPage, clamp_page
 
 
@@ -255,30 +255,6 @@ async def list_end_user_runs(
 
 
 INTERRUPTED = "The run was interrupted: its worker stopped."
-
-
-async def fail_stale_runs(session: AsyncSession, *, started_before: datetime) -> int:
-    """Mark runs (and their messages) still `running` since before a cutoff as failed.
-
-    The sweeper for runs whose worker died; returns how many runs it failed.
-    """
-    error = INTERRUPTED
-    stale = select(WorkflowRun.id).where(
-        WorkflowRun.status == "running", WorkflowRun.created_at < started_before
-    )
-    await session.execute(
-        update(Message)
-        .where(Message.workflow_run_id.in_(stale), Message.status == "running")
-        .values(status="error", error=error, updated_at=utcnow()),
-        execution_options={"synchronize_session": False},
-    )
-    result = await session.execute(
-        update(WorkflowRun)
-        .where(WorkflowRun.status == "running", WorkflowRun.created_at < started_before)
-        .values(status="failed", error=error, finished_at=utcnow()),
-        execution_options={"synchronize_session": False},
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def running_run_ids(session: AsyncSession, *, started_before: datetime) -> list[str]:

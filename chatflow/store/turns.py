@@ -143,6 +143,32 @@ _FAIL_MESSAGE = Statement(
         updated_at=bindparam("now", type_=_messages.c.updated_at.type),
     )
 )
+# The one-process start-up sweep: every run still `running` from before a cutoff.
+_STALE_RUN_IDS = select(_runs.c.id).where(
+    _runs.c.status == "running",
+    _runs.c.created_at < bindparam("cutoff", type_=_runs.c.created_at.type),
+)
+_FAIL_STALE_MESSAGES = Statement(
+    update(_messages)
+    .where(_messages.c.workflow_run_id.in_(_STALE_RUN_IDS), _messages.c.status == "running")
+    .values(
+        status="error",
+        error=bindparam("error", type_=_messages.c.error.type),
+        updated_at=bindparam("now", type_=_messages.c.updated_at.type),
+    )
+)
+_FAIL_STALE_RUNS = Statement(
+    update(_runs)
+    .where(
+        _runs.c.status == "running",
+        _runs.c.created_at < bindparam("cutoff", type_=_runs.c.created_at.type),
+    )
+    .values(
+        status="failed",
+        error=bindparam("error", type_=_runs.c.error.type),
+        finished_at=bindparam("now", type_=_runs.c.finished_at.type),
+    )
+)
 _INTERRUPT_RUN = Statement(
     update(_runs)
     .where(_runs.c.id == bindparam("run_id"), _runs.c.status == "running")
@@ -401,6 +427,11 @@ class TurnStore:
             writes = [Write(_FAIL_MESSAGE, params), Write(_INTERRUPT_RUN, params)]
             failed += int(await self._db.write_counted(writes) > 0)
         return failed
+
+    async def fail_stale(self, started_before: datetime) -> int:
+        params = {"cutoff": started_before, "error": INTERRUPTED, "now": utcnow()}
+        writes = [Write(_FAIL_STALE_MESSAGES, params), Write(_FAIL_STALE_RUNS, params)]
+        return await self._db.write_counted(writes)
 
     async def claim(self, run_id: str, task_id: str) -> Resumed | None:
         # A guarded UPDATE whose row count decides: through a session, which reports it.

@@ -350,3 +350,68 @@ async def test_the_sweeper_fails_only_the_runs_still_running_and_counts_them(
         assert message is not None and message.answer == "so far"
         done = await session.get(WorkflowRun, done_id)
     assert done is not None and (done.status, done.error) == ("succeeded", None)
+
+
+async def test_the_start_up_sweep_fails_what_was_running_before_the_cutoff(
+    db: Database,
+) -> None:
+    """`fail_stale` (one process, at start-up): runs still `running` that started before
+    the cutoff fail with their running messages; a finished run and a run started after
+    the cutoff are left as they are."""
+    world = await _world(db)
+    store: RunStore = turns_repo.TurnStore(db)
+    ids: dict[str, tuple[str, str]] = {}
+    for name in ("stale", "fresh"):
+        conversation_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
+        await store.start(
+            turns_repo.start_turn_rows(
+                app_id=world.app_id,
+                end_user_id=world.alice,
+                conversation_id=conversation_id,
+                new_conversation={"name": "n", "inputs": {}, "introduction": ""},
+                message_id=message_id,
+                query="q",
+                inputs={},
+                files=[],
+                run_id=run_id,
+                workflow_id="w",
+            )
+        )
+        ids[name] = (run_id, message_id)
+    done_id = str(uuid.uuid4())
+    await store.start(
+        turns_repo.start_run_rows(
+            app_id=world.app_id, workflow_id="w", run_id=done_id, inputs={}, end_user_id=None
+        )
+    )
+    await store.finish(
+        RunEnd(
+            run_id=done_id, status="succeeded", outputs={}, error=None, elapsed_time=0.1,
+            total_tokens=0, total_steps=1, exceptions_count=0, finished_at=NOW,
+        )
+    )  # fmt: skip
+    old = NOW - timedelta(days=1)
+    async with db.session() as session:
+        for run_id in (ids["stale"][0], done_id):
+            run = await session.get(WorkflowRun, run_id)
+            assert run is not None
+            run.created_at = old
+        fresh = await session.get(WorkflowRun, ids["fresh"][0])
+        assert fresh is not None
+        fresh.created_at = NOW + timedelta(hours=1)
+
+    assert await store.fail_stale(NOW) == 1
+    assert await store.fail_stale(NOW) == 0  # nothing left to fail
+    async with db.session() as session:
+        stale_run = await session.get(WorkflowRun, ids["stale"][0])
+        stale_message = await session.get(Message, ids["stale"][1])
+        fresh_run = await session.get(WorkflowRun, ids["fresh"][0])
+        fresh_message = await session.get(Message, ids["fresh"][1])
+        done = await session.get(WorkflowRun, done_id)
+    assert stale_run is not None and stale_message is not None
+    assert (stale_run.status, stale_run.error) == ("failed", runs_repo.INTERRUPTED)
+    assert stale_run.finished_at is not None
+    assert (stale_message.status, stale_message.error) == ("error", runs_repo.INTERRUPTED)
+    assert fresh_run is not None and fresh_message is not None
+    assert (fresh_run.status, fresh_message.status) == ("running", "running")
+    assert done is not None and (done.status, done.error) == ("succeeded", None)

@@ -1,16 +1,15 @@
-"""Workflow runs: start/finish, bulk node executions, logs filters and paging, sweeper."""
+"""Workflow runs: start/finish, bulk node executions, logs filters and paging. (The
+sweeper's writes: tests/store/test_lifecycle.py.)"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatflow.store import runs
-from chatflow.store.conversations import create_conversation
-from chatflow.store.messages import create_message, finish_message
-from chatflow.store.models import Message, WorkflowRun
+from chatflow.store.models import WorkflowRun
 from chatflow.store.runs import NodeExecutionRecord
 
 from .conftest import World
@@ -128,39 +127,3 @@ async def test_logs_filters_and_pages(session: AsyncSession, world: World) -> No
     beyond = await runs.list_runs(session, app_id=world.app_id, page=9, limit=2)
     assert beyond.items == [] and beyond.total == 5
     assert (await runs.list_runs(session, app_id="other-app")).total == 0
-
-
-async def test_sweeper_fails_stale_runs_and_their_messages(
-    session: AsyncSession, world: World
-) -> None:
-    cid = (await create_conversation(session, app_id=world.app_id, end_user_id=world.alice)).id
-    stale = await runs.create_run(session, app_id=world.app_id, workflow_id="w", inputs={})
-    fresh = await runs.create_run(session, app_id=world.app_id, workflow_id="w", inputs={})
-    done = await runs.create_run(session, app_id=world.app_id, workflow_id="w", inputs={})
-    await runs.finish_run(session, done.id, status="succeeded")
-    message = await create_message(
-        session,
-        app_id=world.app_id,
-        conversation_id=cid,
-        end_user_id=world.alice,
-        query="q",
-        workflow_run_id=stale.id,
-    )
-    finished = await create_message(
-        session, app_id=world.app_id, conversation_id=cid, end_user_id=world.alice, query="q"
-    )
-    await finish_message(session, finished.id, answer="a", workflow_run_id=stale.id)
-    for run_id in (stale.id, done.id):
-        await session.execute(
-            update(WorkflowRun).where(WorkflowRun.id == run_id).values(created_at=T0)
-        )
-
-    assert await runs.fail_stale_runs(session, started_before=T0 + timedelta(hours=1)) == 1
-    statuses = dict((await session.execute(select(WorkflowRun.id, WorkflowRun.status))).all())
-    assert (statuses[stale.id], statuses[fresh.id], statuses[done.id]) == (
-        "failed",
-        "running",
-        "succeeded",
-    )
-    messages = dict((await session.execute(select(Message.id, Message.status))).all())
-    assert (messages[message.id], messages[finished.id]) == ("error", "normal")
