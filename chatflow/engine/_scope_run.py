@@ -251,7 +251,8 @@ class ScopeRun:
     # Both drivers run a node the same way: `_begin`, then `_instant`, the sync fast path
     # (an instant node's attempt: no coroutine, no generator), and only when that does
     # not finish the node, `_attempts`, the async path (streaming items, retries, the
-    # error strategy). The task-group driver runs it to the end; `drive_inline` yields
+    # error strategy; the task-group driver tries a streaming node once with `_streamed`
+    # first). The task-group driver runs it to the end; `drive_inline` yields
     # the events its pass buffered as it goes.
 
     async def _execute(self, node: GraphNode, predecessor: str | None) -> Sequence[str]:
@@ -260,6 +261,10 @@ class ScopeRun:
         ready = self._instant(step, ctx)
         if isinstance(ready, list):
             return ready
+        if ready is None:  # a streaming node's first attempt, as a plain coroutine
+            ready = await self._streamed(step, ctx)
+            if ready is None:
+                return step.ready
         async for _ in self._attempts(step, ctx, ready, None):
             pass  # (nothing is buffered: events went to `self.emit` as they came)
         return step.ready
@@ -293,6 +298,36 @@ class ScopeRun:
         except Exception as exc:
             return exc
         return self._succeeded(step, result)
+
+    async def _streamed(self, step: Step, ctx: NodeContext) -> Exception | None:
+        """One attempt of a streaming node for the task-group driver (nothing buffered):
+        None when it succeeded (`step.ready` set), else its exception for `_attempts`.
+        `_attempts`' streaming loop without the buffer, as a coroutine: an async
+        generator per node costs its hooks (~3 µs) on every LLM node."""
+        node = step.node
+        assert node.streaming is not None
+        found: NodeResult | None = None
+        on_chunk = self.stream.on_chunk
+        try:
+            run: AsyncGenerator[Any, None] = node.streaming(ctx, node.config)
+            try:
+                async for item in run:
+                    kind = type(item)
+                    if kind is StreamChunk:
+                        on_chunk(item.selector, item.text)
+                    elif kind is NodeResult:
+                        found = item
+                    else:
+                        self.emit(item)
+            finally:
+                await run.aclose()
+            result = checked(node, found)
+        except (asyncio.CancelledError, Abort):
+            raise
+        except Exception as exc:
+            return exc
+        step.ready = self._succeeded(step, result)
+        return None
 
     async def _attempts(
         self, step: Step, ctx: NodeContext, failure: Exception | None, buffer: list[Event] | None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatflow.engine.files import File
-from chatflow.engine.nodes._context import fit
+from chatflow.engine.nodes._context import fit, window_of
 from chatflow.engine.nodes.base import NodeContext, Turn
 from chatflow.engine.nodes.llm.attachments import image_part
 from chatflow.engine.nodes.llm.config import MemoryConfig, ModelConfig, VisionConfig
@@ -119,9 +119,11 @@ async def stream_completion(
     first; see `_context.fit`)."""
     params, stop = resolve_params(model.completion_params, ctx.pool)
     llm = ctx.services.models.llm(model.provider, model.name)
-    fitted, params = await fit(
-        llm, messages, params, droppable=droppable, tools=tools, node_id=ctx.node_id
-    )
+    fitted: Sequence[ChatMessage] = messages
+    if window_of(llm) is not None:  # else nothing to fit: no call, no copies
+        fitted, params = await fit(
+            llm, messages, params, droppable=droppable, tools=tools, node_id=ctx.node_id
+        )
     # Copies: callers keep appending to their lists (the agent loop).
     request = LLMRequest(
         messages=tuple(fitted),

@@ -103,15 +103,17 @@ async def run(ctx: NodeContext, config: Config) -> AsyncIterator[NodeEvent]:
         messages = structured.with_schema_prompt(messages, schema)
         response_format = response_format or "json_object"
     llm = ctx.services.models.llm(model.provider, model.name)
-    # Memory turns go oldest first until the prompt and max_tokens fit the context.
-    droppable = (
-        prompt.memory
-        if messages is prompt.messages or not prompt.memory
-        else _moved(prompt.memory, prompt.messages, messages)
-    )
-    messages, params = await _context.fit(
-        llm, messages, params, droppable=droppable, node_id=ctx.node_id
-    )
+    # Memory turns go oldest first until the prompt and max_tokens fit the context; a
+    # backend that does not know its context gets the prompt as built (no fitting call).
+    if _context.window_of(llm) is not None:
+        droppable = (
+            prompt.memory
+            if messages is prompt.messages or not prompt.memory
+            else _moved(prompt.memory, prompt.messages, messages)
+        )
+        messages, params = await _context.fit(
+            llm, messages, params, droppable=droppable, node_id=ctx.node_id
+        )
     request = LLMRequest(
         messages=messages,
         params=params,

@@ -310,18 +310,23 @@ async def build(
             messages[-1].files[:0] = files
         else:
             messages.append(_Message("user", files=files))
-    converted = [
-        (message.turn, await _to_chat(message, services, config.vision.configs.detail))
-        for message in messages
-    ]
-    converted = [(turn, m) for turn, m in converted if m.content or m.images]
-    chat = [m for _, m in converted]
+    detail = config.vision.configs.detail
+    chat: list[ChatMessage] = []
+    turns: list[int | None] = []
+    remembered = False
+    for message in messages:
+        converted = await _to_chat(message, services, detail)
+        if converted.content or converted.images:
+            chat.append(converted)
+            turns.append(message.turn)
+            remembered = remembered or message.turn is not None
     if not chat:
         raise PromptError(
             "No prompt found in the LLM configuration. "
             "Please ensure a prompt is properly configured before proceeding."
         )
-    return Prompt(chat, inputs, context, resources, _turn_ranges([t for t, _ in converted]))
+    # Most prompts remember nothing: no ranges to compute.
+    return Prompt(chat, inputs, context, resources, _turn_ranges(turns) if remembered else [])
 
 
 def _turn_ranges(turns: Sequence[int | None]) -> list[range]:
