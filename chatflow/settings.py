@@ -390,6 +390,14 @@ class Settings(BaseSettings):
         ge=0,
         description="Postgres: extra connections a worker may open for a burst, closed after.",
     )
+    sqlite_cache_mb: int = Field(
+        default=32,
+        ge=1,
+        description=(
+            "SQLite only: page cache per database connection, in MB; memory grows to it as "
+            "the database grows (a larger cache keeps writes off the disk)."
+        ),
+    )
     db_pool_timeout_seconds: float = Field(
         default=120.0,
         gt=0,

@@ -122,6 +122,7 @@ class Services:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_overflow,
             pool_timeout=settings.db_pool_timeout_seconds,
+            sqlite_cache_mb=settings.sqlite_cache_mb,
         )
         await db.connect()
         if models is None:

@@ -58,14 +58,14 @@ DEFAULT_POOL_TIMEOUT = 120.0
 # A Postgres connection idle in the pool this long is pinged before it is handed out.
 _PING_AFTER_IDLE_SECONDS = 10.0
 
+# Each SQLite connection's page cache (the `sqlite_cache_mb` setting's default).
+DEFAULT_SQLITE_CACHE_MB = 32
+
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",  # readers never block the writer
     "PRAGMA foreign_keys=ON",  # ON DELETE CASCADE needs it; off by default in SQLite
     "PRAGMA busy_timeout=10000",  # wait for the writer instead of failing at once
     "PRAGMA synchronous=NORMAL",  # safe with WAL, far fewer fsyncs
-    # 32 MB of page cache instead of 2 MB: ids are random UUIDs, so every insert lands on
-    # a random index page; with a small cache a growing database reads them back each time.
-    "PRAGMA cache_size=-32768",
     # Checkpoints (and their fsyncs) run on a thread (`checkpoint.py`); this is a backstop.
     f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}",
     f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}",  # shrink the WAL after a burst
@@ -106,14 +106,17 @@ class Database:
         pool_size: int = 10,
         max_overflow: int = 20,
         pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+        sqlite_cache_mb: int = DEFAULT_SQLITE_CACHE_MB,
         echo: bool = False,
     ) -> None:
-        """`schema` (Postgres only) puts every table in that schema via `search_path`."""
+        """`schema` (Postgres only) puts every table in that schema via `search_path`;
+        `sqlite_cache_mb` is each SQLite connection's page cache."""
         self.url = make_url(url)
         self.schema = schema
         self._pool_size = pool_size
         self._max_overflow = max_overflow
         self._pool_timeout = pool_timeout
+        self._sqlite_cache_mb = sqlite_cache_mb
         self._echo = echo
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
@@ -143,6 +146,16 @@ class Database:
         if self._engine is None:
             raise RuntimeError("Database.connect() has not been called")
         return self._engine
+
+    def _sqlite_on_connect(self, dbapi_connection: Any, connection_record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        # A negative cache_size is in KiB. A large cache (the default 32 MB, SQLite's own is
+        # 2 MB) matters because ids are random UUIDs: every insert lands on a random index
+        # page, which a small cache reads back from disk each time as the database grows.
+        cursor.execute(f"PRAGMA cache_size=-{self._sqlite_cache_mb * 1024}")
+        cursor.close()
 
     async def connect(self) -> None:
         """Create the engine and apply pending migrations; a no-op when already connected."""
@@ -291,7 +304,7 @@ class Database:
                 kwargs.update(pool_size=1, max_overflow=0, pool_timeout=self._pool_timeout)
             kwargs["creator"] = connector(database)
             engine = create_async_engine(self.url.set(drivername=INLINE_DRIVER), **kwargs)
-            event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+            event.listen(engine.sync_engine, "connect", self._sqlite_on_connect)
             event.listen(engine.sync_engine, "connect", self._track_inline)
             for closing in ("close", "invalidate", "soft_invalidate", "detach"):
                 event.listen(engine.sync_engine.pool, closing, self._forget_inline)
@@ -472,13 +485,6 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
     event.listen(engine.sync_engine.pool, "checkin", checkin)
     event.listen(engine.sync_engine.pool, "checkout", checkout)
-
-
-def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    for pragma in _SQLITE_PRAGMAS:
-        cursor.execute(pragma)
-    cursor.close()
 
 
 def _private_database_file(path: Path) -> None:
