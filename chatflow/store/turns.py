@@ -121,27 +121,29 @@ _PAUSE_RUN = Statement(
     .where(_runs.c.id == bindparam("run_id"))
     .values(status=bindparam("status", type_=_runs.c.status.type))
 )
+# What every fail path sets on a message and on its run (`error` and `now` bound).
+_MESSAGE_FAILED = {
+    "status": "error",
+    "error": bindparam("error", type_=_messages.c.error.type),
+    "updated_at": bindparam("now", type_=_messages.c.updated_at.type),
+}
+_RUN_FAILED = {
+    "status": "failed",
+    "error": bindparam("error", type_=_runs.c.error.type),
+    "finished_at": bindparam("now", type_=_runs.c.finished_at.type),
+}
 # A run whose worker died, failed as a stop would fail it (its streamed answer kept), unless
 # it is no longer running (ended meanwhile); its other fields stay as they were.
 _INTERRUPT_MESSAGE = Statement(
     update(_messages)
     .where(_messages.c.workflow_run_id == bindparam("run_id"), _messages.c.status == "running")
-    .values(
-        status="error",
-        error=bindparam("error", type_=_messages.c.error.type),
-        answer=bindparam("answer", type_=_messages.c.answer.type),
-        updated_at=bindparam("now", type_=_messages.c.updated_at.type),
-    )
+    .values(**_MESSAGE_FAILED, answer=bindparam("answer", type_=_messages.c.answer.type))
 )
 # The sweeper's fail of a run nobody announced: its message keeps the answer it has.
 _FAIL_MESSAGE = Statement(
     update(_messages)
     .where(_messages.c.workflow_run_id == bindparam("run_id"), _messages.c.status == "running")
-    .values(
-        status="error",
-        error=bindparam("error", type_=_messages.c.error.type),
-        updated_at=bindparam("now", type_=_messages.c.updated_at.type),
-    )
+    .values(**_MESSAGE_FAILED)
 )
 # The one-process start-up sweep: every run still `running` from before a cutoff.
 _STALE_RUN_IDS = select(_runs.c.id).where(
@@ -151,11 +153,7 @@ _STALE_RUN_IDS = select(_runs.c.id).where(
 _FAIL_STALE_MESSAGES = Statement(
     update(_messages)
     .where(_messages.c.workflow_run_id.in_(_STALE_RUN_IDS), _messages.c.status == "running")
-    .values(
-        status="error",
-        error=bindparam("error", type_=_messages.c.error.type),
-        updated_at=bindparam("now", type_=_messages.c.updated_at.type),
-    )
+    .values(**_MESSAGE_FAILED)
 )
 _FAIL_STALE_RUNS = Statement(
     update(_runs)
@@ -163,20 +161,12 @@ _FAIL_STALE_RUNS = Statement(
         _runs.c.status == "running",
         _runs.c.created_at < bindparam("cutoff", type_=_runs.c.created_at.type),
     )
-    .values(
-        status="failed",
-        error=bindparam("error", type_=_runs.c.error.type),
-        finished_at=bindparam("now", type_=_runs.c.finished_at.type),
-    )
+    .values(**_RUN_FAILED)
 )
 _INTERRUPT_RUN = Statement(
     update(_runs)
     .where(_runs.c.id == bindparam("run_id"), _runs.c.status == "running")
-    .values(
-        status="failed",
-        error=bindparam("error", type_=_runs.c.error.type),
-        finished_at=bindparam("now", type_=_runs.c.finished_at.type),
-    )
+    .values(**_RUN_FAILED)
 )
 _FIND_END_USER = Statement(
     select(_end_users.c.id, _end_users.c.session_id).where(
