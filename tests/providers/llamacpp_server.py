@@ -21,7 +21,7 @@ from typing import Any
 from chatflow.providers import model_file
 
 TEMPLATE = Path(__file__).with_name("chatml_tools.jinja")
-_alive: list[Any] = []  # xllamacpp stops a server when it is collected
+_alive: list[Any] = []  # the servers, kept for the life of the process
 
 
 @functools.cache
@@ -38,6 +38,8 @@ def tool_server() -> tuple[str, str]:
     params.verbosity = -1
     params.cpuparams.n_threads = 2
     params.cpuparams_batch.n_threads = 2
+    params.sampling.temp = 0.0  # greedy unless a request asks otherwise: runs repeat
+    params.sampling.seed = 1
     params.api_keys = [secrets.token_hex(16)]
     server = xllamacpp.Server(params)
     _alive.append(server)
