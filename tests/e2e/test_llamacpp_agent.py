@@ -3,7 +3,10 @@ is SmolLM2 behind llama.cpp's OpenAI-compatible server (`tests/providers/
 llamacpp_server.py`), reached by the `openai` backend. One turn goes model -> streamed
 tool-call deltas -> the built-in time tool -> observation -> text answer, as Dify's
 `agent_thought` / `agent_message` frames. The decision to call is the model's own
-(`tool_choice: auto`): the server's template shows it one worked call.
+(`tool_choice: auto`), made after the one worked call the server's template shows it
+("What time is it in Tokyo?"). Asked like the example, for a place, it calls (first token
+`<` at p=0.48 against `It` at 0.15, greedy); asked "What time is it now?" it answers
+from the example's time instead (`It` 0.25, `<` 0.19), so the test asks for London.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -169,7 +169,9 @@ async def _stream(request: LLMRequest) -> tuple[list[LLMChunk], Recorder]:
 
 
 @pytest.mark.parametrize("tool_choice", ["auto", "required"])
-async def test_a_streamed_tool_call_is_reassembled(tool_choice: str) -> None:
+async def test_a_streamed_tool_call_is_reassembled(
+    tool_choice: Literal["auto", "required"],
+) -> None:
     request = LLMRequest([LONDON], params=DECODING, tools=[TIME], tool_choice=tool_choice)
     chunks, recorder = await _stream(request)
     deltas = recorder.tool_call_deltas()
