@@ -4,9 +4,11 @@ llamacpp_server.py`), reached by the `openai` backend. One turn goes model -> st
 tool-call deltas -> the built-in time tool -> observation -> text answer, as Dify's
 `agent_thought` / `agent_message` frames. The decision to call is the model's own
 (`tool_choice: auto`), made after the one worked call the server's template shows it
-("What time is it in Tokyo?"). Asked like the example, for a place, it calls (first token
-`<` at p=0.48 against `It` at 0.15, greedy); asked "What time is it now?" it answers
-from the example's time instead (`It` 0.25, `<` 0.19), so the test asks for London.
+("What time is it in Tokyo?"). Asked like the example, for a place, it calls; asked
+"What time is it now?" it answers from the example's time instead. First-token odds with
+the app's instruction as system prompt (a time tool with a `timezone` argument): `<` 0.48
+against `It` 0.15 for London, `It` 0.25 against `<` 0.19 for "now". So the test asks for
+London (greedy decoding: the same call every run).
 """
 
 from __future__ import annotations
