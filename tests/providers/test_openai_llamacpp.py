@@ -13,9 +13,9 @@ arguments in pieces. The backend reassembles them; a full round sends the call a
 result back and gets a text answer.
 
 The model has to start the call itself, and SmolLM2-135M does so only after seeing an
-example (the template carries one; a few-shot call in the request works as well). What
-llama.cpp does not do, measured on this build at temperature 0 with the question "What
-time is it now?" (the example's tool, no call written):
+example (the template carries one; a few-shot call in the request works as well), and
+not for every question. What llama.cpp does not do (this build, temperature 0), shown
+with "What time is it now?", which the model answers from the example's time:
 - `tool_choice: "required"` is not enforced (upstream ggml-org/llama.cpp#27217): the
   grammar lets free text come before the call marker and only forbids stopping, so the
   model wrote `It is currently 09:15 in Tokyo.` in a loop until `finish_reason: "length"`;
