@@ -12,8 +12,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from chatflow.api.body_limit import BodyLimit
 from chatflow.api import heap
+from chatflow.api.body_limit import BodyLimit
 from chatflow.api.errors import install_error_handlers
 from chatflow.api.middleware import OperationsMiddleware
 from chatflow.api.openapi import install_docs, operation_id
