@@ -342,6 +342,15 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Lowest level of server log lines."
     )
+    gc_gen0_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description=(
+            "The garbage collector's generation-0 threshold in a serving process (Python's "
+            "default is 700; 0 keeps it). Higher costs a little memory between collections "
+            "and saves CPU on every request (bench/RESULTS.md)."
+        ),
+    )
     keep_alive_seconds: int = Field(
         default=65,
         ge=1,

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from chatflow.api import heap
 from chatflow.api.body_limit import BodyLimit
 from chatflow.api.errors import install_error_handlers
 from chatflow.api.middleware import OperationsMiddleware
@@ -80,6 +81,7 @@ def create_app(
         if models is None and settings.model_backend == "embedded":
             warmup = app.state.model_warmup = ModelWarmup(settings)
             warmup.start()
+        heap.settle(settings.gc_gen0_threshold)
         try:
             yield
         finally:

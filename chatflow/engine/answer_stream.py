@@ -200,37 +200,32 @@ class AnswerStream:
 
     def _certain(self, session: _Session) -> bool:
         """Some path from the entry reaches the node with every blocking edge taken."""
+        return self._reaches(session.node_id, session.blockers, {})
+
+    def _reaches(self, node_id: str, blockers: frozenset[str], memo: dict[str, bool]) -> bool:
+        # A method, not a closure over itself: a recursive closure is a reference cycle,
+        # garbage the cyclic collector would have to find after every run.
+        if node_id == self._scope.root_id:
+            return True
+        known = memo.get(node_id)
+        if known is not None:
+            return known
+        memo[node_id] = False
         nodes = self._graph.nodes
         members = self._scope.members
-        root = self._scope.root_id
-        blockers = session.blockers
-        decided = self._decided
-        memo: dict[str, bool] = {}
-
-        def reaches(node_id: str) -> bool:
-            if node_id == root:
-                return True
-            known = memo.get(node_id)
-            if known is not None:
-                return known
-            memo[node_id] = False
-            for edge in nodes[node_id].incoming:
-                source = edge.source
-                if source not in members or source in self._skipped:
-                    continue
-                if source in blockers:
-                    choice = decided.get(source)
-                    if choice is not None and (
-                        not nodes[source].selective or choice == edge.handle
-                    ):
-                        memo[node_id] = True
-                        return True
-                elif reaches(source):
+        for edge in nodes[node_id].incoming:
+            source = edge.source
+            if source not in members or source in self._skipped:
+                continue
+            if source in blockers:
+                choice = self._decided.get(source)
+                if choice is not None and (not nodes[source].selective or choice == edge.handle):
                     memo[node_id] = True
                     return True
-            return False
-
-        return reaches(session.node_id)
+            elif self._reaches(source, blockers, memo):
+                memo[node_id] = True
+                return True
+        return False
 
     def _flush(self) -> None:
         emit = self._emit

@@ -1,0 +1,105 @@
+"""Server CPU per blocking chat: A/B of checkouts, alternated, medians.
+
+Throughput on a shared 2-core machine moves with whatever else runs; the CPU time the
+server process itself spends per request moves much less. Each round starts one checkout's
+bench server (`python -m bench._server ours`: SQLite, one worker, the fake model, a fresh
+data directory) from that checkout, drives blocking `echo.yml` chats with 32 keep-alive
+connections for `--seconds`, and reads the server's user + system CPU from /proc before
+and after. Checkouts take turns, round after round, so drift hits them alike.
+
+Usage: python -m bench.server_cpu CHECKOUT [CHECKOUT ...] [--rounds 3] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench import _server
+from bench.http import fake_env, loadgen, spec
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(checkout: Path, seconds: float) -> tuple[float, float]:
+    """(server CPU µs per request, requests per second) of one run of `checkout`."""
+    port = _server.free_port()
+    url = f"http://{_server.HOST}:{port}"
+    with tempfile.TemporaryDirectory(prefix="chatflow-cpu-") as data_dir:
+        env = {
+            **os.environ,
+            **fake_env(data_dir),
+            "PYTHONPATH": f"{checkout}{os.pathsep}{checkout / 'sdk'}",
+        }
+        command = [sys.executable, "-m", "bench._server", "ours", "--port", str(port)]
+        with tempfile.TemporaryFile(mode="w+") as log:
+            proc = subprocess.Popen(command, cwd=checkout, env=env, stdout=log, stderr=log)
+            try:
+                deadline = time.monotonic() + 120
+                while True:
+                    if proc.poll() is not None:
+                        log.seek(0)
+                        raise RuntimeError(f"server exited: {log.read()[-2000:]}")
+                    try:
+                        httpx.get(url + "/", timeout=1.0)
+                        break
+                    except httpx.TransportError:
+                        if time.monotonic() > deadline:
+                            raise RuntimeError("server did not start") from None
+                        time.sleep(0.1)
+                loadgen(spec(url, "throughput", seconds=1, concurrency=4))
+                before = _cpu_seconds(proc.pid)
+                result = loadgen(spec(url, "throughput", seconds=seconds, concurrency=32))
+                used = _cpu_seconds(proc.pid) - before
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    if result["errors"] or not result["ok"]:
+        raise RuntimeError(f"{checkout}: {result['errors']} errors: {result['last'][:300]}")
+    return used / result["ok"] * 1e6, result["ok"] / result["elapsed"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkouts", type=Path, nargs="+")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=8)
+    args = parser.parse_args()
+    checkouts = [path.resolve() for path in args.checkouts]
+    cpu: dict[Path, list[float]] = {path: [] for path in checkouts}
+    rate: dict[Path, list[float]] = {path: [] for path in checkouts}
+    for _ in range(args.rounds):
+        for path in checkouts:
+            used, per_second = measure(path, args.seconds)
+            cpu[path].append(used)
+            rate[path].append(per_second)
+    first = statistics.median(cpu[checkouts[0]])
+    print(f"rounds: {args.rounds} x {args.seconds:g} s; blocking echo.yml, SQLite, one worker")
+    print("| checkout | server CPU per request (median) | rounds | msg/s (median) | vs first |")
+    print("|---|---:|---|---:|---:|")
+    for path in checkouts:
+        median = statistics.median(cpu[path])
+        rounds = ", ".join(f"{value:.0f}" for value in cpu[path])
+        print(
+            f"| {path} | {median:.0f} µs | {rounds} | {statistics.median(rate[path]):.0f} | "
+            f"{median / first:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()
