@@ -157,6 +157,7 @@ def serve(
     import uvicorn
 
     from chatflow.api import create_app
+    from chatflow.api.event_loop import event_loop_options
     from chatflow.api.keep_alive import keep_alive_options
 
     overrides: dict[str, object] = {}
@@ -211,6 +212,7 @@ def serve(
         # stopped (api/shutdown.py) and their streams end, so this is only a backstop.
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds + 15,
         **keep_alive_options(settings),
+        **event_loop_options(settings),
     }
     logs.configure(settings.log_format, settings.log_level)
     if settings.workers == 1:

@@ -360,6 +360,14 @@ class Settings(BaseSettings):
             "the server never closes a connection a client is reusing at that moment."
         ),
     )
+    event_loop: Literal["asyncio", "uvloop"] = Field(
+        default="asyncio",
+        description=(
+            "The server's event loop. uvloop accepts one new connection per loop pass, so "
+            "behind a busy loop a burst of new connections waits one pass each (seconds); "
+            "asyncio accepts them all at once (bench/RESULTS.md, keep-alive resets)."
+        ),
+    )
     shutdown_grace_seconds: float = Field(
         default=30.0,
         ge=0,
