@@ -187,6 +187,7 @@ def run(seconds: float, clients: int, env: dict[str, str] | None = None) -> Outc
 def report(outcome: Outcome, env: dict[str, str]) -> str:
     start, end, peak = outcome.memory()
     minutes = outcome.seconds / 60
+    step = max(1, len(outcome.rss_mib) // 30)
     kinds = ", ".join(f"{k} {outcome.requests.get(k, 0)}" for k in KINDS)
     settings = " ".join(f"{k}={v}" for k, v in env.items()) or "defaults"
     return "\n".join(
@@ -202,10 +203,9 @@ def report(outcome: Outcome, env: dict[str, str]) -> str:
             f"| end ({minutes:.0f} min) | {end:.0f} |",
             f"| peak after warm-up | {peak:.0f} |",
             "",
-            "RSS every 2 s (MiB): "
-            + " ".join(
-                f"{mib:.0f}" for _, mib in outcome.rss_mib[:: max(1, len(outcome.rss_mib) // 30)]
-            ),
+            # About 30 of the 2-second samples, evenly spaced.
+            f"RSS every {2 * step} s (MiB): "
+            + " ".join(f"{mib:.0f}" for _, mib in outcome.rss_mib[::step]),
         ]
     )
 
