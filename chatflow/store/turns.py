@@ -146,23 +146,19 @@ _FAIL_MESSAGE = Statement(
     .values(**_MESSAGE_FAILED)
 )
 # The one-process start-up sweep: every run still `running` from before a cutoff.
-_STALE_RUN_IDS = select(_runs.c.id).where(
+_STALE_RUN = (
     _runs.c.status == "running",
     _runs.c.created_at < bindparam("cutoff", type_=_runs.c.created_at.type),
 )
 _FAIL_STALE_MESSAGES = Statement(
     update(_messages)
-    .where(_messages.c.workflow_run_id.in_(_STALE_RUN_IDS), _messages.c.status == "running")
+    .where(
+        _messages.c.workflow_run_id.in_(select(_runs.c.id).where(*_STALE_RUN)),
+        _messages.c.status == "running",
+    )
     .values(**_MESSAGE_FAILED)
 )
-_FAIL_STALE_RUNS = Statement(
-    update(_runs)
-    .where(
-        _runs.c.status == "running",
-        _runs.c.created_at < bindparam("cutoff", type_=_runs.c.created_at.type),
-    )
-    .values(**_RUN_FAILED)
-)
+_FAIL_STALE_RUNS = Statement(update(_runs).where(*_STALE_RUN).values(**_RUN_FAILED))
 _INTERRUPT_RUN = Statement(
     update(_runs)
     .where(_runs.c.id == bindparam("run_id"), _runs.c.status == "running")
