@@ -12,57 +12,22 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e._serve import serve_agent_chat
+
 pytestmark = [pytest.mark.embedded, pytest.mark.slow, pytest.mark.timeout(1500)]
-
-CLI = Path(sys.executable).with_name("chatflow")
-DSL = Path(__file__).parents[1] / "api" / "dsl" / "agent-chat.yml"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATFLOW_")}
-    env.pop("DATABASE_URL", None)
-    env["CHATFLOW_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
-    env["CHATFLOW_EMBEDDED_FIRST_TOOL_CALL"] = "required"
-    process = subprocess.Popen(
-        [str(CLI), "serve", str(DSL), "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    key, lines = None, []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith("agent") and (match := re.search(r"key=(app-\w+)", line)):
-            key = match.group(1)
-        if "Application startup complete" in line:
-            break
-    assert key, "serve did not print the agent app's key:\n" + "".join(lines)
-    try:
-        yield f"http://127.0.0.1:{port}/v1", key
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    settings = {"CHATFLOW_EMBEDDED_FIRST_TOOL_CALL": "required"}
+    with serve_agent_chat(tmp_path_factory.mktemp("data"), settings) as served:
+        yield served
 
 
 def test_the_embedded_model_calls_the_time_tool(server: tuple[str, str]) -> None:
