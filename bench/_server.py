@@ -99,8 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     import uvicorn
 
-    from chatflow.api.event_loop import event_loop_options
-    from chatflow.api.keep_alive import keep_alive_options
+    from chatflow.api.connections import connection_options
     from chatflow.settings import Settings
 
     settings = Settings()
@@ -109,8 +108,7 @@ def main() -> None:
         "port": args.port,
         "log_level": "warning",
         "access_log": False,
-        **keep_alive_options(settings),
-        **event_loop_options(settings),
+        **connection_options(settings),
     }
     if args.kind == "floor":
         assert args.body is not None

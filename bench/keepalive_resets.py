@@ -16,7 +16,7 @@ each run; they count the whole machine, so other traffic adds to them.
 
 What it shows (bench/RESULTS.md): reused connections are answered on both loops, with no
 reset; new ones wait one loop pass each on uvloop (libuv accepts one connection per pass),
-which is why the server runs on asyncio (chatflow/api/event_loop.py).
+which is why the server runs on asyncio (chatflow/api/connections.py).
 
 Bounded: every run stops after `--seconds` at most. Loopback only.
 """

@@ -157,8 +157,7 @@ def serve(
     import uvicorn
 
     from chatflow.api import create_app
-    from chatflow.api.event_loop import event_loop_options
-    from chatflow.api.keep_alive import keep_alive_options
+    from chatflow.api.connections import connection_options
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -211,8 +210,7 @@ def serve(
         # uvicorn's own wait for open connections: past our grace period the runs are
         # stopped (api/shutdown.py) and their streams end, so this is only a backstop.
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds + 15,
-        **keep_alive_options(settings),
-        **event_loop_options(settings),
+        **connection_options(settings),
     }
     logs.configure(settings.log_format, settings.log_level)
     if settings.workers == 1:

@@ -2,7 +2,7 @@
 
 uvloop (libuv) accepts one pending connection per pass of the event loop, so behind a busy
 loop the N-th new connection waits N passes for its first response
-(chatflow/api/event_loop.py). Here a uvicorn server started with the options `chatflow
+(chatflow/api/connections.py). Here a uvicorn server started with the options `chatflow
 serve` uses is held inside one request (its loop blocked) while 64 new connections each
 send a request; once released, each request is answered with the number of loop passes
 run so far. Accepted together, they are answered within a few passes of each other; one
@@ -28,7 +28,7 @@ CONNECTIONS = 64
 SERVER = """
 import asyncio, os, sys, time
 import uvicorn
-from chatflow.api.event_loop import event_loop_options
+from chatflow.api.connections import connection_options
 from chatflow.settings import Settings
 
 port, held, release = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -59,7 +59,7 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": body})
 
 uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning",
-            **event_loop_options(Settings()))
+            **connection_options(Settings()))
 """
 
 

@@ -1,7 +1,7 @@
 """`chatflow serve` keeps an idle connection open past uvicorn's 5 s default.
 
 uvicorn used to close a connection idle for 5 s; a client reusing it at that moment had its
-request reset (`ReadError('')`, the soak's stray errors: chatflow/api/keep_alive.py). Here
+request reset (`ReadError('')`, the soak's stray errors: chatflow/api/connections.py). Here
 a real server process answers a request, the connection then sits idle 6 s, and a second
 request on the same socket must still be answered.
 """
