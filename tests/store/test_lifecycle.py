@@ -64,20 +64,8 @@ def _end(
     )
 
 
-def _form(node_id: str) -> NewForm:
-    return NewForm(
-        id=str(uuid.uuid4()),
-        node_id=node_id,
-        node_title="Approve",
-        form_token=uuid.uuid4().hex,
-        definition={"form_content": "ok?", "inputs": [], "user_actions": []},
-        expiration_time=NOW + timedelta(hours=1),
-    )
-
-
-async def test_pause_pause_again_claim_and_finish(db: Database) -> None:
-    world = await _world(db)
-    store: RunStore = turns_repo.TurnStore(db)
+async def _start_turn(store: RunStore, world: World) -> tuple[str, str, str]:
+    """A new conversation's turn, started (`running`); its conversation, message and run ids."""
     conversation_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
     await store.start(
         turns_repo.start_turn_rows(
@@ -93,6 +81,24 @@ async def test_pause_pause_again_claim_and_finish(db: Database) -> None:
             workflow_id="w",
         )
     )
+    return conversation_id, message_id, run_id
+
+
+def _form(node_id: str) -> NewForm:
+    return NewForm(
+        id=str(uuid.uuid4()),
+        node_id=node_id,
+        node_title="Approve",
+        form_token=uuid.uuid4().hex,
+        definition={"form_content": "ok?", "inputs": [], "user_actions": []},
+        expiration_time=NOW + timedelta(hours=1),
+    )
+
+
+async def test_pause_pause_again_claim_and_finish(db: Database) -> None:
+    world = await _world(db)
+    store: RunStore = turns_repo.TurnStore(db)
+    conversation_id, message_id, run_id = await _start_turn(store, world)
     first = _form("h1")
     pause = RunPause(
         app_id=world.app_id,
@@ -225,21 +231,7 @@ async def test_a_run_whose_worker_died_fails_once_with_its_streamed_answer(db: D
     call, or a run that ended meanwhile, changes nothing and says so."""
     world = await _world(db)
     store: RunStore = turns_repo.TurnStore(db)
-    conversation_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
-    await store.start(
-        turns_repo.start_turn_rows(
-            app_id=world.app_id,
-            end_user_id=world.alice,
-            conversation_id=conversation_id,
-            new_conversation={"name": "n", "inputs": {}, "introduction": ""},
-            message_id=message_id,
-            query="q",
-            inputs={},
-            files=[],
-            run_id=run_id,
-            workflow_id="w",
-        )
-    )
+    _, message_id, run_id = await _start_turn(store, world)
     assert await store.fail_interrupted(run_id, "half an ans") is True
     async with db.session() as session:
         message = await session.get(Message, message_id)
@@ -298,21 +290,7 @@ async def test_the_sweeper_fails_only_the_runs_still_running_and_counts_them(
     store: RunStore = turns_repo.TurnStore(db)
     turns: list[tuple[str, str]] = []
     for _ in range(3):
-        conversation_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
-        await store.start(
-            turns_repo.start_turn_rows(
-                app_id=world.app_id,
-                end_user_id=world.alice,
-                conversation_id=conversation_id,
-                new_conversation={"name": "n", "inputs": {}, "introduction": ""},
-                message_id=message_id,
-                query="q",
-                inputs={},
-                files=[],
-                run_id=run_id,
-                workflow_id="w",
-            )
-        )
+        _, message_id, run_id = await _start_turn(store, world)
         turns.append((run_id, message_id))
     async with db.session() as session:  # an answer streamed so far stays
         message = await session.get(Message, turns[0][1])
@@ -362,21 +340,7 @@ async def test_the_start_up_sweep_fails_what_was_running_before_the_cutoff(
     store: RunStore = turns_repo.TurnStore(db)
     ids: dict[str, tuple[str, str]] = {}
     for name in ("stale", "fresh"):
-        conversation_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
-        await store.start(
-            turns_repo.start_turn_rows(
-                app_id=world.app_id,
-                end_user_id=world.alice,
-                conversation_id=conversation_id,
-                new_conversation={"name": "n", "inputs": {}, "introduction": ""},
-                message_id=message_id,
-                query="q",
-                inputs={},
-                files=[],
-                run_id=run_id,
-                workflow_id="w",
-            )
-        )
+        _, message_id, run_id = await _start_turn(store, world)
         ids[name] = (run_id, message_id)
     done_id = str(uuid.uuid4())
     await store.start(
