@@ -131,8 +131,10 @@ def start(
     dsl_dir: Path | None = None,
     timeout: float = 60.0,
     log_path: Path | None = None,
+    root: Path = ROOT,
 ) -> Iterator[tuple[str, int]]:
-    """Run a server subprocess on a free loopback port; yields (base URL, pid)."""
+    """Run a server subprocess on a free loopback port; yields (base URL, pid). `root` is
+    the checkout it runs from (its working directory; put it on `PYTHONPATH` in `env`)."""
     port = free_port()
     command = [sys.executable, "-m", "bench._server", kind, "--port", str(port)]
     command += ["--workers", str(workers)]
@@ -143,7 +145,7 @@ def start(
     # stderr goes to a file: a pipe nobody reads could fill up and stall the server.
     log = log_path.open("w+") if log_path is not None else tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=log, text=True
+        command, cwd=root, env={**os.environ, **(env or {})}, stdout=log, stderr=log, text=True
     )
     url = f"http://{HOST}:{port}"
     try:

@@ -15,13 +15,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 from bench import _server
 from bench.http import fake_env, loadgen, spec
@@ -34,41 +29,13 @@ def _cpu_seconds(pid: int) -> float:
 
 def measure(checkout: Path, seconds: float) -> tuple[float, float]:
     """(server CPU µs per request, requests per second) of one run of `checkout`."""
-    port = _server.free_port()
-    url = f"http://{_server.HOST}:{port}"
     with tempfile.TemporaryDirectory(prefix="chatflow-cpu-") as data_dir:
-        env = {
-            **os.environ,
-            **fake_env(data_dir),
-            "PYTHONPATH": f"{checkout}{os.pathsep}{checkout / 'sdk'}",
-        }
-        command = [sys.executable, "-m", "bench._server", "ours", "--port", str(port)]
-        with tempfile.TemporaryFile(mode="w+") as log:
-            proc = subprocess.Popen(command, cwd=checkout, env=env, stdout=log, stderr=log)
-            try:
-                deadline = time.monotonic() + 120
-                while True:
-                    if proc.poll() is not None:
-                        log.seek(0)
-                        raise RuntimeError(f"server exited: {log.read()[-2000:]}")
-                    try:
-                        httpx.get(url + "/", timeout=1.0)
-                        break
-                    except httpx.TransportError:
-                        if time.monotonic() > deadline:
-                            raise RuntimeError("server did not start") from None
-                        time.sleep(0.1)
-                loadgen(spec(url, "throughput", seconds=1, concurrency=4))
-                before = _cpu_seconds(proc.pid)
-                result = loadgen(spec(url, "throughput", seconds=seconds, concurrency=32))
-                used = _cpu_seconds(proc.pid) - before
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        env = {**fake_env(data_dir), "PYTHONPATH": f"{checkout}{os.pathsep}{checkout / 'sdk'}"}
+        with _server.start("ours", env=env, root=checkout, timeout=120) as (url, pid):
+            loadgen(spec(url, "throughput", seconds=1, concurrency=4))
+            before = _cpu_seconds(pid)
+            result = loadgen(spec(url, "throughput", seconds=seconds, concurrency=32))
+            used = _cpu_seconds(pid) - before
     if result["errors"] or not result["ok"]:
         raise RuntimeError(f"{checkout}: {result['errors']} errors: {result['last'][:300]}")
     return used / result["ok"] * 1e6, result["ok"] / result["elapsed"]
