@@ -138,10 +138,17 @@ t.call(
 t.call(
     "delete_document_segment", lambda: ok(dataset.delete_document_segment(document_id, segment_id))
 )
-t.call(
+updated = t.call(
     "update_document_by_text",
     lambda: ok(dataset.update_document_by_text(document_id, "tea.md", "Black tea: 95 degrees.")),
     lambda r: r["batch"],
+)
+# Re-indexed in the background: the document can be deleted (below) only once that is done,
+# as in Dify ("Cannot delete document during indexing.").
+t.call(
+    "update_document_by_text(wait)",
+    lambda: wait(dataset, (updated or {})["batch"]),
+    lambda s: s["indexing_status"] == "completed",
 )
 field = t.call(
     "create_dataset_metadata",
