@@ -40,13 +40,14 @@ class _RequestIds:
 
     def __init__(self) -> None:
         self._ids: list[str] = []
-        # A forked worker must not hand out the ids its parent had in store.
-        os.register_at_fork(after_in_child=self._ids.clear)
 
     def next(self) -> str:
         if not self._ids:
             self._ids = self._fresh()
         return self._ids.pop()
+
+    def reset(self) -> None:
+        self._ids = []
 
     def _fresh(self) -> list[str]:
         raw = bytearray(os.urandom(16 * self.BATCH))
@@ -57,6 +58,8 @@ class _RequestIds:
 
 
 _request_ids = _RequestIds()
+# A forked worker must not hand out the ids its parent had in store.
+os.register_at_fork(after_in_child=_request_ids.reset)
 
 
 def _request_id(scope: Scope) -> str:
