@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from chatflow.api import heap
-from chatflow.api.body_limit import BodyLimit
 from chatflow.api.errors import install_error_handlers
 from chatflow.api.middleware import OperationsMiddleware
 from chatflow.api.openapi import install_docs, operation_id
@@ -99,9 +98,19 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
         generate_unique_id_function=operation_id,
+        # FastAPI's own OpenTelemetry (traces, metrics, logs through global providers that
+        # nothing here installs) off: its per-request check alone costs every request.
+        # Operations go through `/metrics` and our access log (`api/middleware.py`).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_error_handlers(app)
-    app.add_middleware(OperationsMiddleware)
+    app.add_middleware(
+        OperationsMiddleware,
+        max_bytes=settings.request_max_kb * 1024,
+        upload_max_bytes=settings.upload_request_max_mb * 1024 * 1024,
+    )
+    # Routes are matched in order: the chat messages, nearly every request, come first.
+    app.router.routes.append(chat.messages_route(API_PREFIX))
     app.include_router(health.router)  # /healthz, /readyz, /metrics: outside /v1
     knowledge_routers = (
         # Knowledge API (dataset keys); tags first: `/datasets/tags` is not a dataset id.
@@ -144,11 +153,6 @@ def create_app(
             include_in_schema=False,
         )
     app.include_router(web.router)  # the chat page at `/chat/{code}`
-    app.add_middleware(
-        BodyLimit,
-        max_bytes=settings.request_max_kb * 1024,
-        upload_max_bytes=settings.upload_request_max_mb * 1024 * 1024,
-    )
     return app
 
 

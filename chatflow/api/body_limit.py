@@ -4,13 +4,14 @@ A declared `Content-Length` over the limit is answered at once; a body that grow
 (chunked, or lying about its length) stops being read at the limit. Either way the client
 gets 413 in Dify's envelope and nothing larger than the limit is held or spooled. File
 uploads (multipart) get their own, larger limit; each file is then checked against the
-app's per-type size.
+app's per-type size. `OperationsMiddleware` (`middleware.py`) applies it: one ASGI layer
+for both, since every layer costs every request a call and a `send` wrapper.
 """
 
 from __future__ import annotations
 
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from chatflow.api.errors import envelope
 
@@ -35,48 +36,17 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_max_bytes: int) -> None:
-        self.app = app
+    """The byte limits: `upload_max_bytes` for multipart routes, `max_bytes` otherwise."""
+
+    def __init__(self, *, max_bytes: int, upload_max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.upload_max_bytes = upload_max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-        limit = self.upload_max_bytes if path.endswith(_UPLOAD_PATHS) else self.max_bytes
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await _reject(send)
-            return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge()
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if started:
-                raise
-            await _reject(send)
+    def for_path(self, path: str) -> int:
+        return self.upload_max_bytes if path.endswith(_UPLOAD_PATHS) else self.max_bytes
 
 
-def _content_length(scope: Scope) -> int | None:
+def content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             try:
@@ -86,7 +56,7 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _reject(send: Send) -> None:
+async def reject(send: Send) -> None:
     response = envelope("file_too_large", "Request body exceeded the size limit.", 413)
     await send(
         {

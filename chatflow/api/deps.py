@@ -29,16 +29,22 @@ async def get_services(request: Request) -> Services:
     return services_of(request)
 
 
-async def get_app(request: Request) -> LoadedApp:
-    """`Authorization: Bearer <key>` -> the key's app (Dify's 401s otherwise)."""
+async def authenticate(request: Request, services: Services) -> tuple[LoadedApp, str]:
+    """`Authorization: Bearer <key>` -> the key's app and who its runs count against
+    (Dify's 401s otherwise)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise Unauthorized(_BEARER_HINT)
-    apps = services_of(request).apps
-    app = await apps.authenticate(token.strip())
+    app = await services.apps.authenticate(token)
     context.update(app_id=app.id)  # for this request's log lines and its run's
-    request.state.run_caller = key_caller(apps.key_ref(token.strip()))
+    return app, key_caller(services.apps.key_ref(token))
+
+
+async def get_app(request: Request) -> LoadedApp:
+    """The `AppDep` dependency: `authenticate`, with the caller kept for `run_caller`."""
+    app, request.state.run_caller = await authenticate(request, services_of(request))
     return app
 
 

@@ -1,20 +1,24 @@
-"""Per-request operations: `X-Request-Id`, metrics by route and status, one log line.
+"""Per-request operations: the body limit, `X-Request-Id`, metrics by route and status,
+one log line.
 
-A plain ASGI middleware (no `BaseHTTPMiddleware`): streamed responses pass through
-untouched, message by message. The route label is the matched route's template
-(`/v1/conversations/{conversation_id}`), never the raw path, so labels stay few.
+A plain ASGI middleware (no `BaseHTTPMiddleware`), and one layer for all of it: streamed
+responses pass through untouched, message by message. The route label is the matched
+route's template (`/v1/conversations/{conversation_id}`), never the raw path, so labels
+stay few.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
+from prometheus_client.metrics import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatflow.api.body_limit import BodyLimit, BodyTooLarge, content_length, reject
 from chatflow.observability import context
 from chatflow.observability import metrics as m
 
@@ -28,11 +32,41 @@ _UNMATCHED = "unmatched"
 _QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
+class _RequestIds:
+    """Fresh ids in `uuid.uuid4().hex`'s format (32 hex digits, version 4, RFC 4122
+    variant), from one `os.urandom` call per batch rather than one per request."""
+
+    BATCH = 256
+
+    def __init__(self) -> None:
+        self._ids: list[str] = []
+
+    def next(self) -> str:
+        if not self._ids:
+            self._ids = self._fresh()
+        return self._ids.pop()
+
+    def reset(self) -> None:
+        self._ids = []
+
+    def _fresh(self) -> list[str]:
+        raw = bytearray(os.urandom(16 * self.BATCH))
+        raw[6::16] = bytes(b & 0x0F | 0x40 for b in raw[6::16])  # version 4
+        raw[8::16] = bytes(b & 0x3F | 0x80 for b in raw[8::16])  # RFC 4122 variant
+        text = raw.hex()
+        return [text[i : i + 32] for i in range(0, len(text), 32)]
+
+
+_request_ids = _RequestIds()
+# A forked worker must not hand out the ids its parent had in store.
+os.register_at_fork(after_in_child=_request_ids.reset)
+
+
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER and _SAFE_ID.match(value):
             return str(value.decode("ascii"))
-    return uuid.uuid4().hex
+    return _request_ids.next()
 
 
 def _route(scope: Scope) -> str:
@@ -47,45 +81,87 @@ def _route(scope: Scope) -> str:
     return path
 
 
+# The metric children of each (route, method, status): `.labels()` validates and locks on
+# every call; the children it returns are the same objects each time.
+_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
+def _observe(route: str, method: str, status: int, elapsed: float) -> None:
+    key = (route, method, status)
+    pair = _children.get(key)
+    if pair is None:
+        pair = _children[key] = (
+            m.HTTP_REQUESTS.labels(route, method, str(status)),
+            m.HTTP_LATENCY.labels(route, method),
+        )
+    pair[0].inc()
+    pair[1].observe(elapsed)
+
+
 class OperationsMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_max_bytes: int) -> None:
         self.app = app
+        self.limit = BodyLimit(max_bytes=max_bytes, upload_max_bytes=upload_max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope.get("path", "")
+        limit = self.limit.for_path(path)
+        declared = content_length(scope)
+        if declared is not None and declared > limit:
+            await reject(send)  # before any route, id, metric or log line
+            return
+        received = 0
         request_id = _request_id(scope)
         ctx = context.begin(request_id)
         started = time.perf_counter()
         status = 500  # if the app dies before answering
         header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge()
+            return message
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = int(message["status"])
                 headers = [h for h in message.get("headers", ()) if h[0] != REQUEST_ID_HEADER]
                 message = {**message, "headers": [*headers, header]}
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - started
-            route, method = _route(scope), str(scope.get("method", ""))
-            m.HTTP_REQUESTS.labels(route, method, str(status)).inc()
-            m.HTTP_LATENCY.labels(route, method).observe(elapsed)
-            if route not in _QUIET:
-                log.info(
-                    "%s %s %d",
-                    method,
-                    scope.get("path", ""),
-                    status,
-                    extra={
-                        **ctx.as_fields(),
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                    },
-                )
+            try:
+                await self.app(scope, limited_receive, send_with_id)
+            finally:
+                elapsed = time.perf_counter() - started
+                route, method = _route(scope), str(scope.get("method", ""))
+                _observe(route, method, status, elapsed)
+                if route not in _QUIET and log.isEnabledFor(logging.INFO):
+                    log.info(
+                        "%s %s %d",
+                        method,
+                        path,
+                        status,
+                        extra={
+                            **ctx.as_fields(),
+                            "route": route,
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000, 2),
+                        },
+                    )
+        except BodyTooLarge:
+            # Past the limit with no handler's answer (counted and logged above as 500,
+            # the request's fate up to here): the 413 goes out without the id header.
+            if response_started:
+                raise
+            await reject(send)

@@ -19,8 +19,11 @@ class RequestContext:
     run_id: str | None = None
 
     def as_fields(self) -> dict[str, str]:
-        """The ids that are set, for a log line."""
-        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+        """The ids that are set, for a log line (every log record takes them)."""
+        return {name: v for name in _FIELDS if (v := getattr(self, name)) is not None}
+
+
+_FIELDS = tuple(f.name for f in fields(RequestContext))
 
 
 _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from chatflow.api.middleware import _request_ids, _RequestIds
 from chatflow.observability.logs import JsonFormatter, TextFormatter
 from chatflow.providers.embedded import MODEL_QUEUE
 
@@ -45,7 +48,34 @@ def test_healthz_answers_with_a_new_request_id(server: LiveServer) -> None:
     assert response.status_code == 200 and response.json()["status"] == "ok"
     request_id = response.headers["x-request-id"]
     assert len(request_id) == 32 and int(request_id, 16) >= 0
+    assert uuid.UUID(request_id).version == 4 and uuid.UUID(request_id).hex == request_id
     assert httpx.get(f"{_root(server)}/healthz").headers["x-request-id"] != request_id
+
+
+def test_fresh_request_ids_are_uuid4_hex_and_never_repeat() -> None:
+    """Ids come in batches from one `os.urandom` call; each is `uuid4().hex`-shaped
+    (version 4, RFC 4122 variant), across batches too."""
+    ids = _RequestIds()
+    seen = [ids.next() for _ in range(_RequestIds.BATCH * 3 + 1)]
+    assert len(set(seen)) == len(seen)
+    for value in seen:
+        parsed = uuid.UUID(value)
+        assert parsed.hex == value and parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+
+
+def test_a_forked_worker_does_not_reuse_its_parents_request_ids() -> None:
+    _request_ids.next()  # the parent has a batch in store
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first id, then out without running anything else
+        os.write(write, _request_ids.next().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert len(child) == 32 and child != _request_ids.next()
 
 
 def test_the_clients_request_id_is_echoed_when_safe(server: LiveServer) -> None:
@@ -87,6 +117,7 @@ def test_metrics_count_requests_runs_nodes_and_tokens(server: LiveServer) -> Non
             events = [e["event"] for e in sse_events(response.iter_lines())]
         assert "message_end" in events
         assert client.get("/conversations/nope", params={"user": "x"}).status_code in (404, 405)
+        assert client.get("/chat-messages").status_code == 405
     after = _metrics(server)
 
     def grew(name: str, **labels: str) -> float:
@@ -95,6 +126,8 @@ def test_metrics_count_requests_runs_nodes_and_tokens(server: LiveServer) -> Non
     route = {"route": "/v1/chat-messages", "method": "POST"}
     assert grew("chatflow_http_requests_total", status="200", **route) == 1
     assert grew("chatflow_http_request_duration_seconds_count", **route) == 1
+    # A wrong method is counted under the route it missed.
+    assert grew("chatflow_http_requests_total", status="405", **{**route, "method": "GET"}) == 1
     assert grew("chatflow_runs_total", mode="advanced-chat", status="succeeded") == 1
     assert grew("chatflow_node_runs_total", type="llm", status="succeeded") == 1
     assert grew("chatflow_node_run_duration_seconds_count", type="llm") == 1
