@@ -55,6 +55,8 @@ def _naive_utc(value: datetime | None) -> datetime | None:
 
 def _sqlite_text(value: datetime | None) -> str | None:
     """SQLAlchemy's SQLite DATETIME text (`2026-01-02 03:04:05.000006`) of naive UTC."""
+    if value is not None and value.tzinfo is UTC:  # `utcnow()`'s: drop the "+00:00"
+        return value.isoformat(" ", "microseconds")[:-6]
     value = _naive_utc(value)
     return None if value is None else value.isoformat(" ", "microseconds")
 

@@ -361,14 +361,31 @@ def _run_sqlite(connection: sqlite3.Connection, writes: list[Bound]) -> int:
 def _write_sqlite_batch(
     connection: sqlite3.Connection, batch: list[list[Bound]]
 ) -> list[BaseException | None]:
-    """The batch in one transaction, each write in a SAVEPOINT of its own: a failing
-    write is rolled back to it and reported, the others commit."""
+    """The batch in one transaction. First as one `executemany` per statement (`_merged`):
+    when a statement fails, that is rolled back and the batch rerun with each write in a
+    SAVEPOINT of its own, so a failing write is rolled back to it and reported, the
+    others commit."""
     if len(batch) == 1:  # its own transaction: no savepoint needed
         try:
             _write_sqlite(connection, batch[0])
         except Exception as error:
             return [error]
         return [None]
+    merged = _merged(batch)
+    if merged is not None:
+        try:
+            connection.execute("BEGIN")
+            try:
+                for sql, rows in merged:
+                    connection.executemany(sql, rows)
+            except Exception:
+                connection.rollback()  # a write failed: find it, write by write, below
+            else:
+                connection.commit()
+                return [None] * len(batch)
+        except BaseException:
+            connection.rollback()
+            raise
     outcomes: list[BaseException | None] = []
     try:
         connection.execute("BEGIN")
@@ -387,6 +404,29 @@ def _write_sqlite_batch(
         connection.rollback()
         raise
     return outcomes
+
+
+def _merged(batch: list[list[Bound]]) -> list[tuple[str, list[tuple[Any, ...]]]] | None:
+    """The batch's rows grouped by statement, the statements in the order they first
+    appear: one `executemany` each instead of one call per row and a savepoint per write.
+    None when a write runs its statements in another order (then it could not keep its
+    own). Rows of one statement keep the batch's order; the writes of a batch are
+    concurrent, so statements of different writes need no order between them."""
+    grouped: dict[str, tuple[int, list[tuple[Any, ...]]]] = {}
+    for writes in batch:
+        at = 0  # each write's statements must come in the merged order
+        for sql, args in writes:
+            group = grouped.get(sql)
+            if group is None:
+                group = grouped[sql] = (len(grouped), [])
+            elif group[0] < at:
+                return None
+            at = group[0]
+            if isinstance(args, list):
+                group[1].extend(args)
+            else:
+                group[1].append(args)
+    return [(sql, rows) for sql, (_, rows) in grouped.items()]
 
 
 async def _write_asyncpg(driver: Any, writes: list[Bound], *, merge: bool = True) -> int:

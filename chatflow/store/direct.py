@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Dialect
@@ -38,16 +39,36 @@ class Compiled:
     # Values the statement itself holds (the `1` of `count + 1`), by parameter name.
     fixed: Mapping[str, Any]
 
+    # Derived from `binds`: the values in order, and which of them to process.
+    _values: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(init=False, repr=False)
+    _processed: tuple[tuple[int, Processor], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        names = [name for name, _ in self.binds]
+        object.__setattr__(self, "_values", _getter(names))
+        processed = tuple(
+            (index, process) for index, (_, process) in enumerate(self.binds) if process is not None
+        )
+        object.__setattr__(self, "_processed", processed)
+
     def args(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         """`params` (by name) as the driver's positional arguments, bind-processed."""
         if self.fixed:
             params = {**self.fixed, **params}
-        return tuple(
-            [
-                params[name] if process is None else process(params[name])
-                for name, process in self.binds
-            ]
-        )
+        values = self._values(params)
+        if not self._processed:
+            return values
+        processed = list(values)
+        for index, process in self._processed:
+            processed[index] = process(processed[index])
+        return tuple(processed)
+
+
+def _getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The values of `names` in a mapping, as a tuple (in C: `itemgetter`)."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    return lambda params: tuple([params[name] for name in names])
 
 
 class Statement:

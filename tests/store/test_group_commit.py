@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -17,6 +18,8 @@ from sqlalchemy import func, select
 
 from chatflow.store import Database
 from chatflow.store import turns as turns_repo
+from chatflow.store.db import _merged
+from chatflow.store.direct import Bound
 from chatflow.store.lifecycle import MessageEnd, RunEnd, RunStart
 from chatflow.store.models import Conversation, Message, NodeExecution, WorkflowRun
 from chatflow.store.runs import NodeExecutionRecord
@@ -179,3 +182,41 @@ async def test_close_commits_what_was_handed_over(target: object, tmp_path: obje
         assert {s.run_id for s in starts} <= runs
     finally:
         await db.close()
+
+
+async def test_a_sqlite_batch_runs_one_executemany_per_statement(tmp_path: Path) -> None:
+    """The good writes of a batch share one call per statement: no SAVEPOINT per write,
+    and the rows stored are those that write by write would store."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'chatflow.db'}")
+    await db.connect()
+    try:
+        world = await _world(db)
+        store = turns_repo.TurnStore(db)
+        starts = [_turn(world) for _ in range(8)]
+        connection = db._free_sqlite()
+        assert connection is not None
+        statements: list[str] = []
+        connection.set_trace_callback(statements.append)
+        try:
+            await asyncio.gather(*(store.start(s) for s in starts))
+        finally:
+            connection.set_trace_callback(None)
+        assert not [sql for sql in statements if "SAVEPOINT" in sql]
+        assert len([sql for sql in statements if sql.startswith("BEGIN")]) < 8
+        async with db.session() as session:
+            messages = (await session.scalars(select(Message))).all()
+        assert {m.id for m in messages} == {s.message_id for s in starts}
+        assert {m.status for m in messages} == {"running"}
+    finally:
+        await db.close()
+
+
+def test_merged_keeps_each_writes_statement_order_or_gives_up() -> None:
+    a, b, c = "INSERT INTO a", "INSERT INTO b", "INSERT INTO c"
+    batch: list[list[Bound]] = [
+        [(a, (1,)), (b, [(1,), (2,)])],
+        [(a, (2,)), (c, (2,)), (b, [(3,)])],
+    ]
+    assert _merged(batch) is None  # b before c in the merged order, c before b here
+    batch[1] = [(a, (2,)), (b, [(3,)]), (c, (2,))]
+    assert _merged(batch) == [(a, [(1,), (2,)]), (b, [(1,), (2,), (3,)]), (c, [(2,)])]
