@@ -121,6 +121,46 @@ class ScopeRun:
         if self.error is None and not (self.pausing or self.waiting):
             self.stream.finish()
 
+    def drive_now(self) -> None:
+        """`drive` for a scope whose nodes never await (all instant, none retried): run
+        to its end in the caller's frame, with no task, task group or timer. The
+        task-group driver would run such a scope in one go too (its time limit has no
+        await to fire at), in this order: a chain to its end, then each extra branch's
+        chain in the order its task was created."""
+        self.stream.start()
+        chains: list[tuple[str, str | None]] = [(self.scope.root_id, None)]
+        try:
+            for node_id, first in chains:  # (extra branches are appended as they come)
+                predecessor: str | None = first
+                current: str | None = node_id
+                while current is not None:
+                    ready = self._execute_now(self.graph.nodes[current], predecessor)
+                    predecessor, current = current, None
+                    if self.pausing:  # as `_chain`: once a pause is requested, no new node
+                        self.deferred.extend((successor, predecessor) for successor in ready)
+                        break
+                    for index, successor in enumerate(ready):
+                        if index == 0:
+                            current = successor
+                        else:
+                            chains.append((successor, predecessor))
+        except Abort as failure:
+            self.error = failure
+        except Exception as failure:  # a runner bug: still end the run as failed
+            self.error = Abort(f"internal error: {message(failure)}", None, type(failure).__name__)
+        if self.error is None and not (self.pausing or self.waiting):
+            self.stream.finish()
+
+    def _execute_now(self, node: GraphNode, predecessor: str | None) -> Sequence[str]:
+        """`_execute` of an instant node that is never retried: a failed attempt goes
+        straight to its error strategy, as `_recover` sends it."""
+        step, ctx = self._begin(node, predecessor)
+        ready = self._instant(step, ctx)
+        if isinstance(ready, list):
+            return ready
+        assert ready is not None  # (an instant node's failure)
+        return self._failed(step, ready)
+
     async def drive_inline(self, buffer: list[Event]) -> AsyncGenerator[Event, None]:
         """Run a sequential scope (see `Scope.sequential`) in the caller's task.
 

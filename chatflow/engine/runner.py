@@ -22,7 +22,7 @@ from uuid import uuid4
 from chatflow.engine import _pause
 from chatflow.engine._channel import Channel, drain
 from chatflow.engine._scope_run import ScopeRun, run_subgraph
-from chatflow.engine._step import StepBudget
+from chatflow.engine._step import StepBudget, retries
 from chatflow.engine.answer_stream import JournaledStream
 from chatflow.engine.events import (
     ContainerScope,
@@ -69,9 +69,15 @@ async def run_graph(
     if inputs is not None:
         pool.set_outputs(graph.root_id, inputs)
     channel = Channel()
+    emitted: list[Event] = []
+    # A run whose nodes never await (all instant, none retried) runs in this task: no
+    # driver task, channel or task group (see `ScopeRun.drive_now`); a resumed one
+    # restarts several chains at once and keeps the task group.
+    now = resume_from is None and _runs_now(graph)
     run = ScopeRun(
         graph, graph.root, pool=pool, services=services, history=history,
-        emit=channel.emit, container=_TOP, budget=StepBudget(services.limits.max_steps),
+        emit=emitted.append if now else channel.emit, container=_TOP,
+        budget=StepBudget(services.limits.max_steps),
     )  # fmt: skip
     entries: list[tuple[str, str | None]] | None = None
     if resume_from is not None:
@@ -88,20 +94,39 @@ async def run_graph(
             run.journal_answers()
 
     pausable = isinstance(run.stream, JournaledStream)
-    limit = services.limits.max_run_seconds
-    async with aclosing(drain(run.drive(limit, entries), channel)) as batches:
-        async for batch in batches:
-            for event in batch:
-                if pausable and type(event) is HumanInputRequired:
-                    run.waiting[event.node_id] = event  # sent with RunPaused, below
-                    continue
-                yield event
+    if now:
+        run.drive_now()
+        for event in emitted:
+            if pausable and type(event) is HumanInputRequired:
+                run.waiting[event.node_id] = event  # sent with RunPaused, below
+                continue
+            yield event
+    else:
+        limit = services.limits.max_run_seconds
+        async with aclosing(drain(run.drive(limit, entries), channel)) as batches:
+            async for batch in batches:
+                for event in batch:
+                    if pausable and type(event) is HumanInputRequired:
+                        run.waiting[event.node_id] = event  # sent with RunPaused, below
+                        continue
+                    yield event
 
     if run.waiting and run.error is None:
         for event in _paused(run, run_id, started, run_inputs):
             yield event
         return
     yield _finished(run, run_id, started)
+
+
+def _runs_now(graph: Graph) -> bool:
+    """Whether the top level's nodes never await (see `ScopeRun.runs_now`). Not
+    memoised: a node's run may be swapped after the graph is built."""
+    nodes = graph.nodes
+    for node_id in graph.root.order:
+        node = nodes[node_id]
+        if node.instant is None or retries(node):
+            return False
+    return True
 
 
 def _has_pause_points(graph: Graph) -> bool:

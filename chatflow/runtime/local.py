@@ -66,21 +66,33 @@ class LocalTaskRegistry:
 class Channel(Generic[T]):
     """One run's events in memory, and an event its readers wait on for more."""
 
-    __slots__ = ("changed", "closed", "ended", "events", "meta", "size")
+    __slots__ = ("_changed", "closed", "ended", "events", "meta", "size")
 
     def __init__(self, meta: Mapping[str, Any] | None = None) -> None:
         self.events: list[T] = []
         self.closed = False
         # Closed because the run ended (not because a Redis mirror gave up on it).
         self.ended = False
-        self.changed = asyncio.Event()
+        # Made when a reader first asks: most streams (blocking requests) have none.
+        self._changed: asyncio.Event | None = None
         self.meta = dict(meta) if meta is not None else None
         self.size = 0  # estimated bytes of `events`
 
+    @property
+    def changed(self) -> asyncio.Event:
+        """What readers wait on for more; set by the next `notify`."""
+        changed = self._changed
+        if changed is None:
+            changed = self._changed = asyncio.Event()
+        return changed
+
     def notify(self) -> None:
-        # Wake current waiters, then give later waiters a fresh event to wait on.
-        self.changed.set()
-        self.changed = asyncio.Event()
+        # Wake current waiters; later ones get a fresh event to wait on. Without a
+        # reader's event there is nobody to wake.
+        changed = self._changed
+        if changed is not None:
+            changed.set()
+            self._changed = None
 
 
 # Estimated bytes of one kept event: a small dataclass and its dict/list slots, plus
@@ -121,9 +133,13 @@ class LocalEventStream(Generic[T]):
         self._max_bytes = max_bytes
         self._max_runs = max_runs
         self._channels: dict[str, Channel[T]] = {}
-        # Finished streams, oldest first (dicts keep insertion order), and their bytes.
-        self._finished: dict[str, asyncio.TimerHandle] = {}
+        # Finished streams, oldest first (dicts keep insertion order), with the loop time
+        # each expires at (so also in order), and their bytes. One timer expires them
+        # all, at the oldest's time: a timer per stream costs every run a heap push and
+        # a cancel once the bounds evict it.
+        self._finished: dict[str, float] = {}
         self._finished_bytes = 0
+        self._expiry: asyncio.TimerHandle | None = None
 
     @property
     def kept_bytes(self) -> int:
@@ -136,8 +152,10 @@ class LocalEventStream(Generic[T]):
 
     async def open(self, task_id: str, meta: Mapping[str, Any] | None = None) -> None:
         """Create the stream before the run starts, so an early subscriber finds it."""
-        channel = self._channels.setdefault(task_id, Channel(meta))
-        if meta is not None:
+        channel = self._channels.get(task_id)
+        if channel is None:
+            self._channels[task_id] = Channel(meta)
+        elif meta is not None:
             channel.meta = dict(meta)
 
     async def meta(self, task_id: str) -> dict[str, Any] | None:
@@ -145,7 +163,9 @@ class LocalEventStream(Generic[T]):
         return dict(channel.meta) if channel is not None and channel.meta is not None else None
 
     async def publish(self, task_id: str, event: T) -> int:
-        channel = self._channels.setdefault(task_id, Channel())
+        channel = self._channels.get(task_id)
+        if channel is None:
+            channel = self._channels[task_id] = Channel()
         if channel.closed:
             raise RuntimeError(f"event stream {task_id} is closed")
         channel.events.append(event)
@@ -160,9 +180,11 @@ class LocalEventStream(Generic[T]):
         channel.closed = True
         channel.notify()
         loop = asyncio.get_running_loop()
-        self._finished[task_id] = loop.call_later(self._retention, self._drop, task_id)
+        self._finished[task_id] = loop.time() + self._retention
         self._finished_bytes += channel.size
         self._evict()
+        if self._expiry is None and self._finished:
+            self._expiry = loop.call_at(next(iter(self._finished.values())), self._expire)
         self._report()
 
     async def subscribe(self, task_id: str, after: int = 0) -> AsyncIterator[tuple[int, T]]:
@@ -181,8 +203,9 @@ class LocalEventStream(Generic[T]):
 
     def shutdown(self) -> None:
         """Forget every stream (server shutdown)."""
-        for handle in self._finished.values():
-            handle.cancel()
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         self._finished.clear()
         self._finished_bytes = 0
         self._channels.clear()
@@ -192,16 +215,27 @@ class LocalEventStream(Generic[T]):
         while self._finished and (
             self._finished_bytes > self._max_bytes or len(self._finished) > self._max_runs
         ):
-            oldest = next(iter(self._finished))
-            self._finished[oldest].cancel()
-            self._drop(oldest)
+            self._drop(next(iter(self._finished)))
+
+    def _expire(self) -> None:
+        """Drop the finished streams past their retention; wait for the next one."""
+        self._expiry = None
+        loop = asyncio.get_running_loop()
+        # The loop runs a timer up to its clock's resolution early: count that as due.
+        due = loop.time() + 0.001
+        while self._finished:
+            task_id, expires = next(iter(self._finished.items()))
+            if expires > due:
+                self._expiry = loop.call_at(expires, self._expire)
+                break
+            self._drop(task_id)
+        self._report()
 
     def _drop(self, task_id: str) -> None:
         self._finished.pop(task_id, None)
         channel = self._channels.pop(task_id, None)
         if channel is not None:
             self._finished_bytes -= channel.size
-        self._report()
 
     def _report(self) -> None:
         m.STREAMS_KEPT_BYTES.set(self._finished_bytes)

@@ -18,6 +18,7 @@ from chatflow.engine.graph import Graph
 from chatflow.engine.nodes.start import InputVariable
 from chatflow.errors import InvalidRequest, NotFound, Unauthorized
 from chatflow.services.generation import app_model
+from chatflow.services.secrets import SecretMasker, masker_for
 from chatflow.services.single_flight import SingleFlight
 from chatflow.store import Database
 from chatflow.store import apps as repo
@@ -54,6 +55,8 @@ class LoadedApp:
     model: tuple[str, str] | None = field(init=False)
     # Whether a run can pause for a human-input form (its rows must exist meanwhile).
     can_pause: bool = field(init=False)
+    # Masks the app's secret environment values in its runs' events (built once).
+    masker: SecretMasker = field(init=False)
 
     def __post_init__(self) -> None:
         variables = tuple(InputVariable.model_validate(v) for v in self.dsl.start_variables())
@@ -65,6 +68,7 @@ class LoadedApp:
         object.__setattr__(self, "model", app_model(self.graph))
         pausing = any(node.type == "human-input" for node in self.graph.nodes.values())
         object.__setattr__(self, "can_pause", pausing)
+        object.__setattr__(self, "masker", masker_for(self.dsl))
 
     @property
     def chat_mode(self) -> str:

@@ -15,7 +15,6 @@ import asyncio
 import functools
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,9 +33,10 @@ from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.generation import generate_name, query_name
 from chatflow.services.human_input import HumanInputService
 from chatflow.services.idle import IdleGate
+from chatflow.services.ids import random_id
 from chatflow.services.recorder import TurnRecorder, changed_variables, run_end
 from chatflow.services.run_slots import RunSlots, gated
-from chatflow.services.secrets import masked, masker_for
+from chatflow.services.secrets import masked
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import (
@@ -134,7 +134,7 @@ class ChatService(RunsWithFiles):
 
     async def _start(self, app: LoadedApp, request: ChatRequest) -> TurnHandle:
         query = request.query.replace("\x00", "")
-        task_id, message_id, run_id = (str(uuid.uuid4()) for _ in range(3))
+        task_id, message_id, run_id = random_id(), random_id(), random_id()
         declared = app.dsl.conversation_variables
         key = (app.id, request.user or end_users_repo.DEFAULT_USER)
         end_user = self._end_users.get(key) or await self._find_end_user(key)
@@ -285,7 +285,7 @@ class ChatService(RunsWithFiles):
             end_user_id=end_user[0],
             session_id=end_user[1],
             files=files,
-            conversation_id=str(uuid.uuid4()),
+            conversation_id=random_id(),
             dialogue_count=1,
             inputs=inputs,
             # A new conversation has no history or stored variables.
@@ -344,7 +344,7 @@ class ChatService(RunsWithFiles):
         held: RunStart | None = None,
     ) -> TurnEnded:
         recorder = TurnRecorder(time.time(), mode=info.mode)
-        secrets = masker_for(app.dsl)
+        secrets = app.masker
 
         def graph() -> AsyncIterator[Event]:
             events = run_graph(

@@ -11,9 +11,12 @@ stream, only after the caller's `save`: a client that sees the end can read it b
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+
+from prometheus_client import Counter, Histogram
 
 from chatflow.engine.events import Event, NodeFinished, RunFinished, RunPaused
 from chatflow.observability import context
@@ -30,11 +33,11 @@ Save = Callable[[TurnEnded], Awaitable[None]]
 async def drive(
     events: AsyncIterator[Event],
     recorder: TurnRecorder,
-    publish: Callable[[Event], Awaitable[object]],
+    publish: Callable[[Event], Awaitable[object]] | None,
     run_id: str,
 ) -> RunFinished | RunPaused:
     """Consume `events` (from `run_graph`); all but `RunFinished`/`RunPaused` are
-    published, those two end the run and are the result."""
+    published (unless `publish` is None), those two end the run and are the result."""
     finished: RunFinished | None = None
     paused: RunPaused | None = None
     try:
@@ -47,7 +50,7 @@ async def drive(
                     finished = event
                 elif isinstance(event, RunPaused):
                     paused = event
-                else:
+                elif publish is not None:
                     await publish(event)
         finally:
             # Closing the generator at once (also when cancelled) stops the run and its
@@ -71,13 +74,33 @@ async def drive(
     return recorder.synthetic_end(run_id, "failed", "run ended early")
 
 
+# Labelled children of the run metrics, looked up once per label set: `labels()` costs
+# ~1.5 µs a call, and these are called for every node and run. (A child is still created
+# when first observed, so /metrics shows the same series.)
+@functools.cache
+def _node_series(node_type: str, status: str) -> tuple[Counter, Histogram]:
+    return m.NODE_RUNS.labels(node_type, status), m.NODE_DURATION.labels(node_type)
+
+
+@functools.cache
+def _token_series() -> tuple[Counter, Counter]:
+    return m.MODEL_TOKENS.labels("prompt"), m.MODEL_TOKENS.labels("completion")
+
+
+@functools.cache
+def _run_series(mode: str, status: str) -> tuple[Counter, Histogram]:
+    return m.RUNS.labels(mode, status), m.RUN_DURATION.labels(mode)
+
+
 def _observe_node(event: NodeFinished) -> None:
-    m.NODE_RUNS.labels(event.node_type, event.status).inc()
-    m.NODE_DURATION.labels(event.node_type).observe(max(event.elapsed, 0.0))
+    runs, duration = _node_series(event.node_type, event.status)
+    runs.inc()
+    duration.observe(max(event.elapsed, 0.0))
     usage = event.usage
     if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
-        m.MODEL_TOKENS.labels("prompt").inc(usage.prompt_tokens)
-        m.MODEL_TOKENS.labels("completion").inc(usage.completion_tokens)
+        prompt, completion = _token_series()
+        prompt.inc(usage.prompt_tokens)
+        completion.inc(usage.completion_tokens)
         if usage.completion_tokens and usage.latency > 0:
             m.MODEL_TOKENS_PER_SECOND.observe(usage.completion_tokens / usage.latency)
 
@@ -107,7 +130,7 @@ def turn_end(outcome: RunFinished | RunPaused, recorder: TurnRecorder, run_id: s
         run=run,
         answer=recorder.answer,
         usage=usage,
-        retriever_resources=recorder.retriever_resources,
+        retriever_resources=recorder.retriever_resources or (),
         error=error,
         paused=paused,
         agent_thoughts=recorder.agent_thoughts.thoughts,
@@ -141,10 +164,7 @@ async def run_to_end(
     caller add to the end (chat features) before it is saved. Without `publish_events`
     (a blocking request: nobody reads the stream) only the `TurnEnded` is published."""
 
-    async def publish(event: Event) -> None:
-        if publish_events:
-            await streams.publish(info.task_id, event)
-
+    publish = functools.partial(streams.publish, info.task_id) if publish_events else None
     run_id = info.workflow_run_id
     # This task's log lines (and the request's access line) name the run.
     context.update(task_id=info.task_id, run_id=run_id)
@@ -167,8 +187,9 @@ async def run_to_end(
         await streams.publish(info.task_id, end)
         await streams.close(info.task_id)
         elapsed = time.perf_counter() - started
-        m.RUNS.labels(info.mode, end.run.status).inc()
-        m.RUN_DURATION.labels(info.mode).observe(elapsed)
+        runs, duration = _run_series(info.mode, end.run.status)
+        runs.inc()
+        duration.observe(elapsed)
         log.info(
             "run %s",
             end.run.status,

@@ -261,13 +261,14 @@ class RunsWithFiles:
         """`user` is the end user's session id (the request's `user`, `sys.user_id`)."""
         if self.files is None:  # no file service wired: runs read no files at all
             return self._engine
-        engine = self.files.for_run(self._engine, app_id, user)
         tool_files = self.tool_files
         if tool_files is None:
-            return engine
+            return self.files.for_run(self._engine, app_id, user)
+        reader = self.files.reader(FileScope(app_id, user))
         caller = ToolCaller(app_id=app_id, user_id=user)
 
         async def save(content: bytes, filename: str, mime_type: str) -> File:
             return await tool_files.save(content, filename, mime_type, caller)
 
-        return dataclasses.replace(engine, file_saver=save)
+        # One copy of the engine's services for both (`replace` costs ~1.5 µs a call).
+        return dataclasses.replace(self._engine, file_reader=reader, file_saver=save)

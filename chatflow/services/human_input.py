@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -43,8 +42,9 @@ from chatflow.errors import ChatflowError, InvalidRequest, NotFound
 from chatflow.services.apps import AppService, LoadedApp
 from chatflow.services.driver import Save, run_to_end
 from chatflow.services.files import FileService, RunsWithFiles
+from chatflow.services.ids import random_id
 from chatflow.services.recorder import TurnRecorder, changed_variables, run_end
-from chatflow.services.secrets import masked, masker_for
+from chatflow.services.secrets import masked
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import (
@@ -295,7 +295,7 @@ class HumanInputService(RunsWithFiles):
 
     async def _resume(self, app: LoadedApp, run_id: str, decisions: Mapping[str, Any]) -> None:
         """Claim the paused run and continue it in a new task on a new event stream."""
-        task_id = str(uuid.uuid4())
+        task_id = random_id()
         claimed = await self._store.claim(run_id, task_id)
         if claimed is None:
             return  # a segment is running; its pause picks the decision up
@@ -337,7 +337,7 @@ class HumanInputService(RunsWithFiles):
                 resume_from=state,
                 resume_input=decisions,
             ),
-            masker_for(app.dsl),
+            app.masker,
         )
 
         async def save(end: TurnEnded) -> None:

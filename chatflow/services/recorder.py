@@ -181,6 +181,7 @@ def run_end(
     if info.message_id:  # workflow runs have no message
         usage = end.usage
         status = "paused" if end.paused is not None else _MESSAGE_STATUS.get(run.status, "normal")
+        metadata = _stored_metadata(end, info.message_id)
         message = MessageEnd(
             message_id=info.message_id,
             answer=end.answer,
@@ -188,9 +189,9 @@ def run_end(
             error=run.error if run.status == "failed" else None,
             message_tokens=usage.prompt_tokens,
             answer_tokens=usage.completion_tokens,
-            usage=usage.to_dict(),
+            usage=metadata["usage"],  # the same `usage.to_dict()`, built once
             latency=run.elapsed,
-            metadata=_stored_metadata(end, info.message_id),
+            metadata=metadata,
         )
     return RunEnd(
         run_id=info.workflow_run_id,

@@ -96,6 +96,8 @@ class LocalRunSlots:
 
     def take(self, app_id: str, caller: str) -> Release:
         counters = [name for name, _ in self._checked(app_id, caller)]
+        if not counters:  # no limit applies (the default): nothing to give back
+            return _nothing
         for name in counters:
             self._counts[name] = self._counts.get(name, 0) + 1
         released = False
@@ -278,5 +280,6 @@ async def gated(
     except BaseException:
         release()
         raise
-    handle.task.add_done_callback(lambda _: release())
+    if release is not _nothing:
+        handle.task.add_done_callback(lambda _: release())
     return handle

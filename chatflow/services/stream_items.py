@@ -38,8 +38,11 @@ def turn_meta(app_id: str, info: TurnInfo) -> dict[str, Any]:
         "app_id": app_id,
         "workflow_run_id": info.workflow_run_id,
         # Shallow: every field is a str or an int (`asdict` would deep-copy them).
-        "info": {f.name: getattr(info, f.name) for f in dataclasses.fields(info)},
+        "info": {name: getattr(info, name) for name in _INFO_FIELDS},
     }
+
+
+_INFO_FIELDS = tuple(f.name for f in dataclasses.fields(TurnInfo))
 
 
 def turn_from_meta(meta: Mapping[str, Any]) -> tuple[str, TurnInfo] | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,9 +25,10 @@ from chatflow.services.apps import LoadedApp
 from chatflow.services.file_inputs import build_files, build_inputs
 from chatflow.services.files import FileService, RunsWithFiles
 from chatflow.services.human_input import HumanInputService
+from chatflow.services.ids import random_id
 from chatflow.services.recorder import TurnRecorder, run_end
 from chatflow.services.run_slots import RunSlots, gated
-from chatflow.services.secrets import masked, masker_for
+from chatflow.services.secrets import masked
 from chatflow.services.stream_items import turn_meta
 from chatflow.services.tool_files import ToolFileService
 from chatflow.services.turn import RunDeps, TurnEnded, TurnHandle, TurnInfo, owner_key
@@ -111,7 +111,7 @@ class WorkflowService(RunsWithFiles):
 
     async def _start(self, app: LoadedApp, request: WorkflowRequest) -> TurnHandle:
         assert request.user is not None
-        task_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+        task_id, run_id = random_id(), random_id()
         variables = [InputVariable.model_validate(v) for v in app.dsl.start_variables()]
         async with self._db.session() as session:
             end_user = await end_users_repo.get_or_create_end_user(session, app.id, request.user)
@@ -172,7 +172,7 @@ class WorkflowService(RunsWithFiles):
                 run_id=info.workflow_run_id,
                 inputs=inputs,
             ),
-            masker_for(app.dsl),
+            app.masker,
         )
 
         async def save(end: TurnEnded) -> None:

@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import aclosing
+from typing import Any, NoReturn
 
+import pytest
+
+from chatflow.engine import runner
 from chatflow.engine.events import (
+    Event,
     NodeFinished,
     NodeRetry,
     NodeStarted,
@@ -14,6 +19,7 @@ from chatflow.engine.events import (
     RunStarted,
     TextChunk,
 )
+from chatflow.engine.graph import Graph
 from chatflow.engine.runner import run_graph
 from chatflow.engine.variables import VariablePool
 from tests.engine.conftest import Probe, build, chain, collect, edge, node, services
@@ -339,3 +345,90 @@ async def test_leaving_the_loop_early_cancels_the_run() -> None:
     await asyncio.sleep(0)
     assert time.monotonic() - began < 0.5
     assert probe.order("start") == ["slow"] and probe.order("end") == []
+
+
+def _instant_graph(case: str, probe: Probe) -> Graph:
+    """Graphs whose every node is instant and never retried (`ScopeRun.drive_now`)."""
+    p = "probe-instant"
+    if case == "fan-out":
+        nodes = [node("start", "start"), node("x", p, value="X"), node("y", p, value="Y")]
+        nodes += [node("x2", p), node("join", p), node("z", p)]
+        nodes.append(node("answer", "answer", answer="{{#x.value#}}{{#y.value#}}"))
+        edges = [edge("start", "x"), edge("start", "y"), edge("start", "z"), edge("x", "x2")]
+        edges += [edge("x2", "join"), edge("y", "join"), edge("join", "answer")]
+    elif case == "fail-branch":
+        nodes = [node("start", "start"), node("bad", p, fail_times=-1, error_strategy=case)]
+        nodes += [node("ok", p), node("recover", p)]
+        nodes.append(node("answer", "answer", answer="{{#bad.error_message#}}"))
+        edges = [edge("start", "bad"), edge("bad", "ok"), edge("bad", "recover", case)]
+        edges.append(edge("recover", "answer"))
+    elif case == "default-value":
+        default = [{"key": "value", "type": "number", "value": "42"}]
+        bad = node("bad", p, fail_times=-1, error_strategy=case, default_value=default)
+        nodes = [node("start", "start"), bad, node("answer", "answer", answer="{{#bad.value#}}")]
+        edges = chain("start", "bad", "answer")
+    else:  # a failure with no error strategy ends the run
+        nodes = [node("start", "start"), node("a", p), node("bad", p, fail_times=-1)]
+        nodes += [node("b", p), node("answer", "answer", answer="never")]
+        edges = [edge("start", "a"), edge("start", "bad"), edge("a", "b"), edge("b", "answer")]
+    return build(nodes=nodes, edges=edges, probe=probe)
+
+
+def _shape(events: list[Event]) -> list[tuple[object, ...]]:
+    """What two runs of one graph share: everything but ids and times."""
+    return [
+        (
+            type(e).__name__,
+            *(getattr(e, name, None) for name in ("node_id", "index", "predecessor_node_id")),
+            *(getattr(e, name, None) for name in ("status", "outputs", "error", "text")),
+            getattr(e, "total_steps", None),
+        )
+        for e in events
+    ]
+
+
+@pytest.mark.parametrize("case", ["fan-out", "fail-branch", "default-value", "failure"])
+async def test_an_all_instant_run_goes_in_the_callers_task_as_the_task_group_runs_it(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_task(*_: object) -> NoReturn:
+        raise AssertionError("an all-instant run needs no driver task")
+
+    now = Probe()
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "drain", no_task)
+        events = await collect(_instant_graph(case, now))
+    grouped = Probe()
+    monkeypatch.setattr(runner, "_runs_now", lambda graph: False)
+    expected = await collect(_instant_graph(case, grouped))
+    assert _shape(events) == _shape(expected) and now.log == grouped.log
+    assert run_end(events).status == {"fan-out": "succeeded", "failure": "failed"}.get(
+        case, "partial-succeeded"
+    )
+
+
+async def test_a_retried_instant_node_keeps_the_task_group_driver(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A retry waits `retry_interval` (an await), so the run is not driven in place."""
+    used: list[bool] = []
+    drain = runner.drain
+
+    def counted(*args: Any) -> Any:
+        used.append(True)
+        return drain(*args)
+
+    monkeypatch.setattr(runner, "drain", counted)
+    retry = {"retry_enabled": True, "max_retries": 1, "retry_interval": 1}
+    probe = Probe()
+    graph = build(
+        nodes=[
+            node("start", "start"),
+            node("n", "probe-instant", fail_times=1, retry_config=retry),
+        ],
+        edges=chain("start", "n"),
+        probe=probe,
+    )
+    events = await collect(graph)
+    assert used and run_end(events).status == "succeeded"
+    assert [type(e).__name__ for e in events if isinstance(e, NodeRetry)] == ["NodeRetry"]

@@ -143,3 +143,37 @@ async def test_retention_still_expires_finished_streams() -> None:
     assert await _replay(streams, "t") == ["hello"]
     await asyncio.sleep(0.1)
     assert await _replay(streams, "t") == [] and streams.kept_bytes == 0
+
+
+async def test_streams_finished_at_different_times_each_expire_after_their_retention() -> None:
+    """One timer serves every finished stream: it drops the due ones and waits for the
+    next, also when the stream it was set for was evicted first."""
+    streams: LocalEventStream[_Text] = LocalEventStream(retention=0.4, max_runs=2)
+    await _finished_run(streams, "evicted", "0")  # its timer is set for 0.4 s
+    await asyncio.sleep(0.1)
+    await _finished_run(streams, "first", "1")
+    await asyncio.sleep(0.1)
+    await _finished_run(streams, "second", "2")
+    assert streams.kept_runs == 2 and await _replay(streams, "evicted") == []
+    await asyncio.sleep(0.35)  # "first" was due at 0.5 s, "second" is at 0.6 s
+    assert await _replay(streams, "first") == [] and await _replay(streams, "second") == ["2"]
+    assert streams.kept_runs == 1
+    await asyncio.sleep(0.15)
+    assert streams.kept_runs == 0 and streams.kept_bytes == 0
+    await _finished_run(streams, "later", "3")  # a new timer after the last one ran out
+    await asyncio.sleep(0.5)
+    assert streams.kept_runs == 0
+
+
+async def test_a_reader_waiting_on_a_stream_sees_every_event_and_the_close() -> None:
+    streams: LocalEventStream[_Text] = LocalEventStream()
+    await streams.open("t")
+    await streams.publish("t", _Text("a"))
+    reader = asyncio.create_task(_replay(streams, "t"))
+    await asyncio.sleep(0.01)  # the reader drained "a" and waits
+    await streams.publish("t", _Text("b"))
+    await asyncio.sleep(0)
+    await streams.publish("t", _Text("c"))
+    await streams.close("t")
+    assert await asyncio.wait_for(reader, 1) == ["a", "b", "c"]
+    streams.shutdown()
