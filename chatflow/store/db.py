@@ -69,6 +69,9 @@ _SQLITE_PRAGMAS = (
     # Checkpoints (and their fsyncs) run on a thread (`checkpoint.py`); this is a backstop.
     f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}",
     f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}",  # shrink the WAL after a burst
+    # Read pages through a memory map, not read() into a copy: after another connection's
+    # commit or a checkpoint a connection reads its pages again. 256 MiB of address space.
+    "PRAGMA mmap_size=268435456",
 )
 
 
