@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client import Gauge
 
 from chatflow.errors import ProviderError
 from chatflow.observability import metrics as m
@@ -68,35 +69,46 @@ _executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="chatflow-llam
 class ModelQueue:
     """This process's embedded-model requests: waiting for a llama.cpp slot (from submit
     to first token) or generating. Read by back-pressure (`services/admission.py`),
-    `/metrics` and the `X-Chatflow-Model-Queue` header."""
+    `/metrics` and the `X-Chatflow-Model-Queue` header.
 
-    def __init__(self) -> None:
+    Only the process's queue (`MODEL_QUEUE`) moves the process-wide gauges; any other
+    instance (a test's, say) keeps its counts to itself instead of leaving them in
+    `/metrics` for the rest of the process."""
+
+    def __init__(self, waiting: Gauge | None = None, generating: Gauge | None = None) -> None:
         self.waiting = 0
         self.generating = 0
+        self._waiting_gauge = waiting
+        self._generating_gauge = generating
 
     def enter(self) -> int:
         """A request joins the queue; returns how many were waiting ahead of it."""
         ahead = self.waiting
         self.waiting += 1
-        m.MODEL_QUEUE.inc()
+        if self._waiting_gauge is not None:
+            self._waiting_gauge.inc()
         return ahead
 
     def started(self) -> None:
         self.waiting -= 1
         self.generating += 1
-        m.MODEL_QUEUE.dec()
-        m.MODEL_BUSY.inc()
+        if self._waiting_gauge is not None:
+            self._waiting_gauge.dec()
+        if self._generating_gauge is not None:
+            self._generating_gauge.inc()
 
     def left(self, started: bool) -> None:
         if started:
             self.generating -= 1
-            m.MODEL_BUSY.dec()
+            if self._generating_gauge is not None:
+                self._generating_gauge.dec()
         else:
             self.waiting -= 1
-            m.MODEL_QUEUE.dec()
+            if self._waiting_gauge is not None:
+                self._waiting_gauge.dec()
 
 
-MODEL_QUEUE = ModelQueue()
+MODEL_QUEUE = ModelQueue(m.MODEL_QUEUE, m.MODEL_BUSY)
 _servers: dict[tuple[str, int, int, int | None, bool], Any] = {}
 _servers_lock = threading.Lock()
 _server_keys: dict[int, str] = {}  # id(server) -> the key of its loopback listener

@@ -53,6 +53,30 @@ def test_no_cap_admits_whatever_waits() -> None:
     RunAdmission(0, queue).check()
 
 
+def _gauge(gauge: object) -> float:
+    return float(gauge._value.get())  # type: ignore[attr-defined]
+
+
+def test_only_the_process_queue_moves_the_process_gauges() -> None:
+    """A private queue (a test's) left non-empty must not leave its counts in the
+    process's `/metrics`: later tests and scrapes read the gauges."""
+    before = (_gauge(m.MODEL_QUEUE), _gauge(m.MODEL_BUSY))
+    queue = ModelQueue()
+    queue.enter()
+    queue.enter()
+    queue.started()
+    assert (_gauge(m.MODEL_QUEUE), _gauge(m.MODEL_BUSY)) == before
+    MODEL_QUEUE.enter()
+    MODEL_QUEUE.started()
+    MODEL_QUEUE.enter()
+    try:
+        assert (_gauge(m.MODEL_QUEUE), _gauge(m.MODEL_BUSY)) == (before[0] + 1, before[1] + 1)
+    finally:
+        MODEL_QUEUE.left(started=True)
+        MODEL_QUEUE.left(started=False)
+    assert (_gauge(m.MODEL_QUEUE), _gauge(m.MODEL_BUSY)) == before
+
+
 @pytest.fixture
 async def busy_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(data_dir=tmp_path, model_backend="fake", model_queue_max=1)
