@@ -10,7 +10,6 @@ stay few.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from typing import Any
@@ -19,6 +18,7 @@ from prometheus_client.metrics import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatflow.api.body_limit import BodyLimit, BodyTooLarge, content_length, reject
+from chatflow.ids import uuid4_hex
 from chatflow.observability import context
 from chatflow.observability import metrics as m
 
@@ -32,41 +32,11 @@ _UNMATCHED = "unmatched"
 _QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-class _RequestIds:
-    """Fresh ids in `uuid.uuid4().hex`'s format (32 hex digits, version 4, RFC 4122
-    variant), from one `os.urandom` call per batch rather than one per request."""
-
-    BATCH = 256
-
-    def __init__(self) -> None:
-        self._ids: list[str] = []
-
-    def next(self) -> str:
-        if not self._ids:
-            self._ids = self._fresh()
-        return self._ids.pop()
-
-    def reset(self) -> None:
-        self._ids = []
-
-    def _fresh(self) -> list[str]:
-        raw = bytearray(os.urandom(16 * self.BATCH))
-        raw[6::16] = bytes(b & 0x0F | 0x40 for b in raw[6::16])  # version 4
-        raw[8::16] = bytes(b & 0x3F | 0x80 for b in raw[8::16])  # RFC 4122 variant
-        text = raw.hex()
-        return [text[i : i + 32] for i in range(0, len(text), 32)]
-
-
-_request_ids = _RequestIds()
-# A forked worker must not hand out the ids its parent had in store.
-os.register_at_fork(after_in_child=_request_ids.reset)
-
-
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER and _SAFE_ID.match(value):
             return str(value.decode("ascii"))
-    return _request_ids.next()
+    return uuid4_hex()
 
 
 def _route(scope: Scope) -> str:

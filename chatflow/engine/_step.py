@@ -9,7 +9,6 @@ failed with no error strategy, or a limit was hit); `Step` builds a node executi
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from chatflow.engine.events import (
 from chatflow.engine.graph import FAIL_BRANCH_HANDLE, GraphNode
 from chatflow.engine.nodes.base import DefaultValue, NodeResult
 from chatflow.errors import NodeError
+from chatflow.ids import uuid7
 from chatflow.providers.base import Usage
 
 
@@ -133,28 +133,10 @@ def take(buffer: list[Event]) -> list[Event]:
 
 
 def execution_id() -> str:
-    """A UUID version 7 (RFC 9562) string, as Dify makes node execution ids (`uuidv7()` in
-    its SQLAlchemyWorkflowNodeExecutionRepository): 48 bits of Unix time in ms, then 74
-    random bits. Time-ordered ids append to the end of `node_executions`' primary key
-    index where random ones land each on its own page, one page less written per node.
-
-    The random bits come from `os.urandom` (the ids reach clients in stream events), read
-    for 64 ids at a time; a forked child drops its parent's (`_tails`).
-    """
-    if not _tails:
-        raw = os.urandom(10 * _BATCH)
-        _tails.extend(int.from_bytes(raw[at : at + 10]) for at in range(0, len(raw), 10))
-    bits = (time.time_ns() // 1_000_000) << 80 | _tails.pop()
-    text = f"{bits & _UUID_CLEAR | _UUID7_SET:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
-_BATCH = 64
-# Version and RFC 4122 variant bits of a UUID; version 7.
-_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID7_SET = (0x7000 << 64) | (0x8000 << 48)
-_tails: list[int] = []
-os.register_at_fork(after_in_child=_tails.clear)
+    """A node execution id: a UUID version 7, as Dify makes them (`uuidv7()` in its
+    SQLAlchemyWorkflowNodeExecutionRepository); time-ordered, so `node_executions`'
+    primary key grows at its end."""
+    return uuid7()
 
 
 def message(exc: BaseException) -> str:

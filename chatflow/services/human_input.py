@@ -39,10 +39,10 @@ from chatflow.engine.nodes.human_input import (
 from chatflow.engine.runner import run_graph
 from chatflow.engine.variables import VariablePool
 from chatflow.errors import ChatflowError, InvalidRequest, NotFound
+from chatflow.ids import uuid4
 from chatflow.services.apps import AppService, LoadedApp
 from chatflow.services.driver import Save, run_to_end
 from chatflow.services.files import FileService, RunsWithFiles
-from chatflow.services.ids import random_id
 from chatflow.services.recorder import TurnRecorder, changed_variables, run_end
 from chatflow.services.secrets import masked
 from chatflow.services.stream_items import turn_meta
@@ -295,7 +295,7 @@ class HumanInputService(RunsWithFiles):
 
     async def _resume(self, app: LoadedApp, run_id: str, decisions: Mapping[str, Any]) -> None:
         """Claim the paused run and continue it in a new task on a new event stream."""
-        task_id = random_id()
+        task_id = uuid4()
         claimed = await self._store.claim(run_id, task_id)
         if claimed is None:
             return  # a segment is running; its pause picks the decision up

@@ -6,13 +6,14 @@ as naive UTC and handed back as aware UTC datetimes; callers never see a naive o
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
+
+from chatflow.ids import uuid4
 
 
 def utcnow() -> datetime:
@@ -22,7 +23,7 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     """A fresh random UUID as a 36-character string (Dify's id format)."""
-    return str(uuid.uuid4())
+    return uuid4()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 import uuid
@@ -16,7 +15,6 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from chatflow.api.middleware import _request_ids, _RequestIds
 from chatflow.observability.logs import JsonFormatter, TextFormatter
 from chatflow.providers.embedded import MODEL_QUEUE
 
@@ -50,32 +48,6 @@ def test_healthz_answers_with_a_new_request_id(server: LiveServer) -> None:
     assert len(request_id) == 32 and int(request_id, 16) >= 0
     assert uuid.UUID(request_id).version == 4 and uuid.UUID(request_id).hex == request_id
     assert httpx.get(f"{_root(server)}/healthz").headers["x-request-id"] != request_id
-
-
-def test_fresh_request_ids_are_uuid4_hex_and_never_repeat() -> None:
-    """Ids come in batches from one `os.urandom` call; each is `uuid4().hex`-shaped
-    (version 4, RFC 4122 variant), across batches too."""
-    ids = _RequestIds()
-    seen = [ids.next() for _ in range(_RequestIds.BATCH * 3 + 1)]
-    assert len(set(seen)) == len(seen)
-    for value in seen:
-        parsed = uuid.UUID(value)
-        assert parsed.hex == value and parsed.version == 4
-        assert parsed.variant == uuid.RFC_4122
-
-
-def test_a_forked_worker_does_not_reuse_its_parents_request_ids() -> None:
-    _request_ids.next()  # the parent has a batch in store
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its first id, then out without running anything else
-        os.write(write, _request_ids.next().encode())
-        os._exit(0)
-    os.close(write)
-    child = os.read(read, 64).decode()
-    os.close(read)
-    os.waitpid(pid, 0)
-    assert len(child) == 32 and child != _request_ids.next()
 
 
 def test_the_clients_request_id_is_echoed_when_safe(server: LiveServer) -> None:
