@@ -188,3 +188,32 @@ def test_preview_shows_safe_types_inline_in_a_sandbox(
     assert "content-disposition" not in response.headers
     assert response.headers["content-security-policy"].startswith("sandbox")
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "body", [b"[]", b'"hello"', b"null", b"1e999", b'{"query": {"$ne": 1}}', b"\xff\xfe"]
+)
+def test_a_hostile_chat_body_gets_a_400_envelope(server: LiveServer, body: bytes) -> None:
+    """`POST /chat-messages` is a plain Starlette route, outside FastAPI's validation:
+    whatever JSON (or not) arrives, the answer is Dify's envelope, never a 500."""
+    response = server.client(APP_B).post(
+        "/chat-messages", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert set(response.json()) == {"code", "message", "status"}
+    alive(server)
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+def test_other_methods_on_chat_messages_get_a_405_envelope(server: LiveServer, method: str) -> None:
+    response = server.client(APP_B).request(method, "/chat-messages")
+    assert_envelope(response, 405, "method_not_allowed")
+    alive(server)
+
+
+def test_chat_messages_without_a_key_is_401_before_the_body_is_read(
+    server: LiveServer,
+) -> None:
+    response = httpx.post(f"{server.base_url}/chat-messages", content=b"{not json")
+    assert response.status_code == 401, response.text
+    assert set(response.json()) == {"code", "message", "status"}
