@@ -14,7 +14,7 @@ generator): the run's tasks, and any model stream they hold, are cancelled.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any
 from uuid import uuid4
@@ -96,19 +96,13 @@ async def run_graph(
     pausable = isinstance(run.stream, JournaledStream)
     if now:
         run.drive_now()
-        for event in emitted:
-            if pausable and type(event) is HumanInputRequired:
-                run.waiting[event.node_id] = event  # sent with RunPaused, below
-                continue
+        for event in _shown(run, emitted, pausable):
             yield event
     else:
         limit = services.limits.max_run_seconds
         async with aclosing(drain(run.drive(limit, entries), channel)) as batches:
             async for batch in batches:
-                for event in batch:
-                    if pausable and type(event) is HumanInputRequired:
-                        run.waiting[event.node_id] = event  # sent with RunPaused, below
-                        continue
+                for event in _shown(run, batch, pausable):
                     yield event
 
     if run.waiting and run.error is None:
@@ -116,6 +110,16 @@ async def run_graph(
             yield event
         return
     yield _finished(run, run_id, started)
+
+
+def _shown(run: ScopeRun, events: list[Event], pausable: bool) -> Iterator[Event]:
+    """`events` as the caller sees them: on a pausable run a node's form request is
+    kept for the `RunPaused` event instead."""
+    for event in events:
+        if pausable and type(event) is HumanInputRequired:
+            run.waiting[event.node_id] = event  # sent with RunPaused, below
+            continue
+        yield event
 
 
 def _runs_now(graph: Graph) -> bool:
