@@ -26,7 +26,7 @@ from chatflow.engine.nodes.start import coerce_inputs
 from chatflow.engine.runner import run_graph
 from chatflow.engine.variables import VariablePool
 from chatflow.errors import InvalidRequest, NotFound
-from chatflow.ids import uuid4
+from chatflow.ids import uuid4, uuid7
 from chatflow.services.apps import LoadedApp
 from chatflow.services.features import TurnFeatures
 from chatflow.services.file_inputs import build_files, build_inputs, restore_inputs
@@ -134,7 +134,9 @@ class ChatService(RunsWithFiles):
 
     async def _start(self, app: LoadedApp, request: ChatRequest) -> TurnHandle:
         query = request.query.replace("\x00", "")
-        task_id, message_id, run_id = uuid4(), uuid4(), uuid4()
+        # Row keys are time-ordered (chatflow/ids.py); the task id, which can stop the run,
+        # stays fully random.
+        task_id, message_id, run_id = uuid4(), uuid7(), uuid7()
         declared = app.dsl.conversation_variables
         key = (app.id, request.user or end_users_repo.DEFAULT_USER)
         end_user = self._end_users.get(key) or await self._find_end_user(key)
@@ -285,7 +287,7 @@ class ChatService(RunsWithFiles):
             end_user_id=end_user[0],
             session_id=end_user[1],
             files=files,
-            conversation_id=uuid4(),
+            conversation_id=uuid7(),
             dialogue_count=1,
             inputs=inputs,
             # A new conversation has no history or stored variables.

@@ -21,7 +21,7 @@ from chatflow.engine.nodes.start import InputVariable, coerce_inputs
 from chatflow.engine.runner import run_graph
 from chatflow.engine.variables import VariablePool
 from chatflow.errors import InvalidRequest, NotFound
-from chatflow.ids import uuid4
+from chatflow.ids import uuid4, uuid7
 from chatflow.services.apps import LoadedApp
 from chatflow.services.file_inputs import build_files, build_inputs
 from chatflow.services.files import FileService, RunsWithFiles
@@ -111,7 +111,7 @@ class WorkflowService(RunsWithFiles):
 
     async def _start(self, app: LoadedApp, request: WorkflowRequest) -> TurnHandle:
         assert request.user is not None
-        task_id, run_id = uuid4(), uuid4()
+        task_id, run_id = uuid4(), uuid7()  # the run id keys a row (chatflow/ids.py)
         variables = [InputVariable.model_validate(v) for v in app.dsl.start_variables()]
         async with self._db.session() as session:
             end_user = await end_users_repo.get_or_create_end_user(session, app.id, request.user)

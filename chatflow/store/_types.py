@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Dialect, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 
-from chatflow.ids import uuid4
+from chatflow.ids import uuid7
 
 
 def utcnow() -> datetime:
@@ -22,8 +22,9 @@ def utcnow() -> datetime:
 
 
 def new_id() -> str:
-    """A fresh random UUID as a 36-character string (Dify's id format)."""
-    return uuid4()
+    """A fresh key for a stored row: a UUIDv7 string (Dify's 36-character id format;
+    time-ordered, see `chatflow/ids.py`)."""
+    return uuid7()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
