@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 
 from chatflow.api import heap
 from chatflow.api.errors import install_error_handlers
+from chatflow.api.fast_lane import ChatflowAPI
 from chatflow.api.middleware import OperationsMiddleware
 from chatflow.api.openapi import install_docs, operation_id
 
@@ -89,7 +90,7 @@ def create_app(
                 await warmup.close()
             await services.close()
 
-    app = FastAPI(
+    app = ChatflowAPI(
         title="chatflow-server",
         summary="Dify's Chatflow App Service API",
         lifespan=lifespan,
@@ -98,10 +99,6 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
         generate_unique_id_function=operation_id,
-        # FastAPI's own OpenTelemetry (traces, metrics, logs through global providers that
-        # nothing here installs) off: its per-request check alone costs every request.
-        # Operations go through `/metrics` and our access log (`api/middleware.py`).
-        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_error_handlers(app)
     app.add_middleware(
@@ -109,8 +106,9 @@ def create_app(
         max_bytes=settings.request_max_kb * 1024,
         upload_max_bytes=settings.upload_request_max_mb * 1024 * 1024,
     )
-    # Routes are matched in order: the chat messages, nearly every request, come first.
-    app.router.routes.append(chat.messages_route(API_PREFIX))
+    # The chat messages, nearly every request: first in the router (routes are matched in
+    # order) and, for POST, past the middleware stack (`api/fast_lane.py`).
+    app.add_lane(chat.messages_route(API_PREFIX))
     app.include_router(health.router)  # /healthz, /readyz, /metrics: outside /v1
     knowledge_routers = (
         # Knowledge API (dataset keys); tags first: `/datasets/tags` is not a dataset id.

@@ -47,6 +47,11 @@ _HTTP_ERRORS: dict[int, tuple[str, str]] = {
 }
 
 
+# The request's id in its scope (set by `api/middleware.py`), for the answer of last
+# resort, which goes out past that middleware.
+REQUEST_ID_SCOPE_KEY = "chatflow.request_id"
+
+
 def envelope(
     code: str, message: str, status: int, headers: Mapping[str, str] | None = None
 ) -> Response:
@@ -121,7 +126,11 @@ async def _overloaded(request: Request, exc: Exception) -> Response:
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
-    return envelope("internal_server_error", "Internal Server Error.", 500)
+    # Sent past `OperationsMiddleware` (Starlette's last resort is the outermost layer),
+    # so the request id header is added here.
+    request_id = request.scope.get(REQUEST_ID_SCOPE_KEY)
+    headers = {"X-Request-Id": request_id} if request_id else None
+    return envelope("internal_server_error", "Internal Server Error.", 500, headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

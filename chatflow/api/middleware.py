@@ -18,6 +18,7 @@ from prometheus_client.metrics import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatflow.api.body_limit import BodyLimit, BodyTooLarge, content_length, reject
+from chatflow.api.errors import REQUEST_ID_SCOPE_KEY
 from chatflow.ids import uuid4_hex
 from chatflow.observability import context
 from chatflow.observability import metrics as m
@@ -84,7 +85,7 @@ class OperationsMiddleware:
             await reject(send)  # before any route, id, metric or log line
             return
         received = 0
-        request_id = _request_id(scope)
+        request_id = scope[REQUEST_ID_SCOPE_KEY] = _request_id(scope)
         ctx = context.begin(request_id)
         started = time.perf_counter()
         status = 500  # if the app dies before answering

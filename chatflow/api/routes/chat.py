@@ -1,8 +1,9 @@
 """`POST /chat-messages` (blocking and streaming) and `POST /chat-messages/{task_id}/stop`.
 
 Every message comes through `POST /chat-messages`, so it is served by a plain Starlette
-route placed first in the app (`messages_route`): FastAPI's routing, dependency solving
-and endpoint wrapping cost every request even with nothing to inject. The handler takes
+route (`messages_route`), first in the router and in a lane past the middleware stack
+(`api/fast_lane.py`): FastAPI's routing, dependency solving and endpoint wrapping cost
+every request even with nothing to inject. The handler takes
 the key, the services and the body itself; errors reach the same handlers
 (`api/errors.py`), and the seed spec documents the operation.
 """
