@@ -8,6 +8,7 @@ Redis implementation is for.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -133,11 +134,12 @@ class LocalEventStream(Generic[T]):
         self._max_bytes = max_bytes
         self._max_runs = max_runs
         self._channels: dict[str, Channel[T]] = {}
-        # Finished streams, oldest first (dicts keep insertion order), with the loop time
-        # each expires at (so also in order), and their bytes. One timer expires them
-        # all, at the oldest's time: a timer per stream costs every run a heap push and
-        # a cancel once the bounds evict it.
-        self._finished: dict[str, float] = {}
+        # Finished streams, oldest first, with the loop time each expires at (so also in
+        # order), and their bytes. One timer expires them all, at the oldest's time: a
+        # timer per stream costs every run a heap push and a cancel once the bounds evict
+        # it. An OrderedDict: finding a plain dict's first entry after removing from its
+        # front skips every removed slot (1.7 µs per run at 10,000 kept; 0.3 µs here).
+        self._finished: OrderedDict[str, float] = OrderedDict()
         self._finished_bytes = 0
         self._expiry: asyncio.TimerHandle | None = None
 

@@ -177,3 +177,31 @@ async def test_a_reader_waiting_on_a_stream_sees_every_event_and_the_close() -> 
     await streams.close("t")
     assert await asyncio.wait_for(reader, 1) == ["a", "b", "c"]
     streams.shutdown()
+
+
+async def _close_cost(kept: int, closes: int = 20_000) -> float:
+    """Seconds per close once `kept` finished streams are kept (each close then evicts
+    the oldest)."""
+    import time
+
+    streams: LocalEventStream[str] = LocalEventStream(retention=600, max_runs=kept)
+    for index in range(kept):
+        await streams.open(f"old-{index}")
+        await streams.close(f"old-{index}")
+    for index in range(closes):
+        await streams.open(f"new-{index}")
+    started = time.perf_counter()
+    for index in range(closes):
+        await streams.close(f"new-{index}")
+    elapsed = (time.perf_counter() - started) / closes
+    streams.shutdown()
+    return elapsed
+
+
+@pytest.mark.perf
+async def test_closing_a_stream_costs_the_same_however_many_are_kept() -> None:
+    # Evicting the oldest kept stream must not scan what was evicted before it (a plain
+    # dict's first entry, after removals from its front, does).
+    few = min([await _close_cost(100) for _ in range(3)])
+    many = min([await _close_cost(50_000) for _ in range(3)])
+    assert many < few * 2, (few, many)
