@@ -2,13 +2,15 @@
 
 Every id that reaches a client (task, message, conversation, run, node execution,
 request) must stay unpredictable (a task id lets its owner stop a run), so the random
-bits come from `os.urandom`, as `uuid.uuid4()`'s do. Keys of stored rows (messages,
-conversations, runs, node executions, ...) are UUIDv7, as Dify's newer tables' are: 74
-random bits, after a millisecond timestamp that makes each insert land at the end of the
-key's index (random UUID4 keys dirtied a random index page per row and per index: 9% of
-a blocking chat's CPU on SQLite). Task and request ids stay UUID4; reading them for many ids at once
-saves a system call and `uuid.UUID`'s object per id (~2.5 µs each on the chat path).
-A forked worker drops the bytes its parent read ahead, so two workers never share ids.
+bits come from `os.urandom`, as `uuid.uuid4()`'s do. Reading them for many ids at once
+saves a system call and `uuid.UUID`'s object per id (~2.5 µs each on the chat path); a
+forked worker drops the bytes its parent read ahead, so two workers never share ids.
+
+Keys of stored rows (messages, conversations, runs, node executions, ...) are UUIDv7, as
+Dify's newer tables' are: 74 random bits after a millisecond timestamp, which puts each
+insert at the end of the key's index (random UUID4 keys dirtied a random index page per
+row and per index: 9% of a blocking chat's CPU on SQLite). Task and request ids stay
+UUID4.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ stay few.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -52,21 +53,18 @@ def _route(scope: Scope) -> str:
     return path
 
 
-# The metric children of each (route, method, status): `.labels()` validates and locks on
-# every call; the children it returns are the same objects each time.
-_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+# The metric children of each (route, method, status), looked up once as the run metrics'
+# are (`services/driver.py`): `.labels()` validates and locks on every call; the children
+# it returns are the same objects each time.
+@functools.cache
+def _series(route: str, method: str, status: int) -> tuple[Counter, Histogram]:
+    return m.HTTP_REQUESTS.labels(route, method, str(status)), m.HTTP_LATENCY.labels(route, method)
 
 
 def _observe(route: str, method: str, status: int, elapsed: float) -> None:
-    key = (route, method, status)
-    pair = _children.get(key)
-    if pair is None:
-        pair = _children[key] = (
-            m.HTTP_REQUESTS.labels(route, method, str(status)),
-            m.HTTP_LATENCY.labels(route, method),
-        )
-    pair[0].inc()
-    pair[1].observe(elapsed)
+    requests, latency = _series(route, method, status)
+    requests.inc()
+    latency.observe(elapsed)
 
 
 class OperationsMiddleware:

@@ -3,9 +3,9 @@
 Every message comes through `POST /chat-messages`, so it is served by a plain Starlette
 route (`messages_route`), first in the router and in a lane past the middleware stack
 (`api/fast_lane.py`): FastAPI's routing, dependency solving and endpoint wrapping cost
-every request even with nothing to inject. The handler takes
-the key, the services and the body itself; errors reach the same handlers
-(`api/errors.py`), and the seed spec documents the operation.
+every request even with nothing to inject. The handler takes the key, the services and
+the body itself; errors reach the same handlers (`api/errors.py`), and the seed spec
+documents the operation.
 """
 
 from __future__ import annotations
