@@ -217,3 +217,24 @@ def test_chat_messages_without_a_key_is_401_before_the_body_is_read(
     response = httpx.post(f"{server.base_url}/chat-messages", content=b"{not json")
     assert response.status_code == 401, response.text
     assert set(response.json()) == {"code", "message", "status"}
+
+
+@pytest.mark.parametrize("hostile", ["x" * 200, "a b", "a\tb", "<script>"])
+def test_the_chat_lane_does_not_echo_a_hostile_request_id(server: LiveServer, hostile: str) -> None:
+    """`POST /chat-messages` skips FastAPI's middleware stack (`api/fast_lane.py`); the
+    request id a client sends still only comes back when it is short and printable."""
+    response = server.client(APP_B).post(
+        "/chat-messages", content=b"[]", headers={"X-Request-Id": hostile}
+    )
+    assert response.status_code == 400
+    assert response.headers["x-request-id"] != hostile
+    assert len(response.headers["x-request-id"]) == 32
+
+
+def test_the_chat_lane_refuses_an_oversized_body_unread(server: LiveServer) -> None:
+    body = b'{"query": "' + b"x" * (65 * 1024) + b'", "user": "u", "inputs": {}}'
+    response = server.client(APP_B).post(
+        "/chat-messages", content=body, headers={"content-type": "application/json"}
+    )
+    assert_envelope(response, 413, "file_too_large")
+    alive(server)
