@@ -7,7 +7,13 @@ data directory) from that checkout, drives blocking `echo.yml` chats with 32 kee
 connections for `--seconds`, and reads the server's user + system CPU from /proc before
 and after. Checkouts take turns, round after round, so drift hits them alike.
 
-Usage: python -m bench.server_cpu CHECKOUT [CHECKOUT ...] [--rounds 3] [--seconds 8]
+With `--floor`, each round also measures the bare Starlette floor (`bench._server
+floor`, answering the bytes our server answered) the same way, and the table adds each
+checkout's CPU per request over the floor's. `bench.load`'s throughput ratio (target
+>= 0.25x) is the inverse of that when both servers are CPU-bound, so the target reads
+as a budget: at most 4x the floor's CPU per request.
+
+Usage: python -m bench.server_cpu CHECKOUT [CHECKOUT ...] [--rounds 3] [--seconds 8] [--floor]
 """
 
 from __future__ import annotations
@@ -18,8 +24,12 @@ import statistics
 import tempfile
 from pathlib import Path
 
+import httpx
+
 from bench import _server
-from bench.http import fake_env, loadgen, spec
+from bench.http import fake_env, floor, loadgen, spec
+
+_CHAT = {"inputs": {}, "query": "hello?", "user": "u", "response_mode": "blocking"}
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -27,18 +37,34 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(checkout: Path, seconds: float) -> tuple[float, float]:
-    """(server CPU µs per request, requests per second) of one run of `checkout`."""
+def _drive(name: str, url: str, pid: int, seconds: float) -> tuple[float, float]:
+    """Warm up, then 32 keep-alive connections of blocking chats for `seconds`:
+    (server CPU µs per request, requests per second)."""
+    loadgen(spec(url, "throughput", seconds=1, concurrency=4))
+    before = _cpu_seconds(pid)
+    result = loadgen(spec(url, "throughput", seconds=seconds, concurrency=32))
+    used = _cpu_seconds(pid) - before
+    if result["errors"] or not result["ok"]:
+        raise RuntimeError(f"{name}: {result['errors']} errors: {result['last'][:300]}")
+    return used / result["ok"] * 1e6, result["ok"] / result["elapsed"]
+
+
+def measure(checkout: Path, seconds: float) -> tuple[float, float, bytes]:
+    """(server CPU µs per request, requests per second, the answer's bytes) of one run
+    of `checkout`."""
     with tempfile.TemporaryDirectory(prefix="chatflow-cpu-") as data_dir:
         env = {**fake_env(data_dir), "PYTHONPATH": f"{checkout}{os.pathsep}{checkout / 'sdk'}"}
         with _server.start("ours", env=env, root=checkout, timeout=120) as (url, pid):
-            loadgen(spec(url, "throughput", seconds=1, concurrency=4))
-            before = _cpu_seconds(pid)
-            result = loadgen(spec(url, "throughput", seconds=seconds, concurrency=32))
-            used = _cpu_seconds(pid) - before
-    if result["errors"] or not result["ok"]:
-        raise RuntimeError(f"{checkout}: {result['errors']} errors: {result['last'][:300]}")
-    return used / result["ok"] * 1e6, result["ok"] / result["elapsed"]
+            headers = {"Authorization": f"Bearer {_server.api_key('echo')}"}
+            answer = httpx.post(f"{url}/v1/chat-messages", json=_CHAT, headers=headers).content
+            used, rate = _drive(str(checkout), url, pid, seconds)
+    return used, rate, answer
+
+
+def measure_floor(answer: bytes, seconds: float) -> tuple[float, float]:
+    """(server CPU µs per request, requests per second) of the floor answering `answer`."""
+    with floor(answer) as (url, pid):
+        return _drive("floor", url, pid, seconds)
 
 
 def main() -> None:
@@ -46,26 +72,45 @@ def main() -> None:
     parser.add_argument("checkouts", type=Path, nargs="+")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--floor", action="store_true", help="measure the floor each round")
     args = parser.parse_args()
     checkouts = [path.resolve() for path in args.checkouts]
     cpu: dict[Path, list[float]] = {path: [] for path in checkouts}
     rate: dict[Path, list[float]] = {path: [] for path in checkouts}
+    floor_cpu: list[float] = []
+    floor_rate: list[float] = []
     for _ in range(args.rounds):
+        answer = b""
         for path in checkouts:
-            used, per_second = measure(path, args.seconds)
+            used, per_second, answer = measure(path, args.seconds)
             cpu[path].append(used)
             rate[path].append(per_second)
+        if args.floor:
+            used, per_second = measure_floor(answer, args.seconds)
+            floor_cpu.append(used)
+            floor_rate.append(per_second)
     first = statistics.median(cpu[checkouts[0]])
+    base = statistics.median(floor_cpu) if floor_cpu else None
     print(f"rounds: {args.rounds} x {args.seconds:g} s; blocking echo.yml, SQLite, one worker")
-    print("| checkout | server CPU per request (median) | rounds | msg/s (median) | vs first |")
-    print("|---|---:|---|---:|---:|")
+    print(
+        "| checkout | server CPU per request (median) | rounds | msg/s (median) | vs first |"
+        + (" vs floor |" if base else "")
+    )
+    print("|---|---:|---|---:|---:|" + ("---:|" if base else ""))
     for path in checkouts:
         median = statistics.median(cpu[path])
         rounds = ", ".join(f"{value:.0f}" for value in cpu[path])
         print(
             f"| {path} | {median:.0f} µs | {rounds} | {statistics.median(rate[path]):.0f} | "
-            f"{median / first:.2f}x |"
+            f"{median / first:.2f}x |" + (f" {median / base:.1f}x |" if base else "")
         )
+    if base:
+        rounds = ", ".join(f"{value:.0f}" for value in floor_cpu)
+        print(
+            f"| floor (bare Starlette) | {base:.0f} µs | {rounds} | "
+            f"{statistics.median(floor_rate):.0f} | | 1.0x |"
+        )
+        print(f"0.25x of the floor's throughput: at most {4 * base:.0f} µs per request.")
 
 
 if __name__ == "__main__":
