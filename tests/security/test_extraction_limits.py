@@ -5,7 +5,14 @@ loop keeps running meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +65,61 @@ async def test_the_child_has_a_memory_limit() -> None:
         await _extract_process.parse("csv_text", rows, seconds=20, memory_mb=128)
     # The pool is rebuilt: the next parse works.
     assert "a" in await _extract_process.parse("csv_text", b"a,b\n1,2\n", seconds=5, memory_mb=256)
+
+
+# A server that parsed documents, then died without shutting its pool down: killed, or
+# stopped by SIGTERM, which uvicorn re-raises after a graceful shutdown (so `atexit`
+# never runs). It writes down the parse processes it leaves (its children and theirs).
+_SERVER_DIES = """
+import asyncio, os, signal, sys
+from pathlib import Path
+from chatflow.engine.nodes import _extract_process
+
+def family(pid):
+    kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(kid) for kid in kids] + [grand for kid in kids for grand in family(int(kid))]
+
+async def main():
+    texts = [_extract_process.parse("csv_text", b"a,b\\n1,2\\n", seconds=5, memory_mb=256)
+             for _ in range(2)]
+    await asyncio.gather(*texts)
+    await asyncio.sleep(0.5)  # the pool has started idle replacements by now
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    Path(sys.argv[1]).write_text(" ".join(map(str, family(os.getpid()))))
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_parse_processes_end_with_the_server(tmp_path: Path) -> None:
+    script, pids, log = tmp_path / "server.py", tmp_path / "pids", tmp_path / "log"
+    script.write_text(_SERVER_DIES)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    # Output to a file: a pipe would stay open as long as any process it left lives.
+    with log.open("w") as output:
+        done = subprocess.run(
+            [sys.executable, str(script), str(pids)],
+            stdout=output, stderr=output, timeout=60, env=env,
+        )  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, log.read_text()
+    left = [int(pid) for pid in pids.read_text().split()]
+    assert left, "the pool started no processes"  # the forkserver and its children
+    try:
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in left) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in left if _alive(pid)]
+    finally:
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
