@@ -18,6 +18,7 @@ after every run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import resource
@@ -76,24 +77,17 @@ def _exit_after(server_pid: int) -> None:
         handle = os.pidfd_open(server_pid)
     except ProcessLookupError:  # already gone
         os._exit(1)
-    except (AttributeError, OSError):  # no process descriptors here: poll
-        while _alive(server_pid):
-            time.sleep(_POLL_SECONDS)
+    except (AttributeError, OSError):  # no process descriptors (not Linux 5.3+): poll
+        # Until the pid is gone, or another user's (reused: the server was ours).
+        with contextlib.suppress(OSError):
+            while True:
+                os.kill(server_pid, 0)
+                time.sleep(_POLL_SECONDS)
         os._exit(1)
     ended = select.poll()
     ended.register(handle, select.POLLIN)  # readable once the process has ended
     ended.poll()
     os._exit(1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, under another user (the pid was reused)
-        return False
-    return True
 
 
 def _get_pool() -> ProcessPoolExecutor:
