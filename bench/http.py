@@ -74,6 +74,16 @@ def ours(
             yield started
 
 
+def echo_answer(url: str) -> bytes:
+    """The bytes our server at `url` answers a blocking echo.yml chat: what the floor
+    answers in its place."""
+    import httpx
+
+    body = {"inputs": {}, "query": "hello?", "user": "u", "response_mode": "blocking"}
+    headers = {"Authorization": f"Bearer {_server.api_key('echo')}"}
+    return httpx.post(f"{url}/v1/chat-messages", json=body, headers=headers).content
+
+
 @contextlib.contextmanager
 def floor(body: bytes, delay: float = 0.0) -> Iterator[tuple[str, int]]:
     with tempfile.NamedTemporaryFile(suffix=".json") as file:

@@ -36,7 +36,7 @@ import httpx
 
 from bench import _server
 from bench._stats import Summary
-from bench.http import ROOT, fake_env, floor, loadgen, spec
+from bench.http import ROOT, echo_answer, fake_env, floor, loadgen, spec
 from bench.soak import write_section
 
 PG_ADMIN = os.environ.get("CHATFLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -141,11 +141,7 @@ def sqlite_ratio(seconds: float) -> dict[str, float]:
     """Single-worker SQLite throughput (blocking echo.yml) against the floor."""
     with tempfile.TemporaryDirectory(prefix="chatflow-load-") as data_dir:
         with _server.start("ours", env=fake_env(data_dir)) as (url, _):
-            key = _server.api_key("echo")
-            body = {"inputs": {}, "query": "hello?", "user": "u", "response_mode": "blocking"}
-            answer = httpx.post(
-                f"{url}/v1/chat-messages", json=body, headers={"Authorization": f"Bearer {key}"}
-            ).content
+            answer = echo_answer(url)
             loadgen(spec(url, "throughput", seconds=1, concurrency=4))
             ours = loadgen(spec(url, "throughput", seconds=seconds, concurrency=32))
     with floor(answer) as (url, _):

@@ -24,12 +24,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-import httpx
-
 from bench import _server
-from bench.http import fake_env, floor, loadgen, spec
-
-_CHAT = {"inputs": {}, "query": "hello?", "user": "u", "response_mode": "blocking"}
+from bench.http import echo_answer, fake_env, floor, loadgen, spec
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -55,8 +51,7 @@ def measure(checkout: Path, seconds: float) -> tuple[float, float, bytes]:
     with tempfile.TemporaryDirectory(prefix="chatflow-cpu-") as data_dir:
         env = {**fake_env(data_dir), "PYTHONPATH": f"{checkout}{os.pathsep}{checkout / 'sdk'}"}
         with _server.start("ours", env=env, root=checkout, timeout=120) as (url, pid):
-            headers = {"Authorization": f"Bearer {_server.api_key('echo')}"}
-            answer = httpx.post(f"{url}/v1/chat-messages", json=_CHAT, headers=headers).content
+            answer = echo_answer(url)
             used, rate = _drive(str(checkout), url, pid, seconds)
     return used, rate, answer
 
