@@ -123,3 +123,29 @@ def test_parse_processes_end_with_the_server(tmp_path: Path) -> None:
         for pid in left:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+_WATCH_COST = """
+import os, re
+from pathlib import Path
+from chatflow.engine.nodes import _extract_process
+
+def size():
+    return int(re.search(r"VmSize:\\s+(\\d+)", Path("/proc/self/status").read_text())[1])
+
+before = size()
+_extract_process._watch_server(os.getppid())
+print(size() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_watching_the_server_takes_no_address_space_from_the_parse() -> None:
+    """RLIMIT_AS counts every mapping: a watching thread would reserve a 64 MiB malloc
+    arena of the parse's memory limit."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _WATCH_COST], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < 1024  # KiB

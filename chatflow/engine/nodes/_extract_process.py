@@ -6,35 +6,32 @@ forkserver that has the parsers' module loaded, so a child costs milliseconds) w
 RLIMIT_CPU and RLIMIT_AS set; the child exits after one parse. A child killed by a limit
 breaks the pool, which is rebuilt for the next parse; the parse fails with a clear error.
 
-Children watch the server process and exit when it ends, however it ends. The pool's
-own shutdown runs from an `atexit` hook, which a killed server never reaches, and neither
-does one stopped by SIGTERM: uvicorn re-raises the signal after its graceful shutdown,
-and its default action ends the process. An idle child waits on the pool's queue, whose
-write end it holds itself, as it holds the forkserver's liveness pipe, so nothing ends
-it: the live tests' server left the forkserver and two idle children (~350 MB) behind
-after every run.
+Children check on the server process every second and exit once it has ended, however
+it ended. The pool's own shutdown runs from an `atexit` hook, which a killed server never
+reaches, and neither does one stopped by SIGTERM: uvicorn re-raises the signal after its
+graceful shutdown, and its default action ends the process. An idle child waits on the
+pool's queue, whose write end it holds itself, as it holds the forkserver's liveness
+pipe, so nothing else ends it: the live tests' server left the forkserver and two idle
+children (~350 MB) behind after every run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing
 import os
 import resource
 import select
+import signal
 import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 _MODULE = "chatflow.engine.nodes._documents"
 _WORKERS = 2
-# How often a child checks on the server where the OS has no process descriptors.
+# How often a child checks that the server process is still there.
 _POLL_SECONDS = 1.0
-# The watching thread's stack: it only waits, and RLIMIT_AS counts every mapping.
-_WATCH_STACK_BYTES = 256 * 1024
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
@@ -61,33 +58,33 @@ def _parse(
 
 
 def _watch_server(server_pid: int) -> None:
-    """The pool's initializer, in each child: exit when the server process ends."""
-    previous = threading.stack_size(_WATCH_STACK_BYTES)
-    try:
-        watcher = threading.Thread(
-            target=_exit_after, args=(server_pid,), name="server-watch", daemon=True
-        )
-        watcher.start()
-    finally:
-        threading.stack_size(previous)
+    """The pool's initializer, in each child: exit when the server process ends.
 
-
-def _exit_after(server_pid: int) -> None:
+    A timer checks every `_POLL_SECONDS`; its signal also wakes a child blocked on the
+    pool's queue. Not a waiting thread: a thread's first allocation reserves its own
+    64 MiB malloc arena, which RLIMIT_AS would count against the parse.
+    """
     try:
-        handle = os.pidfd_open(server_pid)
+        handle: int | None = os.pidfd_open(server_pid)
     except ProcessLookupError:  # already gone
         os._exit(1)
-    except (AttributeError, OSError):  # no process descriptors (not Linux 5.3+): poll
-        # Until the pid is gone, or another user's (reused: the server was ours).
-        with contextlib.suppress(OSError):
-            while True:
+    except (AttributeError, OSError):  # no process descriptors (not Linux 5.3+)
+        handle = None
+
+    def check(signum: int, frame: object) -> None:
+        if handle is not None:  # readable once the process has ended
+            gone = bool(select.select([handle], [], [], 0)[0])
+        else:  # the pid gone, or another user's (reused: the server was ours)
+            try:
                 os.kill(server_pid, 0)
-                time.sleep(_POLL_SECONDS)
-        os._exit(1)
-    ended = select.poll()
-    ended.register(handle, select.POLLIN)  # readable once the process has ended
-    ended.poll()
-    os._exit(1)
+                gone = False
+            except OSError:
+                gone = True
+        if gone:
+            os._exit(1)
+
+    signal.signal(signal.SIGALRM, check)
+    signal.setitimer(signal.ITIMER_REAL, _POLL_SECONDS, _POLL_SECONDS)
 
 
 def _get_pool() -> ProcessPoolExecutor:
