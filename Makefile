@@ -93,11 +93,11 @@ perf: install-test
 	$(BIN)/python -m pytest -q -m perf tests sdk/tests
 
 lint: install-test
-	$(BIN)/ruff check chatflow tests sdk
-	$(BIN)/ruff format --check chatflow tests sdk
+	$(BIN)/ruff check chatflow tests sdk bench
+	$(BIN)/ruff format --check chatflow tests sdk bench
 
 typecheck: install-test
-	$(BIN)/mypy chatflow
+	$(BIN)/mypy chatflow bench
 	cd sdk && ../$(BIN)/mypy --strict chatflow_client
 
 bench: install-test

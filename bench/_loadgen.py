@@ -104,8 +104,8 @@ async def ttfe(client: httpx.AsyncClient, spec: dict[str, Any]) -> dict[str, Any
 
 async def throughput(client: httpx.AsyncClient, spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("client", "raw") == "raw":
-        body = json.dumps(_body(spec["query"], "blocking")).encode()
-        raw = _rawload.encode_post(spec["url"], "/v1/chat-messages", body, _headers(spec["key"]))
+        encoded = json.dumps(_body(spec["query"], "blocking")).encode()
+        raw = _rawload.encode_post(spec["url"], "/v1/chat-messages", encoded, _headers(spec["key"]))
         return await _rawload.throughput(
             spec["url"], raw, concurrency=int(spec["concurrency"]), seconds=float(spec["seconds"])
         )

@@ -64,6 +64,14 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
+def _address(url: str) -> tuple[str, int]:
+    """The host and port `url` names (loopback benchmarks always name both)."""
+    parts = urlsplit(url)
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"{url}: a benchmark URL names its host and port")
+    return parts.hostname, parts.port
+
+
 def encode_post(url: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
     host = urlsplit(url).netloc
     lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
@@ -73,7 +81,7 @@ def encode_post(url: str, path: str, body: bytes, headers: dict[str, str]) -> by
 
 async def throughput(url: str, raw: bytes, *, concurrency: int, seconds: float) -> dict[str, Any]:
     """`concurrency` connections sending `raw` back to back for `seconds`."""
-    parts = urlsplit(url)
+    host, port = _address(url)
     loop = asyncio.get_running_loop()
     done = errors = 0
     deadline = time.perf_counter() + seconds
@@ -84,9 +92,7 @@ async def throughput(url: str, raw: bytes, *, concurrency: int, seconds: float) 
         while time.perf_counter() < deadline:
             try:
                 if connection is None or connection.lost is not None:
-                    _, connection = await loop.create_connection(
-                        _Connection, parts.hostname, parts.port
-                    )
+                    _, connection = await loop.create_connection(_Connection, host, port)
                 status = await connection.request(raw)
             except (OSError, httptools.HttpParserError):
                 errors += 1
@@ -137,10 +143,10 @@ class _Stream(asyncio.Protocol):
 
 async def stream(url: str, raw: bytes, on_frame: Any) -> tuple[int, float]:
     """Send `raw` (a streaming POST) on a new connection; (status, seconds to the end)."""
-    parts = urlsplit(url)
+    host, port = _address(url)
     started = time.perf_counter()
     transport, protocol = await asyncio.get_running_loop().create_connection(
-        lambda: _Stream(on_frame, started), parts.hostname, parts.port
+        lambda: _Stream(on_frame, started), host, port
     )
     try:
         transport.write(raw)

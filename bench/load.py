@@ -85,7 +85,8 @@ def _open_streams(url: str, pid: int, count: int) -> dict[str, Any]:
             metrics = httpx.get(f"{url}/metrics", timeout=30).text
     proc.wait(timeout=600)
     if proc.returncode != 0:
-        raise RuntimeError(f"load generator failed: {proc.stderr.read()[-1500:]}")
+        stderr = proc.stderr.read() if proc.stderr is not None else ""
+        raise RuntimeError(f"load generator failed: {stderr[-1500:]}")
     result: dict[str, Any] = json.loads(last)
     result["rss_open"] = rss
     result["metrics"] = [line for line in metrics.splitlines() if line.rsplit(" ", 1)[0] in EXCERPT]

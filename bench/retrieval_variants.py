@@ -30,6 +30,7 @@ from importlib import import_module
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import numpy.typing as npt
@@ -111,16 +112,15 @@ class Scores:
 
     def keyword(self, tokenize: Tokenizer) -> Matrix:
         index = BM25Index([tokenize(p) for p in self.passages])
-        original = lexical.tokenize
-        lexical.tokenize = tokenize  # BM25Index.search tokenizes the query with it
-        try:
-            return np.stack([index.scores(q) for q in self.queries])
-        finally:
-            lexical.tokenize = original
+        # BM25Index.search tokenizes the query with `lexical.tokenize`.
+        with patch.object(lexical, "tokenize", tokenize):
+            scores: Matrix = np.stack([index.scores(q) for q in self.queries])
+        return scores
 
     def cosine(self, embed: Callable[[list[str]], Matrix]) -> Matrix:
         passages, queries = embed(self.passages), embed(self.queries)
-        return np.clip(queries @ passages.T, 0.0, 1.0).astype(np.float32)
+        similarity: Matrix = np.clip(queries @ passages.T, 0.0, 1.0).astype(np.float32)
+        return similarity
 
     def quality(self, scores: Matrix) -> tuple[float, float, float, float]:
         """recall@3, MRR (top 10), recall@3 English, recall@3 Chinese."""
@@ -148,7 +148,8 @@ def weighted_pooling(embedder: StaticEmbedder) -> Callable[[list[str]], Matrix]:
             if ids.size:
                 weights = np.log1p(ids).astype(np.float32)
                 out[i] = weights @ table.rows[ids] / max(float(weights.sum()), 1e-9)
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        normalized: Matrix = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return normalized
 
     return embed
 
