@@ -3,12 +3,13 @@
     python -m bench.soak [--seconds 1800] [--clients 16] [--write]
 
 One real server process (`bench/_server.py`: uvicorn, SQLite, the fake model streaming
-20 tokens) and `--clients` concurrent clients, each looping over a mix of what a chat
+20 tokens `--token-delay` apart) and `--clients` concurrent clients, each looping over a mix of what a chat
 front-end does: streaming and blocking chats (half of them continuing a conversation),
 a streaming chat stopped after its first token, a file upload, and the conversation and
 message listings. Bounded: it stops by itself after `--seconds`.
 
-Reported: requests and errors by kind, tracebacks in the server's log, and the server's
+Reported: requests and errors by kind, tracebacks in the server's log, the chat runs by
+how they ended (the server's `/metrics`: the stops must have stopped some), and the server's
 resident memory at the end of warm-up (the first 20% of the run), at the end, and its
 peak after warm-up. `--write` puts the figures in bench/RESULTS.md (between the `soak`
 markers). `tests/test_soak.py` runs a short version in CI.
@@ -35,6 +36,11 @@ from bench.http import fake_env
 RESULTS = Path(__file__).with_name("RESULTS.md")
 KINDS = ("stream", "blocking", "stop", "upload", "conversations", "messages")
 WEIGHTS = (35, 25, 10, 10, 10, 10)
+# Seconds between the fake model's tokens: a 20-token answer streams for ~40 ms, so the
+# stop a `stop` client sends at the first token reaches a run that is still going. With
+# no delay the whole answer was out before the stop arrived, and on a fast machine no
+# run was ever stopped.
+TOKEN_DELAY = 0.002
 
 
 @dataclass
@@ -55,6 +61,12 @@ class Outcome:
     @property
     def error_count(self) -> int:
         return sum(self.errors.values())
+
+    def runs(self, status: str) -> int:
+        """Chat runs that ended `status`, by the server's own count (`/metrics`)."""
+        return int(
+            self.metrics.get(f'chatflow_runs_total{{mode="advanced-chat",status="{status}"}}', 0)
+        )
 
     def memory(self) -> tuple[float, float, float]:
         """RSS (MiB) at the end of warm-up, at the end, and its peak after warm-up."""
@@ -171,10 +183,20 @@ async def _drive(url: str, pid: int, seconds: float, clients: int) -> Outcome:
     return outcome
 
 
-def run(seconds: float, clients: int, env: dict[str, str] | None = None) -> Outcome:
+def run(
+    seconds: float,
+    clients: int,
+    env: dict[str, str] | None = None,
+    *,
+    token_delay: float = TOKEN_DELAY,
+) -> Outcome:
     """One bounded soak against a fresh server; returns what it saw."""
     with tempfile.TemporaryDirectory(prefix="chatflow-soak-") as data_dir:
-        server_env = {**fake_env(data_dir), "CHATFLOW_LOG_FORMAT": "text", **(env or {})}
+        server_env = {
+            **fake_env(data_dir, delay=token_delay),
+            "CHATFLOW_LOG_FORMAT": "text",
+            **(env or {}),
+        }
         log_path = Path(data_dir) / "server.log"
         # A generous start: on a shared machine importing the bench apps can take a minute.
         start = _server.start("ours", env=server_env, log_path=log_path, timeout=300)
@@ -194,7 +216,9 @@ def report(outcome: Outcome, env: dict[str, str]) -> str:
         [
             f"Soak ({minutes:.0f} min, {outcome.clients} clients, fake model, SQLite, one "
             f"worker, {settings}): {outcome.total} requests ({kinds}), "
-            f"{outcome.error_count} errors, {outcome.tracebacks} tracebacks.",
+            f"{outcome.error_count} errors, {outcome.tracebacks} tracebacks; chat runs "
+            f"succeeded {outcome.runs('succeeded')}, stopped {outcome.runs('stopped')}, "
+            f"failed {outcome.runs('failed')}.",
             "",
             "| server RSS | MiB |",
             "| --- | --- |",
@@ -227,11 +251,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=1800)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument(
+        "--token-delay", type=float, default=TOKEN_DELAY, help="seconds between fake tokens"
+    )
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
     env: dict[str, str] = {}
-    outcome = run(args.seconds, args.clients, env)
-    text = report(outcome, env)
+    outcome = run(args.seconds, args.clients, env, token_delay=args.token_delay)
+    text = report(outcome, {**env, "CHATFLOW_FAKE_TOKEN_DELAY": str(args.token_delay)})
     print(text)
     if outcome.error_samples:
         print("errors:", *outcome.error_samples, sep="\n  ")

@@ -1,6 +1,6 @@
 """The soak (bench/soak.py), briefly: a real server under a mixed load of streaming and
-blocking chats, stops, uploads and listings; no request fails, the server logs no
-traceback, and its memory does not grow with the requests it has served.
+blocking chats, stops of running answers, uploads and listings; no request fails, the
+server logs no traceback, and its memory does not grow with the requests it has served.
 
 The kept event streams are bounded to 1 MiB and SQLite's page cache to 2 MB per
 connection here, so both bounds are reached within the run and any growth beyond them
@@ -25,6 +25,10 @@ def test_short_soak_has_no_errors_and_flat_memory() -> None:
     assert outcome.error_count == 0, outcome.error_samples
     assert outcome.tracebacks == 0
     assert set(outcome.requests) == set(soak.KINDS)
+    # The stops reach live runs, which end `stopped` (their partial answers saved), and
+    # nothing else ends them early.
+    assert outcome.runs("stopped") > 0, outcome.metrics
+    assert outcome.runs("failed") == 0
     # The kept streams stay within their bound although far more was streamed.
     kept = outcome.metrics["chatflow_streams_kept_bytes"]
     assert 0 < kept <= 1024 * 1024
