@@ -384,6 +384,14 @@ class Settings(BaseSettings):
             "answer 429 too_many_requests (0: no limit)."
         ),
     )
+    conversation_naming_backlog: int = Field(
+        default=32,
+        ge=0,
+        description=(
+            "New conversations a worker lets wait for the model to name them (it names "
+            "while no turn runs); past it a new conversation is named after its first query."
+        ),
+    )
     stream_memory_max_mb: int = Field(
         default=64,
         ge=1,

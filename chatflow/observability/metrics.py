@@ -84,6 +84,12 @@ MODEL_BUSY = Gauge(
     "Embedded-model requests generating now (at most `embedded_parallel` per worker).",
     multiprocess_mode="livesum",
 )
+NAMES_WAITING = Gauge(
+    "chatflow_conversation_names_waiting",
+    "New conversations waiting for the model to name them (it names only while no turn "
+    "runs); past `conversation_naming_backlog` new ones are named after their query.",
+    multiprocess_mode="livesum",
+)
 REJECTED = Counter(
     "chatflow_rejected_runs_total", "Runs refused with 429 because the model queue was full."
 )

@@ -27,6 +27,7 @@ from chatflow.engine.runner import run_graph
 from chatflow.engine.variables import VariablePool
 from chatflow.errors import InvalidRequest, NotFound
 from chatflow.ids import uuid4, uuid7
+from chatflow.observability import metrics as m
 from chatflow.services.apps import LoadedApp
 from chatflow.services.features import TurnFeatures
 from chatflow.services.file_inputs import build_files, build_inputs, restore_inputs
@@ -96,7 +97,12 @@ class _Prepared:
 
 class ChatService(RunsWithFiles):
     def __init__(
-        self, deps: RunDeps, pauses: HumanInputService, features: TurnFeatures | None = None
+        self,
+        deps: RunDeps,
+        pauses: HumanInputService,
+        features: TurnFeatures | None = None,
+        *,
+        naming_backlog: int,
     ) -> None:
         self._db = deps.db
         self._store = deps.store
@@ -109,7 +115,12 @@ class ChatService(RunsWithFiles):
         self.run_slots: RunSlots = deps.run_slots  # shared with the other run services
         # Moderation and annotation reply around the graph run (None: the graph only).
         self._features = features
-        self._background: set[asyncio.Task[Any]] = set()
+        # Conversations waiting to be named by the model, which names one at a time and only
+        # while no turn runs (`IdleGate`). Under sustained load new conversations come
+        # faster than that: past `naming_backlog` waiting, a new conversation is named after
+        # its query at once, as in an app without a model, instead of queueing without end.
+        self._naming: set[asyncio.Task[Any]] = set()
+        self.naming_backlog = naming_backlog
         self._end_users: dict[tuple[str, str], tuple[str, str]] = {}
         # Background model work (naming) runs only while no turn does.
         self._idle = IdleGate()
@@ -140,16 +151,19 @@ class ChatService(RunsWithFiles):
         declared = app.dsl.conversation_variables
         key = (app.id, request.user or end_users_repo.DEFAULT_USER)
         end_user = self._end_users.get(key) or await self._find_end_user(key)
+        name_now = self._names_now(app, request)
         # The common case, a known user starting a conversation without files, reads
         # nothing more; the rest reads in a session first. Either way the turn's rows are
         # then written in one transaction.
         if end_user is None or request.conversation_id or request.files or app.takes_file_inputs:
             async with self._db.session() as session:
-                prepared = await self._prepare(session, app, request, end_user)
+                prepared = await self._prepare(session, app, request, end_user, name_now)
             if end_user is None:
                 self._remember_end_user(key, (prepared.end_user_id, prepared.session_id))
         else:
-            prepared = self._new_conversation(app, request, end_user, [], dict(request.inputs))
+            prepared = self._new_conversation(
+                app, request, end_user, [], dict(request.inputs), name_now=name_now
+            )
         end_user_id, session_id = prepared.end_user_id, prepared.session_id
         conversation_id, inputs, files = prepared.conversation_id, prepared.inputs, prepared.files
         new = not request.conversation_id
@@ -224,9 +238,17 @@ class ChatService(RunsWithFiles):
         )
         self._tasks.register(task_id, owner_key(app.id, end_user_id), task)
         self._idle.turn_started(task)
-        if new and request.auto_generate_name and app.model is not None:
+        if new and request.auto_generate_name and not name_now:
             self._spawn(self._name_after(app, info, task, query))
         return TurnHandle(info=info, task=task)
+
+    def _names_now(self, app: LoadedApp, request: ChatRequest) -> bool:
+        """Whether a new conversation of this turn is named after its query when it is
+        created (no model to name it, or too many names already waiting for it), rather
+        than by the model after the turn."""
+        if not request.auto_generate_name:
+            return False
+        return app.model is None or len(self._naming) >= self.naming_backlog
 
     async def _prepare(
         self,
@@ -234,6 +256,7 @@ class ChatService(RunsWithFiles):
         app: LoadedApp,
         request: ChatRequest,
         end_user: tuple[str, str] | None,
+        name_now: bool,
     ) -> _Prepared:
         """The turn's end user, files, inputs and conversation state, read in `session`
         (the end user is created on first use)."""
@@ -245,7 +268,7 @@ class ChatService(RunsWithFiles):
         files = await build_files(session, app, end_user_id, request.files)
         if not request.conversation_id:
             raw = await build_inputs(session, app, end_user_id, app.input_variables, request.inputs)
-            return self._new_conversation(app, request, end_user, files, raw)
+            return self._new_conversation(app, request, end_user, files, raw, name_now=name_now)
         conversation = await conversations_repo.get_conversation(
             session,
             app_id=app.id,
@@ -277,12 +300,13 @@ class ChatService(RunsWithFiles):
         end_user: tuple[str, str],
         files: list[File],
         raw: dict[str, Any],
+        *,
+        name_now: bool,
     ) -> _Prepared:
-        """A new conversation's start; `raw` are the request's inputs (files built)."""
+        """A new conversation's start; `raw` are the request's inputs (files built).
+        `name_now`: named after the query now, with no rename after the turn."""
         inputs = coerce_inputs(app.input_variables, raw)
-        # Without a model the name is the query: written now, no rename after the turn.
-        named = request.auto_generate_name and app.model is None
-        name = query_name(request.query.replace("\x00", "")) if named else NEW_CONVERSATION_NAME
+        name = query_name(request.query.replace("\x00", "")) if name_now else NEW_CONVERSATION_NAME
         return _Prepared(
             end_user_id=end_user[0],
             session_id=end_user[1],
@@ -327,12 +351,17 @@ class ChatService(RunsWithFiles):
             return False
         return await self._tasks.stop(task_id, owner_key(app.id, end_user.id))
 
+    @property
+    def names_waiting(self) -> int:
+        """New conversations waiting for the model to name them."""
+        return len(self._naming)
+
     async def close(self) -> None:
         """Cancel background work (conversation naming) at shutdown."""
-        for task in list(self._background):
+        for task in list(self._naming):
             task.cancel()
-        if self._background:
-            await asyncio.wait(list(self._background), timeout=5)
+        if self._naming:
+            await asyncio.wait(list(self._naming), timeout=5)
 
     async def _run(
         self,
@@ -404,10 +433,12 @@ class ChatService(RunsWithFiles):
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background_done)
+        self._naming.add(task)
+        m.NAMES_WAITING.inc()
+        task.add_done_callback(self._naming_done)
 
-    def _background_done(self, task: asyncio.Task[Any]) -> None:
-        self._background.discard(task)
+    def _naming_done(self, task: asyncio.Task[Any]) -> None:
+        self._naming.discard(task)
+        m.NAMES_WAITING.dec()
         if not task.cancelled() and task.exception() is not None:
             log.warning("background task failed: %s", task.exception())

@@ -202,7 +202,9 @@ class Services:
             limits=RequestLimits.from_settings(settings), run_slots=run_slots,
         )  # fmt: skip
         human_input = HumanInputService(deps, apps)
-        chat = ChatService(deps, human_input, features)
+        chat = ChatService(
+            deps, human_input, features, naming_backlog=settings.conversation_naming_backlog
+        )
         workflows = WorkflowService(deps, human_input)
         sites = SiteService(db, apps, session_days=settings.web_session_days)
         if sweep:  # servers ingest documents; the CLI starts it when it needs it

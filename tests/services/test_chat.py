@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from chatflow.engine.events import RunStarted, TextChunk
 from chatflow.errors import InvalidRequest, NotFound
+from chatflow.observability import metrics as m
 from chatflow.providers.fake import FakeRegistry
 from chatflow.services import Services, idle
 from chatflow.services.apps import LoadedApp
@@ -132,3 +133,50 @@ async def test_shutdown_cancels_a_conversation_name_being_generated(
         return "generate_name" in getattr(task.get_coro(), "__qualname__", "")
 
     assert [task for task in asyncio.all_tasks() if naming(task)] == []
+
+
+async def test_conversation_names_waiting_for_the_model_are_bounded(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model names new conversations one at a time, only while no turn runs. Under
+    sustained load new conversations come faster, and every one used to wait in memory
+    for its name (the soak grew ~28 MiB a minute). Past `conversation_naming_backlog`
+    waiting, a new conversation is named after its query at once and nothing waits for it;
+    the ones that waited are still named by the model when the worker is quiet."""
+    monkeypatch.setattr(idle, "_IDLE_GRACE", 0.5)
+    settings = Settings(data_dir=tmp_path, model_backend="fake", conversation_naming_backlog=2)
+    models = FakeRegistry(tokens=["Named", " by", " model"])
+    services = await Services.open(
+        settings, database=Database("sqlite+aiosqlite://"), models=models
+    )
+    try:
+        app = await load(services, (DSL / "basic_chat.yml").read_text())
+        conversations = []
+        # Back to back: each turn ends within the idle grace of the one before, so no
+        # name is generated meanwhile.
+        for index in range(6):
+            request = ChatRequest(query=f"question {index}", user="ann", streaming=False)
+            handle = await services.chat.start(app, request)
+            await handle.wait()
+            conversations.append(handle.info.conversation_id)
+        assert services.chat.names_waiting == 2
+        assert m.NAMES_WAITING._value.get() == 2
+
+        async def names() -> list[str]:
+            async with services.db.session() as session:
+                rows = {
+                    row.id: row.name
+                    for row in (await session.execute(select(Conversation))).scalars()
+                }
+            return [rows[conversation] for conversation in conversations]
+
+        named_now = [f"question {index}" for index in range(2, 6)]
+        assert await names() == ["New conversation", "New conversation", *named_now]
+        for _ in range(300):  # the worker is quiet now: the two waiting are named
+            if services.chat.names_waiting == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert await names() == ["Named by model", "Named by model", *named_now]
+        assert m.NAMES_WAITING._value.get() == 0
+    finally:
+        await services.close()
