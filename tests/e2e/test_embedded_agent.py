@@ -45,7 +45,8 @@ def test_the_embedded_model_calls_the_time_tool(server: tuple[str, str]) -> None
         Path(path).write_text("\n\n".join(raw) + "\n", encoding="utf-8")
     frames = [json.loads(line[6:]) for line in raw if line.startswith("data: ")]
     kinds = [frame["event"] for frame in frames]
-    assert kinds[-1] == "message_end", kinds
+    # On failure, the last frame itself: an `error` frame's code and message say why.
+    assert kinds[-1] == "message_end", (kinds, frames[-1] if frames else raw)
     first = next(f for f in frames if f["event"] == "agent_thought")
     assert first["tool"] == "current_time" and first["position"] == 1
     assert isinstance(json.loads(first["tool_input"])["current_time"], dict)
