@@ -3,10 +3,10 @@
     python -m bench.soak [--seconds 1800] [--clients 16] [--write]
 
 One real server process (`bench/_server.py`: uvicorn, SQLite, the fake model streaming
-20 tokens `--token-delay` apart) and `--clients` concurrent clients, each looping over a mix of what a chat
-front-end does: streaming and blocking chats (half of them continuing a conversation),
-a streaming chat stopped after its first token, a file upload, and the conversation and
-message listings. Bounded: it stops by itself after `--seconds`.
+20 tokens `--token-delay` apart) and `--clients` concurrent clients, each looping over a
+mix of what a chat front-end does: streaming and blocking chats (half of them continuing a
+conversation), a streaming chat stopped after its first token, a file upload, and the
+conversation and message listings. Bounded: it stops by itself after `--seconds`.
 
 Reported: requests and errors by kind, tracebacks in the server's log, the chat runs by
 how they ended (the server's `/metrics`: the stops must have stopped some), and the server's
