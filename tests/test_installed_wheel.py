@@ -12,24 +12,18 @@ tested in `tests/providers/test_model_file.py`).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests._server_process import free_port, wait_until_answering
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 ROOT = Path(__file__).parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _build_and_install(tmp_path: Path) -> tuple[Path, Path]:
@@ -90,7 +84,7 @@ def test_the_installed_wheel_serves_the_bundled_example(tmp_path: Path) -> None:
     )
     assert version.stdout.startswith("chatflow-server ")
 
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, str(script), "serve", "--port", str(port)]
     proc = subprocess.Popen(
         [*command, "--data-dir", str(tmp_path / "data")],
@@ -107,15 +101,7 @@ def test_the_installed_wheel_serves_the_bundled_example(tmp_path: Path) -> None:
         key = first.split("key=")[1].split()[0]
         chat_page = proc.stdout.readline().split("chat: ")[1].strip()
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
-            time.sleep(0.1)
+        wait_until_answering(f"{base}/readyz", proc, 60)
 
         answer = httpx.post(
             f"{base}/v1/chat-messages",

@@ -21,15 +21,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests._server_process import free_port, wait_until_answering
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 ROOT = Path(__file__).parents[1]
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _answer(sock: socket.socket) -> bytes:
@@ -57,7 +53,7 @@ def _answer(sock: socket.socket) -> bytes:
 @contextlib.contextmanager
 def _serve(data_dir: Path, keep_alive: int | None = None) -> Iterator[int]:
     """A real `chatflow serve` (fake model) on a free port; yields the port once it answers."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CHATFLOW_MODEL_BACKEND": "fake",
@@ -76,15 +72,7 @@ def _serve(data_dir: Path, keep_alive: int | None = None) -> Iterator[int]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
-            time.sleep(0.2)
+        wait_until_answering(f"http://127.0.0.1:{port}/healthz", proc, 60)
         yield port
     finally:
         proc.terminate()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,14 +23,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests._server_process import free_port, wait_until_answering
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 ROOT = Path(__file__).parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _stream(base: str, key: str, frames: list[dict[str, Any]], started: threading.Event) -> None:
@@ -47,7 +42,7 @@ def _stream(base: str, key: str, frames: list[dict[str, Any]], started: threadin
 
 
 def test_sigterm_drains_then_stops_what_is_left(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CHATFLOW_MODEL_BACKEND": "fake",
@@ -70,15 +65,7 @@ def test_sigterm_drains_then_stops_what_is_left(tmp_path: Path) -> None:
         assert proc.stdout is not None
         key = proc.stdout.readline().split("key=")[1].split()[0]
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
-            time.sleep(0.1)
+        wait_until_answering(f"{base}/readyz", proc, 30)
 
         early: list[dict[str, Any]] = []
         late: list[dict[str, Any]] = []
