@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from chatflow.engine.events import RunStarted, TextChunk
 from chatflow.errors import InvalidRequest, NotFound
-from chatflow.observability import metrics as m
 from chatflow.providers.fake import FakeRegistry
 from chatflow.services import Services, idle
 from chatflow.services.apps import LoadedApp
@@ -160,7 +160,7 @@ async def test_conversation_names_waiting_for_the_model_are_bounded(
             await handle.wait()
             conversations.append(handle.info.conversation_id)
         assert services.chat.names_waiting == 2
-        assert m.NAMES_WAITING._value.get() == 2
+        assert REGISTRY.get_sample_value("chatflow_conversation_names_waiting") == 2
 
         async def names() -> list[str]:
             async with services.db.session() as session:
@@ -177,6 +177,6 @@ async def test_conversation_names_waiting_for_the_model_are_bounded(
                 break
             await asyncio.sleep(0.01)
         assert await names() == ["Named by model", "Named by model", *named_now]
-        assert m.NAMES_WAITING._value.get() == 0
+        assert REGISTRY.get_sample_value("chatflow_conversation_names_waiting") == 0
     finally:
         await services.close()
