@@ -218,16 +218,21 @@ def _arguments(text: str) -> Any:
 
 
 def _call_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
-    """A JSON schema whose instances are exactly the valid calls of `tools`."""
+    """A JSON schema whose instances are exactly the valid calls of `tools`, written
+    compactly. Closed and compact so that a call ends as soon as it is complete: a small
+    sampled model otherwise goes on after the arguments with keys of its own, or with
+    blank lines, until `max_tokens` cuts the call off unparsable."""
     return {
+        "x-guidance": {"whitespace_flexible": False},
         "anyOf": [
             {
                 "type": "object",
                 "properties": {"name": {"const": tool.name}, "arguments": _closed(tool)},
                 "required": ["name", "arguments"],
+                "additionalProperties": False,
             }
             for tool in tools
-        ]
+        ],
     }
 
 
@@ -438,19 +443,25 @@ class EmbeddedLLM:
                         text, collected = "".join(collected) + text, []
                     yield LLMChunk(text=text)
         if calling:
-            yield LLMChunk(tool_calls=(_parse_tool_call("".join(collected)),))
+            call = _parse_tool_call("".join(collected), cut_off=finish_reason == "length")
+            yield LLMChunk(tool_calls=(call,))
             finish_reason = "tool_calls"
         usage = usage or Usage()
         usage.latency = time.perf_counter() - started
         yield LLMChunk(usage=usage, finish_reason=finish_reason or "stop")
 
 
-def _parse_tool_call(text: str) -> ToolCall:
+def _parse_tool_call(text: str, *, cut_off: bool = False) -> ToolCall:
+    """The call in `text`; `cut_off`: generation stopped at `max_tokens`, which the error
+    then names (the grammar admits only whole calls, so that is how one goes wrong)."""
     try:
         call = json.loads(text)
         name, arguments = call["name"], call["arguments"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ProviderError(f"Embedded model returned no valid tool call: {text[:200]!r}") from exc
+        why = " (cut off by max_tokens)" if cut_off else ""
+        raise ProviderError(
+            f"Embedded model returned no valid tool call{why}: {text[:200]!r}"
+        ) from exc
     return ToolCall(
         id=f"call_{secrets.token_hex(6)}",
         name=str(name),
