@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -198,10 +199,26 @@ def main() -> None:
         runs.append(measure_workers(workers, args.streams, args.seconds))
         print(json.dumps({k: v for k, v in runs[-1].items() if k != "metrics"}), flush=True)
     sqlite = None if args.no_sqlite else sqlite_ratio(args.seconds)
-    text = report(runs, sqlite)
+    text = provenance(sys.argv[1:]) + "\n\n" + report(runs, sqlite)
     print(text)
     if args.write:
         write_section("load", "## Load (bench/load.py)\n\n" + text)
+
+
+def provenance(argv: list[str]) -> str:
+    """When, on what and how the figures were measured: they mean little without it."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = " ".join(["python -m bench.load", *argv])
+    return (
+        f"Measured {when} (commit {commit or 'unknown'}, load average {load} at the end, "
+        f"{os.cpu_count()} CPUs) with `{command}`: fake model (streams: 20 tokens 0.25 s "
+        "apart), Postgres + Redis on loopback, the per-app and per-key caps on concurrent "
+        "runs lifted (every stream is one app's, on one key)."
+    )
 
 
 if __name__ == "__main__":
