@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._server_process import free_port
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 ROOT = Path(__file__).parents[1]
 CONNECTIONS = 64
@@ -63,12 +65,6 @@ uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning",
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _request(path: str, port: int) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=60)
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
@@ -94,7 +90,7 @@ def _wait_for(path: Path, proc: subprocess.Popen[bytes]) -> None:
 
 def pass_spread(tmp_path: Path, event_loop: str | None) -> int:
     """How many loop passes apart the server answered a burst of new connections."""
-    port = _free_port()
+    port = free_port()
     held, release = tmp_path / "held", tmp_path / "release"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("CHATFLOW_EVENT_LOOP", None)

@@ -31,6 +31,7 @@ from chatflow.providers.fake import FakeLLM, FakeRegistry
 from chatflow.services import Services
 from chatflow.settings import Settings
 from chatflow.store import Database
+from tests._server_process import free_port
 
 T = TypeVar("T")
 
@@ -50,12 +51,6 @@ def _postgres_reachable() -> bool:
             return True
     except OSError:
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -161,7 +156,7 @@ def live(
 
     registry = getattr(request.module, "LIVE_REGISTRY", FakeRegistry)(FakeLLM(TOKENS))
     app = create_app(settings, database=Database(url, schema=schema), models=registry)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     live = LiveServer(f"http://127.0.0.1:{port}/v1", keys, registry, server, app)

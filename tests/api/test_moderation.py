@@ -5,7 +5,6 @@ OpenAI-compatible `/moderations` backend, and the unsupported `api` type.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests._server_process import free_port
 
 from .conftest import ANSWER, LiveServer, assert_envelope, chat, sse_events
 
@@ -22,13 +23,7 @@ INPUT_PRESET = "Sorry, I cannot talk about that."
 OUTPUT_PRESET = "The answer was withheld."
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-MODERATION_PORT = _free_port()
+MODERATION_PORT = free_port()
 LIVE_SETTINGS = {
     "moderation_base_url": f"http://127.0.0.1:{MODERATION_PORT}/v1",
     "moderation_api_key": "sk-moderation",

@@ -32,9 +32,10 @@ from sqlalchemy import make_url
 
 from chatflow.settings import Settings
 from chatflow.store import Database
+from tests._server_process import free_port
 from tests.runtime.redis_support import REDIS_URL, delete_prefix, require_redis
 
-from .conftest import PG_URL, _drop_schema, _free_port, _postgres_reachable, _prepare
+from .conftest import PG_URL, _drop_schema, _postgres_reachable, _prepare
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.postgres, pytest.mark.redis]
 
@@ -53,7 +54,7 @@ class Cluster:
 
     def start(self) -> str:
         """Start one more worker; returns its base URL once it answers."""
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(
             [sys.executable, str(WORKER), str(port), PG_URL, self.schema],
             env=self.env,

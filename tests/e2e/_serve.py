@@ -5,21 +5,16 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests._server_process import free_port
+
 CLI = Path(sys.executable).with_name("chatflow")
 AGENT_CHAT = Path(__file__).parents[1] / "api" / "dsl" / "agent-chat.yml"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -27,7 +22,7 @@ def serve_agent_chat(data_dir: Path, settings: dict[str, str]) -> Iterator[tuple
     """Serve the agent-chat test app on a free loopback port with `settings` as its only
     CHATFLOW_* variables (the environment's own, and DATABASE_URL, are dropped); yields the
     `/v1` base URL and the app's key as `chatflow serve` printed it."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATFLOW_")}
     env.pop("DATABASE_URL", None)
     env.update(CHATFLOW_DATA_DIR=str(data_dir), **settings)

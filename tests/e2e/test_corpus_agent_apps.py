@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
+from tests._server_process import free_port
 from tests.engine.corpus_cases import DSL_DIR
 from tests.tools.loopback import serve
 
@@ -177,12 +177,6 @@ def _stream(chunks: list[str]) -> StreamingResponse:
 # --- the server --------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Served:
     def __init__(self, base_url: str, keys: dict[str, str], model: ScriptedModel) -> None:
         self.base_url, self.keys, self.model = base_url, keys, model
@@ -229,7 +223,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         ):
             done = subprocess.run([str(CLI), *command], env=env, capture_output=True, text=True)
             assert done.returncode == 0, done.stderr
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [str(CLI), "serve", str(MULTI_TOOLS), str(STUDY_PLANNER),
              "--host", "127.0.0.1", "--port", str(port)],

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests._server_process import free_port
+
 pytestmark = [pytest.mark.embedded, pytest.mark.slow]
 
 CLI = Path(sys.executable).with_name("chatflow")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Server:
@@ -39,7 +34,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATFLOW_")}
     env.pop("DATABASE_URL", None)
     env["CHATFLOW_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))

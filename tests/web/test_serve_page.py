@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,19 +14,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests._server_process import free_port
+
 CLI = Path(sys.executable).with_name("chatflow")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     """`chatflow serve` (bundled example app, fake model): its chat URL and output lines."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATFLOW_")}
     env.pop("DATABASE_URL", None)
     env.update(
