@@ -6,6 +6,9 @@ benchmark app with the fixed key `app-bench-<name>` (through `Services`, as the 
 from the environment (`CHATFLOW_MODEL_BACKEND=fake`, `DATABASE_URL`, ...), which
 `start()` fills in.
 
+`python -m bench._server essentials --port P` imports the apps as `ours` does, then serves
+`bench.essentials`: only the work a blocking chat cannot do without, on the same database.
+
 `python -m bench._server floor --port P --body FILE [--delay S]` serves the floor: a
 bare Starlette endpoint that reads the JSON request and answers a fixed JSON body (the
 same bytes our server answered) or, for `response_mode: streaming`, 20 `message` frames
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import socket
@@ -28,6 +32,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -61,6 +66,44 @@ async def _import_apps(apps: dict[str, str]) -> None:
         await services.close()
 
 
+async def _essential_keys(names: list[str]) -> dict[str, tuple[str, str, Any]]:
+    """SHA-256 of each benchmark app's key -> (app id, workflow id, graph), as loaded by
+    our server's app service."""
+    from chatflow.errors import Unauthorized
+    from chatflow.services import Services
+    from chatflow.settings import Settings
+
+    keys: dict[str, tuple[str, str, Any]] = {}
+    services = await Services.open(Settings())
+    try:
+        for name in names:
+            try:
+                app = await services.apps.authenticate(api_key(name))
+            except Unauthorized:  # skipped at import
+                continue
+            digest = hashlib.sha256(api_key(name).encode()).hexdigest()
+            keys[digest] = (app.id, app.workflow_id, app.graph)
+    finally:
+        await services.close()
+    return keys
+
+
+def _essentials_app(names: list[str]) -> object:
+    from bench.engine import make_services
+    from bench.essentials import essentials_app
+    from chatflow.settings import Settings
+
+    url = Settings().resolved_database_url()
+    if not url.startswith("sqlite"):
+        raise SystemExit("bench._server essentials: SQLite only (DATABASE_URL is set)")
+    return essentials_app(
+        database=Path(url.split("///", 1)[1]),
+        keys=asyncio.run(_essential_keys(names)),
+        services=make_services(),
+        clock=time.time,
+    )
+
+
 def _floor_app(body: bytes, delay: float, tokens: int) -> object:
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -89,7 +132,7 @@ def _floor_app(body: bytes, delay: float, tokens: int) -> object:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["ours", "floor"])
+    parser.add_argument("kind", choices=["ours", "essentials", "floor"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--dsl-dir", type=Path, default=DSL_DIR)
@@ -117,6 +160,9 @@ def main() -> None:
         return
     apps = {path.stem: path.read_text() for path in sorted(args.dsl_dir.glob("*.yml"))}
     asyncio.run(_import_apps(apps))
+    if args.kind == "essentials":
+        uvicorn.run(_essentials_app(list(apps)), **common)  # type: ignore[arg-type]
+        return
     uvicorn.run("chatflow.api.app:create_app", factory=True, workers=args.workers, **common)
 
 

@@ -13,7 +13,13 @@ checkout's CPU per request over the floor's. `bench.load`'s throughput ratio (ta
 >= 0.25x) is the inverse of that when both servers are CPU-bound, so the target reads
 as a budget: at most 4x the floor's CPU per request.
 
-Usage: python -m bench.server_cpu CHECKOUT [CHECKOUT ...] [--rounds 3] [--seconds 8] [--floor]
+With `--essentials`, each round also measures `bench.essentials` (from this checkout): a
+bare server doing only the work a blocking chat cannot do without (parse, key, our
+engine's run, the turn's rows in one transaction per loop pass, the answer). Ours minus
+it is what our design adds around that work.
+
+Usage: python -m bench.server_cpu CHECKOUT [CHECKOUT ...] [--rounds 3] [--seconds 8]
+       [--floor] [--essentials]
 """
 
 from __future__ import annotations
@@ -56,6 +62,13 @@ def measure(checkout: Path, seconds: float) -> tuple[float, float, bytes]:
     return used, rate, answer
 
 
+def measure_essentials(seconds: float) -> tuple[float, float]:
+    """(server CPU µs per request, requests per second) of `bench.essentials`."""
+    with tempfile.TemporaryDirectory(prefix="chatflow-cpu-") as data_dir:
+        with _server.start("essentials", env=fake_env(data_dir), timeout=120) as (url, pid):
+            return _drive("essentials", url, pid, seconds)
+
+
 def measure_floor(answer: bytes, seconds: float) -> tuple[float, float]:
     """(server CPU µs per request, requests per second) of the floor answering `answer`."""
     with floor(answer) as (url, pid):
@@ -68,18 +81,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--floor", action="store_true", help="measure the floor each round")
+    parser.add_argument(
+        "--essentials", action="store_true", help="measure bench.essentials each round"
+    )
     args = parser.parse_args()
     checkouts = [path.resolve() for path in args.checkouts]
     cpu: dict[Path, list[float]] = {path: [] for path in checkouts}
     rate: dict[Path, list[float]] = {path: [] for path in checkouts}
     floor_cpu: list[float] = []
     floor_rate: list[float] = []
+    essential_cpu: list[float] = []
+    essential_rate: list[float] = []
     for _ in range(args.rounds):
         answer = b""
         for path in checkouts:
             used, per_second, answer = measure(path, args.seconds)
             cpu[path].append(used)
             rate[path].append(per_second)
+        if args.essentials:
+            used, per_second = measure_essentials(args.seconds)
+            essential_cpu.append(used)
+            essential_rate.append(per_second)
         if args.floor:
             used, per_second = measure_floor(answer, args.seconds)
             floor_cpu.append(used)
@@ -98,6 +120,14 @@ def main() -> None:
         print(
             f"| {path} | {median:.0f} µs | {rounds} | {statistics.median(rate[path]):.0f} | "
             f"{median / first:.2f}x |" + (f" {median / base:.1f}x |" if base else "")
+        )
+    if essential_cpu:
+        median = statistics.median(essential_cpu)
+        rounds = ", ".join(f"{value:.0f}" for value in essential_cpu)
+        print(
+            f"| essentials (bench.essentials) | {median:.0f} µs | {rounds} | "
+            f"{statistics.median(essential_rate):.0f} | {median / first:.2f}x |"
+            + (f" {median / base:.1f}x |" if base else "")
         )
     if base:
         rounds = ", ".join(f"{value:.0f}" for value in floor_cpu)

@@ -7,6 +7,10 @@ only a real regression (not noise) fails them. The full figures are `python -m b
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from bench import engine
@@ -99,3 +103,46 @@ async def test_agent_loop_costs_little_next_to_the_model_and_tool_it_waits_on() 
     waiting, instant = await agents.loop_rows(30)
     assert waiting.ratio < 0.1, (waiting.ours, waiting.baseline)
     assert instant.ratio < 25, (instant.ours, instant.baseline)
+
+
+@pytest.mark.slow
+def test_the_essentials_server_does_a_turns_real_work(tmp_path: Path) -> None:
+    """`bench.essentials`, the lower bound `bench.server_cpu --essentials` measures, must do
+    what a blocking turn does: run the app's graph, store the turn's rows, answer Dify's
+    JSON, refuse an unknown key. Otherwise its figure would flatter the work left out."""
+    import httpx
+
+    from bench import _server, http
+
+    body = {"inputs": {}, "query": "hello?", "user": "u", "response_mode": "blocking"}
+    with _server.start("essentials", env=http.fake_env(str(tmp_path)), timeout=120) as (url, _):
+        key = {"Authorization": f"Bearer {_server.api_key('echo')}"}
+        answered = httpx.post(f"{url}/v1/chat-messages", json=body, headers=key)
+        refused = httpx.post(
+            f"{url}/v1/chat-messages", json=body, headers={"Authorization": "Bearer app-nope"}
+        )
+    assert answered.status_code == 200, answered.text
+    reply = answered.json()
+    assert set(reply) == {
+        "event", "task_id", "id", "message_id", "conversation_id", "mode", "answer",
+        "metadata", "created_at",
+    }  # fmt: skip
+    assert reply["answer"] == "hello?"
+    assert refused.status_code == 401
+    with contextlib.closing(sqlite3.connect(tmp_path / "chatflow.db")) as db:
+        message = db.execute(
+            "SELECT answer, conversation_id, workflow_run_id FROM messages WHERE id = ?",
+            (reply["message_id"],),
+        ).fetchone()
+        assert message is not None
+        assert message[:2] == ("hello?", reply["conversation_id"])
+        run = db.execute(
+            "SELECT status, total_steps FROM workflow_runs WHERE id = ?", (message[2],)
+        )
+        assert run.fetchone() == ("succeeded", 2)
+        nodes = db.execute(
+            "SELECT node_id, status FROM node_executions WHERE workflow_run_id = ? "
+            'ORDER BY "index"',
+            (message[2],),
+        ).fetchall()
+        assert nodes == [("start", "succeeded"), ("answer", "succeeded")]
