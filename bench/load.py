@@ -139,18 +139,34 @@ def measure_workers(workers: int, count: int, seconds: float) -> dict[str, Any]:
     }
 
 
+def _throughput(url: str, seconds: float) -> float:
+    """Blocking echo.yml chats per second over 32 keep-alive connections, after a warm-up."""
+    loadgen(spec(url, "throughput", seconds=1, concurrency=4))
+    result = loadgen(spec(url, "throughput", seconds=seconds, concurrency=32))
+    if result["errors"] or not result["ok"]:
+        raise RuntimeError(f"{result['errors']} errors: {result['last'][:300]}")
+    return float(result["ok"] / result["elapsed"])
+
+
 def sqlite_ratio(seconds: float) -> dict[str, float]:
-    """Single-worker SQLite throughput (blocking echo.yml) against the floor."""
+    """Single-worker SQLite throughput (blocking echo.yml) against the floor, and that of
+    `bench.essentials` (the work alone, no design around it) for scale."""
     with tempfile.TemporaryDirectory(prefix="chatflow-load-") as data_dir:
         with _server.start("ours", env=fake_env(data_dir)) as (url, _):
             answer = echo_answer(url)
-            loadgen(spec(url, "throughput", seconds=1, concurrency=4))
-            ours = loadgen(spec(url, "throughput", seconds=seconds, concurrency=32))
+            ours = _throughput(url, seconds)
+    with tempfile.TemporaryDirectory(prefix="chatflow-load-") as data_dir:
+        with _server.start("essentials", env=fake_env(data_dir)) as (url, _):
+            essentials = _throughput(url, seconds)
     with floor(answer) as (url, _):
-        loadgen(spec(url, "throughput", seconds=1, concurrency=4))
-        base = loadgen(spec(url, "throughput", seconds=seconds, concurrency=32))
-    ours_rate, base_rate = ours["ok"] / ours["elapsed"], base["ok"] / base["elapsed"]
-    return {"ours": ours_rate, "floor": base_rate, "ratio": ours_rate / base_rate}
+        base = _throughput(url, seconds)
+    return {
+        "ours": ours,
+        "floor": base,
+        "ratio": ours / base,
+        "essentials": essentials,
+        "essentials_ratio": essentials / base,
+    }
 
 
 def report(runs: list[dict[str, Any]], sqlite: dict[str, float] | None) -> str:
@@ -171,7 +187,10 @@ def report(runs: list[dict[str, Any]], sqlite: dict[str, float] | None) -> str:
             "",
             f"Single worker, SQLite, blocking echo.yml: {sqlite['ours']:.0f} msg/s against the "
             f"bare Starlette floor's {sqlite['floor']:.0f} msg/s = {sqlite['ratio']:.2f}x "
-            "(target >= 0.25x; with group commit of concurrent turns' writes).",
+            "(target >= 0.25x; with group commit of concurrent turns' writes). The work "
+            "alone, served bare (`bench/essentials.py`: body, key, our engine's run, the "
+            f"turn's rows, the answer): {sqlite['essentials']:.0f} msg/s = "
+            f"{sqlite['essentials_ratio']:.2f}x.",
         ]
     for run in runs:
         lines += [
