@@ -255,7 +255,12 @@ def essentials_app(
         if found is None:
             return Response(b'{"code":"unauthorized"}', 401, media_type="application/json")
         app_id, workflow_id, graph = found
-        payload = orjson.loads(await request.body())
+        try:
+            payload = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            payload = None
+        if not isinstance(payload, dict):
+            return Response(b'{"code":"invalid_param"}', 400, media_type="application/json")
         query, user = payload.get("query"), payload.get("user")
         if not isinstance(query, str) or not isinstance(user, str) or not user:
             return Response(b'{"code":"invalid_param"}', 400, media_type="application/json")

@@ -109,7 +109,8 @@ async def test_agent_loop_costs_little_next_to_the_model_and_tool_it_waits_on() 
 def test_the_essentials_server_does_a_turns_real_work(tmp_path: Path) -> None:
     """`bench.essentials`, the lower bound `bench.server_cpu --essentials` measures, must do
     what a blocking turn does: run the app's graph, store the turn's rows, answer Dify's
-    JSON, refuse an unknown key. Otherwise its figure would flatter the work left out."""
+    JSON, refuse an unknown key and a malformed body. Otherwise its figure would flatter
+    the work left out."""
     import httpx
 
     from bench import _server, http
@@ -121,6 +122,10 @@ def test_the_essentials_server_does_a_turns_real_work(tmp_path: Path) -> None:
         refused = httpx.post(
             f"{url}/v1/chat-messages", json=body, headers={"Authorization": "Bearer app-nope"}
         )
+        malformed = [
+            httpx.post(f"{url}/v1/chat-messages", content=content, headers=key).status_code
+            for content in (b"{", b"[]", b'{"query": 1, "user": "u"}')
+        ]
     assert answered.status_code == 200, answered.text
     reply = answered.json()
     assert set(reply) == {
@@ -129,6 +134,7 @@ def test_the_essentials_server_does_a_turns_real_work(tmp_path: Path) -> None:
     }  # fmt: skip
     assert reply["answer"] == "hello?"
     assert refused.status_code == 401
+    assert malformed == [400, 400, 400]
     with contextlib.closing(sqlite3.connect(tmp_path / "chatflow.db")) as db:
         message = db.execute(
             "SELECT answer, conversation_id, workflow_run_id FROM messages WHERE id = ?",
