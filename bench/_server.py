@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import socket
@@ -67,11 +66,12 @@ async def _import_apps(apps: dict[str, str]) -> None:
 
 
 async def _essential_keys(names: list[str]) -> dict[str, tuple[str, str, Any]]:
-    """SHA-256 of each benchmark app's key -> (app id, workflow id, graph), as loaded by
-    our server's app service."""
+    """Each benchmark app's key hash -> (app id, workflow id, graph), as loaded by our
+    server's app service."""
     from chatflow.errors import Unauthorized
     from chatflow.services import Services
     from chatflow.settings import Settings
+    from chatflow.store.apps import hash_token
 
     keys: dict[str, tuple[str, str, Any]] = {}
     services = await Services.open(Settings())
@@ -81,23 +81,24 @@ async def _essential_keys(names: list[str]) -> dict[str, tuple[str, str, Any]]:
                 app = await services.apps.authenticate(api_key(name))
             except Unauthorized:  # skipped at import
                 continue
-            digest = hashlib.sha256(api_key(name).encode()).hexdigest()
-            keys[digest] = (app.id, app.workflow_id, app.graph)
+            keys[hash_token(api_key(name))] = (app.id, app.workflow_id, app.graph)
     finally:
         await services.close()
     return keys
 
 
 def _essentials_app(names: list[str]) -> object:
+    from sqlalchemy import make_url
+
     from bench.engine import make_services
     from bench.essentials import essentials_app
     from chatflow.settings import Settings
 
-    url = Settings().resolved_database_url()
-    if not url.startswith("sqlite"):
-        raise SystemExit("bench._server essentials: SQLite only (DATABASE_URL is set)")
+    url = make_url(Settings().resolved_database_url())
+    if url.get_backend_name() != "sqlite" or not url.database:
+        raise SystemExit("bench._server essentials: an SQLite file only (DATABASE_URL is set)")
     return essentials_app(
-        database=Path(url.split("///", 1)[1]),
+        database=Path(url.database),
         keys=asyncio.run(_essential_keys(names)),
         services=make_services(),
         clock=time.time,

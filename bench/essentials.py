@@ -5,13 +5,13 @@
 without, with the same parts our server uses for it:
 
 - read the JSON body (orjson) and check `query` and `user`;
-- find the app by the SHA-256 of its key (a dict filled at start-up);
+- find the app by its key's hash (`hash_token`, a dict filled at start-up);
 - run the app's graph on our engine (`run_graph`, the app as `chatflow.dsl` loads it);
 - write the turn's rows to the real schema (a new conversation, its message, the workflow
-  run, one node execution per node: five for echo.yml), with the same text encodings
-  (orjson, SQLAlchemy's SQLite timestamps), the requests of one event-loop pass in one
-  transaction (`executemany` per table, as our group commit does);
-- answer the blocking response's JSON.
+  run, one node execution per node: five for echo.yml) with `chatflow.store`'s own JSON
+  and timestamp encoders, the requests of one event-loop pass in one transaction
+  (`executemany` per table, as our group commit does);
+- answer the blocking response's JSON (`chatflow.api._json.dumps`, as ours does).
 
 Nothing else: no middleware, request ids, metrics or logs, no run limits, stop registry
 or stream kept for resuming, no moderation, annotations, pauses, conversation naming or
@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +36,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from chatflow.api._json import dumps
 from chatflow.engine.events import NodeFinished, RunFinished, TextChunk
 from chatflow.engine.graph import Graph
 from chatflow.engine.nodes.base import EngineServices
 from chatflow.engine.runner import run_graph
 from chatflow.engine.variables import VariablePool
 from chatflow.ids import uuid4, uuid7
+from chatflow.store._types import _sqlite_text
+from chatflow.store.apps import hash_token
 from chatflow.store.checkpoint import WalCheckpointer
-from chatflow.store.db import _SQLITE_PRAGMAS, DEFAULT_SQLITE_CACHE_MB
+from chatflow.store.db import _SQLITE_PRAGMAS, DEFAULT_SQLITE_CACHE_MB, _json_dumps
 
 # What the fake model reports for a turn that used none: our answer's `metadata.usage`.
 USAGE = {
@@ -61,8 +63,8 @@ USAGE = {
     "currency": "USD",
     "latency": 0.0,
 }
-_USAGE_TEXT = orjson.dumps(USAGE).decode()
-_METADATA_TEXT = orjson.dumps({"usage": USAGE, "retriever_resources": []}).decode()
+_USAGE_TEXT = _json_dumps(USAGE)
+_METADATA_TEXT = _json_dumps({"usage": USAGE, "retriever_resources": []})
 
 # The columns a turn sets, per table (the rest keep their defaults).
 COLUMNS = {
@@ -98,12 +100,8 @@ Turn = list[tuple[str, Row]]
 
 
 def text_time(seconds: float) -> str:
-    """SQLAlchemy's SQLite DATETIME text of a UTC time, as our rows store it."""
-    return datetime.utcfromtimestamp(seconds).isoformat(" ", "microseconds")
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    """A time as our rows store it (SQLAlchemy's SQLite DATETIME text, UTC)."""
+    return str(_sqlite_text(datetime.fromtimestamp(seconds, UTC)))
 
 
 def connect(database: Path) -> sqlite3.Connection:
@@ -207,15 +205,15 @@ def turn_rows(
         )),
         ("workflow_runs", (
             run_id, app_id, workflow_id, "", conversation_id, message_id, "app", "succeeded",
-            "{}", _json(outputs), None, elapsed, 0, len(nodes), 0, end_user_id, created,
+            "{}", _json_dumps(outputs), None, elapsed, 0, len(nodes), 0, end_user_id, created,
             finished,
         )),
     ]  # fmt: skip
     for node in nodes:
         turn.append(("node_executions", (
             node.execution_id, run_id, node.node_id, node.node_type, node.title, node.index,
-            node.predecessor_node_id, _json(node.inputs), _json(node.process_data),
-            _json(node.outputs), node.status, node.error, node.finished_at - node.started_at,
+            node.predecessor_node_id, _json_dumps(node.inputs), _json_dumps(node.process_data),
+            _json_dumps(node.outputs), node.status, node.error, node.finished_at - node.started_at,
             "null", text_time(node.started_at), text_time(node.finished_at),
         )))  # fmt: skip
     return turn
@@ -251,7 +249,7 @@ def essentials_app(
 
     async def chat(request: Request) -> Response:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
-        found = keys.get(hashlib.sha256(token.encode()).hexdigest())
+        found = keys.get(hash_token(token))
         if found is None:
             return Response(b'{"code":"unauthorized"}', 401, media_type="application/json")
         app_id, workflow_id, graph = found
@@ -315,6 +313,6 @@ def essentials_app(
             "metadata": {"usage": USAGE, "retriever_resources": []},
             "created_at": int(started),
         }
-        return Response(orjson.dumps(body), media_type="application/json")
+        return Response(dumps(body), media_type="application/json")
 
     return Starlette(routes=[Route("/v1/chat-messages", chat, methods=["POST"])], lifespan=lifespan)
